@@ -1,0 +1,53 @@
+# Juanzong — the two commands are `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app archive
+HOST ?= 127.0.0.1
+PORT ?= 5000
+WORKERS ?= 2
+
+.PHONY: run test lint venv system-deps setup bench clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Debian packages the product needs: CJK fonts (demo PDFs, stamped downloads)
+# and Chromium (browser tests). Installed only when missing.
+system-deps:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing="$$missing fonts-noto-cjk"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+compile-translations: venv
+	$(VENV)/bin/pybabel compile -q -d archive/translations || true
+
+setup: venv system-deps compile-translations
+	$(FLASK) init-db
+	$(FLASK) demo-data --if-empty
+
+run: setup
+	$(VENV)/bin/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - "archive:create_app()"
+
+test: venv system-deps compile-translations
+	$(PY) -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check archive tests bench config.py
+
+bench: venv system-deps
+	$(PY) bench/ingest.py
+	$(PY) bench/search.py --backend all --docs 10000
+
+clean:
+	rm -rf $(VENV) instance storage index tests/artifacts

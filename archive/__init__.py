@@ -1,0 +1,108 @@
+"""Juanzong (卷宗): customer document and archive management."""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask, request, session
+from sqlalchemy import event
+
+from archive.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _config_object(config):
+    if config is not None:
+        return config
+    import config as config_module
+
+    name = os.environ.get("ARCHIVE_CONFIG", "default").lower()
+    classes = {"default": config_module.DefaultConfig, "production": config_module.ProductionConfig}
+    return classes[name]()
+
+
+def _sqlite_pragmas(engine) -> None:
+    """WAL for concurrent readers; BEGIN IMMEDIATE so every transaction that will write
+    (and every request writes its audit event) queues for the lock instead of failing."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_app(config=None) -> Flask:
+    """Build the application: extensions, blueprints, CLI commands, error handlers."""
+    cfg = _config_object(config)
+    app = Flask(
+        __name__,
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder=str(BASE_DIR / "static"),
+        instance_path=str(cfg.INSTANCE_DIR),
+    )
+    app.config.from_object(cfg)
+    app.config["MAX_CONTENT_LENGTH"] = cfg.MAX_CONTENT_LENGTH
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    for key in ("INSTANCE_DIR", "STORAGE_DIR", "INDEX_DIR"):
+        Path(app.config[key]).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    limiter.init_app(app)
+
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _sqlite_pragmas(db.engine)
+
+    from archive.services.search import open_search
+    from archive.services.storage import LocalBlobStore
+
+    app.extensions["blob_store"] = LocalBlobStore(Path(app.config["STORAGE_DIR"]))
+    app.extensions["search"] = open_search(app.config["SEARCH_BACKEND"], Path(app.config["INDEX_DIR"]))
+
+    from archive import auth, cli, errors
+    from archive.api import bp as api_bp
+    from archive.web import register as register_web
+
+    auth.init_app(app)
+    errors.init_app(app)
+    register_web(app)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)
+    cli.init_app(app)
+    _security_headers(app)
+    return app
+
+
+def _select_locale():
+    lang = session.get("lang") if request else None
+    return lang if lang in ("zh_CN", "en") else "zh_CN"
+
+
+def _security_headers(app: Flask) -> None:
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "object-src 'self'; frame-src 'self'; frame-ancestors 'self'; base-uri 'self'; "
+            "form-action 'self'",
+        )
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response

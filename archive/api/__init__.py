@@ -1,0 +1,7 @@
+"""JSON API /api/v1 (DESIGN §4): thin, on the same services as the web UI."""
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+from archive.api import routes  # noqa: E402,F401  (registers the routes on bp)

@@ -1,0 +1,70 @@
+"""Model → JSON shapes of the API."""
+
+from archive.models import Customer, Document, Dossier, DossierReference, StoredFile
+from archive.models.enums import Level
+
+
+def level(value: int) -> dict:
+    lv = Level(value)
+    return {"key": lv.key, "label": lv.label, "rank": int(lv)}
+
+
+def customer(c: Customer, dossiers: list[Dossier] | None = None) -> dict:
+    body = {
+        "id": c.id, "code": c.code, "name": c.name, "kind": c.kind, "grade": c.grade,
+        "id_number": c.id_number, "phone": c.phone, "address": c.address,
+        "department": {"id": c.department_id, "name": c.department.name},
+        "notes": c.notes, "created_at": c.created_at.isoformat(),
+    }
+    if dossiers is not None:
+        body["dossiers"] = [dossier_summary(d) for d in dossiers]
+    return body
+
+
+def dossier_summary(d: Dossier) -> dict:
+    return {
+        "id": d.id, "number": d.number, "kind": d.kind, "title": d.title,
+        "customer_id": d.customer_id,
+        "unit": ({"project": d.unit.project, "building": d.unit.building,
+                  "unit": d.unit.unit_no, "room": d.unit.room} if d.unit else None),
+        "classification": level(d.classification), "retention": d.retention,
+        "status": d.status, "location": d.location, "created_at": d.created_at.isoformat(),
+    }
+
+
+def reference(r: DossierReference) -> dict:
+    return {"to_dossier_id": r.to_dossier_id, "to_number": r.to_dossier.number,
+            "kind": r.kind, "document_id": r.document_id, "note": r.note}
+
+
+def stored_file(f: StoredFile) -> dict:
+    return {"id": f.id, "name": f.original_name, "sha256": f.sha256, "size": f.size,
+            "mime": f.mime, "kind": f.kind, "pages": f.pages, "text_status": f.text_status,
+            "text_error": f.text_error}
+
+
+def document(d: Document) -> dict:
+    return {
+        "id": d.id, "dossier_id": d.dossier_id, "group": d.group.code, "seq": d.seq,
+        "title": d.title, "category": d.category, "carrier": d.carrier,
+        "date": d.doc_date.isoformat() if d.doc_date else None, "pages": d.pages,
+        "classification": level(d.classification), "retention": d.retention,
+        "department": {"id": d.department_id, "name": d.department.name},
+        "originator": d.originator, "remarks": d.remarks, "status": d.status,
+        "created_at": d.created_at.isoformat(),
+        "text_extracted": all(f.text_status != "failed" for f in d.files),
+        "files": [stored_file(f) for f in d.files],
+        "sha256": d.files[0].sha256 if d.files else None,
+    }
+
+
+def dossier(d: Dossier, groups, refs) -> dict:
+    body = dossier_summary(d)
+    body["level"] = level(d.level)
+    body["groups"] = [
+        {"code": g.code, "name": g.name, "documents": [document(x) for x in docs]}
+        for g, docs in groups
+    ]
+    body["references"] = [reference(r) for r in refs]
+    body["customer"] = {"id": d.customer.id, "code": d.customer.code, "name": d.customer.name}
+    return body

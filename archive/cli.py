@@ -1,0 +1,120 @@
+"""flask --app archive <command>: set-up, users, tokens, index and integrity checks."""
+
+import sys
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from archive.extensions import db
+from archive.models import Level, RetentionRule, StoredFile, User
+from archive.models.enums import DEFAULT_RETENTION
+from archive.services import accounts, audit, indexing
+from archive.services.customers import find_department
+from archive.services.errors import DomainError
+
+
+def _fail(message: str, code: int = 1):
+    click.echo(f"错误：{message}", err=True)
+    sys.exit(code)
+
+
+def init_db() -> None:
+    """Create or upgrade the schema and seed fixed tables (idempotent)."""
+    from flask_migrate import upgrade
+
+    upgrade()
+    for category, retention in DEFAULT_RETENTION.items():
+        if db.session.get(RetentionRule, category) is None:
+            db.session.add(RetentionRule(category=category, retention=retention.value))
+    db.session.commit()
+
+
+def init_app(app: Flask) -> None:
+    @app.cli.command("init-db")
+    def init_db_command():
+        """Create or upgrade the database schema (runs the migrations)."""
+        init_db()
+        click.echo("数据库已就绪")
+
+    @app.cli.command("create-user")
+    @click.argument("name")
+    @click.option("--role", required=True, help="officer staff dept_head gm_office legal gm auditor admin")
+    @click.option("--department", default="", help="department name, code or id")
+    @click.option("--clearance", default="internal", help="公开 内部 秘密 机密 绝密 or their keys")
+    @click.option("--display-name", default="")
+    def create_user_command(name, role, department, clearance, display_name):
+        """Create a user; the password is read from standard input."""
+        password = sys.stdin.readline().rstrip("\n")
+        try:
+            level = Level.parse(clearance)
+        except ValueError:
+            _fail(f"未知密级：{clearance}")
+        try:
+            dept = find_department(db.session, department) if department else None
+            user = accounts.create_user(db.session, username=name, password=password, role=role,
+                                        department_id=dept.id if dept else None,
+                                        clearance=level, display_name=display_name)
+        except DomainError as exc:
+            _fail(exc.message)
+        click.echo(f"已创建用户 {user.username}（{user.role}，{level.label}）")
+
+    @app.cli.command("create-token")
+    @click.argument("name")
+    def create_token_command(name):
+        """Create an API token for user NAME; the token is printed alone on the last line."""
+        user = db.session.execute(select(User).where(User.username == name)).scalar_one_or_none()
+        if user is None:
+            _fail(f"用户不存在：{name}")
+        token = accounts.create_token(db.session, user)
+        click.echo(f"API token for {name} (shown once):")
+        click.echo(token)
+
+    @app.cli.command("reindex")
+    @click.option("--pending-only", is_flag=True, help="only documents flagged needs_index")
+    def reindex_command(pending_only):
+        """Rebuild the search index from the database into a new directory and swap it in."""
+        if pending_only:
+            ok = indexing.index_after_commit(db.session, [])
+            click.echo("待索引文件已处理" if ok else "索引写入失败，文件仍标记为待索引")
+            sys.exit(0 if ok else 1)
+        count = indexing.rebuild(db.session, progress=True)
+        click.echo(f"索引已重建：{count} 份文件（后端：{current_app.config['SEARCH_BACKEND']}）")
+
+    @app.cli.command("verify-storage")
+    def verify_storage_command():
+        """Check that every stored file's blob exists and matches its SHA-256."""
+        digests = set(db.session.execute(select(StoredFile.sha256)).scalars())
+        problems = current_app.extensions["blob_store"].verify(digests)
+        for p in problems:
+            names = db.session.execute(
+                select(StoredFile.document_id, StoredFile.original_name)
+                .where(StoredFile.sha256 == p.sha256)
+            ).all()
+            where = ", ".join(f"文件#{d}《{n}》" for d, n in names)
+            label = "缺失" if p.problem == "missing" else "已损坏"
+            click.echo(f"{label}: {p.sha256} ({where})")
+        click.echo(f"检查了 {len(digests)} 个存储对象，问题 {len(problems)} 个")
+        sys.exit(1 if problems else 0)
+
+    @app.cli.command("verify-audit")
+    def verify_audit_command():
+        """Walk the audit hash chain; exit non-zero naming the first broken event."""
+        report = audit.verify(db.session)
+        if report.ok:
+            click.echo(f"审计链完整：{report.checked} 条事件")
+            return
+        click.echo(f"审计链被破坏：{report.problem}（seq {report.first_bad_seq}，"
+                   f"id {report.first_bad_id}）；此前 {report.checked} 条完好", err=True)
+        sys.exit(1)
+
+    @app.cli.command("demo-data")
+    @click.option("--if-empty", is_flag=True, help="do nothing when the archive already has users")
+    def demo_data_command(if_empty):
+        """Load the demo archive: departments, one user per role, customers, documents."""
+        from archive import demo
+
+        if if_empty and db.session.execute(select(User.id).limit(1)).first():
+            click.echo("演示数据已存在，跳过")
+            return
+        demo.load(db.session, echo=click.echo)

@@ -1,0 +1,39 @@
+"""Models, one module per aggregate.
+
+Glossary — one English name per domain term:
+    档案 / 卷宗      dossier            卷内目录   volume index
+    卷内备考表       remarks sheet      封面       cover
+    组               group (a–e)        顺序号     sequence number (seq)
+    文件             document           载体       carrier
+    密级             classification     保管期限   retention
+    借阅             loan               销毁       destruction
+    移交             transfer           参照       (dossier) reference
+    立卷人 / 检查人  compiled_by / checked_by
+    一户一档         one dossier per customer and unit
+"""
+
+from archive.models.audit import AuditEvent, AuditHead
+from archive.models.customer import Customer, Dossier, DossierReference, Group, Unit
+from archive.models.document import ClassificationChange, Document, RetentionRule, StoredFile
+from archive.models.enums import Level, Role
+from archive.models.org import AccessGrant, ApiToken, Department, Designation, User
+
+__all__ = [
+    "AccessGrant",
+    "ApiToken",
+    "AuditEvent",
+    "AuditHead",
+    "ClassificationChange",
+    "Customer",
+    "Department",
+    "Designation",
+    "Document",
+    "DossierReference",
+    "Group",
+    "Level",
+    "RetentionRule",
+    "Role",
+    "StoredFile",
+    "Unit",
+    "User",
+]

@@ -1,0 +1,105 @@
+"""Documents (文件) filed in a dossier group, and the files (bytes) they hold."""
+
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from archive.extensions import db
+from archive.models.customer import Dossier, Group
+from archive.models.enums import DocumentStatus, Level
+from archive.models.org import Department, User
+from archive.services.clock import now
+
+
+class Document(db.Model):
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("group_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id"), index=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
+    seq: Mapped[int]  # 顺序号 within the group, never reused
+    title: Mapped[str] = mapped_column(String(300))
+    category: Mapped[str] = mapped_column(String(10))
+    carrier: Mapped[str] = mapped_column(String(10))
+    doc_date: Mapped[date | None]
+    pages: Mapped[int | None]
+    classification: Mapped[int] = mapped_column(default=int(Level.INTERNAL))
+    retention: Mapped[str] = mapped_column(String(10))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    originator: Mapped[str] = mapped_column(String(100), default="")
+    remarks: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default=DocumentStatus.ACTIVE.value)
+    # Set when the search index could not take the document; cleared by the next
+    # successful write or by `flask reindex`.
+    needs_index: Mapped[bool] = mapped_column(default=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    dossier: Mapped[Dossier] = relationship(back_populates="documents")
+    group: Mapped[Group] = relationship(back_populates="documents")
+    department: Mapped[Department] = relationship()
+    created_by: Mapped[User | None] = relationship()
+    files: Mapped[list["StoredFile"]] = relationship(
+        back_populates="document", order_by="StoredFile.id"
+    )
+
+    @property
+    def level(self) -> Level:
+        return Level(self.classification)
+
+    @property
+    def text_problems(self) -> list["StoredFile"]:
+        return [f for f in self.files if f.text_status == "failed"]
+
+
+class StoredFile(db.Model):
+    """One file of a document: the blob's hash and what was read from it."""
+
+    __tablename__ = "stored_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int]
+    mime: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(10))
+    original_name: Mapped[str] = mapped_column(String(255))
+    pages: Mapped[int | None]
+    text: Mapped[str] = mapped_column(Text, default="")
+    text_status: Mapped[str] = mapped_column(String(10))
+    text_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+    document: Mapped[Document] = relationship(back_populates="files")
+
+
+class RetentionRule(db.Model):
+    """The per-category schedule that gives a new document its default 保管期限."""
+
+    __tablename__ = "retention_rules"
+
+    category: Mapped[str] = mapped_column(String(10), primary_key=True)
+    retention: Mapped[str] = mapped_column(String(10))
+
+
+class ClassificationChange(db.Model):
+    """A request to raise or lower a level, and its approvals (000:742)."""
+
+    __tablename__ = "classification_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), index=True)
+    dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id"), index=True)
+    from_level: Mapped[int]
+    to_level: Mapped[int]
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="requested")
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(default=now)
+    dept_head_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    dept_head_at: Mapped[datetime | None]
+    gm_office_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    gm_office_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]

@@ -1,0 +1,176 @@
+"""The one place that decides who may do what (`can`, `require`, `visibility`).
+
+Web views, the API, search, downloads, previews and the CLI all ask here. Rules:
+- content is open to a user whose clearance is at least its level, and whose department
+  is the customer's responsible department, or who holds a GM-approved, time-limited
+  grant for that department or customer (002:67);
+- the archive room (officers, GM office) and auditors work across departments, still
+  within their clearance; GM and deputy GM see everything (002:43);
+- 绝密 opens only for persons the GM designated for that dossier or document (002:43).
+"""
+
+from sqlalchemy import or_, select
+
+from archive.models import AccessGrant, Customer, Designation, Document, Dossier, Level, Role, User
+from archive.services.clock import now
+from archive.services.errors import Forbidden, NotFound
+
+ARCHIVE_WIDE = {Role.GM, Role.GM_OFFICE, Role.OFFICER, Role.AUDITOR}
+FILERS = {Role.OFFICER, Role.GM_OFFICE, Role.STAFF, Role.DEPT_HEAD, Role.LEGAL, Role.GM}
+READ_ONLY = {Role.AUDITOR}
+
+
+def _role(user) -> Role | None:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return Role(user.role)
+
+
+def _grants(user: User):
+    """Active cross-department grants: (department ids, customer ids)."""
+    cached = getattr(user, "_active_grants", None)
+    if cached is not None:
+        return cached
+    from archive.extensions import db
+
+    moment = now()
+    rows = db.session.execute(
+        select(AccessGrant.department_id, AccessGrant.customer_id).where(
+            AccessGrant.user_id == user.id,
+            AccessGrant.valid_from <= moment,
+            AccessGrant.valid_until >= moment,
+        )
+    ).all()
+    result = (
+        frozenset(r.department_id for r in rows if r.department_id),
+        frozenset(r.customer_id for r in rows if r.customer_id),
+    )
+    user._active_grants = result
+    return result
+
+
+def _designated(user: User, document: Document | None = None, dossier: Dossier | None = None) -> bool:
+    from archive.extensions import db
+
+    conditions = []
+    if document is not None:
+        conditions.append(Designation.document_id == document.id)
+        dossier = dossier or document.dossier
+    if dossier is not None:
+        conditions.append(Designation.dossier_id == dossier.id)
+    if not conditions:
+        return False
+    found = db.session.execute(
+        select(Designation.id).where(Designation.user_id == user.id, or_(*conditions)).limit(1)
+    ).first()
+    return found is not None
+
+
+def in_scope(user: User, customer: Customer) -> bool:
+    """Whether the customer's files are within the user's departmental reach."""
+    role = _role(user)
+    if role is None:
+        return False
+    if role in ARCHIVE_WIDE:
+        return True
+    if customer.department_id == user.department_id:
+        return True
+    departments, customers = _grants(user)
+    return customer.department_id in departments or customer.id in customers
+
+
+def _opens(user: User, customer: Customer, level: int, *, document=None, dossier=None) -> bool:
+    """Content access: GM always; 绝密 only for designated persons, whoever they are;
+    below that, clearance at least the level and the customer within reach."""
+    if _role(user) is Role.GM:
+        return True
+    if level >= Level.TOP_SECRET:
+        return _designated(user, document=document, dossier=dossier)
+    return user.clearance >= level and in_scope(user, customer)
+
+
+def can(user, action: str, obj=None) -> bool:
+    """Whether `user` may perform `action` on `obj`. Actions:
+
+    customer.list, customer.create, customer.view, dossier.create, dossier.view,
+    document.upload (obj: dossier), document.view (metadata), document.read (bytes,
+    preview, download), audit.view, user.manage, search.
+    """
+    role = _role(user)
+    if role is None:
+        return False
+    if action in ("customer.list", "search"):
+        return True
+    if action == "audit.view":
+        return role in (Role.AUDITOR, Role.GM, Role.ADMIN)
+    if action == "user.manage":
+        return role is Role.ADMIN
+    if action == "customer.create":
+        return role in FILERS
+    if action == "customer.view":
+        return in_scope(user, obj)
+    if action == "dossier.create":
+        return role in FILERS and in_scope(user, obj)  # obj: the customer
+    if action == "dossier.view":
+        return _opens(user, obj.customer, obj.classification, dossier=obj)
+    if action == "document.upload":
+        return role in FILERS and can(user, "dossier.view", obj)
+    if action in ("document.view", "document.read"):
+        return _opens(user, obj.dossier.customer, obj.classification, document=obj)
+    raise ValueError(f"unknown action {action}")
+
+
+def require(user, action: str, obj=None, *, hide: bool = True) -> None:
+    """Raise unless `can(...)`. For objects the user may not see at all, raise NotFound
+    (the same answer as for an id that does not exist), so existence does not leak."""
+    if can(user, action, obj):
+        return
+    if hide and obj is not None and action.endswith((".view", ".read")):
+        raise NotFound("对象不存在或无权访问")
+    raise Forbidden("无权执行此操作")
+
+
+def max_filing_level(user: User) -> Level:
+    """Nobody files a document at a level they could not open themselves."""
+    if _role(user) is Role.GM:
+        return Level.TOP_SECRET
+    return Level(min(user.clearance, Level.CONFIDENTIAL))
+
+
+def customer_filter(user: User):
+    """A SQL condition on Customer limiting a listing to the user's scope (or None)."""
+    role = _role(user)
+    if role in ARCHIVE_WIDE:
+        return None
+    departments, customers = _grants(user)
+    return or_(
+        Customer.department_id == user.department_id,
+        Customer.department_id.in_(departments),
+        Customer.id.in_(customers),
+    )
+
+
+def visible_documents(user: User, documents):
+    """The documents of a list the user may see (for dossier pages and listings)."""
+    return [d for d in documents if can(user, "document.view", d)]
+
+
+def visibility(user: User):
+    """The search filter equivalent to `can(user, 'document.view', doc)`."""
+    from archive.services.search import Visibility
+
+    role = _role(user)
+    if role is Role.GM:
+        return Visibility(unrestricted=True, user_id=user.id)
+    departments, customers = _grants(user)
+    if role in ARCHIVE_WIDE:
+        department_ids = None
+    else:
+        department_ids = frozenset({user.department_id, *departments} - {None})
+    return Visibility(
+        unrestricted=False,
+        max_level=min(user.clearance, int(Level.CONFIDENTIAL)),
+        department_ids=department_ids,
+        customer_ids=customers,
+        user_id=user.id,
+    )

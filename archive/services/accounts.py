@@ -1,0 +1,117 @@
+"""Users, passwords (argon2), API tokens and logins."""
+
+import hashlib
+import re
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from sqlalchemy import select
+
+from archive.models import ApiToken, User
+from archive.models.enums import Level, Role
+from archive.services import audit
+from archive.services.clock import now
+from archive.services.errors import Conflict, Invalid, Unauthorized
+
+_hasher = PasswordHasher()
+# A hash to verify against when the user does not exist, so timing does not reveal it.
+_DUMMY_HASH = _hasher.hash("no-such-user-password")
+
+MIN_PASSWORD_LENGTH = 10
+
+
+def check_password_policy(password: str, username: str = "") -> None:
+    """At least 10 characters, letters and digits, and not the user name."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(f"密码至少 {MIN_PASSWORD_LENGTH} 个字符", code="weak_password")
+    if not re.search(r"[A-Za-z]", password) or not re.search(r"\d", password):
+        raise Invalid("密码须同时包含字母和数字", code="weak_password")
+    if username and username.lower() in password.lower():
+        raise Invalid("密码不能包含用户名", code="weak_password")
+
+
+def create_user(session, *, username: str, password: str, role: str, department_id: int | None,
+                clearance: Level, display_name: str = "") -> User:
+    username = (username or "").strip()
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{2,64}", username):
+        raise Invalid("用户名只能包含字母、数字、下划线、点和连字符（2–64 个字符）")
+    try:
+        role = Role(role).value
+    except ValueError:
+        raise Invalid(f"未知角色：{role}（可选：{', '.join(r.value for r in Role)}）") from None
+    check_password_policy(password, username)
+    if session.execute(select(User.id).where(User.username == username)).first():
+        raise Conflict(f"用户已存在：{username}")
+    user = User(username=username, display_name=display_name or username,
+                password_hash=_hasher.hash(password), role=role,
+                department_id=department_id, clearance=int(clearance))
+    session.add(user)
+    session.flush()
+    audit.record(session, None, "user.created", user, username=username, role=role,
+                 clearance=int(clearance))
+    session.commit()
+    return user
+
+
+def authenticate(session, username: str, password: str) -> User:
+    """The user if the password matches; every attempt is audited."""
+    user = session.execute(
+        select(User).where(User.username == (username or "").strip())
+    ).scalar_one_or_none()
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "")
+        ok = user is not None and user.active
+    except (VerifyMismatchError, InvalidHashError):
+        ok = False
+    if not ok:
+        audit.record(session, user, "login.failed", user, outcome="denied",
+                     username=(username or "")[:64])
+        session.commit()
+        raise Unauthorized("用户名或密码错误", code="bad_credentials")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    audit.record(session, user, "login.succeeded", user)
+    session.commit()
+    return user
+
+
+def change_password(session, user: User, old: str, new: str) -> None:
+    """Change the password and log out every other session of the user."""
+    try:
+        _hasher.verify(user.password_hash, old or "")
+    except (VerifyMismatchError, InvalidHashError):
+        audit.record(session, user, "password.change_failed", user, outcome="denied")
+        session.commit()
+        raise Invalid("原密码不正确", code="bad_credentials") from None
+    check_password_policy(new, user.username)
+    user.password_hash = _hasher.hash(new)
+    user.session_version += 1
+    for token in session.execute(select(ApiToken).where(ApiToken.user_id == user.id)).scalars():
+        token.revoked = True
+    audit.record(session, user, "password.changed", user)
+    session.commit()
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(session, user: User) -> str:
+    """A new API token for `user`; only its hash is kept, so this is the one chance to see it."""
+    token = "jz_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token), prefix=token[:10]))
+    audit.record(session, user, "token.created", user, prefix=token[:10])
+    session.commit()
+    return token
+
+
+def user_for_token(session, token: str) -> User | None:
+    row = session.execute(
+        select(ApiToken).where(ApiToken.token_hash == _token_hash(token or ""),
+                               ApiToken.revoked.is_(False))
+    ).scalar_one_or_none()
+    if row is None or not row.user.active:
+        return None
+    row.last_used_at = now()
+    return row.user

@@ -1,0 +1,142 @@
+"""The audit trail: every view, download, search, change, approval, login and denial.
+
+Events are append-only and hash-chained: each stores SHA-256(previous hash + its own
+canonical content). `verify` walks the chain and names the first event that was
+altered, deleted or inserted.
+"""
+
+import contextvars
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from archive.models import AuditEvent, AuditHead
+from archive.services.clock import now
+
+GENESIS = "0" * 64
+
+# The client address of the current request, set by the web layer; services stay
+# free of Flask request objects.
+client_ip: contextvars.ContextVar[str] = contextvars.ContextVar("client_ip", default="")
+
+
+def _object_ref(obj) -> tuple[str, str]:
+    if obj is None:
+        return "", ""
+    if isinstance(obj, tuple):
+        return str(obj[0]), str(obj[1])
+    return type(obj).__name__.lower(), str(getattr(obj, "id", ""))
+
+
+def canonical(event: AuditEvent) -> str:
+    """The event's content as the chain hashes it (every column but the hashes)."""
+    return json.dumps(
+        {
+            "seq": event.seq,
+            "at": event.at.isoformat(timespec="seconds"),
+            "actor_id": event.actor_id,
+            "actor_name": event.actor_name,
+            "action": event.action,
+            "object_type": event.object_type,
+            "object_id": event.object_id,
+            "ip": event.ip,
+            "outcome": event.outcome,
+            "details": json.loads(event.details),
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+def chain_hash(prev_hash: str, event: AuditEvent) -> str:
+    return hashlib.sha256((prev_hash + canonical(event)).encode("utf-8")).hexdigest()
+
+
+def record(session, actor, action: str, obj=None, *, outcome: str = "ok", **details) -> AuditEvent:
+    """Append one event in the caller's transaction (committed with the change it records).
+
+    `obj` is a model instance or a (type, id) pair. Locking the head row serialises
+    writers, so two concurrent events can never chain to the same predecessor.
+    """
+    head = session.execute(
+        select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    ).scalar_one_or_none()
+    if head is None:
+        head = AuditHead(id=1, seq=0, hash=GENESIS)
+        session.add(head)
+    object_type, object_id = _object_ref(obj)
+    event = AuditEvent(
+        seq=head.seq + 1,
+        at=now(),
+        actor_id=getattr(actor, "id", None),
+        actor_name=getattr(actor, "username", "") or "",
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        ip=client_ip.get(),
+        outcome=outcome,
+        details=json.dumps(details, ensure_ascii=False, sort_keys=True, default=str),
+        prev_hash=head.hash,
+    )
+    event.hash = chain_hash(head.hash, event)
+    head.seq = event.seq
+    head.hash = event.hash
+    session.add(event)
+    return event
+
+
+@dataclass
+class ChainReport:
+    checked: int
+    first_bad_seq: int | None = None
+    first_bad_id: int | None = None
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.first_bad_seq is None and not self.problem
+
+
+def verify(session) -> ChainReport:
+    """Walk the chain in order; report the first event altered, deleted or inserted."""
+    prev_hash, expected_seq, checked = GENESIS, 1, 0
+    rows = session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars()
+    for event in rows:
+        if event.seq != expected_seq:
+            return ChainReport(
+                checked, event.seq, event.id,
+                f"事件 #{expected_seq} 至 #{event.seq - 1} 缺失（被删除）",
+            )
+        if event.prev_hash != prev_hash:
+            return ChainReport(checked, event.seq, event.id, f"事件 #{event.seq} 的前序哈希不符（有事件被插入或删除）")
+        if chain_hash(prev_hash, event) != event.hash:
+            return ChainReport(checked, event.seq, event.id, f"事件 #{event.seq} 的内容被篡改")
+        prev_hash, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
+    head = session.get(AuditHead, 1)
+    if head is not None and (head.seq != expected_seq - 1 or head.hash != prev_hash):
+        return ChainReport(checked, head.seq, None, f"最新的事件 #{expected_seq} 至 #{head.seq} 缺失（被删除）")
+    return ChainReport(checked)
+
+
+def query(session, *, actor: str | None = None, action: str | None = None,
+          object_type: str | None = None, object_id: str | None = None,
+          start: datetime | None = None, end: datetime | None = None):
+    """A select of events matching the filters, newest first (for the audit page and API)."""
+    stmt = select(AuditEvent).order_by(AuditEvent.seq.desc())
+    if actor:
+        stmt = stmt.where(AuditEvent.actor_name == actor)
+    if action:
+        stmt = stmt.where(AuditEvent.action.startswith(action))
+    if object_type:
+        stmt = stmt.where(AuditEvent.object_type == object_type)
+    if object_id:
+        stmt = stmt.where(AuditEvent.object_id == str(object_id))
+    if start:
+        stmt = stmt.where(AuditEvent.at >= start)
+    if end:
+        stmt = stmt.where(AuditEvent.at <= end)
+    return stmt

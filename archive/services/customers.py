@@ -1,0 +1,233 @@
+"""Customers, units, dossiers and the references between dossiers."""
+
+from sqlalchemy import func, or_, select
+
+from archive.models import Customer, Department, Dossier, DossierReference, Group, Unit, User
+from archive.models.enums import GROUPS, Level, Retention
+from archive.services import access, audit, numbering, validation
+from archive.services.errors import Conflict, Invalid, NotFound
+
+KINDS = {"person": "个人", "company": "公司"}
+GRADES = ("重要", "普通", "潜在", "大", "中", "小")
+
+
+def get_or_404(session, model, object_id, message: str = "对象不存在"):
+    try:
+        object_id = int(object_id)
+    except (TypeError, ValueError):
+        raise NotFound(message) from None
+    obj = session.get(model, object_id)
+    if obj is None:
+        raise NotFound(message)
+    return obj
+
+
+def find_department(session, value) -> Department:
+    """A department by id, code or name (as the CLI and API accept it)."""
+    if isinstance(value, Department):
+        return value
+    text = str(value or "").strip()
+    if not text:
+        raise Invalid("请选择负责部门", code="missing_field", details={"field": "department"})
+    stmt = select(Department).where(
+        or_(Department.name == text, Department.code == text,
+            Department.id == (int(text) if text.isdigit() else -1))
+    )
+    department = session.execute(stmt).scalar_one_or_none()
+    if department is None:
+        raise Invalid(f"部门不存在：{text}", details={"field": "department"})
+    return department
+
+
+def create_customer(session, actor: User, data: dict) -> Customer:
+    """Register a customer under a responsible department."""
+    access.require(actor, "customer.create")
+    name = validation.text(data, "name", "客户名称", required=True)
+    kind = validation.choice(data, "kind", "客户类型", list(KINDS), default="person")
+    if data.get("department") in (None, "") and actor.department_id:
+        department = session.get(Department, actor.department_id)
+    else:
+        department = find_department(session, data.get("department"))
+    if not access.in_scope(actor, Customer(department_id=department.id)):
+        raise access.Forbidden("只能为本部门登记客户")
+    code = validation.text(data, "code", "客户编号", max_len=40) or _next_code(session)
+    if session.execute(select(Customer.id).where(Customer.code == code)).first():
+        raise Conflict(f"客户编号已存在：{code}", code="duplicate_customer")
+    customer = Customer(
+        code=code,
+        name=name,
+        kind=kind,
+        id_number=validation.text(data, "id_number", "证件号码", max_len=60),
+        phone=validation.text(data, "phone", "联系电话", max_len=40),
+        address=validation.text(data, "address", "联系地址", max_len=300),
+        grade=validation.choice(data, "grade", "客户等级", GRADES, default="普通"),
+        department_id=department.id,
+        notes=validation.text(data, "notes", "备注", max_len=2000),
+        created_by_id=actor.id,
+    )
+    session.add(customer)
+    session.flush()
+    audit.record(session, actor, "customer.created", customer, code=code, name=name)
+    session.commit()
+    return customer
+
+
+def _next_code(session) -> str:
+    count = session.execute(select(func.max(Customer.id))).scalar() or 0
+    code = f"KH{count + 1:06d}"
+    while session.execute(select(Customer.id).where(Customer.code == code)).first():
+        count += 1
+        code = f"KH{count + 1:06d}"
+    return code
+
+
+def list_customers(session, actor: User, *, q: str = "", page: int = 1, per_page: int = 20):
+    """Customers within the actor's reach, filtered by name or code, one page."""
+    access.require(actor, "customer.list")
+    stmt = select(Customer)
+    scope = access.customer_filter(actor)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    q = (q or "").strip()
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(or_(Customer.name.like(like), Customer.code.like(like)))
+    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    page = max(1, page)
+    rows = session.execute(
+        stmt.order_by(Customer.code).limit(per_page).offset((page - 1) * per_page)
+    ).scalars().all()
+    return total, rows
+
+
+def get_customer(session, actor: User, customer_id) -> Customer:
+    customer = get_or_404(session, Customer, customer_id, "客户不存在")
+    access.require(actor, "customer.view", customer)
+    audit.record(session, actor, "customer.viewed", customer)
+    session.commit()
+    return customer
+
+
+def _unit(session, data: dict) -> Unit:
+    parts = {
+        "project": validation.text(data, "project", "项目（苑）", required=True, max_len=100),
+        "building": validation.text(data, "building", "栋号", required=True, max_len=20),
+        "unit_no": validation.text(data, "unit_no", "单元", required=True, max_len=20),
+        "room": validation.text(data, "room", "房号", required=True, max_len=20),
+    }
+    unit = session.execute(select(Unit).filter_by(**parts)).scalar_one_or_none()
+    if unit is None:
+        unit = Unit(**parts)
+        session.add(unit)
+        session.flush()
+    return unit
+
+
+def create_dossier(session, actor: User, data: dict, *, number_format: str) -> Dossier:
+    """Open a dossier for a customer's unit (一户一档), or a litigation case file.
+
+    A customer's dossiers reference each other automatically (000:738).
+    """
+    customer_id = validation.integer(data, "customer_id", "客户", required=True)
+    customer = get_or_404(session, Customer, customer_id, "客户不存在")
+    access.require(actor, "customer.view", customer)
+    access.require(actor, "dossier.create", customer, hide=False)
+    kind = validation.choice(data, "kind", "档案类型", ["customer", "case"], default="customer")
+    classification = validation.level(data, "classification", Level.INTERNAL)
+    if classification > access.max_filing_level(actor):
+        raise access.Forbidden("不能建立高于本人密级的档案")
+    retention = validation.retention(data, Retention.PERMANENT.value)
+    if kind == "customer":
+        unit = _unit(session, data)
+        if session.execute(
+            select(Dossier.id).where(Dossier.customer_id == customer.id, Dossier.unit_id == unit.id)
+        ).first():
+            raise Conflict("该客户在此房产已有档案（一户一档）", code="duplicate_dossier")
+        number = numbering.dossier_number(session, number_format, unit)
+        title = validation.text(data, "title", "题名") or f"{customer.name} {unit.label}"
+    else:
+        unit = None
+        number = validation.text(data, "number", "案卷编号", required=True, max_len=120)
+        if session.execute(select(Dossier.id).where(Dossier.number == number)).first():
+            raise Conflict(f"档案编号已存在：{number}", code="duplicate_number")
+        title = validation.text(data, "title", "题名", required=True)
+    dossier = Dossier(
+        number=number,
+        kind=kind,
+        title=title,
+        customer_id=customer.id,
+        unit_id=unit.id if unit else None,
+        classification=int(classification),
+        retention=retention,
+        location=validation.text(data, "location", "保存地点"),
+        compiled_by=validation.text(data, "compiled_by", "立卷人", max_len=60) or actor.display_name,
+        checked_by=validation.text(data, "checked_by", "检查人", max_len=60),
+        remarks=validation.text(data, "remarks", "备考", max_len=2000),
+        created_by_id=actor.id,
+    )
+    dossier.groups = [Group(code=code) for code in GROUPS]
+    session.add(dossier)
+    session.flush()
+    for other in customer.dossiers:
+        if other.id != dossier.id and other.kind == "customer" and kind == "customer":
+            session.add(DossierReference(from_dossier_id=dossier.id, to_dossier_id=other.id,
+                                         kind="same_customer", created_by_id=actor.id))
+            session.add(DossierReference(from_dossier_id=other.id, to_dossier_id=dossier.id,
+                                         kind="same_customer", created_by_id=actor.id))
+    audit.record(session, actor, "dossier.created", dossier, number=number)
+    session.commit()
+    return dossier
+
+
+def add_reference(session, actor: User, from_id, data: dict) -> DossierReference:
+    """A manual reference, e.g. from the judgment filed in a customer dossier to the
+    litigation case file (000:824)."""
+    source = get_or_404(session, Dossier, from_id, "档案不存在")
+    access.require(actor, "dossier.view", source)
+    access.require(actor, "document.upload", source, hide=False)
+    target_id = validation.integer(data, "to_dossier_id", "被参照档案", required=True)
+    target = get_or_404(session, Dossier, target_id, "被参照档案不存在")
+    access.require(actor, "dossier.view", target)
+    if target.id == source.id:
+        raise Invalid("档案不能参照自身")
+    document_id = validation.integer(data, "document_id", "文件")
+    if document_id is not None:
+        from archive.models import Document
+
+        document = get_or_404(session, Document, document_id, "文件不存在")
+        if document.dossier_id != source.id:
+            raise Invalid("该文件不在此档案中")
+    kind = validation.choice(data, "kind", "参照类型", ["case_file", "related"], default="case_file")
+    if session.execute(select(DossierReference.id).filter_by(
+            from_dossier_id=source.id, to_dossier_id=target.id, kind=kind)).first():
+        raise Conflict("参照已存在")
+    ref = DossierReference(from_dossier_id=source.id, to_dossier_id=target.id, kind=kind,
+                           document_id=document_id,
+                           note=validation.text(data, "note", "说明", max_len=300),
+                           created_by_id=actor.id)
+    session.add(ref)
+    back = DossierReference(from_dossier_id=target.id, to_dossier_id=source.id, kind=kind,
+                            document_id=document_id, note=ref.note, created_by_id=actor.id)
+    session.add(back)
+    session.flush()
+    audit.record(session, actor, "dossier.referenced", source, to=target.number, kind=kind)
+    session.commit()
+    return ref
+
+
+def get_dossier(session, actor: User, dossier_id, *, record: bool = True) -> Dossier:
+    dossier = get_or_404(session, Dossier, dossier_id, "档案不存在")
+    access.require(actor, "dossier.view", dossier)
+    if record:
+        audit.record(session, actor, "dossier.viewed", dossier)
+        session.commit()
+    return dossier
+
+
+def references(session, actor: User, dossier: Dossier) -> list[DossierReference]:
+    """The dossier's references whose target the actor may see."""
+    refs = session.execute(
+        select(DossierReference).where(DossierReference.from_dossier_id == dossier.id)
+        .order_by(DossierReference.id)
+    ).scalars().all()
+    return [r for r in refs if access.can(actor, "dossier.view", r.to_dossier)]

@@ -1,0 +1,204 @@
+"""Filing documents into dossiers: validate, store bytes, extract text, number, record.
+
+An upload is checked completely before anything is stored; the database change is one
+transaction; blobs written for a transaction that fails are removed again, so a
+failure leaves the archive as it was.
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from archive.models import Document, Dossier, Group, RetentionRule, StoredFile, User
+from archive.models.enums import DEFAULT_GROUP_FOR_CATEGORY, DEFAULT_RETENTION, GROUPS, Level
+from archive.services import access, audit, extraction, filetypes, indexing, numbering, validation
+from archive.services.customers import get_or_404
+from archive.services.errors import Forbidden, Invalid
+from archive.services.storage import LocalBlobStore
+
+
+@dataclass
+class Upload:
+    """One file as received: the name the client gave and its bytes."""
+
+    filename: str
+    data: bytes
+
+
+@dataclass
+class Limits:
+    max_bytes: int
+    max_docx_uncompressed: int
+
+
+def default_retention(session, category: str) -> str:
+    rule = session.get(RetentionRule, category)
+    return rule.retention if rule else DEFAULT_RETENTION[category].value
+
+
+def _inspect_all(uploads: list[Upload], limits: Limits):
+    """Every reason to refuse the whole upload, checked before anything is stored."""
+    checked = []
+    for upload in uploads:
+        name = filetypes.safe_filename(upload.filename)
+        ftype = filetypes.inspect(
+            upload.data, name, max_bytes=limits.max_bytes,
+            max_docx_uncompressed=limits.max_docx_uncompressed,
+        )
+        checked.append((name, upload.data, ftype))
+    return checked
+
+
+def file_document(session, actor: User, dossier_id, data: dict, uploads: list[Upload], *,
+                  store: LocalBlobStore, limits: Limits) -> Document:
+    """File a document (with zero or more files) into a dossier group.
+
+    Paper-only documents have no files. The group defaults from the category, the
+    retention from the category's schedule, the department from the customer's.
+    """
+    dossier = get_or_404(session, Dossier, dossier_id, "档案不存在")
+    access.require(actor, "dossier.view", dossier)
+    access.require(actor, "document.upload", dossier, hide=False)
+    title = validation.text(data, "title", "题名", required=True, max_len=300)
+    category = validation.category(data)
+    checked = _inspect_all(uploads, limits)
+    carrier = validation.carrier(data, checked[0][2].carrier if checked else "纸质")
+    classification = validation.level(data, "classification", Level.INTERNAL)
+    if classification > access.max_filing_level(actor):
+        raise Forbidden("不能归档高于本人密级的文件")
+    group_code = validation.choice(
+        data, "group", "分组", list(GROUPS), default=DEFAULT_GROUP_FOR_CATEGORY[category]
+    )
+    retention = validation.retention(data, default_retention(session, category))
+    doc_date = validation.day(data, "date", "文件日期")
+    pages = validation.integer(data, "pages", "页数")
+    if pages is not None and pages < 0:
+        raise Invalid("页数不能为负数", details={"field": "pages"})
+    department_id = dossier.customer.department_id
+    if data.get("department"):
+        from archive.services.customers import find_department
+
+        department_id = find_department(session, data["department"]).id
+
+    extractions = [extraction.extract(blob, ftype) for _, blob, ftype in checked]
+    created_blobs: list[str] = []
+    try:
+        stored = []
+        for (name, blob, ftype), result in zip(checked, extractions, strict=True):
+            digest, created = store.put(blob)
+            if created:
+                created_blobs.append(digest)
+            stored.append(StoredFile(
+                sha256=digest, size=len(blob), mime=ftype.mime, kind=ftype.kind,
+                original_name=name, pages=result.pages, text=result.text,
+                text_status=result.status, text_error=result.error,
+            ))
+        group = session.execute(
+            select(Group).where(Group.dossier_id == dossier.id, Group.code == group_code)
+        ).scalar_one()
+        if pages is None:
+            counted = [f.pages for f in stored if f.pages]
+            pages = sum(counted) if counted else None
+        document = Document(
+            dossier_id=dossier.id, group_id=group.id, seq=numbering.next_seq(session, group),
+            title=title, category=category, carrier=carrier, doc_date=doc_date, pages=pages,
+            classification=int(classification), retention=retention,
+            department_id=department_id,
+            originator=validation.text(data, "originator", "形成者", max_len=100),
+            remarks=validation.text(data, "remarks", "备注", max_len=2000),
+            created_by_id=actor.id, files=stored,
+        )
+        session.add(document)
+        session.flush()
+        audit.record(session, actor, "document.uploaded", document, dossier=dossier.number,
+                     seq=document.seq, group=group_code,
+                     files=[{"name": f.original_name, "sha256": f.sha256} for f in stored])
+        session.commit()
+    except BaseException:
+        session.rollback()
+        _discard_unreferenced(session, store, created_blobs)
+        raise
+    indexing.index_after_commit(session, [document.id])
+    return document
+
+
+def _discard_unreferenced(session, store: LocalBlobStore, digests: list[str]) -> None:
+    for digest in digests:
+        still_used = session.execute(
+            select(StoredFile.id).where(StoredFile.sha256 == digest).limit(1)
+        ).first()
+        if still_used is None:
+            store.delete(digest)
+
+
+def get_document(session, actor: User, document_id, *, record: bool = True) -> Document:
+    """A document's metadata, if the actor may see it (audited as a view)."""
+    document = get_or_404(session, Document, document_id, "文件不存在")
+    access.require(actor, "document.view", document)
+    if record:
+        audit.record(session, actor, "document.viewed", document)
+        session.commit()
+    return document
+
+
+def read_file(session, actor: User, document_id, file_id=None, *, store: LocalBlobStore,
+              purpose: str = "download") -> tuple[StoredFile, bytes]:
+    """The verified bytes of one file of a document (the first if `file_id` is None).
+
+    `purpose` is download or preview; both are audited. A blob whose hash no longer
+    matches raises IntegrityError and is never served.
+    """
+    document = get_or_404(session, Document, document_id, "文件不存在")
+    access.require(actor, "document.read", document)
+    files = document.files
+    if file_id is None:
+        if not files:
+            raise Invalid("该文件仅有纸质原件，没有电子文件", code="paper_only")
+        stored = files[0]
+    else:
+        stored = next((f for f in files if str(f.id) == str(file_id)), None)
+        if stored is None:
+            raise access.NotFound("文件不存在")
+    try:
+        data = store.get(stored.sha256)
+    except Exception as exc:
+        audit.record(session, actor, f"document.{purpose}", document, outcome="error",
+                     file=stored.id, error=str(exc))
+        session.commit()
+        raise
+    audit.record(session, actor, f"document.{purpose}", document, file=stored.id,
+                 sha256=stored.sha256)
+    session.commit()
+    return stored, data
+
+
+def volume_index(actor: User, dossier: Dossier) -> list[tuple[Group, list[Document]]]:
+    """卷内目录: per group, the documents the actor may see, in sequence order."""
+    return [(g, access.visible_documents(actor, g.documents)) for g in dossier.groups]
+
+
+@dataclass
+class RemarksSheet:
+    """卷内备考表 (003:107-111)."""
+
+    documents: int
+    files: int
+    pages: int
+    compiled_by: str
+    checked_by: str
+    remarks: str
+    paper_only: int
+
+
+def remarks_sheet(dossier: Dossier) -> RemarksSheet:
+    """Totals over the whole dossier: the sheet describes the physical volume."""
+    docs = dossier.documents
+    return RemarksSheet(
+        documents=len(docs),
+        files=sum(len(d.files) for d in docs),
+        pages=sum(d.pages or 0 for d in docs),
+        compiled_by=dossier.compiled_by,
+        checked_by=dossier.checked_by,
+        remarks=dossier.remarks,
+        paper_only=sum(1 for d in docs if not d.files),
+    )

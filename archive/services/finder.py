@@ -1,0 +1,62 @@
+"""Searching the archive as a user: parse the request, filter by access, audit."""
+
+from archive.models import User
+from archive.models.enums import CARRIERS, CATEGORIES
+from archive.services import access, audit, validation
+from archive.services.errors import Invalid
+from archive.services.indexing import search_service
+
+SORTS = ("relevance", "date_desc", "date_asc")
+MAX_PER_PAGE = 100
+
+
+def build_query(params: dict):
+    """A SearchQuery from request parameters (form or query string), validated."""
+    from archive.services.search import SearchQuery
+
+    classification = params.get("classification")
+    page = validation.integer(params, "page", "页码") or 1
+    per_page = validation.integer(params, "per_page", "每页条数") or 20
+    if page < 1 or page > 10_000:
+        raise Invalid("页码超出范围", details={"field": "page"})
+    if per_page < 1 or per_page > MAX_PER_PAGE:
+        raise Invalid(f"每页条数须在 1 到 {MAX_PER_PAGE} 之间", details={"field": "per_page"})
+    date_from = validation.day(params, "from", "起始日期")
+    date_to = validation.day(params, "to", "截止日期")
+    if date_from and date_to and date_from > date_to:
+        raise Invalid("起始日期不能晚于截止日期")
+    customer = validation.text(params, "customer", "客户", max_len=200)
+    return SearchQuery(
+        text=str(params.get("q") or ""),
+        customer_id=int(customer) if customer.isdigit() else None,
+        customer=None if customer.isdigit() else (customer or None),
+        category=validation.choice(params, "category", "类别", CATEGORIES, default="") or None,
+        carrier=validation.choice(params, "carrier", "载体", CARRIERS, default="") or None,
+        classification=(int(validation.level(params, "classification", None))
+                        if classification not in (None, "") else None),
+        department_id=validation.integer(params, "department", "部门"),
+        dossier_id=validation.integer(params, "dossier", "档案"),
+        date_from=date_from,
+        date_to=date_to,
+        sort=validation.choice(params, "sort", "排序", SORTS, default="relevance"),
+        page=page,
+        per_page=per_page,
+    )
+
+
+def search(session, actor: User, params: dict):
+    """Run a search for `actor`: only documents they may open are counted or shown."""
+    access.require(actor, "search")
+    query = build_query(params)
+    try:
+        result = search_service().search(query, access.visibility(actor))
+    except Exception as exc:
+        audit.record(session, actor, "search", None, outcome="error", query=query.text[:500],
+                     error=getattr(exc, "message", type(exc).__name__))
+        session.commit()
+        raise
+    filters = {k: v for k, v in params.items() if k not in ("q", "page", "per_page") and v}
+    audit.record(session, actor, "search", None, query=query.text[:500], filters=filters,
+                 hits=result.total)
+    session.commit()
+    return query, result

@@ -1,0 +1,134 @@
+"""Keeping the search index in step with the database, which is the source of truth.
+
+Documents are indexed after their transaction commits. If the index write fails the
+document is flagged `needs_index` and taken up by the next successful write or by
+`flask reindex`: the upload itself never fails because of the index.
+"""
+
+import logging
+
+from flask import current_app
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import selectinload
+
+from archive.models import Designation, Document
+from archive.models.enums import DocumentStatus
+
+log = logging.getLogger(__name__)
+
+
+def search_service():
+    """The app's search service (opened once per process by create_app)."""
+    return current_app.extensions["search"]
+
+
+def _readers(session, documents: list[Document]) -> dict[int, list[int]]:
+    """Users designated for each document, directly or through its dossier (绝密)."""
+    doc_ids = [d.id for d in documents]
+    dossier_ids = {d.dossier_id for d in documents}
+    rows = session.execute(
+        select(Designation.user_id, Designation.document_id, Designation.dossier_id).where(
+            Designation.document_id.in_(doc_ids) | Designation.dossier_id.in_(dossier_ids)
+        )
+    ).all()
+    readers: dict[int, set[int]] = {d.id: set() for d in documents}
+    for doc in documents:
+        for user_id, document_id, dossier_id in rows:
+            if document_id == doc.id or dossier_id == doc.dossier_id:
+                readers[doc.id].add(user_id)
+    return {k: sorted(v) for k, v in readers.items()}
+
+
+def to_index_doc(document: Document, readers: list[int]) -> dict:
+    dossier = document.dossier
+    customer = dossier.customer
+    return {
+        "id": document.id,
+        "dossier_id": dossier.id,
+        "customer_id": customer.id,
+        "title": document.title,
+        "text": "\n".join(f.text for f in document.files if f.text),
+        "customer_name": customer.name,
+        "customer_code": customer.code,
+        "dossier_number": dossier.number,
+        "unit": dossier.unit.label if dossier.unit else "",
+        "category": document.category,
+        "carrier": document.carrier,
+        "classification": document.classification,
+        "retention": document.retention,
+        "department_id": document.department_id,
+        "department": document.department.name if document.department else "",
+        "doc_date": document.doc_date,
+        "filed_at": document.created_at,
+        "file_names": [f.original_name for f in document.files],
+        "readers": readers,
+    }
+
+
+def _load(session, ids):
+    stmt = select(Document).options(selectinload(Document.files)).where(
+        Document.id.in_(ids), Document.status == DocumentStatus.ACTIVE.value
+    )
+    return session.execute(stmt).scalars().all()
+
+
+def index_after_commit(session, document_ids: list[int]) -> bool:
+    """Index the given documents and any left waiting; flag them if the index fails."""
+    pending = session.execute(
+        select(Document.id).where(Document.needs_index.is_(True)).limit(500)
+    ).scalars().all()
+    ids = sorted(set(document_ids) | set(pending))
+    documents = _load(session, ids)
+    try:
+        readers = _readers(session, documents)
+        search_service().index_many(to_index_doc(d, readers[d.id]) for d in documents)
+    except Exception:
+        log.exception("search index write failed; documents %s flagged needs_index", ids)
+        session.rollback()
+        session.execute(update(Document).where(Document.id.in_(ids)).values(needs_index=True))
+        session.commit()
+        return False
+    if pending:
+        session.execute(update(Document).where(Document.id.in_(pending)).values(needs_index=False))
+        session.commit()
+    return True
+
+
+def remove(document_id: int) -> None:
+    search_service().remove_document(document_id)
+
+
+def all_documents(session, batch: int = 500):
+    """Every active document as an index record, streamed in batches."""
+    last = 0
+    while True:
+        ids = session.execute(
+            select(Document.id).where(Document.id > last,
+                                      Document.status == DocumentStatus.ACTIVE.value)
+            .order_by(Document.id).limit(batch)
+        ).scalars().all()
+        if not ids:
+            return
+        documents = _load(session, ids)
+        readers = _readers(session, documents)
+        for doc in documents:
+            yield to_index_doc(doc, readers[doc.id])
+        last = ids[-1]
+        session.expunge_all()
+
+
+def rebuild(session, progress: bool = False) -> int:
+    """Rebuild the whole index from the database and swap it in atomically."""
+    total = session.execute(
+        select(func.count()).select_from(Document)
+        .where(Document.status == DocumentStatus.ACTIVE.value)
+    ).scalar_one()
+    # Only flags raised before the rebuild began are settled by it.
+    flagged = session.execute(
+        select(Document.id).where(Document.needs_index.is_(True))
+    ).scalars().all()
+    count = search_service().rebuild(all_documents(session), total=total, progress=progress)
+    if flagged:
+        session.execute(update(Document).where(Document.id.in_(flagged)).values(needs_index=False))
+        session.commit()
+    return count

@@ -1,0 +1,98 @@
+"""Content-addressed blob store: `<root>/ab/cd/<sha256>`, verified on every read.
+
+Local disk is the default; another backend (an S3-compatible store for scale-out) only
+has to offer the same four methods.
+"""
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from archive.services.errors import IntegrityError, NotFound
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class BlobProblem:
+    sha256: str
+    problem: str  # missing | corrupt
+
+
+class LocalBlobStore:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def path_for(self, sha256: str) -> Path:
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise NotFound("文件不存在")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def put(self, data: bytes) -> tuple[str, bool]:
+        """Store `data`; return (sha256, created). Identical bytes are stored once.
+
+        Written to a temp file in the same directory, fsynced, then renamed, so a
+        crash leaves either no blob or the whole blob, never a partial one.
+        """
+        digest = sha256_of(data)
+        target = self.path_for(digest)
+        if target.exists() and self._matches(target, digest):
+            return digest, False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        return digest, True
+
+    def get(self, sha256: str) -> bytes:
+        """The blob's bytes, after checking they still hash to `sha256`."""
+        path = self.path_for(sha256)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise IntegrityError(f"存储文件缺失：{sha256}", code="blob_missing") from None
+        if sha256_of(data) != sha256:
+            raise IntegrityError(f"存储文件校验失败：{sha256}", code="blob_corrupt")
+        return data
+
+    def delete(self, sha256: str) -> None:
+        self.path_for(sha256).unlink(missing_ok=True)
+
+    def exists(self, sha256: str) -> bool:
+        return self.path_for(sha256).exists()
+
+    def verify(self, expected: set[str]) -> list[BlobProblem]:
+        """Check every blob in `expected`: missing or corrupt ones are reported."""
+        problems = []
+        for digest in sorted(expected):
+            path = self.path_for(digest)
+            if not path.exists():
+                problems.append(BlobProblem(digest, "missing"))
+            elif not self._matches(path, digest):
+                problems.append(BlobProblem(digest, "corrupt"))
+        return problems
+
+    @staticmethod
+    def _matches(path: Path, digest: str) -> bool:
+        h = hashlib.sha256()
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest() == digest

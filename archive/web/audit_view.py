@@ -1,0 +1,65 @@
+"""The auditors' page: search the audit trail, export it as CSV."""
+
+import csv
+import io
+from datetime import datetime, time
+
+from flask import Blueprint, Response, render_template, request
+from flask_login import current_user, login_required
+
+from archive.extensions import db
+from archive.services import access, audit
+from archive.services.errors import Invalid
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+
+def audit_filters(args) -> dict:
+    """The audit query's filters from request arguments, dates as whole days."""
+    def day(key, end=False):
+        value = (args.get(key) or "").strip()
+        if not value:
+            return None
+        try:
+            d = datetime.fromisoformat(value)
+        except ValueError:
+            raise Invalid("日期格式应为 YYYY-MM-DD") from None
+        return datetime.combine(d.date(), time.max if end else time.min) if len(value) == 10 else d
+
+    return {
+        "actor": (args.get("actor") or "").strip() or None,
+        "action": (args.get("action") or "").strip() or None,
+        "object_type": (args.get("object_type") or "").strip() or None,
+        "object_id": (args.get("object") or args.get("object_id") or "").strip() or None,
+        "start": day("from"),
+        "end": day("to", end=True),
+    }
+
+
+@bp.get("")
+@login_required
+def index():
+    access.require(current_user, "audit.view")
+    filters = audit_filters(request.args)
+    events = db.session.execute(audit.query(db.session, **filters).limit(200)).scalars().all()
+    audit.record(db.session, current_user, "audit.viewed", None, filters=request.args.to_dict())
+    db.session.commit()
+    return render_template("audit/index.html", events=events, params=request.args)
+
+
+@bp.get("/export.csv")
+@login_required
+def export():
+    access.require(current_user, "audit.view")
+    filters = audit_filters(request.args)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["seq", "time", "actor", "action", "object_type", "object_id", "ip",
+                     "outcome", "details", "hash"])
+    for e in db.session.execute(audit.query(db.session, **filters)).scalars():
+        writer.writerow([e.seq, e.at.isoformat(), e.actor_name, e.action, e.object_type,
+                         e.object_id, e.ip, e.outcome, e.details, e.hash])
+    audit.record(db.session, current_user, "audit.exported", None, filters=request.args.to_dict())
+    db.session.commit()
+    return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": "attachment; filename=audit.csv"})

@@ -1,0 +1,82 @@
+"""Login, logout, language, password change."""
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from archive.extensions import db, limiter
+from archive.services import accounts, audit
+from archive.services.errors import DomainError
+
+bp = Blueprint("auth", __name__)
+
+
+def _login_failed(response) -> bool:
+    # Only failed attempts count against the limits.
+    return response.status_code != 302
+
+
+def _account_key() -> str:
+    return "account:" + (request.form.get("username") or "").strip().lower()
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"],
+               deduct_when=_login_failed)
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], methods=["POST"],
+               key_func=_account_key, deduct_when=_login_failed)
+def login():
+    if request.method == "POST":
+        try:
+            user = accounts.authenticate(db.session, request.form.get("username", ""),
+                                         request.form.get("password", ""))
+        except DomainError as exc:
+            flash(exc.message, "error")
+            return render_template("auth/login.html"), 401
+        session.clear()
+        login_user(user)
+        target = request.args.get("next", "")
+        # Only same-site paths: an absolute URL here would be an open redirect.
+        if not target.startswith("/") or target.startswith("//"):
+            target = url_for("main.dashboard")
+        return redirect(target)
+    if current_user.is_authenticated:
+        return redirect(url_for("main.dashboard"))
+    return render_template("auth/login.html")
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    audit.record(db.session, current_user, "logout", current_user)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash("已退出登录", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str):
+    if code in ("zh_CN", "en"):
+        session["lang"] = code
+    target = request.referrer or url_for("main.dashboard")
+    return redirect(target if target.startswith(request.host_url) else url_for("main.dashboard"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    if request.method == "POST":
+        if request.form.get("new") != request.form.get("confirm"):
+            flash("两次输入的新密码不一致", "error")
+            return render_template("auth/password.html"), 422
+        try:
+            accounts.change_password(db.session, current_user, request.form.get("old", ""),
+                                     request.form.get("new", ""))
+        except DomainError as exc:
+            flash(exc.message, "error")
+            return render_template("auth/password.html"), exc.status
+        login_user(current_user._get_current_object())  # keep this session, end the others
+        flash("密码已修改，其他会话已全部退出", "info")
+        return redirect(url_for("main.dashboard"))
+    return render_template("auth/password.html")

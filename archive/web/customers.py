@@ -1,0 +1,73 @@
+"""Customer list, customer page, new customer, new dossier."""
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from archive.extensions import db
+from archive.models import Department
+from archive.services import access, customers
+from archive.services.errors import DomainError
+
+bp = Blueprint("customers", __name__, url_prefix="/customers")
+
+
+@bp.get("")
+@login_required
+def index():
+    page = request.args.get("page", "1")
+    page = int(page) if page.isdigit() and int(page) > 0 else 1
+    per_page = current_app.config["PER_PAGE"]
+    q = request.args.get("q", "")[:100]
+    total, rows = customers.list_customers(db.session, current_user, q=q, page=page,
+                                           per_page=per_page)
+    pages = max(1, -(-total // per_page))
+    return render_template("customers/index.html", customers=rows, total=total, page=page,
+                           pages=pages, q=q)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    access.require(current_user, "customer.create")
+    departments = db.session.query(Department).order_by(Department.id).all()
+    if request.method == "POST":
+        try:
+            customer = customers.create_customer(db.session, current_user, request.form.to_dict())
+        except DomainError as exc:
+            flash(exc.message, "error")
+            return render_template("customers/new.html", departments=departments,
+                                   form=request.form), exc.status
+        flash(f"已登记客户 {customer.name}", "info")
+        return redirect(url_for("customers.show", customer_id=customer.id))
+    return render_template("customers/new.html", departments=departments, form={})
+
+
+@bp.get("/<int:customer_id>")
+@login_required
+def show(customer_id: int):
+    customer = customers.get_customer(db.session, current_user, customer_id)
+    dossiers = [d for d in customer.dossiers if access.can(current_user, "dossier.view", d)]
+    refs = {d.id: customers.references(db.session, current_user, d) for d in dossiers}
+    return render_template("customers/show.html", customer=customer, dossiers=dossiers, refs=refs,
+                           may_file=access.can(current_user, "dossier.create", customer))
+
+
+@bp.route("/<int:customer_id>/dossiers/new", methods=["GET", "POST"])
+@login_required
+def new_dossier(customer_id: int):
+    customer = customers.get_or_404(db.session, customers.Customer, customer_id, "客户不存在")
+    access.require(current_user, "customer.view", customer)
+    access.require(current_user, "dossier.create", customer, hide=False)
+    if request.method == "POST":
+        data = {**request.form.to_dict(), "customer_id": customer.id}
+        try:
+            dossier = customers.create_dossier(
+                db.session, current_user, data,
+                number_format=current_app.config["DOSSIER_NUMBER_FORMAT"])
+        except DomainError as exc:
+            flash(exc.message, "error")
+            return render_template("dossiers/new.html", customer=customer,
+                                   form=request.form), exc.status
+        flash(f"已建立档案 {dossier.number}", "info")
+        return redirect(url_for("dossiers.show", dossier_id=dossier.id))
+    return render_template("dossiers/new.html", customer=customer, form={})

@@ -1,0 +1,40 @@
+"""Document page, download and in-browser preview."""
+
+import io
+
+from flask import Blueprint, current_app, render_template, send_file
+from flask_login import current_user, login_required
+
+from archive.extensions import db
+from archive.services import access, filing
+
+bp = Blueprint("documents", __name__, url_prefix="/documents")
+
+
+@bp.get("/<int:document_id>")
+@login_required
+def show(document_id: int):
+    document = filing.get_document(db.session, current_user, document_id)
+    return render_template("documents/show.html", document=document,
+                           may_read=access.can(current_user, "document.read", document))
+
+
+def _send(document_id: int, file_id, purpose: str):
+    stored, data = filing.read_file(db.session, current_user, document_id, file_id,
+                                    store=current_app.extensions["blob_store"], purpose=purpose)
+    return send_file(io.BytesIO(data), mimetype=stored.mime,
+                     as_attachment=purpose == "download", download_name=stored.original_name)
+
+
+@bp.get("/<int:document_id>/download")
+@bp.get("/<int:document_id>/files/<int:file_id>/download")
+@login_required
+def download(document_id: int, file_id: int | None = None):
+    return _send(document_id, file_id, "download")
+
+
+@bp.get("/<int:document_id>/preview")
+@bp.get("/<int:document_id>/files/<int:file_id>/preview")
+@login_required
+def preview(document_id: int, file_id: int | None = None):
+    return _send(document_id, file_id, "preview")

@@ -1,0 +1,83 @@
+"""Dossier page, its printable 卷内目录 / 备考表 / cover, uploads and references."""
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from archive.extensions import db
+from archive.services import access, customers, filing
+from archive.services.errors import DomainError
+
+bp = Blueprint("dossiers", __name__, url_prefix="/dossiers")
+
+
+def upload_limits() -> filing.Limits:
+    return filing.Limits(
+        max_bytes=current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024,
+        max_docx_uncompressed=current_app.config["MAX_DOCX_UNCOMPRESSED_MB"] * 1024 * 1024,
+    )
+
+
+def _page(template: str, dossier_id: int, **extra):
+    dossier = customers.get_dossier(db.session, current_user, dossier_id)
+    return render_template(
+        template, dossier=dossier, groups=filing.volume_index(current_user, dossier),
+        sheet=filing.remarks_sheet(dossier),
+        refs=customers.references(db.session, current_user, dossier),
+        may_upload=access.can(current_user, "document.upload", dossier), **extra,
+    )
+
+
+@bp.get("/<int:dossier_id>")
+@login_required
+def show(dossier_id: int):
+    return _page("dossiers/show.html", dossier_id)
+
+
+@bp.get("/<int:dossier_id>/index")
+@login_required
+def volume_index(dossier_id: int):
+    return _page("dossiers/volume_index.html", dossier_id)
+
+
+@bp.get("/<int:dossier_id>/remarks")
+@login_required
+def remarks(dossier_id: int):
+    return _page("dossiers/remarks.html", dossier_id)
+
+
+@bp.get("/<int:dossier_id>/cover")
+@login_required
+def cover(dossier_id: int):
+    return _page("dossiers/cover.html", dossier_id)
+
+
+@bp.route("/<int:dossier_id>/upload", methods=["GET", "POST"])
+@login_required
+def upload(dossier_id: int):
+    dossier = customers.get_dossier(db.session, current_user, dossier_id, record=False)
+    access.require(current_user, "document.upload", dossier, hide=False)
+    if request.method == "POST":
+        uploads = [filing.Upload(f.filename or "", f.read())
+                   for f in request.files.getlist("file") if f and f.filename]
+        try:
+            document = filing.file_document(
+                db.session, current_user, dossier.id, request.form.to_dict(), uploads,
+                store=current_app.extensions["blob_store"], limits=upload_limits())
+        except DomainError as exc:
+            flash(exc.message, "error")
+            return render_template("dossiers/upload.html", dossier=dossier,
+                                   form=request.form), exc.status
+        flash(f"已归档：{document.group.code} 组第 {document.seq} 号《{document.title}》", "info")
+        return redirect(url_for("dossiers.show", dossier_id=dossier.id))
+    return render_template("dossiers/upload.html", dossier=dossier, form={})
+
+
+@bp.post("/<int:dossier_id>/references")
+@login_required
+def add_reference(dossier_id: int):
+    try:
+        customers.add_reference(db.session, current_user, dossier_id, request.form.to_dict())
+        flash("已建立参照", "info")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("dossiers.show", dossier_id=dossier_id))

@@ -1,0 +1,37 @@
+"""The dashboard."""
+
+from flask import Blueprint, render_template
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from archive.extensions import db
+from archive.models import Customer, Document, Dossier, StoredFile
+from archive.services import access
+
+bp = Blueprint("main", __name__)
+
+
+@bp.get("/")
+@login_required
+def dashboard():
+    scope = access.customer_filter(current_user)
+    customers = select(Customer.id)
+    if scope is not None:
+        customers = customers.where(scope)
+    customer_ids = customers.subquery()
+    n_customers = db.session.execute(select(func.count()).select_from(customer_ids)).scalar_one()
+    dossiers = select(Dossier).where(Dossier.customer_id.in_(select(customer_ids)))
+    n_dossiers = db.session.execute(
+        select(func.count()).select_from(dossiers.subquery())).scalar_one()
+    recent = db.session.execute(
+        select(Document).join(Dossier).where(Dossier.customer_id.in_(select(customer_ids)))
+        .order_by(Document.id.desc()).limit(40)
+    ).scalars().all()
+    recent = access.visible_documents(current_user, recent)[:10]
+    problems = db.session.execute(
+        select(Document).join(StoredFile).where(StoredFile.text_status == "failed")
+        .order_by(Document.id.desc()).limit(40)
+    ).scalars().all()
+    problems = access.visible_documents(current_user, problems)[:10]
+    return render_template("main/dashboard.html", n_customers=n_customers,
+                           n_dossiers=n_dossiers, recent=recent, problems=problems)

@@ -1,0 +1,99 @@
+"""Configuration classes. Every setting can come from the environment.
+
+DefaultConfig runs on embedded defaults (SQLite, ./storage, ./instance/index);
+TestConfig is what the test suite uses; ProductionConfig adds the settings a
+deployment behind TLS needs.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_DIR", BASE_DIR / "instance"))
+
+
+def _secret_key(instance_dir: Path) -> str:
+    """SECRET_KEY from the environment, or one generated once and kept in instance/."""
+    from_env = os.environ.get("SECRET_KEY")
+    if from_env:
+        return from_env
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    key_file = instance_dir / "secret_key"
+    if not key_file.exists():
+        # O_EXCL: two workers starting together must agree on one key.
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+    return key_file.read_text().strip()
+
+
+class DefaultConfig:
+    INSTANCE_DIR = INSTANCE_DIR
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'archive.db'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    STORAGE_DIR = Path(os.environ.get("STORAGE_DIR", BASE_DIR / "storage"))
+    INDEX_DIR = Path(os.environ.get("INDEX_DIR", INSTANCE_DIR / "index"))
+    SEARCH_BACKEND = os.environ.get("SEARCH_BACKEND", "tantivy")
+    MAX_UPLOAD_MB = int(os.environ.get("MAX_UPLOAD_MB", "100"))
+    # A DOCX is a zip: refuse one whose parts would expand past this before parsing it.
+    MAX_DOCX_UNCOMPRESSED_MB = int(os.environ.get("MAX_DOCX_UNCOMPRESSED_MB", "200"))
+    # Dossier number from the unit's parts (000:812-814: one form for the whole archive).
+    DOSSIER_NUMBER_FORMAT = os.environ.get(
+        "DOSSIER_NUMBER_FORMAT", "{project}-{building}栋{unit}单元{room}"
+    )
+    COMPANY_NAME = os.environ.get("COMPANY_NAME", "深圳市卷宗房地产有限公司")
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_SUPPORTED_LOCALES = ("zh_CN", "en")
+    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "archive" / "translations")
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    # Inactivity after which a session must log in again (minutes).
+    SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "30"))
+    WTF_CSRF_TIME_LIMIT = None
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_ENABLED = True
+    LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
+    LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "20 per 15 minutes")
+    PER_PAGE = 20
+    TESTING = False
+
+    def __init__(self):
+        self.SECRET_KEY = _secret_key(Path(self.INSTANCE_DIR))
+
+    @property
+    def MAX_CONTENT_LENGTH(self) -> int:
+        # Room for the multipart envelope and form fields around the file itself.
+        return self.MAX_UPLOAD_MB * 1024 * 1024 + 64 * 1024
+
+
+class TestConfig(DefaultConfig):
+    """Isolated directories under a temporary root given by the test fixture."""
+
+    TESTING = True
+    WTF_CSRF_ENABLED = False
+    RATELIMIT_ENABLED = False
+    SEARCH_BACKEND = os.environ.get("TEST_SEARCH_BACKEND", "tantivy")
+    MAX_UPLOAD_MB = 2
+    MAX_DOCX_UNCOMPRESSED_MB = 20
+
+    def __init__(self, root: Path | None = None):
+        root = Path(root) if root else Path(os.environ.get("TEST_ROOT", "/tmp/juanzong-test"))
+        self.INSTANCE_DIR = root / "instance"
+        self.STORAGE_DIR = root / "storage"
+        self.INDEX_DIR = root / "index"
+        self.SQLALCHEMY_DATABASE_URI = f"sqlite:///{root / 'archive.db'}"
+        self.SECRET_KEY = "test-only-key"
+
+
+class ProductionConfig(DefaultConfig):
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
