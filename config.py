@@ -78,6 +78,8 @@ class DefaultConfig:
 class TestConfig(DefaultConfig):
     """Isolated directories under a temporary root given by the test fixture."""
 
+    __test__ = False  # not a pytest test class
+
     TESTING = True
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = False

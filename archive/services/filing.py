@@ -50,11 +50,12 @@ def _inspect_all(uploads: list[Upload], limits: Limits):
 
 
 def file_document(session, actor: User, dossier_id, data: dict, uploads: list[Upload], *,
-                  store: LocalBlobStore, limits: Limits) -> Document:
+                  store: LocalBlobStore, limits: Limits, index: bool = True) -> Document:
     """File a document (with zero or more files) into a dossier group.
 
     Paper-only documents have no files. The group defaults from the category, the
     retention from the category's schedule, the department from the customer's.
+    `index=False` leaves indexing to a later bulk rebuild (demo data, imports).
     """
     dossier = get_or_404(session, Dossier, dossier_id, "档案不存在")
     access.require(actor, "dossier.view", dossier)
@@ -118,7 +119,8 @@ def file_document(session, actor: User, dossier_id, data: dict, uploads: list[Up
         session.rollback()
         _discard_unreferenced(session, store, created_blobs)
         raise
-    indexing.index_after_commit(session, [document.id])
+    if index:
+        indexing.index_after_commit(session, [document.id])
     return document
 
 

@@ -1,0 +1,186 @@
+"""Shared fixtures: an app on a fresh copy of a migrated database, users of every role,
+helpers to log in, and a headless-Chromium page against a live server."""
+
+import shutil
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from archive import create_app
+from archive.demo import DEMO_PASSWORDS, DEPARTMENTS, USERS
+from archive.extensions import db
+from archive.models import Department, User
+from archive.services import accounts
+from config import TestConfig
+
+EXTRA_USERS = [
+    # username, display, role, department code, clearance key
+    ("staff_public", "钱公开", "staff", "XS", "public"),
+    ("staff_secret", "冯秘密", "staff", "XS", "secret"),
+    ("service_head", "褚主管", "dept_head", "KF", "confidential"),
+]
+PASSWORDS = {**DEMO_PASSWORDS, **{u[0]: f"Jz2026-test-{i}" for i, u in enumerate(EXTRA_USERS)}}
+
+
+@pytest.fixture(scope="session")
+def template_root(tmp_path_factory):
+    """A database migrated once and holding departments and users; copied per test."""
+    from archive.cli import init_db
+    from archive.models import Level
+
+    root = tmp_path_factory.mktemp("template")
+    app = create_app(TestConfig(root))
+    with app.app_context():
+        init_db()
+        departments = {}
+        for name, code in DEPARTMENTS:
+            departments[code] = Department(name=name, code=code)
+            db.session.add(departments[code])
+        db.session.commit()
+        rows = [(u, d, r, c, lv) for u, d, r, c, lv in USERS]
+        rows += [(u, d, r, c, Level.parse(lv)) for u, d, r, c, lv in EXTRA_USERS]
+        for username, display, role, dept, level in rows:
+            accounts.create_user(db.session, username=username, password=PASSWORDS[username],
+                                 role=role, clearance=level, display_name=display,
+                                 department_id=departments[dept].id if dept else None)
+        db.session.remove()
+        db.engine.dispose()
+    app.extensions["search"].close()
+    return root
+
+
+@pytest.fixture
+def app(template_root, tmp_path):
+    shutil.copy(template_root / "archive.db", tmp_path / "archive.db")
+    application = create_app(TestConfig(tmp_path))
+    with application.app_context():
+        yield application
+        db.session.remove()
+        db.engine.dispose()
+    application.extensions["search"].close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def session(app):
+    return db.session
+
+
+@pytest.fixture
+def users(app):
+    """username -> User, loaded in the test's session."""
+    return {u.username: u for u in db.session.query(User).all()}
+
+
+@pytest.fixture
+def departments(app):
+    return {d.code: d for d in db.session.query(Department).all()}
+
+
+def login(client, username: str, password: str | None = None):
+    return client.post("/login", data={"username": username,
+                                       "password": password or PASSWORDS[username]})
+
+
+@pytest.fixture
+def login_as(client):
+    def _login(username: str):
+        client.post("/logout")
+        response = login(client, username)
+        assert response.status_code == 302, response.data[:500]
+        return client
+    return _login
+
+
+@pytest.fixture
+def api(app, users):
+    """api(username) -> headers with a fresh bearer token for that user."""
+    def _headers(username: str) -> dict:
+        token = accounts.create_token(db.session, users[username])
+        return {"Authorization": f"Bearer {token}"}
+    return _headers
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served on a free localhost port in a thread, for the browser tests."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def browser_page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(locale="zh-CN")
+        yield page
+        browser.close()
+
+
+NUMBER_FORMAT = TestConfig.DOSSIER_NUMBER_FORMAT
+
+
+@pytest.fixture
+def make_customer(app, users, departments):
+    from archive.services import customers
+
+    def _make(name="张伟", department="XS", actor="officer", **extra):
+        data = {"name": name, "department": departments[department].id, **extra}
+        return customers.create_customer(db.session, users[actor], data)
+    return _make
+
+
+@pytest.fixture
+def make_dossier(app, users):
+    from archive.services import customers
+
+    def _make(customer, project="翠湖苑", building="3", unit_no="2", room="1201",
+              actor="officer", **extra):
+        data = {"customer_id": customer.id, "project": project, "building": building,
+                "unit_no": unit_no, "room": room, **extra}
+        return customers.create_dossier(db.session, users[actor], data,
+                                        number_format=NUMBER_FORMAT)
+    return _make
+
+
+@pytest.fixture
+def file_doc(app, users):
+    """file_doc(dossier, title, category, files=[(name, bytes)], actor=..., **fields)."""
+    from archive.services import filing
+
+    def _file(dossier, title="认购书", category="销售", files=(), actor="officer", **fields):
+        limits = filing.Limits(max_bytes=app.config["MAX_UPLOAD_MB"] * 2**20,
+                               max_docx_uncompressed=app.config["MAX_DOCX_UNCOMPRESSED_MB"] * 2**20)
+        return filing.file_document(
+            db.session, users[actor], dossier.id, {"title": title, "category": category, **fields},
+            [filing.Upload(n, d) for n, d in files], store=app.extensions["blob_store"],
+            limits=limits)
+    return _file
+
+
+def archive_state(app) -> dict:
+    """Row counts and blob files: what a failed operation must leave unchanged."""
+    from archive.models import Customer, Document, Dossier, StoredFile
+
+    storage = app.config["STORAGE_DIR"]
+    return {
+        "customers": db.session.query(Customer).count(),
+        "dossiers": db.session.query(Dossier).count(),
+        "documents": db.session.query(Document).count(),
+        "files": db.session.query(StoredFile).count(),
+        "blobs": sorted(p.name for p in storage.rglob("*") if p.is_file()),
+    }

@@ -1,0 +1,76 @@
+"""The audit trail is append-only and tamper-evident: any edit, deletion or insertion is found."""
+
+from sqlalchemy import text
+
+from archive.models import AuditEvent
+from archive.services import audit
+
+
+def _events(session, users, n=5):
+    for i in range(n):
+        audit.record(session, users["staff"], "document.viewed", ("document", i + 1))
+    session.commit()
+
+
+def test_an_intact_chain_verifies(session, users):
+    _events(session, users)
+    report = audit.verify(session)
+    assert report.ok and report.checked == session.query(AuditEvent).count()
+
+
+def test_an_edited_event_is_named(session, users):
+    _events(session, users)
+    target = session.query(AuditEvent).order_by(AuditEvent.seq.desc()).offset(2).first()
+    session.execute(text("UPDATE audit_events SET actor_name = 'mallory' WHERE id = :id"),
+                    {"id": target.id})
+    session.commit()
+    session.expire_all()
+    report = audit.verify(session)
+    assert not report.ok and report.first_bad_seq == target.seq
+    assert "篡改" in report.problem
+
+
+def test_a_deleted_event_is_found(session, users):
+    _events(session, users)
+    target = session.query(AuditEvent).order_by(AuditEvent.seq.desc()).offset(2).first()
+    seq = target.seq
+    session.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": target.id})
+    session.commit()
+    report = audit.verify(session)
+    assert not report.ok and report.first_bad_seq == seq + 1
+
+
+def test_deleting_the_newest_event_is_found(session, users):
+    _events(session, users)
+    last = session.query(AuditEvent).order_by(AuditEvent.seq.desc()).first()
+    seq = last.seq
+    session.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": last.id})
+    session.commit()
+    report = audit.verify(session)
+    assert not report.ok and report.first_bad_seq == seq
+
+
+def test_an_inserted_event_is_found(session, users):
+    _events(session, users)
+    second = session.query(AuditEvent).order_by(AuditEvent.seq).offset(1).first()
+    second_seq, second_hash = second.seq, second.hash
+    # A forger shifts later events up and slips one in, with a plausible-looking hash.
+    session.execute(text("UPDATE audit_events SET seq = seq + 1000 WHERE seq > :s"), {"s": second_seq})
+    session.execute(text(
+        "INSERT INTO audit_events (seq, at, actor_name, action, object_type, object_id, ip, "
+        "outcome, details, prev_hash, hash) VALUES (:seq, '2026-01-01 00:00:00', 'mallory', "
+        "'document.viewed', 'document', '1', '', 'ok', '{}', :prev, :h)"),
+        {"seq": second_seq + 1, "prev": second_hash, "h": "f" * 64})
+    session.commit()
+    report = audit.verify(session)
+    assert not report.ok and report.first_bad_seq == second_seq + 1
+
+
+def test_verify_audit_command_exits_non_zero_on_tampering(app, session, users):
+    _events(session, users)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["verify-audit"]).exit_code == 0
+    session.execute(text("UPDATE audit_events SET outcome = 'ok', action = 'x' WHERE seq = 3"))
+    session.commit()
+    result = runner.invoke(args=["verify-audit"])
+    assert result.exit_code == 1 and "#3" in result.output

@@ -1,0 +1,137 @@
+"""The web UI: login, every page renders in Chinese, forms show clear Chinese errors."""
+
+import io
+import re
+
+import pytest
+
+from archive import create_app, samples
+from config import TestConfig
+from tests.conftest import archive_state
+
+PDF = samples.make_pdf("认购书", ["客户张伟认购翠湖苑3栋2单元1201。"])
+
+
+def test_pages_need_login(client):
+    response = client.get("/customers")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_wrong_password_is_refused_in_chinese(client):
+    response = client.post("/login", data={"username": "officer", "password": "wrong-pass-1"})
+    assert response.status_code == 401
+    assert "用户名或密码错误" in response.get_data(as_text=True)
+
+
+def test_login_is_not_an_open_redirect(client):
+    from tests.conftest import PASSWORDS
+
+    response = client.post("/login?next=https://evil.example/", data={
+        "username": "officer", "password": PASSWORDS["officer"]})
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+def test_officer_files_a_document_through_the_forms(app, login_as, departments):
+    client = login_as("officer")
+    response = client.post("/customers/new", data={"name": "张伟", "kind": "person",
+                                                   "department": departments["XS"].id})
+    assert response.status_code == 302
+    customer_url = response.headers["Location"]
+    page = client.get(customer_url).get_data(as_text=True)
+    assert "张伟" in page and "一户一档" in page
+    response = client.post(customer_url + "/dossiers/new", data={
+        "kind": "customer", "project": "翠湖苑", "building": "3", "unit_no": "2", "room": "1201",
+        "classification": "1", "retention": "永久"})
+    assert response.status_code == 302
+    dossier_url = response.headers["Location"]
+    response = client.post(dossier_url + "/upload", data={
+        "title": "认购书", "category": "销售", "classification": "1",
+        "file": (io.BytesIO(PDF), "认购书.pdf")}, content_type="multipart/form-data")
+    assert response.status_code == 302
+    page = client.get(dossier_url).get_data(as_text=True)
+    assert "已归档：a 组第 1 号《认购书》" in page
+    assert re.search(r'data-seq="1"[^<]*<td class="num">1</td>', page)
+    for suffix, marker in (("/index", "卷内目录"), ("/remarks", "卷内备考表"), ("/cover", "建档日期")):
+        body = client.get(dossier_url + suffix).get_data(as_text=True)
+        assert marker in body and "@media print" not in body  # print CSS lives in app.css
+    assert "内部" in client.get(dossier_url + "/cover").get_data(as_text=True)
+    doc_url = re.search(r'href="(/documents/\d+)"', page).group(1)
+    doc_page = client.get(doc_url).get_data(as_text=True)
+    assert "pdf-preview" in doc_page
+    preview = client.get(doc_url + "/preview")
+    assert preview.status_code == 200 and preview.data == PDF
+    assert "attachment" not in preview.headers.get("Content-Disposition", "")
+    download = client.get(doc_url + "/download")
+    assert "attachment" in download.headers["Content-Disposition"]
+
+
+def test_upload_form_shows_chinese_error_and_stores_nothing(app, login_as, make_customer,
+                                                            make_dossier):
+    dossier = make_dossier(make_customer())
+    client = login_as("officer")
+    before = archive_state(app)
+    response = client.post(f"/dossiers/{dossier.id}/upload", data={
+        "title": "照片", "category": "其他",
+        "file": (io.BytesIO(samples.make_png()), "伪装.pdf")}, content_type="multipart/form-data")
+    assert response.status_code == 415
+    assert "扩展名" in response.get_data(as_text=True) or "类型" in response.get_data(as_text=True)
+    assert archive_state(app) == before
+
+
+def test_customer_list_filters_and_paginates(app, login_as, make_customer):
+    for i in range(25):
+        make_customer(f"客户{i:02d}", code=f"KH-P-{i:02d}")
+    client = login_as("officer")
+    first = client.get("/customers").get_data(as_text=True)
+    assert "1 / 2" in first
+    second = client.get("/customers?page=2").get_data(as_text=True)
+    assert "KH-P-24" in second and "KH-P-00" not in second
+    filtered = client.get("/customers?q=客户07").get_data(as_text=True)
+    assert "KH-P-07" in filtered and "KH-P-08" not in filtered
+
+
+def test_english_switch(login_as):
+    client = login_as("officer")
+    client.get("/lang/en")
+    assert "Customers" in client.get("/").get_data(as_text=True)
+
+
+def test_unknown_pages_are_404_in_chinese(login_as):
+    client = login_as("officer")
+    for path in ("/customers/99999", "/dossiers/99999", "/documents/99999", "/nope"):
+        response = client.get(path)
+        assert response.status_code == 404 and "不存在" in response.get_data(as_text=True)
+
+
+def test_security_headers_and_cookie_flags(client):
+    response = client.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
+    from tests.conftest import PASSWORDS
+
+    login = client.post("/login", data={"username": "staff", "password": PASSWORDS["staff"]})
+    cookie = login.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+@pytest.fixture
+def csrf_app(template_root, tmp_path):
+    import shutil
+
+    shutil.copy(template_root / "archive.db", tmp_path / "archive.db")
+    config = TestConfig(tmp_path)
+    config.WTF_CSRF_ENABLED = True
+    application = create_app(config)
+    yield application
+    application.extensions["search"].close()
+
+
+def test_forms_without_csrf_token_are_refused(csrf_app):
+    from tests.conftest import PASSWORDS
+
+    client = csrf_app.test_client()
+    response = client.post("/login", data={"username": "officer", "password": PASSWORDS["officer"]})
+    assert response.status_code == 400
+    assert "安全令牌" in response.get_data(as_text=True)
