@@ -51,6 +51,7 @@ def create_app(config=None) -> Flask:
         instance_path=str(cfg.INSTANCE_DIR),
     )
     app.config.from_object(cfg)
+    app.json.ensure_ascii = False
     app.config["MAX_CONTENT_LENGTH"] = cfg.MAX_CONTENT_LENGTH
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})

@@ -142,7 +142,7 @@ def load(session, echo=print, seed: int = 2026) -> None:
 
     # A litigation case file (法律室) and the judgment in the customer dossier that points to it.
     plaintiff = owners[0]
-    case = customers.create_dossier(session, users["legal"], {
+    case = customers.create_dossier(session, officer, {
         "customer_id": plaintiff.id, "kind": "case", "number": "(2024)粤0305民初1234号",
         "title": f"{plaintiff.name}房屋质量纠纷案", "classification": int(Level.SECRET),
     }, number_format=fmt)

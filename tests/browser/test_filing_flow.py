@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from archive import samples
+from archive.extensions import db
 from tests.conftest import PASSWORDS
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
@@ -10,6 +11,10 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 def test_officer_creates_customer_dossier_uploads_pdf_and_opens_volume_index(
         live_server, browser_page, tmp_path, departments):
+    sales_id = str(departments["XS"].id)
+    # SQLite transactions here take the write lock: end the test's own before the
+    # server thread needs it.
+    db.session.remove()
     page = browser_page
     pdf = tmp_path / "认购书.pdf"
     pdf.write_bytes(samples.make_pdf("认购书", ["客户刘洋认购锦绣花园5栋1单元0802，合同编号HT-2025-0102。"]))
@@ -22,7 +27,7 @@ def test_officer_creates_customer_dossier_uploads_pdf_and_opens_volume_index(
 
     page.goto(live_server + "/customers/new")
     page.fill("input[name=name]", "刘洋")
-    page.select_option("select[name=department]", str(departments["XS"].id))
+    page.select_option("select[name=department]", sales_id)
     page.click("form.form button[type=submit]")
     page.wait_for_selector("text=已登记客户 刘洋")
 
