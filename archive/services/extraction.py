@@ -6,6 +6,7 @@ kept in `error`, because losing the document would be worse than not finding it 
 """
 
 import io
+import itertools
 import logging
 import re
 import zipfile
@@ -20,6 +21,7 @@ MAX_TEXT_CHARS = 5_000_000
 # Extracted text goes into the database and the index: NUL (refused by PostgreSQL) and
 # other control characters that PDFs leak from odd font encodings are dropped.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 _DOCX_PAGES = re.compile(rb"<(?:\w+:)?Pages>\s*(\d+)\s*</(?:\w+:)?Pages>")
 
 log = logging.getLogger(__name__)
@@ -251,7 +253,7 @@ def _blocks(container, lines: list[str]) -> None:
             text = Paragraph(child, None).text
             if text.strip():
                 lines.append(text)
-            for box in child.iter(qn("w:txbxContent")):
+            for box in _text_boxes(child):
                 _blocks(box, lines)
         elif child.tag == qn("w:tbl"):
             for row in child.iterchildren(qn("w:tr")):
@@ -267,6 +269,21 @@ def _blocks(container, lines: list[str]) -> None:
             # Content controls (form fields of Word templates) wrap ordinary blocks.
             for content in child.iterchildren(qn("w:sdtContent")):
                 _blocks(content, lines)
+
+
+def _text_boxes(paragraph):
+    """The outermost text boxes anchored in a paragraph, each once.
+
+    Word writes a text box twice, as DrawingML (mc:Choice) and as VML (mc:Fallback) for
+    old readers; boxes inside boxes are reached when their outer box is read.
+    """
+    from docx.oxml.ns import qn
+
+    box_tag = qn("w:txbxContent")
+    for box in paragraph.iter(box_tag):
+        ancestors = itertools.takewhile(lambda node: node is not paragraph, box.iterancestors())
+        if not any(node.tag in (_MC_FALLBACK, box_tag) for node in ancestors):
+            yield box
 
 
 def _docx_pages(data: bytes) -> int | None:
