@@ -207,8 +207,9 @@ def _form_values(reader) -> list[str]:
 
 
 def _has_eof_marker(data: bytes) -> bool:
-    # Writers end the file with %%EOF; a cut-off upload loses it (and its xref).
-    return b"%%EOF" in data[-2048:]
+    # Every revision of a PDF ends with %%EOF after its objects; a cut-off upload loses
+    # the last one (and its xref). Junk appended after it does not make a file cut off.
+    return data.rfind(b"%%EOF") > data.rfind(b"endobj")
 
 
 def _page_list(numbers: list[int]) -> str:

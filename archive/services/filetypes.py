@@ -60,6 +60,8 @@ _RIFF_FORMS = {b"WAVE": ("audio", "audio/wav", ".wav"), b"AVI ": ("video", "vide
 _PDF_HEADER = re.compile(rb"%PDF-[12]\.\d")
 _ASF = b"\x30\x26\xb2\x75\x8e\x66\xcf\x11\xa6\xd9\x00\xaa\x00\x62\xce\x6c"
 _ASF_VIDEO_STREAM = b"\xc0\xef\x19\xbc\x4d\x5b\xcf\x11\xa8\xfd\x00\x80\x5f\x5c\x44\x2b"
+# HEIC/AVIF photos (iPhones) use the MP4 container too: a still image, not a video.
+_STILL_IMAGE_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis")
 _QUICKTIME_ATOMS = (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
 # Files that are recognisably something the archive does not take: named in the refusal.
 _KNOWN_REFUSED = [
@@ -127,7 +129,7 @@ def _sniff(data: bytes, extension: str, max_docx_uncompressed: int) -> FileType 
             found = found or _RIFF_FORMS.get(head[8:12])
             return _type(*found) if found else None
     if _is_iso_media(head, len(data)):
-        return _iso_media(head, extension)
+        return None if head[8:12] in _STILL_IMAGE_BRANDS else _iso_media(head, extension)
     if head.startswith(_ASF):
         # WMA and WMV share the ASF container; a video stream header tells them apart.
         if extension == ".wma" or _ASF_VIDEO_STREAM not in data[:65536]:
@@ -272,6 +274,8 @@ def _describe_unknown(data: bytes) -> str:
             return description
     if data.startswith(b"PK\x03\x04"):
         return "ZIP 压缩包或其他 Office 文件（不是 Word 文档）"
+    if data[4:8] == b"ftyp" and data[8:12] in _STILL_IMAGE_BRANDS:
+        return "HEIC/AVIF 图片，请转换为 JPEG 或 PNG"
     return "无法识别的格式"
 
 

@@ -93,6 +93,11 @@ def test_cut_off_pdf_reads_the_pages_whose_fonts_survived_and_no_others(long_con
     assert all(line in full for line in result.text.splitlines())  # partial, never garbled
 
 
+def test_junk_after_the_end_of_a_pdf_does_not_make_it_cut_off(long_contract):
+    result = read(long_contract[1] + b"\x00" * 5000, "合同.pdf")
+    assert (result.status, result.error) == ("ok", None) and result.pages > 1
+
+
 def test_garbage_after_a_pdf_header_fails_without_raising():
     result = read(b"%PDF-1.7\n" + bytes(range(256)) * 40, "合同.pdf")
     assert result.status == "failed" and result.error.startswith("PDF 文件已损坏")

@@ -137,6 +137,7 @@ def test_file_over_the_limit_is_refused(contract_pdf):
     (plain_zip({"a.txt": b"hello"}), "资料.zip"),
     (b"MZ\x90\x00" + bytes(300), "setup.exe"),
     (b"GIF89a\x01\x00\x01\x00" + bytes(40), "动图.gif"),
+    (samples.make_mp4(b"heic"), "IMG_0001.heic"),  # an iPhone photo, not a video
     (bytes(range(256)) * 8, "数据.bin"),
 ])
 def test_content_of_another_type_is_unsupported(data, name):

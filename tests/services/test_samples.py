@@ -5,6 +5,7 @@ import random
 import time
 import wave
 import zipfile
+from pathlib import Path
 
 import docx
 import pytest
@@ -114,3 +115,8 @@ def test_zip_bomb_is_small_on_disk_but_declares_over_a_gigabyte():
     assert sum(m.file_size for m in members) > 2**30
     with zipfile.ZipFile(io.BytesIO(bomb)).open("word/document.xml") as payload:
         assert payload.read(2**20) == bytes(2**20)  # it really inflates, to zeros
+
+
+def test_a_missing_cjk_font_names_the_debian_package():
+    with pytest.raises(RuntimeError, match="fonts-noto-cjk"):
+        samples._CJKGlyphs(Path("/nonexistent/NotoSansCJK-Regular.ttc"))
