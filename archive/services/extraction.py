@@ -65,7 +65,8 @@ _KIND_LABELS = {"pdf": "PDF 文件", "docx": "Word 文件", "txt": "文本文件
 
 
 def _finish(text: str, pages: int | None, empty_reason: str, warning: str | None = None) -> Extraction:
-    # U+FFFD is what a PDF font without a Unicode map decodes to: noise, not text.
+    # U+FFFD marks what could not be decoded (a PDF font without a Unicode map, bytes
+    # outside GB18030): noise, not text.
     text = _CONTROL.sub("", text).replace("\ufffd", "")
     if len(text) > MAX_TEXT_CHARS:
         text = text[:MAX_TEXT_CHARS]
@@ -103,7 +104,8 @@ def _pdf(data: bytes) -> Extraction:
             # One bad page (broken content stream, missing font) must not lose the rest.
             # In a cut-off file a page whose font lost its Unicode map decodes to
             # plausible-looking garbage: such a page is not read at all.
-            text = page.extract_text() or "" if not truncated or _fonts_intact(page) else ""
+            readable = not truncated or _fonts_intact(page)
+            text = (page.extract_text() or "") if readable else ""
         except Exception:
             log.info("PDF page %d unreadable", number, exc_info=True)
             failed.append(number)

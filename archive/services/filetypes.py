@@ -41,20 +41,20 @@ _EXTENSION_KINDS = {
 _KIND_NAMES = {"pdf": "PDF", "docx": "Word (DOCX)", "jpeg": "JPEG 图片", "png": "PNG 图片",
                "tiff": "TIFF 图片", "txt": "纯文本", "audio": "音频", "video": "视频"}
 
-# Fixed magic numbers: (signature, offset, (kind, mime, extension)).
+# Magic numbers at the start of the file -> (kind, mime, extension).
 _MAGIC = [
-    (b"\xff\xd8\xff", 0, ("jpeg", "image/jpeg", ".jpg")),
-    (b"\x89PNG\r\n\x1a\n", 0, ("png", "image/png", ".png")),
-    (b"II*\x00", 0, ("tiff", "image/tiff", ".tif")),
-    (b"MM\x00*", 0, ("tiff", "image/tiff", ".tif")),
-    (b"II+\x00", 0, ("tiff", "image/tiff", ".tif")),  # BigTIFF
-    (b"MM\x00+", 0, ("tiff", "image/tiff", ".tif")),
-    (b"ID3", 0, ("audio", "audio/mpeg", ".mp3")),
-    (b"#!AMR", 0, ("audio", "audio/amr", ".amr")),
-    (b"fLaC", 0, ("audio", "audio/flac", ".flac")),
-    (b"OggS", 0, ("audio", "audio/ogg", ".ogg")),
-    (b"RIFF", 0, None),  # WAV or AVI: the RIFF form type at offset 8 says which
-    (b"\x1aE\xdf\xa3", 0, ("video", "video/x-matroska", ".mkv")),
+    (b"\xff\xd8\xff", ("jpeg", "image/jpeg", ".jpg")),
+    (b"\x89PNG\r\n\x1a\n", ("png", "image/png", ".png")),
+    (b"II*\x00", ("tiff", "image/tiff", ".tif")),
+    (b"MM\x00*", ("tiff", "image/tiff", ".tif")),
+    (b"II+\x00", ("tiff", "image/tiff", ".tif")),  # BigTIFF
+    (b"MM\x00+", ("tiff", "image/tiff", ".tif")),
+    (b"ID3", ("audio", "audio/mpeg", ".mp3")),
+    (b"#!AMR", ("audio", "audio/amr", ".amr")),
+    (b"fLaC", ("audio", "audio/flac", ".flac")),
+    (b"OggS", ("audio", "audio/ogg", ".ogg")),
+    (b"RIFF", None),  # WAV or AVI: the RIFF form type at offset 8 says which
+    (b"\x1aE\xdf\xa3", ("video", "video/x-matroska", ".mkv")),
 ]
 _RIFF_FORMS = {b"WAVE": ("audio", "audio/wav", ".wav"), b"AVI ": ("video", "video/x-msvideo", ".avi")}
 _PDF_HEADER = re.compile(rb"%PDF-[12]\.\d")
@@ -124,8 +124,8 @@ def _sniff(data: bytes, extension: str, max_docx_uncompressed: int) -> FileType 
         return _type("pdf", "application/pdf", ".pdf")
     if head.startswith(b"PK\x03\x04"):
         return _sniff_zip(data, extension, max_docx_uncompressed)
-    for signature, offset, found in _MAGIC:
-        if head[offset : offset + len(signature)] == signature:
+    for signature, found in _MAGIC:
+        if head.startswith(signature):
             found = found or _RIFF_FORMS.get(head[8:12])
             return _type(*found) if found else None
     if _is_iso_media(head, len(data)):
