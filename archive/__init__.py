@@ -4,6 +4,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+import flask_babel
 from flask import Flask, request, session
 from sqlalchemy import event
 
@@ -63,6 +64,7 @@ def create_app(config=None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
+    app.before_request(_fresh_locale)
     limiter.init_app(app)
 
     with app.app_context():
@@ -92,6 +94,12 @@ def create_app(config=None) -> Flask:
 def _select_locale():
     lang = session.get("lang") if request else None
     return lang if lang in ("zh_CN", "en") else "zh_CN"
+
+
+def _fresh_locale() -> None:
+    # Flask-Babel caches the locale on `g`, which outlives one request when an app context
+    # was pushed beforehand (tests, scripts): choose the language again for every request.
+    flask_babel.refresh()
 
 
 def _security_headers(app: Flask) -> None:

@@ -1,6 +1,7 @@
 """Login, logout, language, password change."""
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from archive.extensions import db, limiter
@@ -13,6 +14,14 @@ bp = Blueprint("auth", __name__)
 def _login_failed(response) -> bool:
     # Only failed attempts count against the limits.
     return response.status_code != 302
+
+
+def _fresh_session() -> None:
+    """Drop everything the old session held except the chosen language."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
 
 
 def _account_key() -> str:
@@ -32,7 +41,7 @@ def login():
         except DomainError as exc:
             flash(exc.message, "error")
             return render_template("auth/login.html"), 401
-        session.clear()
+        _fresh_session()
         login_user(user)
         target = request.args.get("next", "")
         # Only same-site paths: an absolute URL here would be an open redirect.
@@ -50,8 +59,8 @@ def logout():
     audit.record(db.session, current_user, "logout", current_user)
     db.session.commit()
     logout_user()
-    session.clear()
-    flash("已退出登录", "info")
+    _fresh_session()
+    flash(_("已退出登录"), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -68,7 +77,7 @@ def set_language(code: str):
 def change_password():
     if request.method == "POST":
         if request.form.get("new") != request.form.get("confirm"):
-            flash("两次输入的新密码不一致", "error")
+            flash(_("两次输入的新密码不一致"), "error")
             return render_template("auth/password.html"), 422
         try:
             accounts.change_password(db.session, current_user, request.form.get("old", ""),
@@ -77,6 +86,6 @@ def change_password():
             flash(exc.message, "error")
             return render_template("auth/password.html"), exc.status
         login_user(current_user._get_current_object())  # keep this session, end the others
-        flash("密码已修改，其他会话已全部退出", "info")
+        flash(_("密码已修改，其他会话已全部退出"), "info")
         return redirect(url_for("main.dashboard"))
     return render_template("auth/password.html")

@@ -1,6 +1,7 @@
 """Customer list, customer page, new customer, new dossier."""
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from archive.extensions import db
@@ -37,7 +38,7 @@ def new():
             flash(exc.message, "error")
             return render_template("customers/new.html", departments=departments,
                                    form=request.form), exc.status
-        flash(f"已登记客户 {customer.name}", "info")
+        flash(_("已登记客户 %(name)s", name=customer.name), "info")
         return redirect(url_for("customers.show", customer_id=customer.id))
     return render_template("customers/new.html", departments=departments, form={})
 
@@ -68,6 +69,6 @@ def new_dossier(customer_id: int):
             flash(exc.message, "error")
             return render_template("dossiers/new.html", customer=customer,
                                    form=request.form), exc.status
-        flash(f"已建立档案 {dossier.number}", "info")
+        flash(_("已建立档案 %(number)s", number=dossier.number), "info")
         return redirect(url_for("dossiers.show", dossier_id=dossier.id))
     return render_template("dossiers/new.html", customer=customer, form={})

@@ -1,6 +1,7 @@
 """Dossier page, its printable 卷内目录 / 备考表 / cover, uploads and references."""
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from archive.extensions import db
@@ -67,7 +68,8 @@ def upload(dossier_id: int):
             flash(exc.message, "error")
             return render_template("dossiers/upload.html", dossier=dossier,
                                    form=request.form), exc.status
-        flash(f"已归档：{document.group.code} 组第 {document.seq} 号《{document.title}》", "info")
+        flash(_("已归档：%(group)s 组第 %(seq)s 号《%(title)s》", group=document.group.code,
+                seq=document.seq, title=document.title), "info")
         return redirect(url_for("dossiers.show", dossier_id=dossier.id))
     return render_template("dossiers/upload.html", dossier=dossier, form={})
 
@@ -75,9 +77,12 @@ def upload(dossier_id: int):
 @bp.post("/<int:dossier_id>/references")
 @login_required
 def add_reference(dossier_id: int):
+    # Refusals answer 404/403 like every other route; only form errors go back as a flash.
+    dossier = customers.get_dossier(db.session, current_user, dossier_id, record=False)
+    access.require(current_user, "document.upload", dossier, hide=False)
     try:
         customers.add_reference(db.session, current_user, dossier_id, request.form.to_dict())
-        flash("已建立参照", "info")
+        flash(_("已建立参照"), "info")
     except DomainError as exc:
         flash(exc.message, "error")
     return redirect(url_for("dossiers.show", dossier_id=dossier_id))
