@@ -16,7 +16,14 @@ from archive.models.audit import AuditEvent, AuditHead
 from archive.models.customer import Customer, Dossier, DossierReference, Group, Unit
 from archive.models.document import ClassificationChange, Document, RetentionRule, StoredFile
 from archive.models.enums import Level, Role
-from archive.models.org import AccessGrant, ApiToken, Department, Designation, User
+from archive.models.org import (
+    AccessGrant,
+    ApiToken,
+    CopyApproval,
+    Department,
+    Designation,
+    User,
+)
 
 __all__ = [
     "AccessGrant",
@@ -24,6 +31,7 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "ClassificationChange",
+    "CopyApproval",
     "Customer",
     "Department",
     "Designation",

@@ -85,7 +85,11 @@ class RetentionRule(db.Model):
 
 
 class ClassificationChange(db.Model):
-    """A request to raise or lower a level, and its approvals (000:742)."""
+    """A request to raise or lower a level, and its approvals (000:742).
+
+    status: requested -> applied | rejected. The row is never deleted: it is the
+    history of the object's level (who asked, who approved, from, to, why).
+    """
 
     __tablename__ = "classification_changes"
 
@@ -103,3 +107,20 @@ class ClassificationChange(db.Model):
     gm_office_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     gm_office_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
+    rejected_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+
+    document: Mapped[Document | None] = relationship()
+    dossier: Mapped[Dossier | None] = relationship()
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])
+    dept_head: Mapped[User | None] = relationship(foreign_keys=[dept_head_id])
+    gm_office: Mapped[User | None] = relationship(foreign_keys=[gm_office_id])
+    rejected_by: Mapped[User | None] = relationship(foreign_keys=[rejected_by_id])
+
+    @property
+    def target(self) -> "Document | Dossier":
+        return self.document if self.document_id is not None else self.dossier
+
+    @property
+    def raising(self) -> bool:
+        return self.to_level > self.from_level

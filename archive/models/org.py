@@ -90,6 +90,10 @@ class AccessGrant(db.Model):
     reason: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=now)
 
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    approved_by: Mapped[User] = relationship(foreign_keys=[approved_by_id])
+    department: Mapped[Department | None] = relationship()
+
 
 class Designation(db.Model):
     """A person the GM designated to know a 绝密 dossier or document (002:43)."""
@@ -102,3 +106,24 @@ class Designation(db.Model):
     document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
     designated_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=now)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    designated_by: Mapped[User] = relationship(foreign_keys=[designated_by_id])
+
+
+class CopyApproval(db.Model):
+    """The GM's approval for one person to download, print or copy one 绝密 document
+    until a given time (002:45: no excerpt or copy of 绝密 material without it)."""
+
+    __tablename__ = "copy_approvals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    approved_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    expires_at: Mapped[datetime]
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    approved_by: Mapped[User] = relationship(foreign_keys=[approved_by_id])
