@@ -1,0 +1,430 @@
+"""GET /api/v1/openapi.json: the API described by hand, from the same vocabularies the
+services validate against. tests/api/test_openapi.py fails when a /api/v1 route is
+missing here, so a new route comes with its description."""
+
+from flask import jsonify
+
+from archive.api import bp
+from archive.models.enums import CARRIERS, CATEGORIES, GROUPS, Level, Retention
+from archive.services.customers import GRADES, KINDS
+from archive.services.finder import MAX_PER_PAGE, SORTS
+
+ERRORS = {
+    400: ("BadRequest", ("The request cannot be understood: a body that is not a JSON "
+                         "object, a malformed search query.")),
+    401: ("Unauthorized", "No valid API token (`Authorization: Bearer <token>`)."),
+    403: ("Forbidden", "The token's user may not do this (role, department, clearance)."),
+    404: ("NotFound", "No such object, or one the user may not know exists."),
+    409: ("Conflict", ("The change clashes with what exists (duplicate code, number, "
+                       "dossier for the unit, reference).")),
+    413: ("TooLarge", "The upload is larger than the configured limit."),
+    415: ("UnsupportedType", ("The file's content is of a type the archive refuses, or "
+                              "does not match its extension.")),
+    422: ("Invalid", "A field is missing or breaks a rule; `details.field` names it."),
+}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _operation(summary: str, tag: str, ok: tuple[int, dict], errors: tuple[int, ...],
+               **extra) -> dict:
+    status, response = ok
+    responses = {str(status): response}
+    for code in (401, *errors):
+        responses[str(code)] = {"$ref": f"#/components/responses/{ERRORS[code][0]}"}
+    return {"summary": summary, "tags": [tag], "responses": responses, **extra}
+
+
+def _id(name: str, what: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "description": f"The {what}'s id.",
+            "schema": {"type": "integer", "minimum": 1}}
+
+
+def _query(name: str, description: str, schema: dict | None = None) -> dict:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema or {"type": "string"}}
+
+
+def _body(schema_name: str) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": _ref(schema_name)}}}
+
+
+def _nullable(type_: str, **more) -> dict:
+    return {"type": [type_, "null"], **more}
+
+
+LEVEL_INPUT = {
+    "description": "密级 classification: its rank, key or Chinese name.",
+    "oneOf": [
+        {"type": "integer", "minimum": 0, "maximum": int(max(Level))},
+        {"type": "string", "enum": [lv.key for lv in Level] + [lv.label for lv in Level]},
+    ],
+}
+DATE = {"type": "string", "format": "date"}
+DEPARTMENT_INPUT = {"description": "A department by id or by name.",
+                    "oneOf": [{"type": "integer"}, {"type": "string"}]}
+
+SCHEMAS = {
+    "Error": {
+        "type": "object", "required": ["error"],
+        "properties": {"error": {
+            "type": "object", "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "Machine-readable, e.g. "
+                         "`missing_field`, `duplicate_customer`, `paper_only`, `too_large`."},
+                "message": {"type": "string", "description": "For people, in Chinese."},
+                "details": {"type": "object", "additionalProperties": True,
+                            "description": "E.g. `{\"field\": \"title\"}`."},
+            },
+        }},
+    },
+    "Level": {
+        "type": "object", "required": ["key", "label", "rank"],
+        "properties": {"key": {"type": "string", "enum": [lv.key for lv in Level]},
+                       "label": {"type": "string", "enum": [lv.label for lv in Level]},
+                       "rank": {"type": "integer", "minimum": 0, "maximum": int(max(Level))}},
+    },
+    "Department": {"type": "object", "required": ["id", "name"],
+                   "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}},
+    "CustomerInput": {
+        "type": "object", "required": ["name"],
+        "properties": {
+            "name": {"type": "string", "maxLength": 200},
+            "kind": {"type": "string", "enum": list(KINDS), "default": "person"},
+            "department": {**DEPARTMENT_INPUT,
+                           "description": "By id or name; the user's own if omitted."},
+            "code": {"type": "string", "maxLength": 40, "description": "Generated if omitted."},
+            "id_number": {"type": "string", "maxLength": 60},
+            "phone": {"type": "string", "maxLength": 40},
+            "address": {"type": "string", "maxLength": 300},
+            "grade": {"type": "string", "enum": list(GRADES), "default": "普通"},
+            "notes": {"type": "string", "maxLength": 2000},
+        },
+    },
+    "Customer": {
+        "type": "object",
+        "required": ["id", "code", "name", "kind", "grade", "department", "created_at"],
+        "properties": {
+            "id": {"type": "integer"}, "code": {"type": "string"}, "name": {"type": "string"},
+            "kind": {"type": "string", "enum": list(KINDS)}, "grade": {"type": "string"},
+            "id_number": _nullable("string"), "phone": _nullable("string"),
+            "address": _nullable("string"), "department": _ref("Department"),
+            "notes": _nullable("string"), "created_at": {"type": "string", "format": "date-time"},
+            "dossiers": {"type": "array", "items": _ref("DossierSummary"),
+                         "description": "Only the dossiers the user may see."},
+        },
+    },
+    "CustomerList": {
+        "type": "object", "required": ["total", "customers"],
+        "properties": {"total": {"type": "integer"},
+                       "customers": {"type": "array", "items": _ref("Customer")}},
+    },
+    "Unit": {
+        "type": "object", "required": ["project", "building", "unit", "room"],
+        "properties": {"project": {"type": "string", "description": "项目（苑）"},
+                       "building": {"type": "string"}, "unit": {"type": "string"},
+                       "room": {"type": "string"}},
+    },
+    "DossierInput": {
+        "type": "object", "required": ["customer_id"],
+        "description": "A customer dossier (one per customer unit, 一户一档) needs `unit` "
+                       "(or flat `project`, `building`, `unit_no`, `room`); a litigation "
+                       "case file (`kind: case`) needs `number` and `title`.",
+        "properties": {
+            "customer_id": {"type": "integer"},
+            "kind": {"type": "string", "enum": ["customer", "case"], "default": "customer"},
+            "unit": _ref("Unit"),
+            "project": {"type": "string"}, "building": {"type": "string"},
+            "unit_no": {"type": "string"}, "room": {"type": "string"},
+            "number": {"type": "string", "maxLength": 120},
+            "title": {"type": "string"},
+            "classification": LEVEL_INPUT,
+            "retention": {"type": "string", "enum": [r.value for r in Retention],
+                          "default": Retention.PERMANENT.value},
+            "location": {"type": "string"},
+            "compiled_by": {"type": "string", "maxLength": 60},
+            "checked_by": {"type": "string", "maxLength": 60},
+            "remarks": {"type": "string", "maxLength": 2000},
+        },
+    },
+    "DossierSummary": {
+        "type": "object",
+        "required": ["id", "number", "kind", "title", "customer_id", "classification",
+                     "retention", "status", "created_at"],
+        "properties": {
+            "id": {"type": "integer"}, "number": {"type": "string"},
+            "kind": {"type": "string", "enum": ["customer", "case"]},
+            "title": {"type": "string"}, "customer_id": {"type": "integer"},
+            "unit": {"oneOf": [_ref("Unit"), {"type": "null"}]},
+            "classification": _ref("Level"),
+            "retention": {"type": "string", "enum": [r.value for r in Retention]},
+            "status": {"type": "string"}, "location": _nullable("string"),
+            "created_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "Dossier": {
+        "allOf": [_ref("DossierSummary"), {
+            "type": "object", "required": ["level", "groups", "references", "customer"],
+            "properties": {
+                "level": {**_ref("Level"),
+                          "description": "The highest classification of the dossier and "
+                                         "its documents."},
+                "groups": {"type": "array", "items": {
+                    "type": "object", "required": ["code", "name", "documents"],
+                    "properties": {
+                        "code": {"type": "string", "enum": list(GROUPS)},
+                        "name": {"type": "string"},
+                        "documents": {"type": "array", "items": _ref("Document"),
+                                      "description": "卷内目录 volume index order."},
+                    },
+                }},
+                "references": {"type": "array", "items": _ref("Reference")},
+                "customer": {"type": "object", "required": ["id", "code", "name"],
+                             "properties": {"id": {"type": "integer"},
+                                            "code": {"type": "string"},
+                                            "name": {"type": "string"}}},
+            },
+        }],
+    },
+    "ReferenceInput": {
+        "type": "object", "required": ["to_dossier_id"],
+        "properties": {
+            "to_dossier_id": {"type": "integer"},
+            "document_id": {"type": "integer",
+                            "description": "A document of this dossier, e.g. the judgment."},
+            "kind": {"type": "string", "enum": ["case_file", "related"], "default": "case_file"},
+            "note": {"type": "string", "maxLength": 300},
+        },
+    },
+    "Reference": {
+        "type": "object", "required": ["to_dossier_id", "to_number", "kind"],
+        "properties": {
+            "to_dossier_id": {"type": "integer"}, "to_number": {"type": "string"},
+            "kind": {"type": "string", "enum": ["same_customer", "case_file", "related"]},
+            "document_id": _nullable("integer"), "note": _nullable("string"),
+        },
+    },
+    "DocumentUpload": {
+        "type": "object", "required": ["title", "category"],
+        "properties": {
+            "file": {"type": "array", "description": "Zero or more files (none: a paper "
+                     "original only), all refused if one is.",
+                     "items": {"type": "string", "contentMediaType": "application/octet-stream"}},
+            "title": {"type": "string", "maxLength": 300},
+            "category": {"type": "string", "enum": list(CATEGORIES)},
+            "carrier": {"type": "string", "enum": list(CARRIERS),
+                        "description": "From the file type if omitted; 纸质 without files."},
+            "classification": LEVEL_INPUT,
+            "group": {"type": "string", "enum": list(GROUPS),
+                      "description": "From the category if omitted."},
+            "retention": {"type": "string", "enum": [r.value for r in Retention],
+                          "description": "From the category's schedule if omitted."},
+            "date": DATE,
+            "pages": {"type": "integer", "minimum": 0,
+                      "description": "Counted from the files if omitted."},
+            "originator": {"type": "string", "maxLength": 100},
+            "remarks": {"type": "string", "maxLength": 2000},
+            "department": DEPARTMENT_INPUT,
+        },
+    },
+    "StoredFile": {
+        "type": "object", "required": ["id", "name", "sha256", "size", "mime", "kind",
+                                       "text_status"],
+        "properties": {
+            "id": {"type": "integer"}, "name": {"type": "string"},
+            "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            "size": {"type": "integer"}, "mime": {"type": "string"}, "kind": {"type": "string"},
+            "pages": _nullable("integer"),
+            "text_status": {"type": "string", "enum": ["ok", "empty", "failed", "skipped"]},
+            "text_error": _nullable("string"),
+        },
+    },
+    "Document": {
+        "type": "object",
+        "required": ["id", "dossier_id", "group", "seq", "title", "category", "carrier",
+                     "classification", "retention", "department", "status", "created_at",
+                     "text_extracted", "files"],
+        "properties": {
+            "id": {"type": "integer"}, "dossier_id": {"type": "integer"},
+            "group": {"type": "string", "enum": list(GROUPS)},
+            "seq": {"type": "integer", "description": "顺序号 item no. within the group."},
+            "title": {"type": "string"},
+            "category": {"type": "string", "enum": list(CATEGORIES)},
+            "carrier": {"type": "string", "enum": list(CARRIERS)},
+            "date": _nullable("string", format="date"), "pages": _nullable("integer"),
+            "classification": _ref("Level"),
+            "retention": {"type": "string", "enum": [r.value for r in Retention]},
+            "department": _ref("Department"),
+            "originator": _nullable("string"), "remarks": _nullable("string"),
+            "status": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "text_extracted": {"type": "boolean"},
+            "files": {"type": "array", "items": _ref("StoredFile")},
+            "sha256": _nullable("string", description="The first file's, if any."),
+        },
+    },
+    "SearchHit": {
+        "type": "object",
+        "required": ["document_id", "dossier_id", "customer_id", "title", "highlight", "score"],
+        "properties": {
+            "document_id": {"type": "integer"}, "dossier_id": {"type": "integer"},
+            "customer_id": {"type": "integer"}, "title": {"type": "string"},
+            "highlight": {"type": "string", "description": "HTML-escaped snippet; the "
+                          "matches are in <mark> tags."},
+            "score": {"type": "number"},
+        },
+    },
+    "SearchResult": {
+        "type": "object", "required": ["total", "page", "per_page", "hits", "facets"],
+        "properties": {
+            "total": {"type": "integer", "description": "Matches the user may open."},
+            "page": {"type": "integer"}, "per_page": {"type": "integer"},
+            "hits": {"type": "array", "items": _ref("SearchHit")},
+            "facets": {
+                "type": "object", "description": "Counts over all matches, by category, "
+                "classification, department (id) and year.",
+                "additionalProperties": {"type": "object",
+                                         "additionalProperties": {"type": "integer"}},
+            },
+        },
+    },
+    "AuditEvent": {
+        "type": "object",
+        "required": ["seq", "at", "actor", "action", "object_type", "object_id", "outcome",
+                     "details", "hash"],
+        "properties": {
+            "seq": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
+            "actor": {"type": "string"}, "action": {"type": "string"},
+            "object_type": {"type": "string"}, "object_id": {"type": "string"},
+            "ip": {"type": "string"}, "outcome": {"type": "string"},
+            "details": {"type": "string", "description": "Canonical JSON."},
+            "hash": {"type": "string", "description": "Hash chaining this event to the one "
+                     "before."},
+        },
+    },
+}
+
+_DATE_FILTERS = [_query("from", "On or after this day (YYYY-MM-DD).", DATE),
+                 _query("to", "On or before this day (YYYY-MM-DD).", DATE)]
+
+PATHS = {
+    "/api/v1/openapi.json": {"get": {
+        "summary": "This document", "tags": ["meta"], "security": [],
+        "responses": {"200": _json({"type": "object"}, "The OpenAPI 3.1 document.")},
+    }},
+    "/api/v1/customers": {
+        "get": _operation(
+            "List the customers the user may see", "customers",
+            (200, _json(_ref("CustomerList"), "One page of customers.")), (403,),
+            parameters=[_query("q", "Filter by name or code."),
+                        _query("page", "Page number.", {"type": "integer", "minimum": 1})]),
+        "post": _operation(
+            "Register a customer", "customers",
+            (201, _json(_ref("Customer"), "The new customer.")), (400, 403, 404, 409, 422),
+            requestBody=_body("CustomerInput")),
+    },
+    "/api/v1/customers/{customer_id}": {"get": _operation(
+        "A customer and the dossiers the user may see", "customers",
+        (200, _json(_ref("Customer"), "The customer.")), (403, 404),
+        parameters=[_id("customer_id", "customer")])},
+    "/api/v1/dossiers": {"post": _operation(
+        "Open a dossier", "dossiers",
+        (201, _json(_ref("DossierSummary"), "The new dossier.")), (400, 403, 404, 409, 422),
+        requestBody=_body("DossierInput"))},
+    "/api/v1/dossiers/{dossier_id}": {"get": _operation(
+        "A dossier with its groups, documents and references (audited)", "dossiers",
+        (200, _json(_ref("Dossier"), "The dossier.")), (403, 404),
+        parameters=[_id("dossier_id", "dossier")])},
+    "/api/v1/dossiers/{dossier_id}/references": {"post": _operation(
+        "Add a cross-reference to another dossier (both directions)", "dossiers",
+        (201, _json(_ref("Reference"), "The reference from this dossier.")),
+        (400, 403, 404, 409, 422),
+        parameters=[_id("dossier_id", "dossier")], requestBody=_body("ReferenceInput"))},
+    "/api/v1/dossiers/{dossier_id}/documents": {"post": _operation(
+        "File a document into the dossier", "documents",
+        (201, _json(_ref("Document"), "The filed document.")), (403, 404, 413, 415, 422),
+        parameters=[_id("dossier_id", "dossier")],
+        requestBody={"required": True, "content": {"multipart/form-data": {
+            "schema": _ref("DocumentUpload"),
+            "encoding": {"file": {"contentType": "application/octet-stream"}},
+        }}})},
+    "/api/v1/documents/{document_id}": {"get": _operation(
+        "A document's metadata", "documents",
+        (200, _json(_ref("Document"), "The document.")), (403, 404),
+        parameters=[_id("document_id", "document")])},
+    "/api/v1/documents/{document_id}/content": {"get": _operation(
+        "A file of the document, verified against its hash (audited)", "documents",
+        (200, {"description": "The bytes, as an attachment with the original file name.",
+               "content": {"application/octet-stream": {
+                   "schema": {"type": "string", "contentMediaType": "application/octet-stream"},
+               }}}),
+        (403, 404, 422),
+        parameters=[_id("document_id", "document"),
+                    _query("file", "A stored file's id; the first file if omitted.",
+                           {"type": "integer"})])},
+    "/api/v1/search": {"get": _operation(
+        "Full-text search over the documents the user may open (audited)", "search",
+        (200, _json(_ref("SearchResult"), "One page of hits and the facets.")),
+        (400, 403, 422),
+        parameters=[
+            _query("q", "Query: words, \"phrases\", AND / OR / NOT."),
+            _query("customer", "A customer's id, or part of a name or code."),
+            _query("category", "类别.", {"type": "string", "enum": list(CATEGORIES)}),
+            _query("classification", "密级 (rank, key or Chinese name).", LEVEL_INPUT),
+            _query("carrier", "载体.", {"type": "string", "enum": list(CARRIERS)}),
+            _query("department", "A department's id.", {"type": "integer"}),
+            _query("dossier", "A dossier's id.", {"type": "integer"}),
+            *_DATE_FILTERS,
+            _query("sort", "Order of the hits.",
+                   {"type": "string", "enum": list(SORTS), "default": "relevance"}),
+            _query("page", "Page number.",
+                   {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1}),
+            _query("per_page", "Hits per page.",
+                   {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": 20}),
+        ])},
+    "/api/v1/audit": {"get": _operation(
+        "Audit events, newest first, at most 500 (auditors; the query is itself audited)",
+        "audit",
+        (200, _json({"type": "object", "required": ["events"], "properties": {
+            "events": {"type": "array", "items": _ref("AuditEvent")}}}, "The events.")),
+        (403, 422),
+        parameters=[_query("actor", "A user name."),
+                    _query("action", "E.g. document.download."),
+                    _query("object_type", "E.g. document, dossier."),
+                    _query("object", "An object's id (also accepted as object_id)."),
+                    *_DATE_FILTERS])},
+}
+
+SPEC = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Juanzong (卷宗) archive API",
+        "version": "1.0",
+        "description": "Customer files and their dossiers (档案): filing, retrieval, "
+                       "search and audit. Messages in errors are in Chinese.",
+    },
+    "security": [{"bearerAuth": []}],
+    "tags": [{"name": name} for name in
+             ("customers", "dossiers", "documents", "search", "audit", "meta")],
+    "paths": PATHS,
+    "components": {
+        "securitySchemes": {"bearerAuth": {
+            "type": "http", "scheme": "bearer",
+            "description": "A token from `flask --app archive create-token USER`."}},
+        "schemas": SCHEMAS,
+        "responses": {
+            name: _json(_ref("Error"), description) for name, description in ERRORS.values()
+        },
+    },
+}
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return jsonify(SPEC)
