@@ -498,11 +498,10 @@ def make_form_pdf(fields: dict[str, str] | None = None) -> bytes:
 
     fields = fields or {"客户姓名": "张伟", "房号": "翠湖苑3栋2单元1201"}
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf("客户资料登记表", ["请填写以下信息。"]))))
-    page = writer.pages[0]
     widgets = ArrayObject()
     for row, (name, value) in enumerate(fields.items()):
         top = 700 - 40 * row
-        widget = DictionaryObject({
+        widget = writer.add_annotation(0, DictionaryObject({
             NameObject("/Type"): NameObject("/Annot"),
             NameObject("/Subtype"): NameObject("/Widget"),
             NameObject("/FT"): NameObject("/Tx"),
@@ -510,12 +509,10 @@ def make_form_pdf(fields: dict[str, str] | None = None) -> bytes:
             NameObject("/V"): TextStringObject(value),
             NameObject("/Rect"): ArrayObject([FloatObject(v) for v in (100, top, 400, top + 24)]),
             NameObject("/F"): NumberObject(4),
-            NameObject("/P"): page.indirect_reference,
-        })
-        widgets.append(writer._add_object(widget))
-    page[NameObject("/Annots")] = widgets
-    writer._root_object[NameObject("/AcroForm")] = DictionaryObject({
-        NameObject("/Fields"): ArrayObject(widgets),
+        }))
+        widgets.append(widget.indirect_reference)
+    writer.root_object[NameObject("/AcroForm")] = DictionaryObject({
+        NameObject("/Fields"): widgets,
         NameObject("/NeedAppearances"): BooleanObject(True),
     })
     out = io.BytesIO()
