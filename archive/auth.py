@@ -1,12 +1,38 @@
 """Who is asking: session login for the web UI, bearer tokens for the API."""
 
-from flask import Flask, g, redirect, request, session, url_for
-from flask_login import current_user
+from datetime import datetime, timedelta
+
+from flask import Flask, flash, g, redirect, request, session, url_for
+from flask_login import current_user, logout_user
 
 from archive.errors import respond
 from archive.extensions import db, login_manager
 from archive.models import User
 from archive.services import accounts, audit
+from archive.services.clock import now
+
+# When the session last made a request, by archive.services.clock (so tests can move it).
+# The cookie's own lifetime runs on real time; this is the check that counts.
+LAST_SEEN = "last_seen"
+
+
+def _expire_idle_session(app: Flask) -> None:
+    """Log out a session idle for more than SESSION_IDLE_MINUTES (or without a stamp)."""
+    if "_user_id" not in session:
+        return
+    try:
+        last_seen = datetime.fromisoformat(session.get(LAST_SEEN, ""))
+    except (TypeError, ValueError):
+        last_seen = None
+    idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
+    if last_seen is not None and now() - last_seen <= idle:
+        return
+    lang = session.get("lang")
+    logout_user()
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash("长时间未操作，请重新登录", "info")
 
 
 def init_app(app: Flask) -> None:
@@ -42,10 +68,20 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _request_context():
+        # Flask-Login caches the user on `g`, which outlives the request when an app
+        # context was pushed beforehand (tests, scripts): every request finds its own user.
+        g.pop("_login_user", None)
         audit.client_ip.set(request.remote_addr or "")
         # Every response refreshes the cookie's lifetime: a session ends only after
         # SESSION_IDLE_MINUTES without a request.
         session.permanent = True
+        _expire_idle_session(app)
+
+    @app.after_request
+    def _stamp_activity(response):
+        if "_user_id" in session:
+            session[LAST_SEEN] = now().isoformat()
+        return response
 
     @app.teardown_request
     def _forget_user_cache(_exc):

@@ -20,7 +20,9 @@ naming = MetaData(
     }
 )
 
-db = SQLAlchemy(metadata=naming)
+# Objects stay readable after commit without a new query: on SQLite every transaction
+# takes the write lock (BEGIN IMMEDIATE), so reloading after commit would hold it again.
+db = SQLAlchemy(metadata=naming, session_options={"expire_on_commit": False})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

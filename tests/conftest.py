@@ -74,12 +74,16 @@ def session(app):
 @pytest.fixture
 def users(app):
     """username -> User, loaded in the test's session."""
-    return {u.username: u for u in db.session.query(User).all()}
+    loaded = {u.username: u for u in db.session.query(User).all()}
+    db.session.commit()  # release SQLite's write lock for the requests the test makes
+    return loaded
 
 
 @pytest.fixture
 def departments(app):
-    return {d.code: d for d in db.session.query(Department).all()}
+    loaded = {d.code: d for d in db.session.query(Department).all()}
+    db.session.commit()
+    return loaded
 
 
 def login(client, username: str, password: str | None = None):

@@ -15,8 +15,10 @@ def build_query(params: dict):
     from archive.services.search import SearchQuery
 
     classification = params.get("classification")
-    page = validation.integer(params, "page", "页码") or 1
-    per_page = validation.integer(params, "per_page", "每页条数") or 20
+    page = validation.integer(params, "page", "页码")
+    page = 1 if page is None else page
+    per_page = validation.integer(params, "per_page", "每页条数")
+    per_page = 20 if per_page is None else per_page
     if page < 1 or page > 10_000:
         raise Invalid("页码超出范围", details={"field": "page"})
     if per_page < 1 or per_page > MAX_PER_PAGE:

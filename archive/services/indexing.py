@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
 from archive.models import Designation, Document
-from archive.models.enums import DocumentStatus
+from archive.models.enums import DocumentStatus, Level
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,9 @@ def _readers(session, documents: list[Document]) -> dict[int, list[int]]:
 
 def to_index_doc(document: Document, readers: list[int]) -> dict:
     dossier = document.dossier
+    # A designation opens only 绝密 (access._opens); below that it must not widen search.
+    if document.classification < Level.TOP_SECRET:
+        readers = []
     customer = dossier.customer
     return {
         "id": document.id,
@@ -90,7 +93,8 @@ def index_after_commit(session, document_ids: list[int]) -> bool:
         return False
     if pending:
         session.execute(update(Document).where(Document.id.in_(pending)).values(needs_index=False))
-        session.commit()
+    # Always end the transaction: on SQLite it holds the write lock.
+    session.commit()
     return True
 
 
