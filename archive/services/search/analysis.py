@@ -1,0 +1,193 @@
+"""The one Chinese text analysis shared by every search backend and by the query side.
+
+Documents and queries go through the same `normalize` and the same unit scheme, so a
+query term is found exactly where its normalised text occurs in a document.
+
+Units and positions
+-------------------
+Normalised text is cut into *units*: every CJK character is a unit, and every run of
+other letters/digits (``ht``, ``2024``, ``1201``) is a unit. Units take consecutive
+positions. Punctuation between two CJK characters takes one position of its own
+(the `GAP` term), so ``维修，记录`` never matches ``修记``; any other separator takes
+none, so ``3栋 2单元`` matches ``3栋2单元`` and ``HT 2024`` matches ``HT-2024``.
+
+Each field is indexed as two position-aligned streams (position = list index):
+
+* ``uni``: the units themselves;
+* ``bi``: at each CJK character followed by a CJK character, the bigram starting
+  there; everywhere else the unit itself.
+
+A query literal becomes a phrase over one stream (`literal_phrase`): a consecutive
+run of bigrams finds a substring of a Chinese run exactly, and ``维修`` can never
+match ``维X修``. Backends only ever see these plain term lists.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import unicodedata
+from typing import NamedTuple
+
+import jieba
+import opencc
+
+# Text beyond this many characters is not indexed: a multi-megabyte extraction costs
+# seconds of analysis and its tail rarely matters for retrieval.
+MAX_TEXT_CHARS = 700_000
+# Jieba (pure Python, ~3 µs per character) only feeds the ranking-only `words`
+# stream; past this prefix of the text it would halve indexing speed for little gain.
+JIEBA_MAX_CHARS = 300
+# Longer letter/digit runs (hashes, base64 junk) are cut so terms stay small.
+MAX_UNIT_CHARS = 64
+
+GAP = "_"  # punctuation between two CJK characters
+BREAK = "|"  # boundary between two values of a field (title | text | file name …)
+
+CJK_CHARS = (
+    "\u3040-\u30ff"  # kana
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # Han
+    "\uac00-\ud7af"  # Hangul syllables
+    "\U00020000-\U0003134f"
+)
+_UNIT = re.compile(f"([{CJK_CHARS}])|[^\\W_{CJK_CHARS}]+")
+_SPACE_BETWEEN_CJK = re.compile(f"(?<=[{CJK_CHARS}])\\s+(?=[{CJK_CHARS}])")
+# A code is letters/digits joined by - / . _ (HT-2024-0031, A3/12): kept whole too.
+_CODE = re.compile(f"[^\\W_{CJK_CHARS}]+(?:[-/._][^\\W_{CJK_CHARS}]+)+")
+# C0/C1 control characters other than tab and line breaks.
+CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+class Streams(NamedTuple):
+    """Position-aligned unit and bigram streams of one field."""
+
+    uni: list[str]
+    bi: list[str]
+
+
+class Phrase(NamedTuple):
+    """What a query literal compiles to: consecutive `terms` in stream `stream`."""
+
+    stream: str  # "uni" or "bi"
+    terms: tuple[str, ...]
+
+
+@functools.cache
+def _converter() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+@functools.cache
+def _segmenter() -> jieba.Tokenizer:
+    jieba.setLogLevel(logging.WARNING)
+    jieba.dt.initialize()
+    return jieba.dt
+
+
+def warm_up() -> None:
+    """Load the jieba dictionary and OpenCC tables now (about a second) rather than on
+    first use, e.g. before taking the index write lock."""
+    _segmenter()
+    _converter()
+
+
+def normalize(text: str) -> str:
+    """Fold `text` for matching: NFKC, lowercase, traditional→simplified, and drop the
+    whitespace PDF extraction leaves between Chinese characters ("维 修\\n记 录" → "维修记录")."""
+    if not text:
+        return ""
+    text = CONTROL_CHARS.sub(" ", text)
+    text = unicodedata.normalize("NFKC", text).lower()
+    return _SPACE_BETWEEN_CJK.sub("", to_simplified(text))
+
+
+def to_simplified(text: str) -> str:
+    """Traditional → simplified Chinese (OpenCC t2s); other text passes through."""
+    return _converter().convert(text)
+
+
+def units(norm: str) -> tuple[list[str], list[bool]]:
+    """Units of normalised text (GAP terms included) and, for each, whether it is a CJK character."""
+    out: list[str] = []
+    cjk: list[bool] = []
+    prev_cjk_end = -1
+    for m in _UNIT.finditer(norm):
+        if m.group(1) is None:
+            out.append(m.group()[:MAX_UNIT_CHARS])
+            cjk.append(False)
+            prev_cjk_end = -1
+            continue
+        if prev_cjk_end >= 0 and prev_cjk_end != m.start():
+            out.append(GAP)
+            cjk.append(False)
+        out.append(m.group())
+        cjk.append(True)
+        prev_cjk_end = m.end()
+    return out, cjk
+
+
+def _bigrams(units: list[str], cjk: list[bool]) -> list[str]:
+    last = len(units) - 1
+    return [
+        u + units[i + 1] if cjk[i] and i < last and cjk[i + 1] else u for i, u in enumerate(units)
+    ]
+
+
+def streams(values: list[str]) -> Streams:
+    """Index streams of the already-normalised values of one field, BREAK between values."""
+    uni: list[str] = []
+    bi: list[str] = []
+    for value in values:
+        value_units, cjk = units(value)
+        if not value_units:
+            continue
+        if uni:
+            uni.append(BREAK)
+            bi.append(BREAK)
+        uni.extend(value_units)
+        bi.extend(_bigrams(value_units, cjk))
+    return Streams(uni, bi)
+
+
+def tokens(text: str) -> list[tuple[str, int]]:
+    """All index terms of normalised `text` as (term, position): each unit, and each
+    bigram at the position of its first character (the two streams, merged)."""
+    uni, bi = streams([text])
+    out = [(u, i) for i, u in enumerate(uni) if u != GAP]
+    out.extend((b, i) for i, b in enumerate(bi) if b != uni[i])
+    return sorted(out, key=lambda t: (t[1], len(t[0])))
+
+
+def words(norm: str) -> list[str]:
+    """Ranking-only terms of normalised text: jieba search-mode words and whole codes.
+
+    The streams alone decide *whether* a document matches; a document that holds the
+    query as a whole word, or a whole code, scores higher through these."""
+    head = norm[:JIEBA_MAX_CHARS]
+    out = [w for w in _segmenter().cut_for_search(head, HMM=False) if len(w) > 1 and not w.isspace()]
+    out.extend(_CODE.findall(norm))
+    return out
+
+
+def literal_phrase(text: str) -> Phrase | None:
+    """The phrase that finds query literal `text` exactly (None if it has no units).
+
+    Bigrams where the literal continues a CJK run, units elsewhere; a run's last
+    character is covered by the bigram before it. A CJK character that ends the
+    literal on its own (``修``, ``3栋``) may be followed by anything in a document,
+    so such a literal is matched on the unit stream instead."""
+    found, cjk = units(normalize(text))
+    if not found:
+        return None
+    if cjk[-1] and (len(found) == 1 or not cjk[-2]):
+        return Phrase("uni", tuple(found))
+    grams = _bigrams(found, cjk)
+    if cjk[-1]:
+        grams.pop()
+    return Phrase("bi", tuple(grams))
+
+
+def query_word(text: str) -> str:
+    """The `words` term a query literal would match as a whole word or code."""
+    return "".join(normalize(text).split())

@@ -1,0 +1,79 @@
+"""Layout of an index directory and its cross-process write lock.
+
+    INDEX_DIR/
+      write.lock          flock'ed by whoever writes (any thread, any process)
+      current -> gen-…    symlink to the live generation
+      gen-…/              one complete index per generation
+
+A rebuild fills a new generation and swaps the symlink with `os.replace`, which is
+atomic: a searcher sees the old index or the new one, never a half-built one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import pathlib
+import shutil
+import time
+from collections.abc import Callable, Iterator
+
+CURRENT = "current"
+PREFIX = "gen-"
+
+
+class IndexDirectory:
+    def __init__(self, root: pathlib.Path):
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self.link = root / CURRENT
+
+    @contextlib.contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Exclusive across threads and processes: each holder opens its own file
+        description, and flock locks on distinct descriptions exclude each other."""
+        fd = os.open(self.root / "write.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def generation(self) -> str | None:
+        """Name of the live generation (cheap enough to call on every search)."""
+        try:
+            return os.readlink(self.link)
+        except FileNotFoundError:
+            return None
+
+    def ensure(self, create: Callable[[pathlib.Path], None]) -> pathlib.Path:
+        """Path of the live generation, creating an empty one with `create` if none."""
+        name = self.generation()
+        if name is None:
+            with self.write_lock():
+                name = self.generation()  # another process may have won the race
+                if name is None:
+                    path = self.new_generation()
+                    create(path)
+                    self.swap(path)
+                    name = path.name
+        return self.root / name
+
+    def new_generation(self) -> pathlib.Path:
+        """A fresh, empty generation directory (not live until `swap`)."""
+        path = self.root / f"{PREFIX}{time.time_ns()}-{os.getpid()}"
+        path.mkdir()
+        return path
+
+    def swap(self, path: pathlib.Path) -> None:
+        """Make `path` the live generation and delete every other one.
+
+        Call under the write lock. Searchers still holding the old generation keep
+        their open/mapped files (unlink does not free them) and reopen on next use."""
+        tmp = self.root / f".{CURRENT}-{os.getpid()}-{time.time_ns()}"
+        os.symlink(path.name, tmp)
+        os.replace(tmp, self.link)
+        for old in self.root.glob(f"{PREFIX}*"):
+            if old.name != path.name:
+                shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,171 @@
+"""What every backend shares: locking, rebuild-and-swap, planning and highlighting.
+
+A backend subclasses `IndexService` and supplies the engine-specific hooks; the
+public `SearchService` methods live here once.
+"""
+
+from __future__ import annotations
+
+import abc
+import pathlib
+import shutil
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from tqdm import tqdm
+
+from . import Hit, IndexDoc, SearchQuery, SearchResult, Visibility
+from .analysis import warm_up
+from .directory import IndexDirectory
+from .documents import Prepared, prepare
+from .plan import Plan, build
+from .snippets import highlight
+
+
+@dataclass(frozen=True)
+class Found:
+    """A hit as an engine returns it, before highlighting."""
+
+    document_id: int
+    dossier_id: int
+    customer_id: int
+    title: str
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Page:
+    total: int
+    found: list[Found]
+    facets: dict[str, dict[str, int]]
+
+
+class IndexService(abc.ABC):
+    """Implements `SearchService` on top of a few engine hooks."""
+
+    def __init__(self, root: pathlib.Path):
+        self.directory = IndexDirectory(root)
+        self._reopen_lock = threading.Lock()
+        self._generation: str | None = None
+        self._sync()
+
+    # --- engine hooks -----------------------------------------------------------
+
+    @abc.abstractmethod
+    def _create(self, path: pathlib.Path) -> None:
+        """Create an empty index in directory `path`."""
+
+    @abc.abstractmethod
+    def _open(self, path: pathlib.Path) -> None:
+        """Open the index in `path` for searching and writing, replacing any open one."""
+
+    @abc.abstractmethod
+    def _refresh(self) -> None:
+        """Make commits by other processes visible (cheap when there are none)."""
+
+    @abc.abstractmethod
+    def _write(
+        self, path: pathlib.Path, docs: Iterable[Prepared], delete_ids: Iterable[int] = ()
+    ) -> int:
+        """Under the write lock: in one commit, delete `delete_ids` and add or replace
+        `docs` in the index at `path`; return how many docs were added."""
+
+    @abc.abstractmethod
+    def _execute(self, plan: Plan) -> Page:
+        """Run `plan`: exact total, the requested page, facets over all matches."""
+
+    @abc.abstractmethod
+    def document_ids(self) -> set[int]:
+        """Every indexed document id."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the index."""
+
+    # --- shared behaviour -------------------------------------------------------
+
+    def _sync(self) -> pathlib.Path:
+        """Follow a rebuild's swap (reopen) or another process's commit (refresh)."""
+        while True:
+            path = self.directory.ensure(self._create)
+            if path.name == self._generation:
+                self._refresh()
+                return path
+            with self._reopen_lock:
+                if path.name == self._generation:
+                    continue
+                try:
+                    self._open(path)
+                except Exception:
+                    # A rebuild elsewhere may have swapped and deleted `path` between
+                    # reading the link and opening it: follow the link again.
+                    if self.directory.generation() != path.name:
+                        continue
+                    raise
+                self._generation = path.name
+
+    def index_document(self, doc: IndexDoc) -> None:
+        """Add or replace one document; committed and searchable on return."""
+        self.index_many([doc])
+
+    def index_many(self, docs: Iterable[IndexDoc]) -> int:
+        """Add or replace a batch of documents in a single commit."""
+        warm_up()  # not while other writers wait on our lock
+        with self.directory.write_lock():
+            path = self._sync()
+            count = self._write(path, (prepare(doc) for doc in docs))
+        self._refresh()
+        return count
+
+    def remove_document(self, document_id: int) -> None:
+        """Remove a document from the index (no error if it is not there)."""
+        with self.directory.write_lock():
+            path = self._sync()
+            self._write(path, (), [document_id])
+        self._refresh()
+
+    def rebuild(
+        self, docs: Iterable[IndexDoc], total: int | None = None, progress: bool = False
+    ) -> int:
+        """Index `docs` into a new generation and swap it in atomically.
+
+        Holds the write lock throughout, so documents indexed meanwhile wait and land
+        in the new generation; searches keep using the old one until the swap."""
+        warm_up()
+        with self.directory.write_lock():
+            path = self.directory.new_generation()
+            try:
+                self._create(path)
+                stream: Iterator[IndexDoc] = tqdm(
+                    docs, total=total, disable=not progress, file=sys.stderr, unit="doc",
+                    desc="重建索引",
+                )
+                count = self._write(path, (prepare(doc) for doc in stream))
+            except BaseException:
+                shutil.rmtree(path, ignore_errors=True)
+                raise
+            self.directory.swap(path)
+        self._sync()
+        return count
+
+    def search(self, query: SearchQuery, visibility: Visibility) -> SearchResult:
+        """Run `query` over the documents `visibility` allows; see `plan.build`."""
+        plan = build(query, visibility)
+        generation = self._sync().name
+        try:
+            page = self._execute(plan)
+        except Exception:
+            # Files of a generation swapped out and deleted by a rebuild elsewhere
+            # can vanish under a searcher that had not noticed yet: reopen, retry once.
+            if self._sync().name == generation:
+                raise
+            page = self._execute(plan)
+        hits = [
+            Hit(f.document_id, f.dossier_id, f.customer_id, f.title, f.score,
+                highlight(f.text, f.title, plan.highlight))
+            for f in page.found
+        ]
+        return SearchResult(page.total, hits, page.facets)

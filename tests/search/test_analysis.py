@@ -1,0 +1,39 @@
+"""The shared analysis: what documents and queries are turned into."""
+
+from archive.services.search.analysis import literal_phrase, normalize, tokens, words
+
+
+def test_normalize_folds_width_case_script_and_pdf_spacing():
+    assert normalize("１２０１ ＡＢＣ") == "1201 abc"
+    assert normalize("檔案 維修") == "档案维修"
+    assert normalize("维 修\n记 录") == "维修记录"
+    assert normalize("HT-2024 维修") == "ht-2024 维修"
+
+
+def test_cjk_characters_give_unigrams_and_bigrams_at_their_positions():
+    assert tokens("维修记录") == [("维", 0), ("维修", 0), ("修", 1), ("修记", 1), ("记", 2),
+                                 ("记录", 2), ("录", 3)]
+
+
+def test_punctuation_between_chinese_characters_breaks_the_run():
+    assert ("修记", 1) not in tokens("维修，记录")
+    assert literal_phrase("维修记录").terms == ("维修", "修记", "记录")
+
+
+def test_codes_split_into_parts_and_are_kept_whole_for_ranking():
+    assert [t for t, _ in tokens("ht-2024-0031")] == ["ht", "2024", "0031"]
+    assert "ht-2024-0031" in words("合同ht-2024-0031")
+
+
+def test_a_lone_trailing_character_is_matched_on_units():
+    assert literal_phrase("修").stream == "uni"
+    assert literal_phrase("3栋") == ("uni", ("3", "栋"))
+    assert literal_phrase("3栋2单元1201") == ("bi", ("3", "栋", "2", "单元", "元", "1201"))
+
+
+def test_punctuation_only_is_not_searchable():
+    assert literal_phrase("，。！") is None
+
+
+def test_jieba_words_feed_ranking():
+    assert "认购书" in words("客户签署认购书")
