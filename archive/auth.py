@@ -71,6 +71,8 @@ def init_app(app: Flask) -> None:
         # Flask-Login caches the user on `g`, which outlives the request when an app
         # context was pushed beforehand (tests, scripts): every request finds its own user.
         g.pop("_login_user", None)
+        # Each request reads the database afresh (sessions keep objects after commit).
+        db.session.expire_all()
         audit.client_ip.set(request.remote_addr or "")
         # Every response refreshes the cookie's lifetime: a session ends only after
         # SESSION_IDLE_MINUTES without a request.

@@ -38,10 +38,31 @@ def respond(status: int, code: str, message: str, details: dict | None = None):
     return render_template("error.html", status=status, message=message), status
 
 
+def _record_denial(denial: dict) -> None:
+    """Audit a refusal by access.require in a transaction of its own: the request's
+    transaction has just been rolled back, and the denial must outlive it."""
+    from flask_login import current_user
+
+    from archive.services import audit
+
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    try:
+        audit.record(db.session, user, "access.denied",
+                     (denial["object_type"], denial["object_id"]), outcome="denied",
+                     permission=denial["action"], method=request.method, path=request.path)
+        db.session.commit()
+    except Exception:
+        log.exception("could not record access.denied")
+        db.session.rollback()
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
         db.session.rollback()
+        denial = getattr(exc, "denial", None)
+        if denial is not None:
+            _record_denial(denial)
         return respond(exc.status, exc.code, exc.message, exc.details)
 
     @app.errorhandler(CSRFError)

@@ -102,7 +102,8 @@ def can(user, action: str, obj=None) -> bool:
     if action in ("customer.list", "search"):
         return True
     if action == "audit.view":
-        return role in (Role.AUDITOR, Role.GM, Role.ADMIN)
+        # The trail records what administrators do too: they do not read it themselves.
+        return role in (Role.AUDITOR, Role.GM)
     if action == "user.manage":
         return role is Role.ADMIN
     if action == "customer.create":
@@ -120,14 +121,27 @@ def can(user, action: str, obj=None) -> bool:
     raise ValueError(f"unknown action {action}")
 
 
+# The messages for an id that does not exist (customers.get_or_404 and its callers): a
+# hidden object must be refused with exactly the same words, or the answer tells it exists.
+NOT_FOUND_MESSAGES = {"customer": "客户不存在", "dossier": "档案不存在", "document": "文件不存在"}
+
+
 def require(user, action: str, obj=None, *, hide: bool = True) -> None:
     """Raise unless `can(...)`. For objects the user may not see at all, raise NotFound
-    (the same answer as for an id that does not exist), so existence does not leak."""
+    (the same answer as for an id that does not exist), so existence does not leak.
+
+    The error carries `denial` (action, object type, object id), which the error handler
+    records as an `access.denied` audit event after rolling the request back."""
     if can(user, action, obj):
         return
+    object_type = type(obj).__name__.lower() if obj is not None else ""
     if hide and obj is not None and action.endswith((".view", ".read")):
-        raise NotFound("对象不存在或无权访问")
-    raise Forbidden("无权执行此操作")
+        error = NotFound(NOT_FOUND_MESSAGES.get(object_type, "对象不存在"))
+    else:
+        error = Forbidden("无权执行此操作")
+    error.denial = {"action": action, "object_type": object_type,
+                    "object_id": str(getattr(obj, "id", "") or "")}
+    raise error
 
 
 def max_filing_level(user: User) -> Level:

@@ -2,7 +2,15 @@
 
 from sqlalchemy import func, or_, select
 
-from archive.models import Customer, Department, Dossier, DossierReference, Group, Unit, User
+from archive.models import (
+    Customer,
+    Department,
+    Dossier,
+    DossierReference,
+    Group,
+    Unit,
+    User,
+)
 from archive.models.enums import GROUPS, Level, Retention
 from archive.services import access, audit, numbering, validation
 from archive.services.errors import Conflict, Invalid, NotFound
@@ -168,12 +176,15 @@ def create_dossier(session, actor: User, data: dict, *, number_format: str) -> D
     dossier.groups = [Group(code=code) for code in GROUPS]
     session.add(dossier)
     session.flush()
-    for other in customer.dossiers:
-        if other.id != dossier.id and other.kind == "customer" and kind == "customer":
-            session.add(DossierReference(from_dossier_id=dossier.id, to_dossier_id=other.id,
-                                         kind="same_customer", created_by_id=actor.id))
-            session.add(DossierReference(from_dossier_id=other.id, to_dossier_id=dossier.id,
-                                         kind="same_customer", created_by_id=actor.id))
+    siblings = session.execute(
+        select(Dossier).where(Dossier.customer_id == customer.id, Dossier.id != dossier.id,
+                              Dossier.kind == "customer")
+    ).scalars().all() if kind == "customer" else []
+    for other in siblings:
+        session.add(DossierReference(from_dossier_id=dossier.id, to_dossier_id=other.id,
+                                     kind="same_customer", created_by_id=actor.id))
+        session.add(DossierReference(from_dossier_id=other.id, to_dossier_id=dossier.id,
+                                     kind="same_customer", created_by_id=actor.id))
     audit.record(session, actor, "dossier.created", dossier, number=number)
     session.commit()
     return dossier
@@ -186,7 +197,9 @@ def add_reference(session, actor: User, from_id, data: dict) -> DossierReference
     access.require(actor, "dossier.view", source)
     access.require(actor, "document.upload", source, hide=False)
     target_id = validation.integer(data, "to_dossier_id", "被参照档案", required=True)
-    target = get_or_404(session, Dossier, target_id, "被参照档案不存在")
+    # The same words as access.require's for a hidden dossier: the answer must not tell
+    # whether a dossier the actor may not see exists.
+    target = get_or_404(session, Dossier, target_id, "档案不存在")
     access.require(actor, "dossier.view", target)
     if target.id == source.id:
         raise Invalid("档案不能参照自身")
@@ -195,8 +208,8 @@ def add_reference(session, actor: User, from_id, data: dict) -> DossierReference
         from archive.models import Document
 
         document = get_or_404(session, Document, document_id, "文件不存在")
-        if document.dossier_id != source.id:
-            raise Invalid("该文件不在此档案中")
+        if document.dossier_id != source.id or not access.can(actor, "document.view", document):
+            raise NotFound("文件不存在")
     kind = validation.choice(data, "kind", "参照类型", ["case_file", "related"], default="case_file")
     if session.execute(select(DossierReference.id).filter_by(
             from_dossier_id=source.id, to_dossier_id=target.id, kind=kind)).first():

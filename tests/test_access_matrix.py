@@ -1,0 +1,424 @@
+"""Every route, every role: who gets in, who is refused, and that a refusal for an object
+the user may not see reads exactly like the answer for an id that does not exist.
+
+`ROUTES` classifies every rule of the URL map by the permissions it must check, in
+order. A route missing from the table fails `test_every_route_is_classified`: a new
+route is not done until someone has written down who may use it.
+"""
+
+import itertools
+import re
+import shutil
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+
+from archive import create_app, samples
+from archive.extensions import db
+from archive.models import AccessGrant, Designation, User
+from archive.services import access, accounts, customers, filing
+from archive.services.clock import now
+from config import TestConfig
+from tests.conftest import NUMBER_FORMAT, PASSWORDS
+
+ROLES = ["officer", "staff", "service", "head", "gmoffice", "legal", "gm", "auditor", "admin",
+         "staff_public", "staff_secret", "service_head"]
+PRINCIPALS = [None, *ROLES]  # None: anonymous
+MISSING = 987654
+PDF = samples.make_pdf("矩阵测试", ["访问控制矩阵测试文件。"])
+_counter = itertools.count(1)
+
+
+# -- what each route must check ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Check:
+    action: str
+    on: str | None = None  # "target" (the object the URL or body names) or None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may call one route with one method.
+
+    public: anyone, anonymous too. Otherwise a signed-in user who passes every check
+    in order; a failed `.view`/`.read` check on the target answers as for a missing id.
+    `ok` adds statuses that still mean "let in" (a form error after the access checks).
+    """
+
+    checks: tuple[Check, ...] = ()
+    public: bool = False
+    target: str | None = None  # customer, dossier, document, file
+    payload: str | None = None
+    ok: frozenset = field(default_factory=frozenset)
+
+
+LOGIN = Rule()
+PUBLIC = Rule(public=True)
+
+
+def on(kind, *actions, payload=None, ok=()):
+    return Rule(checks=tuple(Check(a, "target") for a in actions), target=kind, payload=payload,
+                ok=frozenset(ok))
+
+
+def needs(action, payload=None):
+    return Rule(checks=(Check(action),), payload=payload)
+
+
+ROUTES = {
+    ("auth.login", "/login"): {"GET": PUBLIC, "POST": Rule(public=True, payload="login")},
+    ("auth.set_language", "/lang/<code>"): {"GET": PUBLIC},
+    ("auth.logout", "/logout"): {"POST": LOGIN},
+    # A wrong old password: the only change that leaves the saved sessions usable.
+    ("auth.change_password", "/account/password"): {
+        "GET": LOGIN, "POST": Rule(payload="password", ok=frozenset({422}))},
+    ("main.dashboard", "/"): {"GET": LOGIN},
+    ("search.index", "/search"): {"GET": LOGIN},
+    ("customers.index", "/customers"): {"GET": LOGIN},
+    ("customers.new", "/customers/new"): {
+        "GET": needs("customer.create"), "POST": needs("customer.create", "customer")},
+    ("customers.show", "/customers/<int:customer_id>"): {"GET": on("customer", "customer.view")},
+    ("customers.new_dossier", "/customers/<int:customer_id>/dossiers/new"): {
+        "GET": on("customer", "customer.view", "dossier.create"),
+        "POST": on("customer", "customer.view", "dossier.create", payload="dossier")},
+    ("dossiers.show", "/dossiers/<int:dossier_id>"): {"GET": on("dossier", "dossier.view")},
+    ("dossiers.volume_index", "/dossiers/<int:dossier_id>/index"): {
+        "GET": on("dossier", "dossier.view")},
+    ("dossiers.remarks", "/dossiers/<int:dossier_id>/remarks"): {
+        "GET": on("dossier", "dossier.view")},
+    ("dossiers.cover", "/dossiers/<int:dossier_id>/cover"): {"GET": on("dossier", "dossier.view")},
+    ("dossiers.upload", "/dossiers/<int:dossier_id>/upload"): {
+        "GET": on("dossier", "dossier.view", "document.upload"),
+        "POST": on("dossier", "dossier.view", "document.upload", payload="document")},
+    # The dossier referring to itself: refused as a form error once access has passed.
+    ("dossiers.add_reference", "/dossiers/<int:dossier_id>/references"): {
+        "POST": on("dossier", "dossier.view", "document.upload", payload="reference")},
+    ("documents.show", "/documents/<int:document_id>"): {"GET": on("document", "document.view")},
+    ("documents.download", "/documents/<int:document_id>/download"): {
+        "GET": on("document", "document.read")},
+    ("documents.download", "/documents/<int:document_id>/files/<int:file_id>/download"): {
+        "GET": on("file", "document.read")},
+    ("documents.preview", "/documents/<int:document_id>/preview"): {
+        "GET": on("document", "document.read")},
+    ("documents.preview", "/documents/<int:document_id>/files/<int:file_id>/preview"): {
+        "GET": on("file", "document.read")},
+    ("audit.index", "/audit"): {"GET": needs("audit.view")},
+    ("audit.export", "/audit/export.csv"): {"GET": needs("audit.view")},
+    ("api.list_customers", "/api/v1/customers"): {"GET": LOGIN},
+    ("api.create_customer", "/api/v1/customers"): {"POST": needs("customer.create", "customer")},
+    ("api.get_customer", "/api/v1/customers/<int:customer_id>"): {
+        "GET": on("customer", "customer.view")},
+    ("api.create_dossier", "/api/v1/dossiers"): {
+        "POST": on("customer", "customer.view", "dossier.create", payload="dossier")},
+    ("api.get_dossier", "/api/v1/dossiers/<int:dossier_id>"): {"GET": on("dossier", "dossier.view")},
+    ("api.add_reference", "/api/v1/dossiers/<int:dossier_id>/references"): {
+        "POST": on("dossier", "dossier.view", "document.upload", payload="reference", ok={422})},
+    ("api.upload_document", "/api/v1/dossiers/<int:dossier_id>/documents"): {
+        "POST": on("dossier", "dossier.view", "document.upload", payload="document")},
+    ("api.get_document", "/api/v1/documents/<int:document_id>"): {
+        "GET": on("document", "document.view")},
+    ("api.document_content", "/api/v1/documents/<int:document_id>/content"): {
+        "GET": on("document", "document.read")},
+    ("api.search", "/api/v1/search"): {"GET": LOGIN},
+    ("api.openapi_document", "/api/v1/openapi.json"): {"GET": PUBLIC},
+    ("api.audit_events", "/api/v1/audit"): {"GET": needs("audit.view")},
+}
+
+QUERY = {"/search": "?q=合同", "/api/v1/search": "?q=合同"}
+
+
+# -- one archive for the whole module ---------------------------------------------------
+
+@dataclass
+class World:
+    app: object
+    targets: dict  # kind -> {name: (url values, object or None)}
+    cookies: dict  # username -> session cookie
+    tokens: dict  # username -> bearer token
+    xs_department: int
+    missing: dict = field(default_factory=dict)  # kind -> url values of a missing object
+
+
+@pytest.fixture(scope="module")
+def world(template_root, tmp_path_factory):
+    root = tmp_path_factory.mktemp("matrix")
+    shutil.copy(template_root / "archive.db", root / "archive.db")
+    app = create_app(TestConfig(root))
+    ctx = app.app_context()
+    ctx.push()
+    try:
+        yield _build_world(app)
+    finally:
+        db.session.remove()
+        db.engine.dispose()
+        ctx.pop()
+        app.extensions["search"].close()
+
+
+def _build_world(app) -> World:
+    session = db.session
+    users = {u.username: u for u in session.query(User).all()}
+    from archive.models import Department
+
+    depts = {d.code: d for d in session.query(Department).all()}
+    officer, gm = users["officer"], users["gm"]
+    limits = filing.Limits(max_bytes=2**21, max_docx_uncompressed=2**24)
+    store = app.extensions["blob_store"]
+
+    cust = {code: customers.create_customer(session, officer, {
+        "name": f"矩阵客户{code}", "department": depts[code].id, "code": f"KH-MX-{code}"})
+        for code in ("XS", "KF")}
+
+    def dossier(code, level, room, actor=officer):
+        return customers.create_dossier(session, actor, {
+            "customer_id": cust[code].id, "project": "矩阵苑", "building": "9", "unit_no": "1",
+            "room": room, "classification": str(level)}, number_format=NUMBER_FORMAT)
+
+    dossiers = {
+        "xs_public": dossier("XS", 0, "101"),
+        "xs_secret": dossier("XS", 2, "102"),
+        "xs_confidential": dossier("XS", 3, "103"),
+        "xs_top": dossier("XS", 4, "104", actor=gm),
+        "kf_internal": dossier("KF", 1, "201"),
+    }
+
+    def document(dossier_obj, level, title, actor=officer):
+        return filing.file_document(
+            session, actor, dossier_obj.id,
+            {"title": title, "category": "销售", "classification": str(level)},
+            [filing.Upload(f"{title}.pdf", PDF)], store=store, limits=limits, index=False)
+
+    names = ["public", "internal", "secret", "confidential", "top"]
+    documents = {name: document(dossiers["xs_public"], level, f"矩阵文件{name}",
+                                actor=gm if level == 4 else officer)
+                 for level, name in enumerate(names)}
+    documents["kf"] = document(dossiers["kf_internal"], 1, "矩阵文件kf")
+
+    # 002:43 a person the GM designated for the 绝密 dossier; 002:67 a GM-approved grant.
+    session.add(Designation(user_id=users["legal"].id, dossier_id=dossiers["xs_top"].id,
+                            designated_by_id=gm.id))
+    session.add(Designation(user_id=users["legal"].id, document_id=documents["top"].id,
+                            designated_by_id=gm.id))
+    session.add(AccessGrant(user_id=users["staff_secret"].id, department_id=depts["KF"].id,
+                            valid_from=now() - timedelta(days=1),
+                            valid_until=now() + timedelta(days=30), approved_by_id=gm.id))
+    session.commit()
+
+    targets = {
+        "customer": {k.lower(): ({"customer_id": c.id}, c) for k, c in cust.items()},
+        "dossier": {k: ({"dossier_id": d.id}, d) for k, d in dossiers.items()},
+        "document": {k: ({"document_id": d.id}, d) for k, d in documents.items()},
+        "file": {k: ({"document_id": d.id, "file_id": d.files[0].id}, d)
+                 for k, d in documents.items()},
+    }
+    # A document the user may read, asked for with another document's file.
+    targets["file"]["wrong_file"] = (
+        {"document_id": documents["public"].id, "file_id": documents["kf"].files[0].id},
+        documents["public"])
+    missing = {
+        "customer": {"customer_id": MISSING}, "dossier": {"dossier_id": MISSING},
+        "document": {"document_id": MISSING},
+        "file": {"document_id": MISSING, "file_id": MISSING},
+    }
+
+    cookies, tokens = {}, {}
+    for name in ROLES:
+        client = app.test_client()
+        response = client.post("/login", data={"username": name, "password": PASSWORDS[name]})
+        assert response.status_code == 302, name
+        cookies[name] = client.get_cookie("session").value
+        tokens[name] = accounts.create_token(session, users[name])
+    return World(app=app, targets=targets, cookies=cookies, tokens=tokens,
+                 xs_department=depts["XS"].id, missing=missing)
+
+
+# -- requests ---------------------------------------------------------------------------
+
+def _url(rule: str, values: dict) -> str:
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: str(values[m.group(1)]), rule)
+
+
+def _payload(world, kind, user: User | None, values: dict) -> dict:
+    n = next(_counter)
+    department = user.department_id if user and user.department_id else world.xs_department
+    if kind == "login":
+        return {"username": "officer", "password": PASSWORDS["officer"]}
+    if kind == "password":
+        return {"old": "not-the-password-1", "new": "Matrix-pass-2026", "confirm": "Matrix-pass-2026"}
+    if kind == "customer":
+        return {"name": f"矩阵新客户{n}", "kind": "person", "department": department}
+    if kind == "dossier":
+        return {"customer_id": values.get("customer_id", MISSING), "project": "矩阵新苑",
+                "building": "1", "unit_no": "1", "room": str(n), "classification": "0"}
+    if kind == "document":
+        return {"title": f"矩阵纸质文件{n}", "category": "其他", "classification": "0"}
+    if kind == "reference":
+        return {"to_dossier_id": str(values.get("dossier_id")), "kind": "related"}
+    return {}
+
+
+def _call(world: World, username, method: str, rule: str, spec: Rule, values: dict):
+    client = world.app.test_client()
+    api = rule.startswith("/api/")
+    headers = {}
+    if username and api:
+        headers["Authorization"] = f"Bearer {world.tokens[username]}"
+    elif username:
+        client.set_cookie("session", world.cookies[username])
+    user = db.session.query(User).filter_by(username=username).one() if username else None
+    path_values = {k: v for k, v in values.items() if f"<int:{k}>" in rule}
+    if "<code>" in rule:
+        path_values["code"] = "zh_CN"
+    url = _url(rule, path_values) + QUERY.get(rule, "")
+    data = _payload(world, spec.payload, user, values) if spec.payload else None
+    if api and method == "POST" and spec.payload != "document":
+        return client.open(url, method=method, json=data or {}, headers=headers)
+    return client.open(url, method=method, data=data, headers=headers)
+
+
+def _expected(user, spec: Rule, obj, exists: bool):
+    """(status class, hidden): 'ok', 403 or 404; hidden means 'as for a missing id'."""
+    if not exists:
+        return 404, True
+    for check in spec.checks:
+        target = obj if check.on == "target" else None
+        if not access.can(user, check.action, target):
+            hidden = target is not None and check.action.endswith((".view", ".read"))
+            return (404, True) if hidden else (403, False)
+    return "ok", False
+
+
+def _normalise(body: bytes) -> bytes:
+    return re.sub(rb'name="csrf_token" value="[^"]*"|csrf-token" content="[^"]*"', b"", body)
+
+
+def _cases():
+    for (endpoint, rule), methods in ROUTES.items():
+        for method in methods:
+            yield pytest.param(endpoint, rule, method, id=f"{method} {rule}")
+
+
+@pytest.mark.parametrize("endpoint, rule, method", list(_cases()))
+@pytest.mark.parametrize("username", PRINCIPALS, ids=lambda u: u or "anonymous")
+def test_route_access(world, endpoint, rule, method, username):
+    spec = ROUTES[(endpoint, rule)][method]
+    api = rule.startswith("/api/")
+    if spec.target:
+        targets = [(name, values, obj) for name, (values, obj) in world.targets[spec.target].items()]
+        missing = world.missing[spec.target]
+    else:
+        targets, missing = [("-", {}, None)], None
+    user = db.session.query(User).filter_by(username=username).one() if username else None
+    failures = []
+    missing_body = None
+    if missing is not None and username and not spec.public:
+        answer = _call(world, username, method, rule, spec, missing)
+        missing_body = _normalise(answer.data)
+        if answer.status_code != 404:
+            failures.append(f"missing id: {answer.status_code}")
+    for name, values, obj in targets:
+        response = _call(world, username, method, rule, spec, values)
+        status = response.status_code
+        where = f"{name}: {status}"
+        assert status < 500, f"{where} {response.data[:300]!r}"
+        if spec.public:
+            if not 200 <= status < 400:
+                failures.append(where)
+            continue
+        if username is None:
+            if api:
+                if status != 401 or response.get_json()["error"]["code"] != "unauthorized":
+                    failures.append(f"{where} (anonymous API must get 401 JSON)")
+            elif status != 302 or not response.headers["Location"].startswith("/login"):
+                failures.append(f"{where} (anonymous page must redirect to /login)")
+            continue
+        if name == "wrong_file":  # refused or not, the file is not found
+            expected, hidden = 404, True
+        else:
+            expected, hidden = _expected(user, spec, obj, True)
+        if expected == "ok":
+            if not (200 <= status < 400 or status in spec.ok):
+                failures.append(f"{where}, expected success {response.data[:200]!r}")
+            elif status == 302 and "/login" in response.headers.get("Location", "") \
+                    and endpoint != "auth.logout":
+                failures.append(f"{where}, signed-in user sent to the login page")
+            continue
+        if status != expected:
+            failures.append(f"{where}, expected {expected}")
+            continue
+        if api:
+            code = response.get_json()["error"]["code"]
+            if code != ("not_found" if expected == 404 else "forbidden"):
+                failures.append(f"{where}, error code {code}")
+        if hidden and missing_body is not None:
+            if _normalise(response.data) != missing_body:
+                failures.append(f"{where}, body differs from the missing id's")
+            if obj is not None:
+                for leak in _secrets_of(obj):
+                    if leak.encode() in response.data:
+                        failures.append(f"{where}, body names {leak}")
+    assert not failures, f"{method} {rule} as {username or 'anonymous'}: {failures}"
+
+
+def _secrets_of(obj) -> list[str]:
+    words = [getattr(obj, "title", ""), getattr(obj, "number", ""), getattr(obj, "name", ""),
+             getattr(obj, "code", "")]
+    return [w for w in words if w]
+
+
+def test_every_route_is_classified(world):
+    """A new route must be added to ROUTES with the permissions it checks."""
+    found = {}
+    for rule in world.app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        found.setdefault((rule.endpoint, rule.rule), set()).update(
+            rule.methods - {"HEAD", "OPTIONS"})
+    table = {key: set(methods) for key, methods in ROUTES.items()}
+    unclassified = {k: sorted(v) for k, v in found.items() if table.get(k) != v}
+    gone = sorted(set(table) - set(found))
+    assert not unclassified and not gone, (
+        f"routes not (or differently) in ROUTES: {unclassified}; in ROUTES but gone: {gone}")
+
+
+# -- the rules themselves, independent of the table -------------------------------------
+
+VISIBLE_DOCUMENTS = {
+    # 公开 内部 秘密 机密 in XS, 绝密 in XS (legal designated for its dossier), 内部 in KF
+    "officer": {"public", "internal", "secret", "confidential", "kf"},
+    "staff": {"public", "internal"},
+    "service": {"kf"},
+    "head": {"public", "internal", "secret"},
+    "gmoffice": {"public", "internal", "secret", "confidential", "kf"},
+    "legal": {"top"},
+    "gm": {"public", "internal", "secret", "confidential", "top", "kf"},
+    "auditor": {"public", "internal", "secret", "confidential", "kf"},
+    "admin": set(),
+    "staff_public": {"public"},
+    "staff_secret": {"public", "internal", "secret", "kf"},
+    "service_head": {"kf"},
+}
+
+
+@pytest.mark.parametrize("username", ROLES)
+def test_who_sees_which_document(world, username):
+    """The access rules of access.py's docstring, written out per person."""
+    user = db.session.query(User).filter_by(username=username).one()
+    seen = {name for name, (_, doc) in world.targets["document"].items()
+            if access.can(user, "document.view", doc)}
+    assert seen == VISIBLE_DOCUMENTS[username]
+
+
+def test_auditor_changes_nothing(world):
+    """Auditors are read-only: every state-changing route refuses them (except their own
+    session and password)."""
+    auditor = db.session.query(User).filter_by(username="auditor").one()
+    for (_endpoint, rule), methods in ROUTES.items():
+        spec = methods.get("POST")
+        if spec is None or spec.public or not spec.checks:
+            continue
+        obj = next(iter(world.targets[spec.target].values()))[1] if spec.target else None
+        expected, _ = _expected(auditor, spec, obj, True)
+        assert expected == 403, rule
