@@ -10,9 +10,9 @@ from datetime import date, timedelta
 
 from flask import current_app
 
+from archive import samples
 from archive.models import Department, Designation, Level
 from archive.models.enums import CATEGORIES
-from archive import samples
 from archive.services import accounts, customers, filing, indexing
 
 DEPARTMENTS = [("销售经营部", "XS"), ("客服中心", "KF"), ("法律室", "FL"), ("总经理办公室", "ZB")]
@@ -170,5 +170,5 @@ def load(session, echo=print, seed: int = 2026) -> None:
     indexing.rebuild(session)
     echo(f"演示数据已载入：{len(owners)} 位客户，{len(dossiers) + 1} 份档案，{count} 份文件")
     echo("演示账号（密码只显示这一次，也记在 README 中）：")
-    for username, display, role, dept, level in USERS:
+    for username, display, role, _dept, level in USERS:
         echo(f"  {username:<10} {DEMO_PASSWORDS[username]:<22} {role:<10} {level.label}  {display}")

@@ -232,7 +232,7 @@ class _CJKGlyphs:
         names = list(dict.fromkeys(names))
         compiled = [self.glyph(name) for name in names]
         # Glyphs holding their compiled bytes are written back as they are, not re-encoded.
-        glyphs = {name: Glyph(data) for name, (data, _, _) in zip(names, compiled)}
+        glyphs = {name: Glyph(data) for name, (data, _, _) in zip(names, compiled, strict=True)}
         source_head, os2 = self.font["head"], self.font["OS/2"]
         builder = FontBuilder(source_head.unitsPerEm, isTTF=True)
         builder.font.recalcBBoxes = False
@@ -266,6 +266,12 @@ class _CJKGlyphs:
 @functools.cache
 def _cjk_glyphs() -> _CJKGlyphs:
     return _CJKGlyphs(CJK_FONT)
+
+
+def cjk_font(text: str) -> bytes:
+    """A small TrueType font with the glyphs of `text` (plus ASCII), for fpdf2: the one
+    way the app draws Chinese into PDFs (samples here, download stamps in stamping)."""
+    return _cjk_glyphs().font_for(text)
 
 
 # ---- documents ---------------------------------------------------------------------
@@ -335,8 +341,8 @@ def make_docx(
     if table:
         grid = document.add_table(rows=len(table), cols=max(len(row) for row in table))
         grid.style = "Table Grid"
-        for row, values in zip(grid.rows, table):
-            for cell, value in zip(row.cells, values):
+        for row, values in zip(grid.rows, table, strict=True):
+            for cell, value in zip(row.cells, values, strict=False):
                 cell.text = value
     section = document.sections[0]
     if header:

@@ -108,8 +108,8 @@ def main() -> None:
     raw = raw_extraction(files)
     service = service_ingest(files, args.backend)
     print()
-    print(f"| path | docs/s | MB/s |")
-    print(f"|---|---|---|")
+    print("| path | docs/s | MB/s |")
+    print("|---|---|---|")
     print(f"| raw extraction (pypdf / python-docx only) | {len(files) / raw:.0f} | {megabytes / raw:.2f} |")
     print(f"| filing service ({args.backend}, per-document commit + index) | "
           f"{len(files) / service:.0f} | {megabytes / service:.2f} |")

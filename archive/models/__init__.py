@@ -36,6 +36,7 @@ __all__ = [
     "Department",
     "Designation",
     "Document",
+    "Dossier",
     "DossierReference",
     "Group",
     "Level",

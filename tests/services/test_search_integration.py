@@ -12,7 +12,7 @@ import pytest
 
 from archive import create_app, samples
 from archive.extensions import db
-from archive.models import AuditEvent, Document, Level
+from archive.models import AuditEvent, Document
 from archive.services import indexing
 from config import TestConfig
 from tests.conftest import PASSWORDS
