@@ -11,7 +11,18 @@ Web views, the API, search, downloads, previews and the CLI all ask here. Rules:
 
 from sqlalchemy import or_, select
 
-from archive.models import AccessGrant, Customer, Designation, Document, Dossier, Level, Role, User
+from archive.models import (
+    AccessGrant,
+    ClassificationChange,
+    CopyApproval,
+    Customer,
+    Designation,
+    Document,
+    Dossier,
+    Level,
+    Role,
+    User,
+)
 from archive.services.clock import now
 from archive.services.errors import Forbidden, NotFound
 
@@ -66,6 +77,42 @@ def _designated(user: User, document: Document | None = None, dossier: Dossier |
     return found is not None
 
 
+def _copy_approved(user: User, document: Document) -> bool:
+    """An unexpired GM approval for this person to copy this 绝密 document (002:45)."""
+    from archive.extensions import db
+
+    found = db.session.execute(
+        select(CopyApproval.id).where(
+            CopyApproval.user_id == user.id,
+            CopyApproval.document_id == document.id,
+            CopyApproval.created_at <= now(),
+            CopyApproval.expires_at >= now(),
+        ).limit(1)
+    ).first()
+    return found is not None
+
+
+def forget(user: User) -> None:
+    """Drop the grants cached on `user` (after granting, revoking, or moving the clock)."""
+    user.__dict__.pop("_active_grants", None)
+
+
+def _customer_of(obj) -> Customer:
+    return obj.customer if isinstance(obj, Dossier) else obj.dossier.customer
+
+
+def _may_decide(user: User, change: ClassificationChange) -> bool:
+    """The two parties to a level change (000:742): the head of the customer's
+    department and the GM office, each only on what they may see themselves."""
+    target = change.target
+    if not can(user, f"{type(target).__name__.lower()}.view", target):
+        return False
+    role = _role(user)
+    if role is Role.GM_OFFICE:
+        return True
+    return role is Role.DEPT_HEAD and user.department_id == _customer_of(target).department_id
+
+
 def in_scope(user: User, customer: Customer) -> bool:
     """Whether the customer's files are within the user's departmental reach."""
     role = _role(user)
@@ -94,7 +141,10 @@ def can(user, action: str, obj=None) -> bool:
 
     customer.list, customer.create, customer.view, dossier.create, dossier.view,
     document.upload (obj: dossier), document.view (metadata), document.read (bytes,
-    preview, download), audit.view, user.manage, search.
+    preview, download), document.copy (download/print of a 绝密 document: GM approval),
+    classification.request (obj: document or dossier), classification.decide (obj: a
+    ClassificationChange), grant.manage, designation.manage, copy.approve (GM only),
+    audit.view, user.manage, search.
     """
     role = _role(user)
     if role is None:
@@ -118,6 +168,18 @@ def can(user, action: str, obj=None) -> bool:
         return role in FILERS and can(user, "dossier.view", obj)
     if action in ("document.view", "document.read"):
         return _opens(user, obj.dossier.customer, obj.classification, document=obj)
+    if action == "document.copy":
+        if not can(user, "document.read", obj):
+            return False
+        return role is Role.GM or obj.classification < Level.TOP_SECRET or _copy_approved(user, obj)
+    if action == "classification.request":
+        # The handling department (000:742): filers within the customer's reach who see it.
+        view = "dossier.view" if isinstance(obj, Dossier) else "document.view"
+        return role in FILERS and in_scope(user, _customer_of(obj)) and can(user, view, obj)
+    if action == "classification.decide":
+        return _may_decide(user, obj)
+    if action in ("grant.manage", "designation.manage", "copy.approve"):
+        return role is Role.GM
     raise ValueError(f"unknown action {action}")
 
 

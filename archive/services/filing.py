@@ -152,26 +152,101 @@ def read_file(session, actor: User, document_id, file_id=None, *, store: LocalBl
     """
     document = get_or_404(session, Document, document_id, "文件不存在")
     access.require(actor, "document.read", document)
+    stored = _pick_file(document, file_id)
+    data = _fetch(session, actor, document, stored, store, purpose)
+    audit.record(session, actor, f"document.{purpose}", document, file=stored.id,
+                 sha256=stored.sha256)
+    session.commit()
+    return stored, data
+
+
+def _pick_file(document: Document, file_id) -> StoredFile:
     files = document.files
     if file_id is None:
         if not files:
             raise Invalid("该文件仅有纸质原件，没有电子文件", code="paper_only")
-        stored = files[0]
-    else:
-        stored = next((f for f in files if str(f.id) == str(file_id)), None)
-        if stored is None:
-            raise access.NotFound("文件不存在")
+        return files[0]
+    stored = next((f for f in files if str(f.id) == str(file_id)), None)
+    if stored is None:
+        raise access.NotFound("文件不存在")
+    return stored
+
+
+def _fetch(session, actor: User, document: Document, stored: StoredFile,
+           store: LocalBlobStore, purpose: str) -> bytes:
+    """The verified bytes; a failure to read is audited before it propagates."""
     try:
-        data = store.get(stored.sha256)
+        return store.get(stored.sha256)
     except Exception as exc:
         audit.record(session, actor, f"document.{purpose}", document, outcome="error",
                      file=stored.id, error=str(exc))
         session.commit()
         raise
-    audit.record(session, actor, f"document.{purpose}", document, file=stored.id,
-                 sha256=stored.sha256)
+
+
+@dataclass
+class Delivery:
+    """A file as it leaves the archive: the bytes to send (stamped when classified)."""
+
+    stored: StoredFile
+    data: bytes
+    stamped: bool
+    mime: str
+    filename: str
+
+
+def _deny(session, actor: User, document: Document, purpose: str, stored: StoredFile,
+          error: Forbidden):
+    audit.record(session, actor, f"document.{purpose}", document, outcome="denied",
+                 file=stored.id, reason=error.message)
     session.commit()
-    return stored, data
+    raise error
+
+
+def read_for_delivery(session, actor: User, document_id, file_id=None, *,
+                      store: LocalBlobStore, purpose: str = "download") -> Delivery:
+    """The one way bytes reach a user (web download and preview, API content).
+
+    Below 秘密 the verified bytes go out as stored. At 秘密 and above a PDF is sent as a
+    copy stamped on every page with the level, the viewer and the time (002:29-47).
+    A file that cannot be stamped (not a PDF, or a damaged or locked one) is never shown
+    in the browser at those levels; it may be downloaded as stored, and the audit event
+    says it went out unstamped. 绝密: nothing is downloaded without the GM's approval
+    for that person and document (002:45); the preview is the stamped PDF only.
+    Every outcome, refusals included, is audited.
+    """
+    from archive.services import stamping
+    from archive.services.clock import now
+
+    document = get_or_404(session, Document, document_id, "文件不存在")
+    access.require(actor, "document.read", document)
+    stored = _pick_file(document, file_id)
+    level = document.level
+    if purpose == "download" and not access.can(actor, "document.copy", document):
+        _deny(session, actor, document, purpose, stored, Forbidden(
+            "绝密文件未经总经理批准，不得下载、打印或复制", code="copy_approval_required"))
+    stampable = stored.kind == "pdf"
+    if purpose == "preview" and level >= Level.SECRET and not stampable:
+        _deny(session, actor, document, purpose, stored, Forbidden(
+            "该密级的文件只能以加盖水印的 PDF 在线查看，此文件无法加盖水印", code="unstampable"))
+    data = _fetch(session, actor, document, stored, store, purpose)
+    stamped = False
+    details = {}
+    if level >= Level.SECRET and stampable:
+        try:
+            data = stamping.stamp_pdf(data, stamping.Stamp(
+                level=level, viewer=f"{actor.display_name}（{actor.username}）", at=now()))
+            stamped = True
+        except stamping.StampError as exc:
+            if purpose == "preview":
+                _deny(session, actor, document, purpose, stored, Forbidden(
+                    f"{exc}，不能在线查看", code="unstampable"))
+            details["stamp_error"] = str(exc)
+    audit.record(session, actor, f"document.{purpose}", document, file=stored.id,
+                 sha256=stored.sha256, level=level.label, stamped=stamped, **details)
+    session.commit()
+    return Delivery(stored=stored, data=data, stamped=stamped, mime=stored.mime,
+                    filename=stored.original_name)
 
 
 def volume_index(actor: User, dossier: Dossier) -> list[tuple[Group, list[Document]]]:

@@ -1,0 +1,169 @@
+"""Level changes (000:742, 002:29-47): the handling department asks, the department head
+and the GM office together raise, the GM office lowers; every step is kept."""
+
+import pytest
+from sqlalchemy import select
+
+from archive import samples
+from archive.models import AuditEvent, ClassificationChange, Level
+from archive.services import audit, classification, finder
+from archive.services.errors import Conflict, Forbidden, Invalid, NotFound
+
+
+@pytest.fixture
+def doc(make_customer, make_dossier, file_doc):
+    dossier = make_dossier(make_customer("林晓"))
+    return file_doc(dossier, "林晓 认购书", files=[("认购书.pdf", samples.make_pdf(
+        "认购书", ["客户林晓认购翠湖苑三栋二单元一二零一室。"]))])
+
+
+def _events(session, action):
+    return session.execute(select(AuditEvent).where(AuditEvent.action == action)).scalars().all()
+
+
+def _hits(session, user, q="林晓"):
+    return finder.search(session, user, {"q": q})[1].total
+
+
+def test_raising_needs_dept_head_and_gm_office_then_hides_it_from_internal_staff(
+        session, users, doc):
+    assert _hits(session, users["staff"]) == 1
+    change = classification.request_change(session, users["staff"], doc, "秘密", "含客户收入证明")
+    assert change.status == "requested" and change.from_level == Level.INTERNAL
+
+    classification.approve(session, users["head"], change.id)
+    session.refresh(doc)
+    assert doc.classification == Level.INTERNAL, "one approval is not enough to raise"
+    assert change.status == "requested"
+
+    classification.approve(session, users["gmoffice"], change.id)
+    session.refresh(doc)
+    assert doc.classification == Level.SECRET and change.status == "applied"
+    assert change.dept_head_id == users["head"].id and change.gm_office_id == users["gmoffice"].id
+
+    with pytest.raises(NotFound):
+        classification.history(session, users["staff"], doc)
+    assert _hits(session, users["staff"]) == 0, "the index follows the new level"
+    assert _hits(session, users["head"]) == 1
+    [event] = _events(session, "classification.changed")
+    assert event.object_id == str(doc.id) and "秘密" in event.details
+    assert audit.verify(session).ok
+
+
+def test_requester_cannot_approve_own_request(session, users, doc):
+    change = classification.request_change(session, users["head"], doc, "秘密", "重要客户")
+    with pytest.raises(Forbidden) as err:
+        classification.approve(session, users["head"], change.id)
+    assert err.value.code == "own_request"
+    session.refresh(change)
+    assert change.dept_head_id is None and change.status == "requested"
+    assert [e.outcome for e in _events(session, "classification.approve")] == ["denied"]
+
+
+def test_same_person_cannot_give_both_approvals(session, users, doc):
+    change = classification.request_change(session, users["staff"], doc, "秘密", "重要客户")
+    classification.approve(session, users["gmoffice"], change.id)
+    with pytest.raises(Conflict):
+        classification.approve(session, users["gmoffice"], change.id)
+    session.refresh(doc)
+    session.refresh(change)
+    assert doc.classification == Level.INTERNAL and change.status == "requested"
+    assert change.dept_head_id is None
+
+
+def test_two_dept_heads_do_not_make_a_raise(session, users, doc):
+    """Both approvals must come from different sides: a second department head (here the
+    head of another department) is refused, and the level stays."""
+    change = classification.request_change(session, users["staff"], doc, "秘密", "重要客户")
+    classification.approve(session, users["head"], change.id)
+    with pytest.raises((Forbidden, NotFound)):
+        classification.approve(session, users["service_head"], change.id)
+    session.refresh(doc)
+    assert doc.classification == Level.INTERNAL
+
+
+def test_only_the_customers_department_head_or_gm_office_approve(session, users, doc):
+    change = classification.request_change(session, users["staff"], doc, "秘密", "重要客户")
+    for name in ("staff_secret", "officer", "legal", "auditor"):
+        with pytest.raises((Forbidden, NotFound)):
+            classification.approve(session, users[name], change.id)
+    session.refresh(change)
+    assert change.dept_head_id is None and change.gm_office_id is None
+
+
+def test_lowering_takes_effect_on_gm_office_approval(session, users, doc, file_doc):
+    secret = file_doc(doc.dossier, "收入证明", classification="秘密")
+    change = classification.request_change(session, users["head"], secret, "内部", "已公开")
+    assert not change.raising
+    assert _hits(session, users["staff"], "收入证明") == 0
+    classification.approve(session, users["gmoffice"], change.id)
+    session.refresh(secret)
+    assert secret.classification == Level.INTERNAL and change.status == "applied"
+    assert _hits(session, users["staff"], "收入证明") == 1
+
+
+def test_rejected_change_leaves_level_and_keeps_history(session, users, doc):
+    change = classification.request_change(session, users["staff"], doc, "机密", "理由")
+    classification.reject(session, users["gmoffice"], change.id, "无须提高")
+    session.refresh(doc)
+    assert doc.classification == Level.INTERNAL
+    with pytest.raises(Conflict):
+        classification.approve(session, users["head"], change.id)
+    [row] = classification.history(session, users["staff"], doc)
+    assert (row.status, row.rejected_by_id, row.decision_note) == (
+        "rejected", users["gmoffice"].id, "无须提高")
+    assert (row.requested_by_id, row.from_level, row.to_level, row.reason) == (
+        users["staff"].id, Level.INTERNAL, Level.CONFIDENTIAL, "理由")
+
+
+def test_request_refusals_change_nothing(session, users, doc):
+    before = session.query(ClassificationChange).count()
+    with pytest.raises(NotFound):  # another department's customer: not even visible
+        classification.request_change(session, users["service"], doc, "秘密", "x")
+    with pytest.raises(Forbidden):  # the auditor reads, never asks
+        classification.request_change(session, users["auditor"], doc, "秘密", "x")
+    with pytest.raises(Invalid):
+        classification.request_change(session, users["staff"], doc, "内部", "x")
+    with pytest.raises(Invalid):
+        classification.request_change(session, users["staff"], doc, "秘密", "  ")
+    with pytest.raises(Invalid):
+        classification.request_change(session, users["staff"], doc, "顶级", "x")
+    classification.request_change(session, users["staff"], doc, "秘密", "x")
+    with pytest.raises(Conflict):
+        classification.request_change(session, users["staff"], doc, "机密", "y")
+    assert session.query(ClassificationChange).count() == before + 1
+
+
+def test_raising_a_dossier_lifts_its_documents_and_lowering_spares_higher_ones(
+        session, users, doc, file_doc):
+    dossier = doc.dossier
+    top = file_doc(dossier, "机密附件", classification="机密")
+    change = classification.request_change(session, users["staff"], dossier, "秘密", "整卷提高")
+    classification.approve(session, users["head"], change.id)
+    classification.approve(session, users["gmoffice"], change.id)
+    session.refresh(doc)
+    session.refresh(top)
+    assert (dossier.classification, doc.classification, top.classification) == (
+        Level.SECRET, Level.SECRET, Level.CONFIDENTIAL)
+    assert _hits(session, users["staff"]) == 0
+
+    down = classification.request_change(session, users["head"], dossier, "内部", "解密")
+    classification.approve(session, users["gmoffice"], down.id)
+    session.refresh(doc)
+    session.refresh(top)
+    assert (dossier.classification, doc.classification, top.classification) == (
+        Level.INTERNAL, Level.INTERNAL, Level.CONFIDENTIAL)
+    # the document's history shows its dossier's changes too
+    assert [c.id for c in classification.history(session, users["head"], doc)] == [
+        change.id, down.id]
+
+
+def test_pending_list_shows_only_what_the_user_may_still_approve(session, users, doc):
+    change = classification.request_change(session, users["staff"], doc, "秘密", "x")
+    assert [c.id for c in classification.pending_for(session, users["head"])] == [change.id]
+    assert [c.id for c in classification.pending_for(session, users["gmoffice"])] == [change.id]
+    assert classification.pending_for(session, users["service_head"]) == []
+    assert classification.pending_for(session, users["staff"]) == []
+    classification.approve(session, users["head"], change.id)
+    assert classification.pending_for(session, users["head"]) == []
+    assert [c.id for c in classification.pending_for(session, users["gmoffice"])] == [change.id]
