@@ -1,6 +1,6 @@
 """The search page."""
 
-from flask import Blueprint, flash, render_template, request
+from flask import Blueprint, flash, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from archive.extensions import db
@@ -27,5 +27,9 @@ def index():
         return render_template("search/index.html", params=params, result=None,
                                departments=departments), exc.status
     pages = max(1, -(-result.total // query.per_page))
+
+    def page_url(number: int) -> str:
+        return url_for("search.index", **{**params, "page": number})
+
     return render_template("search/index.html", params=params, result=result, query=query,
-                           pages=pages, departments=departments)
+                           pages=pages, departments=departments, page_url=page_url)

@@ -212,3 +212,19 @@ def test_eight_concurrent_filers_lose_nothing(app, make_customer, make_dossier, 
     from archive.services import audit
 
     assert audit.verify(db.session).ok
+
+
+def test_search_page_paginates_with_facets_and_highlights(app, make_customer, make_dossier,
+                                                          file_doc, login_as):
+    dossier = make_dossier(make_customer())
+    for i in range(23):
+        file_doc(dossier, f"维修记录{i:02d}", "维修", date=f"2024-01-{i + 1:02d}")
+    client = login_as("officer")
+    first = client.get("/search", query_string={"q": "维修", "sort": "date_desc"})
+    page = first.get_data(as_text=True)
+    assert first.status_code == 200 and "1 / 2" in page
+    assert "<mark>维修</mark>" in page and "维修记录22" in page
+    assert 'id="total">23<' in page
+    second = client.get("/search", query_string={"q": "维修", "sort": "date_desc", "page": 2})
+    text = second.get_data(as_text=True)
+    assert "维修记录00" in text and "维修记录22" not in text
