@@ -96,10 +96,11 @@ ROUTES = {
     ("dossiers.add_reference", "/dossiers/<int:dossier_id>/references"): {
         "POST": on("dossier", "dossier.view", "document.upload", payload="reference")},
     ("documents.show", "/documents/<int:document_id>"): {"GET": on("document", "document.view")},
+    # A download is a copy: 绝密 needs the GM's copy approval (002:45).
     ("documents.download", "/documents/<int:document_id>/download"): {
-        "GET": on("document", "document.read")},
+        "GET": on("document", "document.read", "document.copy")},
     ("documents.download", "/documents/<int:document_id>/files/<int:file_id>/download"): {
-        "GET": on("file", "document.read")},
+        "GET": on("file", "document.read", "document.copy")},
     ("documents.preview", "/documents/<int:document_id>/preview"): {
         "GET": on("document", "document.read")},
     ("documents.preview", "/documents/<int:document_id>/files/<int:file_id>/preview"): {
@@ -120,7 +121,7 @@ ROUTES = {
     ("api.get_document", "/api/v1/documents/<int:document_id>"): {
         "GET": on("document", "document.view")},
     ("api.document_content", "/api/v1/documents/<int:document_id>/content"): {
-        "GET": on("document", "document.read")},
+        "GET": on("document", "document.read", "document.copy")},
     ("api.search", "/api/v1/search"): {"GET": LOGIN},
     ("api.openapi_document", "/api/v1/openapi.json"): {"GET": PUBLIC},
     ("api.audit_events", "/api/v1/audit"): {"GET": needs("audit.view")},

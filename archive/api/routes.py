@@ -108,6 +108,9 @@ def get_document(document_id: int):
 @bp.get("/documents/<int:document_id>/content")
 @login_required
 def document_content(document_id: int):
+    # A download is a copy: 绝密 needs the GM's copy approval here as on the web (002:45).
+    document = filing.get_document(db.session, current_user, document_id, record=False)
+    access.require(current_user, "document.copy", document, hide=False)
     stored, data = filing.read_file(db.session, current_user, document_id,
                                     request.args.get("file"), store=_store())
     import io
