@@ -34,8 +34,16 @@ _counter = itertools.count(1)
 
 @dataclass(frozen=True)
 class Check:
+    """One permission; `on`: None, "target" (the object the URL or body names), or
+    "target.<attribute>". The action "exists" only looks the target up (404 if missing)."""
+
     action: str
-    on: str | None = None  # "target" (the object the URL or body names) or None
+    on: str | None = None
+
+    def subject(self, target):
+        if self.on and self.on.startswith("target."):
+            return getattr(target, self.on.removeprefix("target."))
+        return target if self.on == "target" else None
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,18 @@ def on(kind, *actions, payload=None, ok=()):
 
 def needs(action, payload=None):
     return Rule(checks=(Check(action),), payload=payload)
+
+
+def then_lookup(action, kind):
+    """A permission first, then the object by id (404 only for those allowed to ask)."""
+    return Rule(checks=(Check(action), Check("exists", "target")), target=kind)
+
+
+def decision():
+    """Approving or rejecting a level change: the change's object must be visible, then
+    the decider must be its department head or the GM office (000:742)."""
+    return Rule(checks=(Check("document.view", "target.document"),
+                        Check("classification.decide", "target")), target="change")
 
 
 ROUTES = {
@@ -124,6 +144,23 @@ ROUTES = {
         "GET": on("document", "document.read", "document.copy")},
     ("api.search", "/api/v1/search"): {"GET": LOGIN},
     ("api.openapi_document", "/api/v1/openapi.json"): {"GET": PUBLIC},
+    ("classification.request_document", "/documents/<int:document_id>/classification"): {
+        "POST": on("document", "document.view", "classification.request", payload="level")},
+    ("classification.request_dossier", "/dossiers/<int:dossier_id>/classification"): {
+        "POST": on("dossier", "dossier.view", "classification.request", payload="level")},
+    ("classification.pending", "/classification/pending"): {"GET": LOGIN},
+    ("classification.approve", "/classification/<int:change_id>/approve"): {"POST": decision()},
+    ("classification.reject", "/classification/<int:change_id>/reject"): {"POST": decision()},
+    ("grants.index", "/grants"): {"GET": needs("grant.manage")},
+    ("grants.create", "/grants"): {"POST": needs("grant.manage")},
+    ("grants.revoke", "/grants/<int:grant_id>/revoke"): {
+        "POST": then_lookup("grant.manage", "grant")},
+    ("grants.designate", "/designations"): {"POST": needs("designation.manage")},
+    ("grants.revoke_designation", "/designations/<int:designation_id>/revoke"): {
+        "POST": then_lookup("designation.manage", "designation")},
+    ("grants.approve_copy", "/copy-approvals"): {"POST": needs("copy.approve")},
+    ("grants.revoke_copy", "/copy-approvals/<int:approval_id>/revoke"): {
+        "POST": then_lookup("copy.approve", "copy")},
     ("api.audit_events", "/api/v1/audit"): {"GET": needs("audit.view")},
 }
 
@@ -205,6 +242,21 @@ def _build_world(app) -> World:
     session.add(AccessGrant(user_id=users["staff_secret"].id, department_id=depts["KF"].id,
                             valid_from=now() - timedelta(days=1),
                             valid_until=now() + timedelta(days=30), approved_by_id=gm.id))
+    # Objects of the GM's and the deciders' routes, chosen so that acting on them changes
+    # nobody's access to the other targets.
+    from archive.models import CopyApproval
+    from archive.services import classification
+
+    changing = document(dossiers["xs_public"], 1, "矩阵文件待变更")
+    change = classification.request_change(session, officer, changing, "2", "矩阵测试")
+    expired = AccessGrant(user_id=users["service"].id, department_id=depts["XS"].id,
+                          valid_from=now() - timedelta(days=9),
+                          valid_until=now() - timedelta(days=8), approved_by_id=gm.id)
+    designation = Designation(user_id=gm.id, dossier_id=dossiers["xs_top"].id,
+                              designated_by_id=gm.id)
+    copy = CopyApproval(user_id=gm.id, document_id=documents["top"].id, approved_by_id=gm.id,
+                        expires_at=now() + timedelta(days=1))
+    session.add_all([expired, designation, copy])
     session.commit()
 
     targets = {
@@ -218,7 +270,15 @@ def _build_world(app) -> World:
     targets["file"]["wrong_file"] = (
         {"document_id": documents["public"].id, "file_id": documents["kf"].files[0].id},
         documents["public"])
+    targets.update({
+        "change": {"pending": ({"change_id": change.id}, change)},
+        "grant": {"expired": ({"grant_id": expired.id}, expired)},
+        "designation": {"gm": ({"designation_id": designation.id}, designation)},
+        "copy": {"gm": ({"approval_id": copy.id}, copy)},
+    })
     missing = {
+        "change": {"change_id": MISSING}, "grant": {"grant_id": MISSING},
+        "designation": {"designation_id": MISSING}, "copy": {"approval_id": MISSING},
         "customer": {"customer_id": MISSING}, "dossier": {"dossier_id": MISSING},
         "document": {"document_id": MISSING},
         "file": {"document_id": MISSING, "file_id": MISSING},
@@ -255,6 +315,8 @@ def _payload(world, kind, user: User | None, values: dict) -> dict:
                 "building": "1", "unit_no": "1", "room": str(n), "classification": "0"}
     if kind == "document":
         return {"title": f"矩阵纸质文件{n}", "category": "其他", "classification": "0"}
+    if kind == "level":
+        return {"to": "2", "reason": "矩阵测试"}
     if kind == "reference":
         return {"to_dossier_id": str(values.get("dossier_id")), "kind": "related"}
     return {}
@@ -281,12 +343,14 @@ def _call(world: World, username, method: str, rule: str, spec: Rule, values: di
 
 def _expected(user, spec: Rule, obj, exists: bool):
     """(status class, hidden): 'ok', 403 or 404; hidden means 'as for a missing id'."""
-    if not exists:
-        return 404, True
     for check in spec.checks:
-        target = obj if check.on == "target" else None
-        if not access.can(user, check.action, target):
-            hidden = target is not None and check.action.endswith((".view", ".read"))
+        if check.on and not exists:
+            return 404, True
+        if check.action == "exists":
+            continue
+        subject = check.subject(obj)
+        if not access.can(user, check.action, subject):
+            hidden = subject is not None and check.action.endswith((".view", ".read"))
             return (404, True) if hidden else (403, False)
     return "ok", False
 
@@ -311,15 +375,24 @@ def test_route_access(world, endpoint, rule, method, username):
         missing = world.missing[spec.target]
     else:
         targets, missing = [("-", {}, None)], None
+    if username is None:
+        targets = targets[:1]  # signed out, every object is answered alike
     user = db.session.query(User).filter_by(username=username).one() if username else None
     failures = []
     missing_body = None
     if missing is not None and username and not spec.public:
         answer = _call(world, username, method, rule, spec, missing)
-        missing_body = _normalise(answer.data)
-        if answer.status_code != 404:
-            failures.append(f"missing id: {answer.status_code}")
+        expected, hidden = _expected(user, spec, None, False)
+        if answer.status_code != expected:
+            failures.append(f"missing id: {answer.status_code}, expected {expected}")
+        elif hidden:
+            missing_body = _normalise(answer.data)
     for name, values, obj in targets:
+        # Before the call: a successful decision may change what the target allows.
+        if name == "wrong_file":  # refused or not, the file is not found
+            expected, hidden = 404, True
+        else:
+            expected, hidden = _expected(user, spec, obj, True)
         response = _call(world, username, method, rule, spec, values)
         status = response.status_code
         where = f"{name}: {status}"
@@ -335,10 +408,6 @@ def test_route_access(world, endpoint, rule, method, username):
             elif status != 302 or not response.headers["Location"].startswith("/login"):
                 failures.append(f"{where} (anonymous page must redirect to /login)")
             continue
-        if name == "wrong_file":  # refused or not, the file is not found
-            expected, hidden = 404, True
-        else:
-            expected, hidden = _expected(user, spec, obj, True)
         if expected == "ok":
             if not (200 <= status < 400 or status in spec.ok):
                 failures.append(f"{where}, expected success {response.data[:200]!r}")
@@ -365,7 +434,7 @@ def test_route_access(world, endpoint, rule, method, username):
 
 def _secrets_of(obj) -> list[str]:
     words = [getattr(obj, "title", ""), getattr(obj, "number", ""), getattr(obj, "name", ""),
-             getattr(obj, "code", "")]
+             getattr(obj, "code", ""), getattr(obj, "reason", "")]
     return [w for w in words if w]
 
 
