@@ -36,9 +36,6 @@ import opencc
 # Text beyond this many characters is not indexed: a multi-megabyte extraction costs
 # seconds of analysis and its tail rarely matters for retrieval.
 MAX_TEXT_CHARS = 700_000
-# Jieba (pure Python, ~3 µs per character) only feeds the ranking-only `words`
-# stream; past this prefix of the text it would halve indexing speed for little gain.
-JIEBA_MAX_CHARS = 300
 # Longer letter/digit runs (hashes, base64 junk) are cut so terms stay small.
 MAX_UNIT_CHARS = 64
 
@@ -51,7 +48,8 @@ CJK_CHARS = (
     "\uac00-\ud7af"  # Hangul syllables
     "\U00020000-\U0003134f"
 )
-_UNIT = re.compile(f"([{CJK_CHARS}])|[^\\W_{CJK_CHARS}]+")
+_RUN = re.compile(f"([{CJK_CHARS}]+)|[^\\W_{CJK_CHARS}]+")
+_OVERLAPPING_PAIRS = re.compile("(?=(..))", re.DOTALL)
 _SPACE_BETWEEN_CJK = re.compile(f"(?<=[{CJK_CHARS}])\\s+(?=[{CJK_CHARS}])")
 # A code is letters/digits joined by - / . _ (HT-2024-0031, A3/12): kept whole too.
 _CODE = re.compile(f"[^\\W_{CJK_CHARS}]+(?:[-/._][^\\W_{CJK_CHARS}]+)+")
@@ -107,31 +105,43 @@ def to_simplified(text: str) -> str:
     return _converter().convert(text)
 
 
+def _runs(norm: str) -> list[tuple[str, bool]]:
+    """Normalised text as runs of units: (CJK run, True), (letters/digits, False), and
+    (GAP, False) between two CJK runs. Two CJK runs are always split by punctuation
+    here, as `normalize` has already removed whitespace between CJK characters."""
+    out: list[tuple[str, bool]] = []
+    prev_cjk = False
+    for m in _RUN.finditer(norm):
+        run = m.group(1)
+        if run is None:
+            out.append((m.group()[:MAX_UNIT_CHARS], False))
+            prev_cjk = False
+        else:
+            if prev_cjk:
+                out.append((GAP, False))
+            out.append((run, True))
+            prev_cjk = True
+    return out
+
+
 def units(norm: str) -> tuple[list[str], list[bool]]:
     """Units of normalised text (GAP terms included) and, for each, whether it is a CJK character."""
-    out: list[str] = []
+    found: list[str] = []
     cjk: list[bool] = []
-    prev_cjk_end = -1
-    for m in _UNIT.finditer(norm):
-        if m.group(1) is None:
-            out.append(m.group()[:MAX_UNIT_CHARS])
+    for run, is_cjk in _runs(norm):
+        if is_cjk:
+            found.extend(run)
+            cjk.extend([True] * len(run))
+        else:
+            found.append(run)
             cjk.append(False)
-            prev_cjk_end = -1
-            continue
-        if prev_cjk_end >= 0 and prev_cjk_end != m.start():
-            out.append(GAP)
-            cjk.append(False)
-        out.append(m.group())
-        cjk.append(True)
-        prev_cjk_end = m.end()
-    return out, cjk
+    return found, cjk
 
 
-def _bigrams(units: list[str], cjk: list[bool]) -> list[str]:
-    last = len(units) - 1
-    return [
-        u + units[i + 1] if cjk[i] and i < last and cjk[i + 1] else u for i, u in enumerate(units)
-    ]
+def _bigrams(found: list[str], cjk: list[bool]) -> list[str]:
+    last = len(found) - 1
+    return [u + found[i + 1] if cjk[i] and i < last and cjk[i + 1] else u
+            for i, u in enumerate(found)]
 
 
 def streams(values: list[str]) -> Streams:
@@ -139,14 +149,20 @@ def streams(values: list[str]) -> Streams:
     uni: list[str] = []
     bi: list[str] = []
     for value in values:
-        value_units, cjk = units(value)
-        if not value_units:
+        runs = _runs(value)
+        if not runs:
             continue
         if uni:
             uni.append(BREAK)
             bi.append(BREAK)
-        uni.extend(value_units)
-        bi.extend(_bigrams(value_units, cjk))
+        for run, is_cjk in runs:
+            if is_cjk:
+                uni.extend(run)
+                bi.extend(_OVERLAPPING_PAIRS.findall(run))
+                bi.append(run[-1])
+            else:
+                uni.append(run)
+                bi.append(run)
     return Streams(uni, bi)
 
 
@@ -159,14 +175,17 @@ def tokens(text: str) -> list[tuple[str, int]]:
     return sorted(out, key=lambda t: (t[1], len(t[0])))
 
 
-def words(norm: str) -> list[str]:
-    """Ranking-only terms of normalised text: jieba search-mode words and whole codes.
+def words(title: str, text: str) -> list[str]:
+    """Ranking-only terms of a normalised document: jieba search-mode words of its
+    title, and every whole code (HT-2024-0031) of its title and `text`.
 
-    The streams alone decide *whether* a document matches; a document that holds the
-    query as a whole word, or a whole code, scores higher through these."""
-    head = norm[:JIEBA_MAX_CHARS]
-    out = [w for w in _segmenter().cut_for_search(head, HMM=False) if len(w) > 1 and not w.isspace()]
-    out.extend(_CODE.findall(norm))
+    The streams alone decide *whether* a document matches; these only lift documents
+    that hold the query as a whole word or code. Jieba is pure Python (~3 µs per
+    character): segmenting whole texts would cut indexing speed by four, so only the
+    title, where a whole-word match says most about a document, is segmented."""
+    out = [w for w in _segmenter().cut_for_search(title, HMM=False) if len(w) > 1 and not w.isspace()]
+    out.extend(_CODE.findall(title))
+    out.extend(_CODE.findall(text))
     return out
 
 

@@ -53,7 +53,7 @@ def prepare(doc: IndexDoc) -> Prepared:
     }
     date = doc.get("doc_date")
     day = date.toordinal() if date else None
-    ranking = words(f"{title} {body}") + words(" ".join([*customer, *number, unit, *files]))
+    ranking = words(title, " ".join([body, *customer, *number, unit, *files]))
     return Prepared(
         id=int(doc["id"]),
         dossier_id=int(doc["dossier_id"]),

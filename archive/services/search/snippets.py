@@ -17,31 +17,36 @@ from . import analysis
 
 SNIPPET_CHARS = 120
 CONTEXT_BEFORE = 30
-# Do not scan further than this into a long text for a match to show.
-SCAN_CHARS = 100_000
+# Look for a match to show in ever longer prefixes of a text: most matches come early.
+SCAN_CHARS = (400, 4_000, 50_000)
 
 # Characters NFKC leaves alone and that lowercase 1:1: no offset bookkeeping needed.
 _STABLE = re.compile(r"[\u4e00-\u9fff\u0020-\u007e\n\r\t]+")
 _ASCII_EDGE = f"[^\\W_{analysis.CJK_CHARS}]"
 
 
-def _fold(text: str) -> tuple[str, list[int]]:
-    """NFKC + lowercase of `text`, and for each folded character its index in `text`."""
+def _fold(text: str) -> tuple[str, list[int] | None]:
+    """NFKC + lowercase of `text`, and for each folded character its index in `text`
+    (None when folding kept every character in place, as for all CJK text)."""
+    folded = unicodedata.normalize("NFKC", text).lower()
+    if len(folded) == len(text):
+        return folded, None
+    # Some character expanded or merged (㎡ → m2): map offsets one stretch at a time.
     parts: list[str] = []
     origin: list[int] = []
     pos = 0
     for m in _STABLE.finditer(text):
         for i in range(pos, m.start()):
-            folded = unicodedata.normalize("NFKC", text[i]).lower()
-            parts.append(folded)
-            origin.extend([i] * len(folded))
+            piece = unicodedata.normalize("NFKC", text[i]).lower()
+            parts.append(piece)
+            origin.extend([i] * len(piece))
         parts.append(m.group().lower())
         origin.extend(range(m.start(), m.end()))
         pos = m.end()
     for i in range(pos, len(text)):
-        folded = unicodedata.normalize("NFKC", text[i]).lower()
-        parts.append(folded)
-        origin.extend([i] * len(folded))
+        piece = unicodedata.normalize("NFKC", text[i]).lower()
+        parts.append(piece)
+        origin.extend([i] * len(piece))
     return "".join(parts), origin
 
 
@@ -64,11 +69,17 @@ def _pattern(literals: tuple[str, ...]) -> re.Pattern[str] | None:
             if cjk[i]:
                 parts.append(re.escape(unit))
             else:
-                parts.append(f"(?<!{_ASCII_EDGE}){re.escape(unit)}(?!{_ASCII_EDGE})")
+                parts.append(f"(?<!{_ASCII_EDGE}){_any_width(unit)}(?!{_ASCII_EDGE})")
         alternatives.append("".join(parts))
     if not alternatives:
         return None
-    return re.compile("|".join(sorted(alternatives, key=len, reverse=True)))
+    return re.compile("|".join(sorted(alternatives, key=len, reverse=True)), re.IGNORECASE)
+
+
+def _any_width(unit: str) -> str:
+    """Regex for a letter/digit unit in half- or full-width form (１２０１ is 1201)."""
+    return "".join(f"[{re.escape(c)}{chr(ord(c) + 0xFEE0)}]" if "!" <= c <= "~" else re.escape(c)
+                   for c in unit)
 
 
 def _find(pattern: re.Pattern[str], folded: str) -> tuple[str, re.Match[str] | None]:
@@ -82,21 +93,40 @@ def _find(pattern: re.Pattern[str], folded: str) -> tuple[str, re.Match[str] | N
     return folded, found
 
 
+def _locate(text: str, pattern: re.Pattern[str]):
+    """(searched text, offset map or None, first match) — match None if there is none.
+
+    The pattern already accepts case, width and spacing variants, so the original
+    text is searched as is, in ever longer prefixes (most matches come early); only
+    if that fails is it folded (NFKC, traditional→simplified) with an offset map."""
+    for limit in SCAN_CHARS:
+        found = pattern.search(text, 0, limit)
+        if found is not None:
+            return text, None, found
+        if limit >= len(text):
+            break
+    folded, origin = _fold(text[:SCAN_CHARS[-1]])
+    folded, found = _find(pattern, folded)
+    return folded, origin, found
+
+
 def _marked(text: str, pattern: re.Pattern[str]) -> str | None:
     """`text` around its first match, HTML-escaped, matches in <mark>; None if no match."""
-    scanned = text[:SCAN_CHARS]
-    folded, origin = _fold(scanned)
-    folded, first = _find(pattern, folded)
+    folded, origin, first = _locate(text, pattern)
     if first is None:
         return None
-    start = max(0, origin[first.start()] - CONTEXT_BEFORE)
-    end = min(len(scanned), start + SNIPPET_CHARS)
+
+    def at(i: int) -> int:
+        return i if origin is None else origin[i]
+
+    start = max(0, at(first.start()) - CONTEXT_BEFORE)
+    end = min(len(text), start + SNIPPET_CHARS)
     out = ["…" if start else ""]
     cursor = start
     for m in pattern.finditer(folded, first.start()):
         if m.end() == m.start():
             continue
-        lo, hi = origin[m.start()], origin[m.end() - 1] + 1
+        lo, hi = at(m.start()), at(m.end() - 1) + 1
         if hi > end:
             break
         out.append(html.escape(text[cursor:lo]))
