@@ -108,15 +108,17 @@ def get_document(document_id: int):
 @bp.get("/documents/<int:document_id>/content")
 @login_required
 def document_content(document_id: int):
-    # A download is a copy: 绝密 needs the GM's copy approval here as on the web (002:45).
-    document = filing.get_document(db.session, current_user, document_id, record=False)
-    access.require(current_user, "document.copy", document, hide=False)
-    stored, data = filing.read_file(db.session, current_user, document_id,
-                                    request.args.get("file"), store=_store())
+    # The same delivery as the web download: 绝密 needs the GM's copy approval (002:45),
+    # refused with its reason and audited; 秘密 and above go out stamped.
+    delivery = filing.read_for_delivery(db.session, current_user, document_id,
+                                        request.args.get("file"), store=_store())
     import io
 
-    return send_file(io.BytesIO(data), mimetype=stored.mime, as_attachment=True,
-                     download_name=stored.original_name)
+    response = send_file(io.BytesIO(delivery.data), mimetype=delivery.mime, as_attachment=True,
+                         download_name=delivery.filename)
+    if delivery.stamped:
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/search")

@@ -1,6 +1,16 @@
 """Model → JSON shapes of the API."""
 
-from archive.models import Customer, Document, Dossier, DossierReference, StoredFile
+from archive.models import (
+    AccessGrant,
+    ClassificationChange,
+    CopyApproval,
+    Customer,
+    Designation,
+    Document,
+    Dossier,
+    DossierReference,
+    StoredFile,
+)
 from archive.models.enums import Level
 
 
@@ -68,3 +78,42 @@ def dossier(d: Dossier, groups, refs) -> dict:
     body["references"] = [reference(r) for r in refs]
     body["customer"] = {"id": d.customer.id, "code": d.customer.code, "name": d.customer.name}
     return body
+
+
+def _at(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _who(user) -> dict | None:
+    return {"id": user.id, "username": user.username, "name": user.display_name} if user else None
+
+
+def level_change(c: ClassificationChange) -> dict:
+    return {
+        "id": c.id, "document_id": c.document_id, "dossier_id": c.dossier_id,
+        "from": level(c.from_level), "to": level(c.to_level), "reason": c.reason,
+        "status": c.status, "requested_by": _who(c.requested_by), "requested_at": _at(c.requested_at),
+        "dept_head": _who(c.dept_head), "dept_head_at": _at(c.dept_head_at),
+        "gm_office": _who(c.gm_office), "gm_office_at": _at(c.gm_office_at),
+        "rejected_by": _who(c.rejected_by), "note": c.decision_note or "",
+        "decided_at": _at(c.decided_at),
+    }
+
+
+def grant(g: AccessGrant) -> dict:
+    return {"id": g.id, "user": _who(g.user), "department_id": g.department_id,
+            "customer_id": g.customer_id, "valid_from": _at(g.valid_from),
+            "valid_until": _at(g.valid_until), "approved_by": _who(g.approved_by),
+            "reason": g.reason}
+
+
+def designation(d: Designation) -> dict:
+    return {"id": d.id, "user": _who(d.user), "dossier_id": d.dossier_id,
+            "document_id": d.document_id, "designated_by": _who(d.designated_by),
+            "created_at": _at(d.created_at)}
+
+
+def copy_approval(a: CopyApproval) -> dict:
+    return {"id": a.id, "user": _who(a.user), "document_id": a.document_id,
+            "approved_by": _who(a.approved_by), "reason": a.reason,
+            "created_at": _at(a.created_at), "expires_at": _at(a.expires_at)}

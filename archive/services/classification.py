@@ -26,7 +26,6 @@ from archive.services.customers import get_or_404
 from archive.services.errors import Conflict, Forbidden, Invalid
 
 REQUESTED, APPLIED, REJECTED = "requested", "applied", "rejected"
-STATUS_LABELS = {REQUESTED: "待审批", APPLIED: "已生效", REJECTED: "已驳回"}
 
 
 def _view_action(target) -> str:
@@ -104,7 +103,7 @@ def _check_decider(session, actor: User, change: ClassificationChange, action: s
                 Conflict("该申请已处理", code="already_decided"))
     if change.requested_by_id == actor.id:
         _refuse(session, actor, change, action,
-                Forbidden("不能审批本人提出的密级变更申请", code="own_request"))
+                Forbidden("不能审批本人提出的密级变更申请"))
 
 
 def slot(actor: User) -> str:

@@ -224,11 +224,11 @@ def read_for_delivery(session, actor: User, document_id, file_id=None, *,
     level = document.level
     if purpose == "download" and not access.can(actor, "document.copy", document):
         _deny(session, actor, document, purpose, stored, Forbidden(
-            "绝密文件未经总经理批准，不得下载、打印或复制", code="copy_approval_required"))
+            "绝密文件未经总经理批准，不得下载、打印或复制"))
     stampable = stored.kind == "pdf"
     if purpose == "preview" and level >= Level.SECRET and not stampable:
         _deny(session, actor, document, purpose, stored, Forbidden(
-            "该密级的文件只能以加盖水印的 PDF 在线查看，此文件无法加盖水印", code="unstampable"))
+            "该密级的文件只能以加盖水印的 PDF 在线查看，此文件无法加盖水印"))
     data = _fetch(session, actor, document, stored, store, purpose)
     stamped = False
     details = {}
@@ -240,7 +240,7 @@ def read_for_delivery(session, actor: User, document_id, file_id=None, *,
         except stamping.StampError as exc:
             if purpose == "preview":
                 _deny(session, actor, document, purpose, stored, Forbidden(
-                    f"{exc}，不能在线查看", code="unstampable"))
+                    f"{exc}，不能在线查看"))
             details["stamp_error"] = str(exc)
     audit.record(session, actor, f"document.{purpose}", document, file=stored.id,
                  sha256=stored.sha256, level=level.label, stamped=stamped, **details)

@@ -7,9 +7,20 @@ from archive.models.enums import CARRIERS, CATEGORIES, GROUPS, LEVEL_LABELS, Lev
 
 
 def register(app: Flask) -> None:
-    from archive.web import audit_view, auth_views, customers, documents, dossiers, main, search
+    from archive.web import (
+        audit_view,
+        auth_views,
+        classification,
+        customers,
+        documents,
+        dossiers,
+        grants,
+        main,
+        search,
+    )
 
-    for module in (auth_views, main, customers, dossiers, documents, search, audit_view):
+    for module in (auth_views, main, customers, dossiers, documents, search, audit_view,
+                   classification, grants):
         app.register_blueprint(module.bp)
 
     @app.context_processor

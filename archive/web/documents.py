@@ -14,16 +14,24 @@ bp = Blueprint("documents", __name__, url_prefix="/documents")
 @bp.get("/<int:document_id>")
 @login_required
 def show(document_id: int):
+    from archive.web.classification import level_context
+
     document = filing.get_document(db.session, current_user, document_id)
     return render_template("documents/show.html", document=document,
-                           may_read=access.can(current_user, "document.read", document))
+                           may_read=access.can(current_user, "document.read", document),
+                           **level_context(document))
 
 
 def _send(document_id: int, file_id, purpose: str):
-    stored, data = filing.read_file(db.session, current_user, document_id, file_id,
-                                    store=current_app.extensions["blob_store"], purpose=purpose)
-    return send_file(io.BytesIO(data), mimetype=stored.mime,
-                     as_attachment=purpose == "download", download_name=stored.original_name)
+    delivery = filing.read_for_delivery(db.session, current_user, document_id, file_id,
+                                        store=current_app.extensions["blob_store"],
+                                        purpose=purpose)
+    response = send_file(io.BytesIO(delivery.data), mimetype=delivery.mime,
+                         as_attachment=purpose == "download", download_name=delivery.filename)
+    if delivery.stamped:
+        # A stamped copy names one viewer at one time: never cache or share it.
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/<int:document_id>/download")

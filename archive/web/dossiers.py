@@ -31,7 +31,10 @@ def _page(template: str, dossier_id: int, **extra):
 @bp.get("/<int:dossier_id>")
 @login_required
 def show(dossier_id: int):
-    return _page("dossiers/show.html", dossier_id)
+    from archive.web.classification import level_context
+
+    dossier = customers.get_dossier(db.session, current_user, dossier_id, record=False)
+    return _page("dossiers/show.html", dossier_id, **level_context(dossier))
 
 
 @bp.get("/<int:dossier_id>/index")

@@ -1,0 +1,120 @@
+"""Level changes on the web: request forms, the 待审批 list, approve and reject."""
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from archive.extensions import db
+from archive.models import Document, Dossier
+from archive.services import access, classification, grants
+from archive.services.customers import get_dossier
+from archive.services.errors import DomainError
+from archive.services.filing import get_document
+
+bp = Blueprint("classification", __name__)
+
+
+def level_context(target) -> dict:
+    """What a document or dossier page shows about its level: history, the request
+    form, pending decisions, and for the GM the designations and copy approvals."""
+    user = current_user
+    changes = classification.history(db.session, user, target)
+    pending = next((c for c in changes if c.status == classification.REQUESTED
+                    and c.target is target), None)
+    context = {
+        "level_changes": changes,
+        "pending_change": pending,
+        "may_request_change": pending is None
+        and access.can(user, "classification.request", target),
+        "may_decide_change": pending is not None and classification.may_approve(user, pending),
+        "may_reject_change": pending is not None
+        and access.can(user, "classification.decide", pending)
+        and pending.requested_by_id != user.id,
+        "may_designate": access.can(user, "designation.manage"),
+        "designations": [],
+        "copy_approvals": [],
+        "may_copy": True,
+        "grant_active": grants.is_active,
+    }
+    if context["may_designate"]:
+        context["designations"] = grants.designations_for(db.session, target)
+    if isinstance(target, Document):
+        context["may_copy"] = access.can(user, "document.copy", target)
+        if access.can(user, "copy.approve"):
+            context["copy_approvals"] = grants.copy_approvals_for(db.session, target)
+    return context
+
+
+def _back(target) -> str:
+    if isinstance(target, Dossier):
+        return url_for("dossiers.show", dossier_id=target.id)
+    return url_for("documents.show", document_id=target.id)
+
+
+def _request(target):
+    try:
+        classification.request_change(db.session, current_user, target,
+                                      request.form.get("to", ""), request.form.get("reason", ""))
+        flash("密级变更申请已提交，待部门负责人与总经理办公室审批", "info")
+    except (access.NotFound, access.Forbidden):
+        raise  # a refusal answers 403/404 like every route; only form errors are flashed
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return redirect(_back(target))
+
+
+@bp.post("/documents/<int:document_id>/classification")
+@login_required
+def request_document(document_id: int):
+    document = get_document(db.session, current_user, document_id, record=False)
+    return _request(document)
+
+
+@bp.post("/dossiers/<int:dossier_id>/classification")
+@login_required
+def request_dossier(dossier_id: int):
+    dossier = get_dossier(db.session, current_user, dossier_id, record=False)
+    return _request(dossier)
+
+
+@bp.get("/classification/pending")
+@login_required
+def pending():
+    changes = classification.pending_for(db.session, current_user)
+    return render_template("classification/pending.html", changes=changes)
+
+
+def _decide(change_id: int, decision: str):
+    try:
+        if decision == "approve":
+            change = classification.approve(db.session, current_user, change_id)
+            flash("密级变更已生效" if change.status == classification.APPLIED
+                  else "已审批，待另一方审批", "info")
+        else:
+            classification.reject(db.session, current_user, change_id,
+                                  request.form.get("note", ""))
+            flash("已驳回密级变更申请", "info")
+    except (access.NotFound, access.Forbidden):
+        raise
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return redirect(local_next() or url_for("classification.pending"))
+
+
+def local_next() -> str | None:
+    """The form's `next` if it is a path on this site (never an open redirect)."""
+    target = request.form.get("next", "")
+    if target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return None
+
+
+@bp.post("/classification/<int:change_id>/approve")
+@login_required
+def approve(change_id: int):
+    return _decide(change_id, "approve")
+
+
+@bp.post("/classification/<int:change_id>/reject")
+@login_required
+def reject(change_id: int):
+    return _decide(change_id, "reject")

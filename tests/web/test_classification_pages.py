@@ -1,0 +1,132 @@
+"""Level changes, stamped downloads and GM grants through the web pages."""
+
+import io
+from datetime import timedelta
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from archive import samples
+from archive.models import AuditEvent, ClassificationChange, Level
+from archive.services import clock
+
+
+@pytest.fixture
+def doc(make_customer, make_dossier, file_doc):
+    dossier = make_dossier(make_customer("韩梅"))
+    return file_doc(dossier, "韩梅 认购书", files=[("认购书.pdf", samples.make_pdf(
+        "认购书", ["客户韩梅认购。"]))])
+
+
+def test_raise_through_the_pages_then_internal_staff_get_404(session, login_as, doc):
+    client = login_as("staff")
+    page = client.get(f"/documents/{doc.id}").get_data(as_text=True)
+    assert "申请变更密级" in page and "保管期限" in page
+    response = client.post(f"/documents/{doc.id}/classification",
+                           data={"to": "secret", "reason": "含收入证明"})
+    assert response.status_code == 302
+    change = session.execute(select(ClassificationChange)).scalar_one()
+
+    client = login_as("head")
+    pending = client.get("/classification/pending").get_data(as_text=True)
+    assert "韩梅 认购书" in pending and "含收入证明" in pending
+    client.post(f"/classification/{change.id}/approve")
+    client = login_as("gmoffice")
+    response = client.post(f"/classification/{change.id}/approve",
+                           data={"next": f"/documents/{doc.id}"})
+    assert response.headers["Location"].endswith(f"/documents/{doc.id}")
+    page = client.get(f"/documents/{doc.id}").get_data(as_text=True)
+    assert "已生效" in page and "陈经理" in page and "周主任" in page
+
+    client = login_as("staff")
+    assert client.get(f"/documents/{doc.id}").status_code == 404
+    session.refresh(doc)
+    assert doc.classification == Level.SECRET
+
+
+def test_requester_approving_own_request_is_refused_and_audited(session, login_as, doc):
+    client = login_as("head")
+    client.post(f"/documents/{doc.id}/classification", data={"to": "秘密", "reason": "x"})
+    change = session.execute(select(ClassificationChange)).scalar_one()
+    response = client.post(f"/classification/{change.id}/approve", follow_redirects=True)
+    assert "不能审批本人提出的密级变更申请" in response.get_data(as_text=True)
+    session.refresh(change)
+    assert change.dept_head_id is None
+    denied = session.execute(select(AuditEvent).where(
+        AuditEvent.action == "classification.approve")).scalar_one()
+    assert denied.outcome == "denied"
+
+
+def test_redirect_after_decision_stays_on_site(session, login_as, doc):
+    client = login_as("staff")
+    client.post(f"/documents/{doc.id}/classification", data={"to": "秘密", "reason": "x"})
+    change = session.execute(select(ClassificationChange)).scalar_one()
+    response = login_as("head").post(f"/classification/{change.id}/approve",
+                                     data={"next": "//evil.example/"})
+    assert response.headers["Location"].endswith("/classification/pending")
+
+
+def test_secret_preview_and_download_are_stamped(session, login_as, doc, file_doc):
+    secret = file_doc(doc.dossier, "收入证明", classification="秘密",
+                      files=[("收入证明.pdf", samples.make_pdf("收入证明", ["月收入"]))])
+    client = login_as("head")
+    for purpose in ("preview", "download"):
+        response = client.get(f"/documents/{secret.id}/{purpose}")
+        assert response.status_code == 200 and response.mimetype == "application/pdf"
+        assert "no-store" in response.headers["Cache-Control"]
+        text = PdfReader(io.BytesIO(response.data)).pages[0].extract_text()
+        assert "秘密" in text and "陈经理" in text
+
+
+def test_top_secret_download_without_approval_is_403_and_audited(session, users, login_as,
+                                                                 file_doc, doc):
+    top = file_doc(doc.dossier, "绝密件", classification="绝密", actor="gm",
+                   files=[("绝密.pdf", samples.make_pdf("绝密件", ["重大事项"]))])
+    gm = login_as("gm")
+    page = gm.get(f"/documents/{top.id}").get_data(as_text=True)
+    assert "绝密知悉人员" in page and "批准复制" in page
+    gm.post("/designations", data={"user": "head", "document_id": top.id})
+
+    client = login_as("head")
+    page = client.get(f"/documents/{top.id}").get_data(as_text=True)
+    assert "未经总经理批准" in page and f"/documents/{top.id}/files/" in page
+    assert "download" not in page.split("复制批准")[0].split("电子文件")[1]
+    preview = client.get(f"/documents/{top.id}/preview")
+    assert preview.status_code == 200
+    assert "陈经理" in PdfReader(io.BytesIO(preview.data)).pages[0].extract_text()
+    response = client.get(f"/documents/{top.id}/download")
+    assert response.status_code == 403
+    assert "绝密文件未经总经理批准" in response.get_data(as_text=True)
+    denied = session.execute(select(AuditEvent).where(
+        AuditEvent.action == "document.download", AuditEvent.outcome == "denied")).scalars().all()
+    assert [e.actor_name for e in denied] == ["head"]
+
+    login_as("gm").post("/copy-approvals", data={"user": "head", "document_id": top.id,
+                                                 "hours": "1", "reason": "报送"})
+    client = login_as("head")
+    assert client.get(f"/documents/{top.id}/download").status_code == 200
+
+
+def test_gm_grants_page_opens_another_department_until_revoked(session, login_as, doc):
+    client = login_as("service")
+    assert client.get(f"/documents/{doc.id}").status_code == 404
+    gm = login_as("gm")
+    assert gm.get("/grants").status_code == 200
+    until = (clock.now() + timedelta(days=1)).date().isoformat()
+    gm.post("/grants", data={"user": "service", "department": "XS", "valid_until": until,
+                             "reason": "协查"})
+    assert "协查" in gm.get("/grants").get_data(as_text=True)
+    client = login_as("service")
+    assert client.get(f"/documents/{doc.id}").status_code == 200
+
+
+@pytest.mark.parametrize("name", ["staff", "gmoffice", "head", "auditor", "admin"])
+def test_only_the_gm_manages_grants(login_as, name, doc):
+    client = login_as(name)
+    assert client.get("/grants").status_code == 403
+    assert client.post("/grants", data={"user": "service", "department": "XS",
+                                        "valid_until": "2099-01-01", "reason": "x"}
+                       ).status_code == 403
+    assert client.post("/designations", data={"user": "service",
+                                              "document_id": doc.id}).status_code == 403
