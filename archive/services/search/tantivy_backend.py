@@ -194,11 +194,13 @@ class TantivySearch(IndexService):
     def _execute(self, plan: Plan) -> Page:
         searcher = self.index.searcher()
         query = compile_plan(plan)
+        # No count here: counting forbids top-k pruning and is a second pass over the
+        # matches; the classification facet (every document has one) sums to the total.
         if plan.sort == "relevance":
-            result = searcher.search(query, plan.limit, offset=plan.offset)
+            result = searcher.search(query, plan.limit, count=False, offset=plan.offset)
         else:
             order = tantivy.Order.Desc if plan.sort == "date_desc" else tantivy.Order.Asc
-            result = searcher.search(query, plan.limit, offset=plan.offset,
+            result = searcher.search(query, plan.limit, count=False, offset=plan.offset,
                                      order_by_field="sort_key", order=order)
         found = []
         for score, address in result.hits:
@@ -211,7 +213,7 @@ class TantivySearch(IndexService):
         aggregated = searcher.aggregate(query, _AGGREGATION)
         facets = {name: {str(b["key"]): b["doc_count"] for b in aggregated[name]["buckets"]}
                   for name in FACETS}
-        return Page(result.count, found, facets)
+        return Page(sum(facets["classification"].values()), found, facets)
 
     def document_ids(self) -> set[int]:
         self._sync()
