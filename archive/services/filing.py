@@ -267,9 +267,10 @@ class RemarksSheet:
     paper_only: int
 
 
-def remarks_sheet(dossier: Dossier) -> RemarksSheet:
-    """Totals over the whole dossier: the sheet describes the physical volume."""
-    docs = dossier.documents
+def remarks_sheet(actor: User, dossier: Dossier) -> RemarksSheet:
+    """Totals over the documents the actor may see: for the archive room that is the
+    whole volume; a reader without clearance for some items does not learn their count."""
+    docs = access.visible_documents(actor, dossier.documents)
     return RemarksSheet(
         documents=len(docs),
         files=sum(len(d.files) for d in docs),

@@ -22,8 +22,10 @@ def index():
     total, rows = customers.list_customers(db.session, current_user, q=q, page=page,
                                            per_page=per_page)
     pages = max(1, -(-total // per_page))
+    counts = {c.id: sum(access.can(current_user, "dossier.view", d) for d in c.dossiers)
+              for c in rows}
     return render_template("customers/index.html", customers=rows, total=total, page=page,
-                           pages=pages, q=q)
+                           pages=pages, q=q, counts=counts)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -49,7 +51,9 @@ def show(customer_id: int):
     customer = customers.get_customer(db.session, current_user, customer_id)
     dossiers = [d for d in customer.dossiers if access.can(current_user, "dossier.view", d)]
     refs = {d.id: customers.references(db.session, current_user, d) for d in dossiers}
+    counts = {d.id: len(access.visible_documents(current_user, d.documents)) for d in dossiers}
     return render_template("customers/show.html", customer=customer, dossiers=dossiers, refs=refs,
+                           counts=counts,
                            may_file=access.can(current_user, "dossier.create", customer))
 
 

@@ -22,7 +22,7 @@ def _page(template: str, dossier_id: int, **extra):
     dossier = customers.get_dossier(db.session, current_user, dossier_id)
     return render_template(
         template, dossier=dossier, groups=filing.volume_index(current_user, dossier),
-        sheet=filing.remarks_sheet(dossier),
+        sheet=filing.remarks_sheet(current_user, dossier),
         refs=customers.references(db.session, current_user, dossier),
         may_upload=access.can(current_user, "document.upload", dossier), **extra,
     )

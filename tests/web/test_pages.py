@@ -135,3 +135,21 @@ def test_forms_without_csrf_token_are_refused(csrf_app):
     response = client.post("/login", data={"username": "officer", "password": PASSWORDS["officer"]})
     assert response.status_code == 400
     assert "安全令牌" in response.get_data(as_text=True)
+
+
+def test_counts_never_include_what_the_reader_may_not_open(app, login_as, make_customer,
+                                                           make_dossier, file_doc):
+    customer = make_customer()
+    dossier = make_dossier(customer)
+    file_doc(dossier, "认购书", "销售")
+    file_doc(dossier, "赔付协议", "赔付", classification="秘密")
+    file_doc(dossier, "处理意见", "其他", classification="机密")
+    officer = login_as("officer").get(f"/dossiers/{dossier.id}/remarks").get_data(as_text=True)
+    assert '<b class="files-count">3</b>' in officer
+    client = login_as("staff")
+    sheet = client.get(f"/dossiers/{dossier.id}/remarks").get_data(as_text=True)
+    assert '<b class="files-count">1</b>' in sheet
+    page = client.get(f"/customers/{customer.id}").get_data(as_text=True)
+    assert "<td>1</td>" in page and "<td>3</td>" not in page
+    listing = login_as("staff").get("/dossiers/%d" % dossier.id).get_data(as_text=True)
+    assert "赔付协议" not in listing and "处理意见" not in listing
