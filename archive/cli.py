@@ -7,7 +7,7 @@ from flask import Flask, current_app
 from sqlalchemy import select
 
 from archive.extensions import db
-from archive.models import Level, RetentionRule, StoredFile, User
+from archive.models import Department, Level, RetentionRule, StoredFile, User
 from archive.models.enums import DEFAULT_RETENTION
 from archive.services import accounts, audit, indexing
 from archive.services.customers import find_department
@@ -36,6 +36,23 @@ def init_app(app: Flask) -> None:
         """Create or upgrade the database schema (runs the migrations)."""
         init_db()
         click.echo("数据库已就绪")
+
+    @app.cli.command("create-department")
+    @click.argument("name")
+    @click.option("--code", default="", help="short code (default: derived from the id)")
+    def create_department_command(name, code):
+        """Create a department (names are unique)."""
+        name = name.strip()
+        if not name or len(name) > 100:
+            _fail("部门名称不能为空，且不超过 100 个字符")
+        if db.session.execute(select(Department).where(Department.name == name)).first():
+            _fail(f"部门已存在：{name}")
+        department = Department(name=name, code=code.strip() or f"D{name}"[:20])
+        db.session.add(department)
+        db.session.flush()
+        audit.record(db.session, None, "department.created", department, name=name)
+        db.session.commit()
+        click.echo(f"已创建部门 {department.name}（id {department.id}，代码 {department.code}）")
 
     @app.cli.command("create-user")
     @click.argument("name")

@@ -126,3 +126,16 @@ def test_reindex_rebuilds_the_search_index_from_the_database(app, cli, api, make
     assert [h["title"] for h in hits["hits"]] == ["维修记录"]
     pending = cli("reindex", "--pending-only")
     assert pending.exit_code == 0, pending.output
+
+
+def test_create_department_then_a_user_in_it(cli):
+    result = cli("create-department", "工程部", "--code", "GC")
+    assert result.exit_code == 0, result.output
+    assert "工程部" in result.output
+    again = cli("create-department", "工程部")
+    assert again.exit_code != 0 and "已存在" in again.output
+    made = cli("create-user", "gc_staff", "--role", "staff", "--department", "工程部",
+               "--clearance", "内部", input=GOOD_PASSWORD + "\n")
+    assert made.exit_code == 0, made.output
+    user = _user("gc_staff")
+    assert user.department.name == "工程部" and user.level is Level.INTERNAL
