@@ -11,8 +11,10 @@ import pathlib
 import shutil
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from tqdm import tqdm
 
@@ -22,6 +24,24 @@ from .directory import IndexDirectory
 from .documents import Prepared, prepare
 from .plan import Plan, build
 from .snippets import highlight
+
+T = TypeVar("T")
+
+
+def retry_vanished(action: Callable[[], T], attempts: int = 5) -> T:
+    """Run `action`, again if a file vanished under it.
+
+    Engines open an index's files by name; a commit in another process can replace
+    the newest table of contents or merge away a segment between listing and opening.
+    Trying again then finds the newer files."""
+    for attempt in range(attempts):
+        try:
+            return action()
+        except (FileNotFoundError, ValueError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from .analysis import query_word
 from .documents import SCOPES, Prepared
 from .plan import FACETS, Plan
 from .query import ALL, And, Match, Node, Not, Or, Range, TermIn
-from .service import Found, IndexService, Page
+from .service import Found, IndexService, Page, retry_vanished
 
 WRITER_HEAP = 256_000_000
 WRITER_THREADS = 2
@@ -155,7 +155,7 @@ class TantivySearch(IndexService):
         _register(tantivy.Index(SCHEMA, str(path), reuse=False))
 
     def _open(self, path: pathlib.Path) -> None:
-        self.index = _register(tantivy.Index(SCHEMA, str(path), reuse=True))
+        self.index = retry_vanished(lambda: _register(tantivy.Index(SCHEMA, str(path), reuse=True)))
         self._path = path
         self._meta_stamp = self._stamp()
 
@@ -169,8 +169,8 @@ class TantivySearch(IndexService):
     def _refresh(self) -> None:
         stamp = self._stamp()
         if stamp != self._meta_stamp:
+            retry_vanished(self.index.reload)
             self._meta_stamp = stamp
-            self.index.reload()
 
     def _write(self, path: pathlib.Path, docs: Iterable[Prepared],
                delete_ids: Iterable[int] = ()) -> int:

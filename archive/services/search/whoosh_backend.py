@@ -8,7 +8,6 @@ AST, so both backends return the same documents.
 from __future__ import annotations
 
 import pathlib
-import threading
 from collections.abc import Iterable
 
 import whoosh.index
@@ -21,7 +20,7 @@ from .analysis import query_word
 from .documents import SCOPES, Prepared
 from .plan import FACETS, Plan
 from .query import ALL, And, Match, Node, Not, Or, Range, TermIn
-from .service import Found, IndexService, Page
+from .service import Found, IndexService, Page, retry_vanished
 
 WRITER_MB = 256
 TITLE_BOOST = 2.0
@@ -114,31 +113,25 @@ class WhooshSearch(IndexService):
     def __init__(self, root: pathlib.Path):
         self.index: whoosh.index.Index | None = None
         self._path: pathlib.Path | None = None
-        self._local = threading.local()
         super().__init__(root)
 
     def _create(self, path: pathlib.Path) -> None:
         whoosh.index.create_in(str(path), SCHEMA)
 
     def _open(self, path: pathlib.Path) -> None:
-        self.index = whoosh.index.open_dir(str(path))
+        self.index = retry_vanished(lambda: whoosh.index.open_dir(str(path)))
         self._path = path
 
     def _refresh(self) -> None:
-        # Each thread's searcher checks for new commits when it is used (`_searcher`).
+        # Every search opens a fresh searcher on the newest commit (`_searcher`).
         return None
 
     def _searcher(self) -> Searcher:
-        """This thread's searcher on the live generation, refreshed if out of date."""
-        cached = getattr(self._local, "searcher", None)
-        if cached is not None and cached[0] is self.index and cached[1].up_to_date():
-            return cached[1]
-        if cached is not None:
-            cached[1].close()
-        # Not Searcher.refresh(): it reuses segment readers and so misses deletions.
-        searcher = self.index.searcher()
-        self._local.searcher = (self.index, searcher)
-        return searcher
+        """A searcher on the newest commit; close it after use.
+
+        Not cached: Searcher.refresh() reuses segment readers and so misses deletions,
+        and a searcher is not safe to share between threads."""
+        return retry_vanished(self.index.searcher)
 
     def _write(self, path: pathlib.Path, docs: Iterable[Prepared],
                delete_ids: Iterable[int] = ()) -> int:
@@ -159,7 +152,10 @@ class WhooshSearch(IndexService):
         return count
 
     def _execute(self, plan: Plan) -> Page:
-        searcher = self._searcher()
+        with self._searcher() as searcher:
+            return self._run(searcher, plan)
+
+    def _run(self, searcher: Searcher, plan: Plan) -> Page:
         query = _compile(plan.text, rank=True) if plan.text else wq.Every()
         options: dict = {
             "limit": plan.offset + plan.limit,
@@ -185,15 +181,11 @@ class WhooshSearch(IndexService):
 
     def document_ids(self) -> set[int]:
         self._sync()
-        searcher = self._searcher()
-        # all_stored_fields() would include deleted documents.
-        return {searcher.stored_fields(n)["id"] for n in searcher.reader().all_doc_ids()}
+        with self._searcher() as searcher:
+            # all_stored_fields() would include deleted documents.
+            return {searcher.stored_fields(n)["id"] for n in searcher.reader().all_doc_ids()}
 
     def close(self) -> None:
-        cached = getattr(self._local, "searcher", None)
-        if cached is not None:
-            cached[1].close()
-            self._local.searcher = None
         if self.index is not None:
             self.index.close()
         self.index = None
