@@ -54,7 +54,7 @@ def file_document(session, actor: User, dossier_id, data: dict, uploads: list[Up
     """File a document (with zero or more files) into a dossier group.
 
     Paper-only documents have no files. The group defaults from the category, the
-    retention from the category's schedule, the department from the customer's.
+    retention from the category's schedule; the department is the customer's.
     `index=False` leaves indexing to a later bulk rebuild (demo data, imports).
     """
     dossier = get_or_404(session, Dossier, dossier_id, "档案不存在")
@@ -75,11 +75,9 @@ def file_document(session, actor: User, dossier_id, data: dict, uploads: list[Up
     pages = validation.integer(data, "pages", "页数")
     if pages is not None and pages < 0:
         raise Invalid("页数不能为负数", details={"field": "pages"})
+    # The customer's responsible department answers for every document in its dossiers:
+    # access, search scope and the department facet all follow it.
     department_id = dossier.customer.department_id
-    if data.get("department"):
-        from archive.services.customers import find_department
-
-        department_id = find_department(session, data["department"]).id
 
     extractions = [extraction.extract(blob, ftype) for _, blob, ftype in checked]
     created_blobs: list[str] = []
