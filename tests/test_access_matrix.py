@@ -75,9 +75,14 @@ def needs(action, payload=None):
     return Rule(checks=(Check(action),), payload=payload)
 
 
-def then_lookup(action, kind):
+def then_lookup(action, kind, ok=()):
     """A permission first, then the object by id (404 only for those allowed to ask)."""
-    return Rule(checks=(Check(action), Check("exists", "target")), target=kind)
+    return Rule(checks=(Check(action), Check("exists", "target")), target=kind,
+                ok=frozenset(ok))
+
+
+def needs_then_invalid(action):
+    return Rule(checks=(Check(action),), ok=frozenset({422}))
 
 
 def decision():
@@ -85,6 +90,10 @@ def decision():
     the decider must be its department head or the GM office (000:742)."""
     return Rule(checks=(Check("document.view", "target.document"),
                         Check("classification.decide", "target")), target="change")
+
+
+def api_decision():
+    return Rule(checks=decision().checks, target="change", ok=frozenset({409}))
 
 
 ROUTES = {
@@ -162,6 +171,35 @@ ROUTES = {
     ("grants.revoke_copy", "/copy-approvals/<int:approval_id>/revoke"): {
         "POST": then_lookup("copy.approve", "copy")},
     ("api.audit_events", "/api/v1/audit"): {"GET": needs("audit.view")},
+    ("api.request_document_classification", "/api/v1/documents/<int:document_id>/classification"): {
+        "POST": on("document", "document.view", "classification.request", payload="level",
+                   ok={409, 422})},
+    ("api.request_dossier_classification", "/api/v1/dossiers/<int:dossier_id>/classification"): {
+        "POST": on("dossier", "dossier.view", "classification.request", payload="level",
+                   ok={409, 422})},
+    ("api.document_classification_history",
+     "/api/v1/documents/<int:document_id>/classification-history"): {
+        "GET": on("document", "document.view")},
+    ("api.pending_classification_changes", "/api/v1/classification-changes"): {"GET": LOGIN},
+    # Once one decider has decided, the next one meets a decided change (409).
+    ("api.approve_classification_change",
+     "/api/v1/classification-changes/<int:change_id>/approve"): {"POST": api_decision()},
+    ("api.reject_classification_change",
+     "/api/v1/classification-changes/<int:change_id>/reject"): {"POST": api_decision()},
+    # An empty body passes the permission and is then refused as a form error (422).
+    ("api.list_grants", "/api/v1/grants"): {"GET": needs("grant.manage")},
+    ("api.create_grant", "/api/v1/grants"): {"POST": needs_then_invalid("grant.manage")},
+    ("api.revoke_grant", "/api/v1/grants/<int:grant_id>/revoke"): {
+        "POST": then_lookup("grant.manage", "grant", ok={409})},
+    ("api.create_designation", "/api/v1/designations"): {
+        "POST": needs_then_invalid("designation.manage")},
+    ("api.delete_designation", "/api/v1/designations/<int:designation_id>"): {
+        # The web route may already have withdrawn the world's one designation.
+        "DELETE": then_lookup("designation.manage", "designation", ok={404})},
+    ("api.create_copy_approval", "/api/v1/copy-approvals"): {
+        "POST": needs_then_invalid("copy.approve")},
+    ("api.revoke_copy_approval", "/api/v1/copy-approvals/<int:approval_id>/revoke"): {
+        "POST": then_lookup("copy.approve", "copy", ok={409})},
 }
 
 QUERY = {"/search": "?q=合同", "/api/v1/search": "?q=合同"}

@@ -45,6 +45,21 @@ def test_raise_through_the_pages_then_internal_staff_get_404(session, login_as, 
     assert doc.classification == Level.SECRET
 
 
+def test_dossier_page_offers_a_whole_dossier_change_and_the_cover_shows_the_new_level(
+        session, login_as, doc):
+    client = login_as("staff")
+    page = client.get(f"/dossiers/{doc.dossier_id}").get_data(as_text=True)
+    assert "申请变更密级" in page
+    client.post(f"/dossiers/{doc.dossier_id}/classification", data={"to": "秘密", "reason": "整卷"})
+    change = session.execute(select(ClassificationChange)).scalar_one()
+    assert change.dossier_id == doc.dossier_id
+    login_as("head").post(f"/classification/{change.id}/approve")
+    login_as("gmoffice").post(f"/classification/{change.id}/approve")
+    cover = login_as("head").get(f"/dossiers/{doc.dossier_id}/cover").get_data(as_text=True)
+    assert "秘密" in cover and "永久" in cover
+    assert login_as("staff").get(f"/dossiers/{doc.dossier_id}").status_code == 404
+
+
 def test_requester_approving_own_request_is_refused_and_audited(session, login_as, doc):
     client = login_as("head")
     client.post(f"/documents/{doc.id}/classification", data={"to": "秘密", "reason": "x"})
