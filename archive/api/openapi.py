@@ -387,6 +387,9 @@ PATHS = {
                    {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1}),
             _query("per_page", "Hits per page.",
                    {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": 20}),
+            _query("facets", "0 skips the facet counts (faster for broad queries); "
+                   "the exact total is always given.",
+                   {"type": "integer", "enum": [0, 1], "default": 1}),
         ])},
     "/api/v1/audit": {"get": _operation(
         "Audit events, newest first, at most 500 (auditors; the query is itself audited)",

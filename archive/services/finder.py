@@ -43,6 +43,7 @@ def build_query(params: dict):
         sort=validation.choice(params, "sort", "排序", SORTS, default="relevance"),
         page=page,
         per_page=per_page,
+        facets=str(params.get("facets", "1")).strip().lower() not in ("0", "false", "no"),
     )
 
 
@@ -57,7 +58,8 @@ def search(session, actor: User, params: dict):
                      error=getattr(exc, "message", type(exc).__name__))
         session.commit()
         raise
-    filters = {k: v for k, v in params.items() if k not in ("q", "page", "per_page") and v}
+    filters = {k: v for k, v in params.items()
+               if k not in ("q", "page", "per_page", "facets") and v}
     audit.record(session, actor, "search", None, query=query.text[:500], filters=filters,
                  hits=result.total)
     session.commit()

@@ -228,3 +228,12 @@ def test_search_page_paginates_with_facets_and_highlights(app, make_customer, ma
     second = client.get("/search", query_string={"q": "维修", "sort": "date_desc", "page": 2})
     text = second.get_data(as_text=True)
     assert "维修记录00" in text and "维修记录22" not in text
+
+
+def test_facets_can_be_skipped_without_changing_hits_or_total(app, filed, api):
+    client = app.test_client()
+    headers = api("officer")
+    with_facets, full = _ids(client, headers, q="维修", sort="date_desc")
+    without, lean = _ids(client, headers, q="维修", sort="date_desc", facets="0")
+    assert with_facets == without and full["total"] == lean["total"] == 4
+    assert full["facets"]["category"] and lean["facets"] == {}

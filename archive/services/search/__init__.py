@@ -79,6 +79,7 @@ class SearchQuery:
     sort: str = "relevance"
     page: int = 1
     per_page: int = 20
+    facets: bool = True  # counting facets visits every match: skip when not shown
 
 
 @dataclass

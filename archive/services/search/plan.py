@@ -29,6 +29,7 @@ class Plan:
     offset: int
     limit: int
     highlight: tuple[str, ...]  # literals to mark in snippets
+    facets: bool = True  # count facets over all matches (else only the exact total)
 
 
 def visibility_filter(vis: Visibility) -> Node | None:
@@ -77,4 +78,4 @@ def build(q: SearchQuery, vis: Visibility) -> Plan:
     if text is None and sort == "relevance":
         sort = "date_desc"  # nothing to rank by
     filters = all_of([*_query_filters(q), visibility_filter(vis)])
-    return Plan(text, filters, sort, offset, limit, tuple(positive_literals(text)))
+    return Plan(text, filters, sort, offset, limit, tuple(positive_literals(text)), q.facets)

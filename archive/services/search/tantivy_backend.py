@@ -194,13 +194,15 @@ class TantivySearch(IndexService):
     def _execute(self, plan: Plan) -> Page:
         searcher = self.index.searcher()
         query = compile_plan(plan)
-        # No count here: counting forbids top-k pruning and is a second pass over the
-        # matches; the classification facet (every document has one) sums to the total.
+        # With facets, no count here: counting forbids top-k pruning and is a second pass
+        # over the matches; the classification facet (every document has one) sums to the
+        # total. Without facets, tantivy's count is the cheaper way to the exact total.
+        count = not plan.facets
         if plan.sort == "relevance":
-            result = searcher.search(query, plan.limit, count=False, offset=plan.offset)
+            result = searcher.search(query, plan.limit, count=count, offset=plan.offset)
         else:
             order = tantivy.Order.Desc if plan.sort == "date_desc" else tantivy.Order.Asc
-            result = searcher.search(query, plan.limit, count=False, offset=plan.offset,
+            result = searcher.search(query, plan.limit, count=count, offset=plan.offset,
                                      order_by_field="sort_key", order=order)
         found = []
         for score, address in result.hits:
@@ -210,6 +212,8 @@ class TantivySearch(IndexService):
                 doc.get_first("title_src").decode(), doc.get_first("text_src").decode(),
                 float(score) if plan.sort == "relevance" else 0.0,
             ))
+        if not plan.facets:
+            return Page(result.count, found, {})
         aggregated = searcher.aggregate(query, _AGGREGATION)
         facets = {name: {str(b["key"]): b["doc_count"] for b in aggregated[name]["buckets"]}
                   for name in FACETS}

@@ -157,11 +157,10 @@ class WhooshSearch(IndexService):
 
     def _run(self, searcher: Searcher, plan: Plan) -> Page:
         query = _compile(plan.text, rank=True) if plan.text else wq.Every()
-        options: dict = {
-            "limit": plan.offset + plan.limit,
-            "groupedby": {name: sorting.FieldFacet(field, maptype=sorting.Count)
-                          for name, field in FACETS.items()},
-        }
+        options: dict = {"limit": plan.offset + plan.limit}
+        if plan.facets:
+            options["groupedby"] = {name: sorting.FieldFacet(field, maptype=sorting.Count)
+                                    for name, field in FACETS.items()}
         if plan.filters is not None:
             options["filter"] = _compile(plan.filters)
         if plan.sort != "relevance":
@@ -173,7 +172,7 @@ class WhooshSearch(IndexService):
             for hit in results[plan.offset:plan.offset + plan.limit]
         ]
         facets = {}
-        for name in FACETS:
+        for name in FACETS if plan.facets else ():
             # Undated documents have year 0 (see _fields): not a year.
             facets[name] = {str(k): n for k, n in results.groups(name).items()
                             if k is not None and (name != "year" or k)}
