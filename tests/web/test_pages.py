@@ -151,5 +151,5 @@ def test_counts_never_include_what_the_reader_may_not_open(app, login_as, make_c
     assert '<b class="files-count">1</b>' in sheet
     page = client.get(f"/customers/{customer.id}").get_data(as_text=True)
     assert "<td>1</td>" in page and "<td>3</td>" not in page
-    listing = login_as("staff").get("/dossiers/%d" % dossier.id).get_data(as_text=True)
+    listing = login_as("staff").get(f"/dossiers/{dossier.id}").get_data(as_text=True)
     assert "赔付协议" not in listing and "处理意见" not in listing
