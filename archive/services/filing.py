@@ -64,7 +64,8 @@ def file_document(session, actor: User, dossier_id, data: dict, uploads: list[Up
     category = validation.category(data)
     checked = _inspect_all(uploads, limits)
     carrier = validation.carrier(data, checked[0][2].carrier if checked else "纸质")
-    classification = validation.level(data, "classification", Level.INTERNAL)
+    # A document filed into a dossier of a raised level takes that level by default.
+    classification = validation.level(data, "classification", Level(dossier.classification))
     if classification > access.max_filing_level(actor):
         raise Forbidden("不能归档高于本人密级的文件")
     group_code = validation.choice(

@@ -188,3 +188,9 @@ def test_blob_written_for_a_failed_transaction_is_removed(app, session, make_cus
         file_doc(dossier, files=[("a.pdf", PDF)])
     assert archive_state(app) == before
     assert session.query(StoredFile).count() == 0
+
+
+def test_documents_take_a_raised_dossier_level_by_default(make_customer, make_dossier, file_doc):
+    dossier = make_dossier(make_customer(), classification="秘密")
+    assert file_doc(dossier, "赔付协议", "赔付").level is Level.SECRET
+    assert file_doc(dossier, "公开通知", "其他", classification="公开").level is Level.PUBLIC
