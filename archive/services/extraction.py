@@ -302,11 +302,22 @@ def _docx_pages(data: bytes) -> int | None:
 # ---- text and images ------------------------------------------------------------------
 
 
+# Legacy encodings of Chinese text files: GB18030 (mainland, superset of GBK/GB2312) and
+# Big5 (Taiwan, Hong Kong: old traditional-script files). Byte patterns of the two
+# overlap, so a detector weighs which decoding reads as language.
+_LEGACY_ENCODINGS = ["gb18030", "big5"]
+
+
 def _decode_text(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return data.decode("gb18030", errors="replace")
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data, cp_isolation=_LEGACY_ENCODINGS).best()
+    encoding = best.encoding if best is not None else "gb18030"
+    return data.decode(encoding, errors="replace")
 
 
 def _tiff_frames(data: bytes) -> int | None:

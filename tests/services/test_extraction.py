@@ -168,6 +168,14 @@ def test_plain_text_is_decoded(encoding):
     assert (result.text, result.pages, result.status) == ("来电记录：业主张伟反映漏水。\n", None, "ok")
 
 
+@pytest.mark.parametrize("text,encoding", [
+    ("檔案管理規範：維修記錄須於每月十日前移交總經理辦公室。\n", "big5"),
+    ("档案管理规范：维修记录须于每月十日前移交总经理办公室。\n", "gbk"),
+])
+def test_legacy_chinese_encodings_are_told_apart(text, encoding):
+    assert read(text.encode(encoding), "规范.txt").text == text
+
+
 def test_huge_text_is_capped_with_a_note():
     result = read(("漏水" * 1000 + "\n").encode() * 3000, "日志.txt")
     assert len(result.text) == MAX_TEXT_CHARS and result.status == "ok" and result.error
