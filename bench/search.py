@@ -168,8 +168,9 @@ class RawTantivy:
         clauses = []
         for stream, terms in spec["phrases"]:
             field = f"{stream}_all"
+            words = analysis.sparse_phrase(terms) if stream == "bi" else list(terms)
             clauses.append((must, Q.term_query(self.schema, field, terms[0]) if len(terms) == 1
-                            else Q.phrase_query(self.schema, field, list(terms))))
+                            else Q.phrase_query(self.schema, field, words)))
         if spec.get("category"):
             clauses.append((must, Q.term_query(self.schema, "category", spec["category"])))
         if "year" in spec:

@@ -37,3 +37,22 @@ def test_punctuation_only_is_not_searchable():
 
 def test_jieba_words_of_the_title_feed_ranking():
     assert {"认购", "认购书"} <= set(words("客户签署认购书", ""))
+
+
+def test_sparse_phrase_keeps_every_unit_covered():
+    from archive.services.search.analysis import literal_phrase, sparse_phrase
+
+    def covered(pairs):
+        units = set()
+        for offset, term in pairs:
+            units.update(range(offset, offset + (2 if len(term) == 2 and term.isalpha()
+                                                 and not term.isascii() else 1)))
+        return units
+
+    for text in ["维修记录", "认购书", "维修记录表格", "3栋2单元1201", "合同编号HT-2024-0031"]:
+        stream, terms = literal_phrase(text)
+        pairs = sparse_phrase(terms)
+        full = covered(list(enumerate(terms)))
+        assert covered(pairs) == full, text
+        assert len(pairs) <= len(terms)
+    assert sparse_phrase(literal_phrase("维修记录表格").terms) == [(0, "维修"), (2, "记录"), (4, "表格")]

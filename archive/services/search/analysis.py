@@ -50,6 +50,7 @@ CJK_CHARS = (
 )
 _RUN = re.compile(f"([{CJK_CHARS}]+)|[^\\W_{CJK_CHARS}]+")
 _OVERLAPPING_PAIRS = re.compile("(?=(..))", re.DOTALL)
+_CJK_PAIR = re.compile(f"[{CJK_CHARS}]{{2}}")
 _SPACE_BETWEEN_CJK = re.compile(f"(?<=[{CJK_CHARS}])\\s+(?=[{CJK_CHARS}])")
 # A code is letters/digits joined by - / . _ (HT-2024-0031, A3/12): kept whole too.
 _CODE = re.compile(f"[^\\W_{CJK_CHARS}]+(?:[-/._][^\\W_{CJK_CHARS}]+)+")
@@ -205,6 +206,30 @@ def literal_phrase(text: str) -> Phrase | None:
     if cjk[-1]:
         grams.pop()
     return Phrase("bi", tuple(grams))
+
+
+def _span(term: str) -> int:
+    """Units a bi-stream term covers: 2 for a CJK bigram, 1 for a unit (no unit is two
+    CJK characters, so the term alone tells)."""
+    return 2 if len(term) == 2 and _CJK_PAIR.fullmatch(term) else 1
+
+
+def sparse_phrase(terms: tuple[str, ...]) -> list[tuple[int, str]]:
+    """The fewest (offset, term) pairs of a bi-stream phrase that still cover every unit
+    of it: a bigram at offset i makes the one at i+1 redundant. `维修记录表格` needs
+    (0 维修)(2 记录)(4 表格), not five overlapping bigrams: same matches, half the
+    position lists to intersect."""
+    ends = max(i + _span(t) for i, t in enumerate(terms))
+    chosen, unit = [], 0
+    while unit < ends:
+        if unit < len(terms):
+            chosen.append((unit, terms[unit]))
+            unit += _span(terms[unit])
+        else:  # the last unit is only covered by the bigram before it
+            if chosen[-1][0] != len(terms) - 1:
+                chosen.append((len(terms) - 1, terms[-1]))
+            break
+    return chosen
 
 
 def query_word(text: str) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import tantivy
 
-from .analysis import query_word
+from .analysis import query_word, sparse_phrase
 from .documents import SCOPES, Prepared
 from .plan import FACETS, Plan
 from .query import ALL, And, Match, Node, Not, Or, Range, TermIn
@@ -90,6 +90,8 @@ def _terms(field: str, values: tuple) -> tantivy.Query:
 def _phrase(field: str, terms: tuple[str, ...]) -> tantivy.Query:
     if len(terms) == 1:
         return _Q.term_query(SCHEMA, field, terms[0])
+    if field.startswith("bi_"):
+        return _Q.phrase_query(SCHEMA, field, [(o, t) for o, t in sparse_phrase(terms)])
     return _Q.phrase_query(SCHEMA, field, list(terms))
 
 
