@@ -78,6 +78,14 @@ def test_upload_form_shows_chinese_error_and_stores_nothing(app, login_as, make_
     assert archive_state(app) == before
 
 
+def test_upload_form_preselects_the_dossier_level(login_as, make_customer, make_dossier):
+    # The form must not force 内部 on a document filed into a 秘密 dossier.
+    dossier = make_dossier(make_customer(), classification="秘密")
+    page = login_as("officer").get(f"/dossiers/{dossier.id}/upload").get_data(as_text=True)
+    assert re.search(r'<option value="2"\s+selected>', page)
+    assert not re.search(r'<option value="1"\s+selected>', page)
+
+
 def test_customer_list_filters_and_paginates(app, login_as, make_customer):
     for i in range(25):
         make_customer(f"客户{i:02d}", code=f"KH-P-{i:02d}")
