@@ -1,6 +1,6 @@
 """HTML blueprints: parse the form, call one service, render."""
 
-from flask import Flask, current_app, flash, redirect, request
+from flask import Flask, current_app
 from flask_babel import gettext as _
 
 from archive.models.enums import CARRIERS, CATEGORIES, GROUPS, LEVEL_LABELS, Level
@@ -35,10 +35,18 @@ def register(app: Flask) -> None:
         }
 
 
-def back_with_error(message: str, endpoint_url: str | None = None):
-    """Re-show the previous form with the error (used on domain errors from forms)."""
-    flash(message, "error")
-    return redirect(endpoint_url or request.referrer or "/")
+def local_path(target: str | None) -> str | None:
+    r"""`target` if it is a path on this site, else None (never an open redirect).
+
+    Browsers drop tabs and line breaks inside a URL and read a backslash as a slash, so
+    "/<TAB>/evil.example" or "/\evil.example" would leave the site: such a character
+    anywhere refuses the target."""
+    target = target or ""
+    if not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 or c.isspace() for c in target):
+        return None
+    return target
 
 
-__all__ = ["register", "back_with_error", "_"]
+__all__ = ["register", "local_path", "_"]

@@ -16,6 +16,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from archive.extensions import db, limiter
 from archive.services import accounts, audit
 from archive.services.errors import DomainError
+from archive.web import local_path
 
 bp = Blueprint("auth", __name__)
 
@@ -52,11 +53,7 @@ def login():
             return render_template("auth/login.html"), 401
         _fresh_session()
         login_user(user)
-        target = request.args.get("next", "")
-        # Only same-site paths: an absolute URL here would be an open redirect.
-        if not target.startswith("/") or target.startswith("//"):
-            target = url_for("main.dashboard")
-        return redirect(target)
+        return redirect(local_path(request.args.get("next")) or url_for("main.dashboard"))
     if current_user.is_authenticated:
         return redirect(url_for("main.dashboard"))
     return render_template("auth/login.html")

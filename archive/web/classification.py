@@ -9,6 +9,7 @@ from archive.services import access, classification, grants
 from archive.services.customers import get_dossier
 from archive.services.errors import DomainError
 from archive.services.filing import get_document
+from archive.web import local_path
 
 bp = Blueprint("classification", __name__)
 
@@ -101,11 +102,8 @@ def _decide(change_id: int, decision: str):
 
 
 def local_next() -> str | None:
-    """The form's `next` if it is a path on this site (never an open redirect)."""
-    target = request.form.get("next", "")
-    if target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return None
+    """The form's `next` if it is a path on this site."""
+    return local_path(request.form.get("next"))
 
 
 @bp.post("/classification/<int:change_id>/approve")

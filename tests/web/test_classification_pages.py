@@ -82,6 +82,15 @@ def test_redirect_after_decision_stays_on_site(session, login_as, doc):
     assert response.headers["Location"].endswith("/classification/pending")
 
 
+def test_redirect_after_decision_refuses_a_tab_hidden_host(session, login_as, doc):
+    client = login_as("staff")
+    client.post(f"/documents/{doc.id}/classification", data={"to": "秘密", "reason": "x"})
+    change = session.execute(select(ClassificationChange)).scalar_one()
+    response = login_as("head").post(f"/classification/{change.id}/reject",
+                                     data={"next": "/\t/evil.example/"})
+    assert response.headers["Location"].endswith("/classification/pending")
+
+
 def test_secret_preview_and_download_are_stamped(session, login_as, doc, file_doc):
     secret = file_doc(doc.dossier, "收入证明", classification="秘密",
                       files=[("收入证明.pdf", samples.make_pdf("收入证明", ["月收入"]))])

@@ -31,6 +31,17 @@ def test_login_is_not_an_open_redirect(client):
     assert response.status_code == 302 and response.headers["Location"] == "/"
 
 
+@pytest.mark.parametrize("target", ["/\t/evil.example/", "/\n/evil.example/", "/\\evil.example/"])
+def test_login_next_with_a_tab_or_backslash_stays_on_site(client, target):
+    # Werkzeug drops the tab from the Location header, and browsers read "/\\" as "//":
+    # either way the redirect would go to evil.example.
+    from tests.conftest import PASSWORDS
+
+    response = client.post("/login", query_string={"next": target}, data={
+        "username": "officer", "password": PASSWORDS["officer"]})
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
 def test_officer_files_a_document_through_the_forms(app, login_as, departments):
     client = login_as("officer")
     response = client.post("/customers/new", data={"name": "张伟", "kind": "person",
