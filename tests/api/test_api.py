@@ -62,6 +62,19 @@ def test_no_token_is_401_json(client):
     assert response.json["error"]["code"] == "unauthorized"
 
 
+def test_a_browser_session_does_not_open_the_api(client, departments):
+    # /api/v1 is exempt from CSRF: were the session cookie accepted there, any page could
+    # make a signed-in browser post to it (e.g. a multipart upload form).
+    from tests.conftest import login
+
+    login(client, "officer")
+    assert client.get("/customers").status_code == 200
+    response = client.post("/api/v1/customers", json={"name": "跨站客户",
+                                                      "department": departments["XS"].id})
+    assert response.status_code == 401 and response.json["error"]["code"] == "unauthorized"
+    assert client.get("/api/v1/customers").status_code == 401
+
+
 def test_a_wrong_token_is_401(client):
     response = client.get("/api/v1/customers", headers={"Authorization": "Bearer nope"})
     assert response.status_code == 401
