@@ -1,6 +1,7 @@
 """Level changes on the web: request forms, the 待审批 list, approve and reject."""
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from archive.extensions import db
@@ -53,9 +54,12 @@ def _back(target) -> str:
 
 def _request(target):
     try:
-        classification.request_change(db.session, current_user, target,
-                                      request.form.get("to", ""), request.form.get("reason", ""))
-        flash("密级变更申请已提交，待部门负责人与总经理办公室审批", "info")
+        change = classification.request_change(db.session, current_user, target,
+                                               request.form.get("to", ""),
+                                               request.form.get("reason", ""))
+        # Raising needs both approvals; lowering only the GM office's.
+        flash(_("密级变更申请已提交，待部门负责人与总经理办公室审批") if change.raising
+              else _("密级变更申请已提交，待总经理办公室审批"), "info")
     except (access.NotFound, access.Forbidden):
         raise  # a refusal answers 403/404 like every route; only form errors are flashed
     except DomainError as exc:
@@ -88,12 +92,12 @@ def _decide(change_id: int, decision: str):
     try:
         if decision == "approve":
             change = classification.approve(db.session, current_user, change_id)
-            flash("密级变更已生效" if change.status == classification.APPLIED
-                  else "已审批，待另一方审批", "info")
+            flash(_("密级变更已生效") if change.status == classification.APPLIED
+                  else _("已审批，待另一方审批"), "info")
         else:
             classification.reject(db.session, current_user, change_id,
                                   request.form.get("note", ""))
-            flash("已驳回密级变更申请", "info")
+            flash(_("已驳回密级变更申请"), "info")
     except (access.NotFound, access.Forbidden):
         raise
     except DomainError as exc:

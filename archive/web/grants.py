@@ -2,6 +2,7 @@
 (绝密 designations and copy approvals)."""
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -43,7 +44,7 @@ def _run(action, success: str, fallback: str):
 def create():
     access.require(current_user, "grant.manage")
     return _run(lambda: grants.grant_access(db.session, current_user, request.form.to_dict()),
-                "已授权", url_for("grants.index"))
+                _("已授权"), url_for("grants.index"))
 
 
 @bp.post("/grants/<int:grant_id>/revoke")
@@ -51,7 +52,7 @@ def create():
 def revoke(grant_id: int):
     access.require(current_user, "grant.manage")
     return _run(lambda: grants.revoke_grant(db.session, current_user, grant_id),
-                "授权已收回", url_for("grants.index"))
+                _("授权已收回"), url_for("grants.index"))
 
 
 @bp.post("/designations")
@@ -59,7 +60,7 @@ def revoke(grant_id: int):
 def designate():
     access.require(current_user, "designation.manage")
     return _run(lambda: grants.designate(db.session, current_user, request.form.to_dict()),
-                "已指定知悉人员", url_for("main.dashboard"))
+                _("已指定知悉人员"), url_for("main.dashboard"))
 
 
 @bp.post("/designations/<int:designation_id>/revoke")
@@ -67,7 +68,7 @@ def designate():
 def revoke_designation(designation_id: int):
     access.require(current_user, "designation.manage")
     return _run(lambda: grants.revoke_designation(db.session, current_user, designation_id),
-                "已取消指定", url_for("main.dashboard"))
+                _("已取消指定"), url_for("main.dashboard"))
 
 
 @bp.post("/copy-approvals")
@@ -75,7 +76,7 @@ def revoke_designation(designation_id: int):
 def approve_copy():
     access.require(current_user, "copy.approve")
     return _run(lambda: grants.approve_copy(db.session, current_user, request.form.to_dict()),
-                "已批准复制", url_for("main.dashboard"))
+                _("已批准复制"), url_for("main.dashboard"))
 
 
 @bp.post("/copy-approvals/<int:approval_id>/revoke")
@@ -83,4 +84,4 @@ def approve_copy():
 def revoke_copy(approval_id: int):
     access.require(current_user, "copy.approve")
     return _run(lambda: grants.revoke_copy(db.session, current_user, approval_id),
-                "已收回复制批准", url_for("main.dashboard"))
+                _("已收回复制批准"), url_for("main.dashboard"))

@@ -154,3 +154,20 @@ def test_only_the_gm_manages_grants(login_as, name, doc):
                        ).status_code == 403
     assert client.post("/designations", data={"user": "service",
                                               "document_id": doc.id}).status_code == 403
+
+
+def test_request_messages_name_the_right_approvers_and_are_translated(
+        session, login_as, make_customer, make_dossier, file_doc):
+    dossier = make_dossier(make_customer("李雷"))
+    secret = file_doc(dossier, "李雷 诉讼材料", "诉讼", classification="秘密")
+    client = login_as("officer")
+    client.post(f"/documents/{secret.id}/classification", data={"to": "内部", "reason": "已结案"})
+    page = client.get(f"/documents/{secret.id}").get_data(as_text=True)
+    # Lowering needs the GM office only: the message must not promise the department head.
+    assert "密级变更申请已提交，待总经理办公室审批" in page and "部门负责人与" not in page
+    change = session.execute(select(ClassificationChange)).scalar_one()
+    gmoffice = login_as("gmoffice")
+    gmoffice.get("/lang/en")
+    page = gmoffice.post(f"/classification/{change.id}/approve",
+                         follow_redirects=True).get_data(as_text=True)
+    assert "The level change has taken effect" in page and "密级变更已生效" not in page
