@@ -73,7 +73,8 @@ def create_dossier():
 def get_dossier(dossier_id: int):
     dossier = customers.get_dossier(db.session, current_user, dossier_id)
     return jsonify(out.dossier(dossier, filing.volume_index(current_user, dossier),
-                               customers.references(db.session, current_user, dossier)))
+                               customers.references(db.session, current_user, dossier),
+                               access.shown_level(current_user, dossier)))
 
 
 @bp.post("/dossiers/<int:dossier_id>/references")

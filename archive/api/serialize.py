@@ -68,9 +68,9 @@ def document(d: Document) -> dict:
     }
 
 
-def dossier(d: Dossier, groups, refs) -> dict:
+def dossier(d: Dossier, groups, refs, shown_level) -> dict:
     body = dossier_summary(d)
-    body["level"] = level(d.level)
+    body["level"] = level(shown_level)
     body["groups"] = [
         {"code": g.code, "name": g.name, "documents": [document(x) for x in docs]}
         for g, docs in groups

@@ -63,8 +63,8 @@ class Dossier(db.Model):
     title: Mapped[str] = mapped_column(String(200), default="")
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
-    # The level declared for the dossier itself; what it shows is the highest of this
-    # and its documents' levels (see `level`).
+    # The level declared for the dossier itself; what it shows a reader is the highest of
+    # this and the levels of the documents that reader may see (access.shown_level).
     classification: Mapped[int] = mapped_column(default=int(Level.INTERNAL))
     retention: Mapped[str] = mapped_column(String(10), default=Retention.PERMANENT.value)
     location: Mapped[str] = mapped_column(String(200), default="")  # 保存地点 (000:832)
@@ -84,12 +84,6 @@ class Dossier(db.Model):
     documents: Mapped[list["Document"]] = relationship(  # noqa: F821
         back_populates="dossier", order_by="Document.id", viewonly=True
     )
-
-    @property
-    def level(self) -> Level:
-        """The highest level of the dossier and its documents."""
-        levels = [self.classification] + [d.classification for d in self.documents]
-        return Level(max(levels))
 
     def group(self, code: str) -> "Group":
         return next(g for g in self.groups if g.code == code)

@@ -9,7 +9,7 @@ Web views, the API, search, downloads, previews and the CLI all ask here. Rules:
 - 绝密 opens only for persons the GM designated for that dossier or document (002:43).
 """
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 
 from archive.models import (
     AccessGrant,
@@ -224,6 +224,30 @@ def customer_filter(user: User):
         Customer.department_id.in_(departments),
         Customer.id.in_(customers),
     )
+
+
+def dossier_filter(user: User):
+    """A SQL condition on Dossier equivalent to `can(user, 'dossier.view', dossier)`
+    (or None), for counts and listings that must not include what the user may not open."""
+    role = _role(user)
+    if role is Role.GM:
+        return None
+    cleared = Dossier.classification <= min(user.clearance, int(Level.CONFIDENTIAL))
+    scope = customer_filter(user)
+    if scope is not None:
+        cleared = and_(cleared, Dossier.customer_id.in_(select(Customer.id).where(scope)))
+    designated = and_(
+        Dossier.classification >= int(Level.TOP_SECRET),
+        Dossier.id.in_(select(Designation.dossier_id).where(Designation.user_id == user.id)),
+    )
+    return or_(cleared, designated)
+
+
+def shown_level(user: User, dossier: Dossier) -> Level:
+    """The level a dossier shows `user`: the highest of its own and of the documents the
+    user may see. A hidden document's higher level would tell that it exists."""
+    levels = [d.classification for d in visible_documents(user, dossier.documents)]
+    return Level(max([dossier.classification, *levels]))
 
 
 def visible_documents(user: User, documents):

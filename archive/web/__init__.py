@@ -2,8 +2,10 @@
 
 from flask import Flask, current_app
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from archive.models.enums import CARRIERS, CATEGORIES, GROUPS, LEVEL_LABELS, Level
+from archive.services import access
 
 
 def register(app: Flask) -> None:
@@ -31,6 +33,7 @@ def register(app: Flask) -> None:
             "GROUPS": GROUPS,
             "LEVELS": [(int(level), LEVEL_LABELS[level]) for level in Level],
             "level_label": lambda value: Level(value).label,
+            "shown_level": lambda dossier: access.shown_level(current_user, dossier),
             "company_name": current_app.config["COMPANY_NAME"],
         }
 

@@ -20,7 +20,11 @@ def dashboard():
         customers = customers.where(scope)
     customer_ids = customers.subquery()
     n_customers = db.session.execute(select(func.count()).select_from(customer_ids)).scalar_one()
-    dossiers = select(Dossier).where(Dossier.customer_id.in_(select(customer_ids)))
+    # Only dossiers the user may open: a count of hidden ones would tell they exist.
+    dossiers = select(Dossier.id)
+    opens = access.dossier_filter(current_user)
+    if opens is not None:
+        dossiers = dossiers.where(opens)
     n_dossiers = db.session.execute(
         select(func.count()).select_from(dossiers.subquery())).scalar_one()
     recent = db.session.execute(
