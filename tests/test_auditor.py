@@ -29,6 +29,7 @@ def test_auditors_and_the_gm_read_the_trail(app, login_as, api, username):
     assert page.status_code == 200 and "login.succeeded" in page.get_data(as_text=True)
     export = client.get("/audit/export.csv")
     assert export.status_code == 200 and export.mimetype == "text/csv"
+    assert export.headers["Content-Type"] == "text/csv; charset=utf-8"  # one charset, not two
     assert export.get_data(as_text=True).lstrip("\ufeff").startswith("seq,time,actor,action")
     response = app.test_client().get("/api/v1/audit", headers=api(username))
     assert response.status_code == 200 and response.get_json()["events"]

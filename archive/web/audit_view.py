@@ -61,5 +61,5 @@ def export():
                          e.object_id, e.ip, e.outcome, e.details, e.hash])
     audit.record(db.session, current_user, "audit.exported", None, filters=request.args.to_dict())
     db.session.commit()
-    return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv; charset=utf-8",
+    return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=audit.csv"})
