@@ -1,7 +1,9 @@
 """Searching the archive as a user: parse the request, filter by access, audit."""
 
-from archive.models import User
-from archive.models.enums import CARRIERS, CATEGORIES
+from sqlalchemy import select
+
+from archive.models import Document, User
+from archive.models.enums import CARRIERS, CATEGORIES, DocumentStatus
 from archive.services import access, audit, validation
 from archive.services.errors import Invalid
 from archive.services.indexing import search_service
@@ -58,9 +60,25 @@ def search(session, actor: User, params: dict):
                      error=getattr(exc, "message", type(exc).__name__))
         session.commit()
         raise
+    result.hits = _openable(session, actor, result.hits)
     filters = {k: v for k, v in params.items()
                if k not in ("q", "page", "per_page", "facets") and v}
     audit.record(session, actor, "search", None, query=query.text[:500], filters=filters,
                  hits=result.total)
     session.commit()
     return query, result
+
+
+def _openable(session, actor: User, hits):
+    """The hits the database (the source of truth) lets `actor` see. The index can lag
+    it: a level raised or a designation withdrawn whose index write failed leaves the
+    old entry (flagged needs_index) until the next write or `flask reindex`, and its
+    title and snippet must not reach a reader the new state excludes."""
+    if not hits:
+        return hits
+    ids = [h.document_id for h in hits]
+    documents = {d.id: d for d in session.execute(
+        select(Document).where(Document.id.in_(ids),
+                               Document.status == DocumentStatus.ACTIVE.value)).scalars()}
+    return [h for h in hits if h.document_id in documents
+            and access.can(actor, "document.view", documents[h.document_id])]

@@ -237,3 +237,22 @@ def test_facets_can_be_skipped_without_changing_hits_or_total(app, filed, api):
     without, lean = _ids(client, headers, q="维修", sort="date_desc", facets="0")
     assert with_facets == without and full["total"] == lean["total"] == 4
     assert full["facets"]["category"] and lean["facets"] == {}
+
+
+def test_a_raised_level_the_index_missed_does_not_show_the_hit(app, filed, api, monkeypatch):
+    # The level moved in the database but the index write failed (the document is flagged
+    # needs_index): the stale 内部 entry must not hand its title to 内部 readers.
+    service = app.extensions["search"]
+    monkeypatch.setattr(service, "index_many", lambda docs: (_ for _ in ()).throw(OSError("full")))
+    document = db.session.get(Document, filed["xs_internal"].id)
+    document.classification = 3  # 机密
+    db.session.commit()
+    assert not indexing.index_after_commit(db.session, [document.id])
+    assert db.session.get(Document, document.id).needs_index
+    found, body = _ids(app.test_client(), api("staff"), q="维修")
+    assert document.id not in found
+    assert all("卫生间漏水" not in h["highlight"] for h in body["hits"])
+    found, _ = _ids(app.test_client(), api("head"), q="维修")  # 秘密 clearance: still not
+    assert document.id not in found
+    found, _ = _ids(app.test_client(), api("officer"), q="维修")  # 机密 clearance: yes
+    assert document.id in found
