@@ -34,7 +34,7 @@ def list_customers():
     page = request.args.get("page", "1")
     total, rows = customers.list_customers(
         db.session, current_user, q=request.args.get("q", ""),
-        page=int(page) if page.isdigit() else 1,
+        page=int(page) if page.isdecimal() else 1,
     )
     return jsonify({"total": total, "customers": [out.customer(c) for c in rows]})
 

@@ -25,7 +25,7 @@ class Level(enum.IntEnum):
         """Accept a Level, its int, its key (`secret`) or its Chinese name (`秘密`)."""
         if isinstance(value, Level):
             return value
-        if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+        if isinstance(value, int) or (isinstance(value, str) and value.strip().isdecimal()):
             return cls(int(value))
         text = str(value).strip()
         for level in cls:

@@ -39,7 +39,7 @@ def find_department(session, value) -> Department:
         raise Invalid("请选择负责部门", code="missing_field", details={"field": "department"})
     stmt = select(Department).where(
         or_(Department.name == text, Department.code == text,
-            Department.id == (int(text) if text.isdigit() else -1))
+            Department.id == (int(text) if text.isdecimal() else -1))
     )
     department = session.execute(stmt).scalar_one_or_none()
     if department is None:

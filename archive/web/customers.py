@@ -16,7 +16,7 @@ bp = Blueprint("customers", __name__, url_prefix="/customers")
 @login_required
 def index():
     page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and int(page) > 0 else 1
+    page = int(page) if page.isdecimal() and int(page) > 0 else 1
     per_page = current_app.config["PER_PAGE"]
     q = request.args.get("q", "")[:100]
     total, rows = customers.list_customers(db.session, current_user, q=q, page=page,

@@ -180,3 +180,18 @@ def test_paper_only_document_via_api(client, api):
     assert response.json["files"] == [] and response.json["pages"] == 3
     content = client.get(f"/api/v1/documents/{response.json['id']}/content", headers=headers)
     assert content.status_code == 422 and content.json["error"]["code"] == "paper_only"
+
+
+def test_superscript_digits_are_not_numbers_here(client, login_as, api):
+    # "²".isdigit() is True but int("²") raises: each of these answered 500.
+    headers = api("officer")
+    assert client.get("/api/v1/customers?page=²", headers=headers).status_code == 200
+    assert client.get("/api/v1/search?customer=²", headers=headers).status_code == 200
+    response = client.post("/api/v1/customers", headers=headers,
+                           json={"name": "上标客户", "department": "²"})
+    assert response.status_code == 422
+    response = client.post("/api/v1/grants", headers=api("gm"),
+                           json={"user": "²", "department": "KF", "valid_until": "2099-01-01",
+                                 "reason": "x"})
+    assert response.status_code == 422
+    assert login_as("officer").get("/customers?page=²").status_code == 200
