@@ -62,6 +62,8 @@ def file_document(session, actor: User, dossier_id, data: dict, uploads: list[Up
     access.require(actor, "document.upload", dossier, hide=False)
     title = validation.text(data, "title", "题名", required=True, max_len=300)
     category = validation.category(data)
+    originator = validation.text(data, "originator", "形成者", max_len=100)
+    remarks = validation.text(data, "remarks", "备注", max_len=2000)
     checked = _inspect_all(uploads, limits)
     carrier = validation.carrier(data, checked[0][2].carrier if checked else "纸质")
     # A document filed into a dossier of a raised level takes that level by default.
@@ -79,10 +81,15 @@ def file_document(session, actor: User, dossier_id, data: dict, uploads: list[Up
     # The customer's responsible department answers for every document in its dossiers:
     # access, search scope and the department facet all follow it.
     department_id = dossier.customer.department_id
-
+    # End the read transaction before extracting: on SQLite it holds the write lock, and
+    # reading a large PDF must not stall every other request.
+    session.commit()
     extractions = [extraction.extract(blob, ftype) for _, blob, ftype in checked]
     created_blobs: list[str] = []
     try:
+        # Blobs are written inside the transaction (which holds the lock on SQLite), so a
+        # concurrent upload of the same bytes cannot reuse a blob this one then removes.
+        session.execute(select(Dossier.id).where(Dossier.id == dossier.id)).scalar_one()
         stored = []
         for (name, blob, ftype), result in zip(checked, extractions, strict=True):
             digest, created = store.put(blob)
@@ -104,8 +111,7 @@ def file_document(session, actor: User, dossier_id, data: dict, uploads: list[Up
             title=title, category=category, carrier=carrier, doc_date=doc_date, pages=pages,
             classification=int(classification), retention=retention,
             department_id=department_id,
-            originator=validation.text(data, "originator", "形成者", max_len=100),
-            remarks=validation.text(data, "remarks", "备注", max_len=2000),
+            originator=originator, remarks=remarks,
             created_by_id=actor.id, files=stored,
         )
         session.add(document)

@@ -194,3 +194,19 @@ def test_documents_take_a_raised_dossier_level_by_default(make_customer, make_do
     dossier = make_dossier(make_customer(), classification="秘密")
     assert file_doc(dossier, "赔付协议", "赔付").level is Level.SECRET
     assert file_doc(dossier, "公开通知", "其他", classification="公开").level is Level.PUBLIC
+
+
+def test_text_is_extracted_while_no_transaction_holds_the_database(session, make_customer,
+                                                                   make_dossier, file_doc,
+                                                                   monkeypatch):
+    """On SQLite a transaction holds the write lock: a long extraction must not."""
+    dossier = make_dossier(make_customer())
+    seen = []
+    real = filing.extraction.extract
+
+    def spy(data, ftype):
+        seen.append(session.in_transaction())
+        return real(data, ftype)
+    monkeypatch.setattr(filing.extraction, "extract", spy)
+    file_doc(dossier, files=[("a.pdf", PDF)])
+    assert seen == [False]
