@@ -205,7 +205,7 @@ def test_text_is_extracted_while_no_transaction_holds_the_database(session, make
     real = filing.extraction.extract
 
     def spy(data, ftype):
-        seen.append(session.in_transaction())
+        seen.append(session().in_transaction())
         return real(data, ftype)
     monkeypatch.setattr(filing.extraction, "extract", spy)
     file_doc(dossier, files=[("a.pdf", PDF)])
