@@ -206,6 +206,11 @@ def require(user, action: str, obj=None, *, hide: bool = True) -> None:
     raise error
 
 
+def is_gm(user) -> bool:
+    """总经理 / 副总经理: may see and copy everything (002:43)."""
+    return _role(user) is Role.GM
+
+
 def max_filing_level(user: User) -> Level:
     """Nobody files a document at a level they could not open themselves."""
     if _role(user) is Role.GM:

@@ -208,15 +208,30 @@ def _deny(session, actor: User, document: Document, purpose: str, stored: Stored
     raise error
 
 
+def delivery_form(actor: User, document: Document, stored: StoredFile,
+                  purpose: str = "download") -> str | None:
+    """How a file the actor may read leaves the archive: "stored" (as it is), "stamped"
+    (a stamped PDF copy), or None (it may not leave this way). At 秘密 and above scans
+    and photos go out as a stamped PDF of the image; DOCX, text and recordings cannot
+    carry a stamp, so only the GM receives them, as stored, and never as a preview."""
+    from archive.services import stamping
+
+    if document.level < Level.SECRET:
+        return "stored"
+    if stored.kind in ("pdf", *stamping.IMAGE_KINDS):
+        return "stamped"
+    return "stored" if purpose == "download" and access.is_gm(actor) else None
+
+
 def read_for_delivery(session, actor: User, document_id, file_id=None, *,
                       store: LocalBlobStore, purpose: str = "download") -> Delivery:
     """The one way bytes reach a user (web download and preview, API content).
 
-    Below 秘密 the verified bytes go out as stored. At 秘密 and above a PDF is sent as a
-    copy stamped on every page with the level, the viewer and the time (002:29-47).
-    A file that cannot be stamped (not a PDF, or a damaged or locked one) is never shown
-    in the browser at those levels; it may be downloaded as stored, and the audit event
-    says it went out unstamped. 绝密: nothing is downloaded without the GM's approval
+    Below 秘密 the verified bytes go out as stored. At 秘密 and above a PDF (or a scan,
+    as a PDF of the image) is sent as a copy stamped on every page with the level, the
+    viewer and the time (002:29-47). A file that cannot be stamped (DOCX, text, audio,
+    video, a damaged or locked PDF) does not leave at those levels, except to the GM,
+    who sees everything (002:43); the audit event says it went out unstamped. 绝密: nothing is downloaded without the GM's approval
     for that person and document (002:45); the preview is the stamped PDF only.
     Every outcome, refusals included, is audited.
     """
@@ -230,28 +245,33 @@ def read_for_delivery(session, actor: User, document_id, file_id=None, *,
     if purpose == "download" and not access.can(actor, "document.copy", document):
         _deny(session, actor, document, purpose, stored, Forbidden(
             "绝密文件未经总经理批准，不得下载、打印或复制"))
-    stampable = stored.kind == "pdf"
-    if purpose == "preview" and level >= Level.SECRET and not stampable:
+    secret = level >= Level.SECRET
+    stampable = stored.kind in ("pdf", *stamping.IMAGE_KINDS)
+    if delivery_form(actor, document, stored, purpose) is None:
         _deny(session, actor, document, purpose, stored, Forbidden(
-            "该密级的文件只能以加盖水印的 PDF 在线查看，此文件无法加盖水印"))
+            "秘密及以上的文件只以加盖水印的 PDF 提供，此文件无法加盖水印；"
+            "请到档案室查阅原件或联系档案员"))
     data = _fetch(session, actor, document, stored, store, purpose)
     stamped = False
+    mime, filename = stored.mime, stored.original_name
     details = {}
-    if level >= Level.SECRET and stampable:
+    if secret and stampable:
         try:
+            if stored.kind != "pdf":
+                data = stamping.image_to_pdf(data)
+                mime, filename = "application/pdf", f"{filename}.pdf"
             data = stamping.stamp_pdf(data, stamping.Stamp(
                 level=level, viewer=f"{actor.display_name}（{actor.username}）", at=now()))
             stamped = True
         except stamping.StampError as exc:
-            if purpose == "preview":
+            if purpose == "preview" or not access.is_gm(actor):
                 _deny(session, actor, document, purpose, stored, Forbidden(
-                    f"{exc}，不能在线查看"))
+                    f"{exc}，无法加盖水印，不能提供；请联系档案员"))
             details["stamp_error"] = str(exc)
     audit.record(session, actor, f"document.{purpose}", document, file=stored.id,
                  sha256=stored.sha256, level=level.label, stamped=stamped, **details)
     session.commit()
-    return Delivery(stored=stored, data=data, stamped=stamped, mime=stored.mime,
-                    filename=stored.original_name)
+    return Delivery(stored=stored, data=data, stamped=stamped, mime=mime, filename=filename)
 
 
 def volume_index(actor: User, dossier: Dossier) -> list[tuple[Group, list[Document]]]:

@@ -19,6 +19,24 @@ class StampError(Exception):
     """The PDF cannot be stamped (damaged, or encrypted with a password)."""
 
 
+# Scans and photos: delivered at 秘密+ as a PDF of the image, so they carry the stamp.
+IMAGE_KINDS = ("png", "jpeg", "tiff")
+
+
+def image_to_pdf(data: bytes) -> bytes:
+    """A PDF with one page per image frame (TIFF scans may hold several)."""
+    from PIL import Image, ImageSequence, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            frames = [frame.convert("RGB") for frame in ImageSequence.Iterator(image)]
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise StampError("图像文件已损坏") from exc
+    out = io.BytesIO()
+    frames[0].save(out, "PDF", save_all=True, append_images=frames[1:], resolution=150)
+    return out.getvalue()
+
+
 @dataclass(frozen=True)
 class Stamp:
     level: Level

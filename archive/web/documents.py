@@ -17,9 +17,12 @@ def show(document_id: int):
     from archive.web.classification import level_context
 
     document = filing.get_document(db.session, current_user, document_id)
-    return render_template("documents/show.html", document=document,
-                           may_read=access.can(current_user, "document.read", document),
-                           **level_context(document))
+    may_read = access.can(current_user, "document.read", document)
+    forms = {f.id: (filing.delivery_form(current_user, document, f, "download"),
+                    filing.delivery_form(current_user, document, f, "preview"))
+             for f in document.files} if may_read else {}
+    return render_template("documents/show.html", document=document, may_read=may_read,
+                           forms=forms, **level_context(document))
 
 
 def _send(document_id: int, file_id, purpose: str):

@@ -72,22 +72,41 @@ def test_internal_download_is_the_stored_bytes(app, session, users, dossier, fil
     assert not delivery.stamped and delivery.data == pdf
 
 
-def test_secret_docx_is_not_previewed_but_downloads_as_stored(app, session, users, dossier,
-                                                                 file_doc):
+def test_secret_docx_leaves_only_to_the_gm_as_it_cannot_be_stamped(app, session, users,
+                                                                    dossier, file_doc):
     docx = samples.make_docx("情况说明", ["秘密资料"])
     document = file_doc(dossier, "情况说明", files=[("情况说明.docx", docx)],
                         classification="秘密")
     store = app.extensions["blob_store"]
-    with pytest.raises(Forbidden) as err:
-        filing.read_for_delivery(session, users["head"], document.id, store=store,
-                                 purpose="preview")
-    assert "水印" in err.value.message
-    delivery = filing.read_for_delivery(session, users["head"], document.id, store=store)
+    for purpose in ("preview", "download"):
+        with pytest.raises(Forbidden) as err:
+            filing.read_for_delivery(session, users["head"], document.id, store=store,
+                                     purpose=purpose)
+        assert "水印" in err.value.message
+    delivery = filing.read_for_delivery(session, users["gm"], document.id, store=store)
     assert delivery.data == docx and not delivery.stamped
-    outcomes = session.execute(select(AuditEvent.action, AuditEvent.outcome).where(
+    outcomes = session.execute(select(AuditEvent.actor_name, AuditEvent.action,
+                                      AuditEvent.outcome).where(
         AuditEvent.object_id == str(document.id), AuditEvent.action.startswith("document.p")
         | AuditEvent.action.startswith("document.d"))).all()
-    assert ("document.preview", "denied") in outcomes and ("document.download", "ok") in outcomes
+    assert ("head", "document.preview", "denied") in outcomes
+    assert ("head", "document.download", "denied") in outcomes
+    assert ("gm", "document.download", "ok") in outcomes
+
+
+def test_secret_scan_is_delivered_as_a_stamped_pdf(app, session, users, dossier, file_doc):
+    png = samples.make_png(["入伙签收单"])
+    document = file_doc(dossier, "签收单扫描件", "入伙", files=[("签收单.png", png)],
+                        classification="秘密")
+    store = app.extensions["blob_store"]
+    delivery = filing.read_for_delivery(session, users["head"], document.id, store=store,
+                                        purpose="preview")
+    assert delivery.stamped and delivery.mime == "application/pdf"
+    assert delivery.filename == "签收单.png.pdf"
+    text = PdfReader(io.BytesIO(delivery.data)).pages[0].extract_text()
+    assert "秘密" in text and "陈经理" in text
+    assert hashlib.sha256(store.get(document.files[0].sha256)).digest() == \
+        hashlib.sha256(png).digest()
 
 
 def test_top_secret_needs_gm_copy_approval_to_download(app, session, users, dossier, file_doc):
