@@ -147,6 +147,13 @@ def load(session, echo=print, seed: int = 2026) -> None:
         "title": f"{plaintiff.name}房屋质量纠纷案", "classification": int(Level.SECRET),
     }, number_format=fmt)
     judgment_text = samples.chinese_paragraphs("诉讼", rng, 4, customer=plaintiff.name)
+    for title, day in (("民事起诉状", "2024-03-05"), ("应诉材料及证据目录", "2024-04-18"),
+                       ("民事判决书（原件）", "2024-09-12")):
+        filing.file_document(session, officer, case.id, {
+            "title": title, "category": "诉讼", "group": "c", "date": day,
+        }, [filing.Upload(f"{title}.pdf", samples.make_pdf(title, judgment_text))],
+            store=store, limits=limits, index=False)
+        count += 1
     judgment = filing.file_document(session, officer, dossiers[0].id, {
         "title": "民事判决书（复印件）", "category": "诉讼", "classification": int(Level.SECRET),
         "date": "2024-09-12",

@@ -271,13 +271,16 @@ SCHEMAS = {
     },
     "SearchHit": {
         "type": "object",
-        "required": ["document_id", "dossier_id", "customer_id", "title", "highlight", "score"],
+        "required": ["document_id", "dossier_id", "customer_id", "title", "highlight", "score",
+                     "dossier_number", "date"],
         "properties": {
             "document_id": {"type": "integer"}, "dossier_id": {"type": "integer"},
             "customer_id": {"type": "integer"}, "title": {"type": "string"},
             "highlight": {"type": "string", "description": "HTML-escaped snippet; the "
                           "matches are in <mark> tags."},
             "score": {"type": "number"},
+            "dossier_number": {"type": "string"},
+            "date": {"type": ["string", "null"], "format": "date"},
         },
     },
     "SearchResult": {

@@ -7,7 +7,7 @@ from archive.api import bp
 from archive.api import serialize as out
 from archive.extensions import db
 from archive.services import access, audit, customers, filing, finder
-from archive.services.errors import BadRequest, Invalid
+from archive.services.errors import BadRequest, Invalid, UnsupportedType
 
 
 def _json_body() -> dict:
@@ -87,6 +87,12 @@ def add_reference(dossier_id: int):
 @bp.post("/dossiers/<int:dossier_id>/documents")
 @login_required
 def upload_document(dossier_id: int):
+    if request.is_json:  # form fields (and files) only: say so instead of "请填写题名"
+        # Who may file here is answered first, as for any other request.
+        dossier = customers.get_dossier(db.session, current_user, dossier_id, record=False)
+        access.require(current_user, "document.upload", dossier, hide=False)
+        raise UnsupportedType("请以表单提交（multipart/form-data，字段 file、title、category …）",
+                              code="multipart_required")
     uploads = [
         filing.Upload(f.filename or "", f.read())
         for f in request.files.getlist("file") if f is not None
@@ -125,7 +131,7 @@ def document_content(document_id: int):
 @bp.get("/search")
 @login_required
 def search():
-    query, result = finder.search(db.session, current_user, request.args.to_dict())
+    query, result, documents = finder.search(db.session, current_user, request.args.to_dict())
     return jsonify({
         "total": result.total,
         "page": query.page,
@@ -133,7 +139,9 @@ def search():
         "hits": [
             {"document_id": h.document_id, "dossier_id": h.dossier_id,
              "customer_id": h.customer_id, "title": h.title, "highlight": h.highlight,
-             "score": h.score}
+             "score": h.score, "dossier_number": documents[h.document_id].dossier.number,
+             "date": (documents[h.document_id].doc_date.isoformat()
+                      if documents[h.document_id].doc_date else None)}
             for h in result.hits
         ],
         "facets": result.facets,

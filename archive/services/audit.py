@@ -117,6 +117,8 @@ def verify(session) -> ChainReport:
             return ChainReport(checked, event.seq, event.id, f"事件 #{event.seq} 的内容被篡改")
         prev_hash, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
     head = session.get(AuditHead, 1)
+    if head is None and checked:
+        return ChainReport(checked, None, None, "链头记录缺失（被删除）")
     if head is not None and (head.seq != expected_seq - 1 or head.hash != prev_hash):
         return ChainReport(checked, head.seq, None, f"最新的事件 #{expected_seq} 至 #{head.seq} 缺失（被删除）")
     return ChainReport(checked)

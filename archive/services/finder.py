@@ -50,7 +50,8 @@ def build_query(params: dict):
 
 
 def search(session, actor: User, params: dict):
-    """Run a search for `actor`: only documents they may open are counted or shown."""
+    """Run a search for `actor`: only documents they may open are counted or shown.
+    Returns the query, the result, and the page's documents by id (for their metadata)."""
     access.require(actor, "search")
     query = build_query(params)
     try:
@@ -60,13 +61,13 @@ def search(session, actor: User, params: dict):
                      error=getattr(exc, "message", type(exc).__name__))
         session.commit()
         raise
-    result.hits = _openable(session, actor, result.hits)
+    result.hits, documents = _openable(session, actor, result.hits)
     filters = {k: v for k, v in params.items()
                if k not in ("q", "page", "per_page", "facets") and v}
     audit.record(session, actor, "search", None, query=query.text[:500], filters=filters,
                  hits=result.total)
     session.commit()
-    return query, result
+    return query, result, documents
 
 
 def _openable(session, actor: User, hits):
@@ -75,10 +76,11 @@ def _openable(session, actor: User, hits):
     old entry (flagged needs_index) until the next write or `flask reindex`, and its
     title and snippet must not reach a reader the new state excludes."""
     if not hits:
-        return hits
+        return hits, {}
     ids = [h.document_id for h in hits]
     documents = {d.id: d for d in session.execute(
         select(Document).where(Document.id.in_(ids),
                                Document.status == DocumentStatus.ACTIVE.value)).scalars()}
-    return [h for h in hits if h.document_id in documents
-            and access.can(actor, "document.view", documents[h.document_id])]
+    shown = [h for h in hits if h.document_id in documents
+             and access.can(actor, "document.view", documents[h.document_id])]
+    return shown, {h.document_id: documents[h.document_id] for h in shown}

@@ -36,6 +36,12 @@ def audit_filters(args) -> dict:
     }
 
 
+def _cell(value) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (titles reach the details)."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 @bp.get("")
 @login_required
 def index():
@@ -57,8 +63,9 @@ def export():
     writer.writerow(["seq", "time", "actor", "action", "object_type", "object_id", "ip",
                      "outcome", "details", "hash"])
     for e in db.session.execute(audit.query(db.session, **filters)).scalars():
-        writer.writerow([e.seq, e.at.isoformat(), e.actor_name, e.action, e.object_type,
-                         e.object_id, e.ip, e.outcome, e.details, e.hash])
+        writer.writerow([_cell(v) for v in (e.seq, e.at.isoformat(), e.actor_name, e.action,
+                                            e.object_type, e.object_id, e.ip, e.outcome,
+                                            e.details, e.hash)])
     audit.record(db.session, current_user, "audit.exported", None, filters=request.args.to_dict())
     db.session.commit()
     return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv",

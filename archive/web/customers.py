@@ -22,6 +22,8 @@ def index():
     total, rows = customers.list_customers(db.session, current_user, q=q, page=page,
                                            per_page=per_page)
     pages = max(1, -(-total // per_page))
+    if page > pages:
+        return redirect(url_for("customers.index", q=q, page=pages))
     counts = {c.id: sum(access.can(current_user, "dossier.view", d) for d in c.dossiers)
               for c in rows}
     return render_template("customers/index.html", customers=rows, total=total, page=page,

@@ -21,7 +21,7 @@ def index():
         return render_template("search/index.html", params=params, result=None,
                                departments=departments)
     try:
-        query, result = finder.search(db.session, current_user, params)
+        query, result, documents = finder.search(db.session, current_user, params)
     except DomainError as exc:
         flash(exc.message, "error")
         return render_template("search/index.html", params=params, result=None,
@@ -32,4 +32,5 @@ def index():
         return url_for("search.index", **{**params, "page": number})
 
     return render_template("search/index.html", params=params, result=result, query=query,
-                           pages=pages, departments=departments, page_url=page_url)
+                           pages=pages, departments=departments, page_url=page_url,
+                           documents=documents)

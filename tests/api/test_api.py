@@ -195,3 +195,14 @@ def test_superscript_digits_are_not_numbers_here(client, login_as, api):
                                  "reason": "x"})
     assert response.status_code == 422
     assert login_as("officer").get("/customers?page=²").status_code == 200
+
+
+def test_upload_as_json_says_multipart_is_needed(app, client, api):
+    headers = api("officer")
+    dossier = _dossier(client, headers, _customer(client, headers)["id"])
+    before = archive_state(app)
+    response = client.post(f"/api/v1/dossiers/{dossier['id']}/documents", headers=headers,
+                           json={"title": "纸质", "category": "销售", "pages": 2})
+    assert response.status_code == 415
+    assert response.json["error"]["code"] == "multipart_required"
+    assert archive_state(app) == before

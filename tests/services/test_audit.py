@@ -74,3 +74,18 @@ def test_verify_audit_command_exits_non_zero_on_tampering(app, session, users):
     session.commit()
     result = runner.invoke(args=["verify-audit"])
     assert result.exit_code == 1 and "#3" in result.output
+
+
+def test_deleting_the_chain_head_is_found(session, users):
+    _events(session, users)
+    session.execute(text("DELETE FROM audit_head"))
+    session.commit()
+    report = audit.verify(session)
+    assert not report.ok and "链头" in report.problem
+
+
+def test_audit_csv_cells_never_start_a_formula():
+    from archive.web.audit_view import _cell
+
+    assert _cell("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
+    assert _cell("-1+2") == "'-1+2" and _cell("张伟") == "张伟" and _cell(42) == "42"

@@ -256,3 +256,11 @@ def test_a_raised_level_the_index_missed_does_not_show_the_hit(app, filed, api, 
     assert document.id not in found
     found, _ = _ids(app.test_client(), api("officer"), q="维修")  # 机密 clearance: yes
     assert document.id in found
+
+
+def test_hits_name_their_dossier_and_date(app, filed, api, login_as):
+    _, body = _ids(app.test_client(), api("officer"), q="HT-2024-0031")
+    hit = body["hits"][0]
+    assert hit["dossier_number"] == "翠湖苑-3栋2单元1201" and hit["date"] is None
+    page = login_as("officer").get("/search", query_string={"q": "HT-2024-0031"})
+    assert "翠湖苑-3栋2单元1201" in page.get_data(as_text=True)

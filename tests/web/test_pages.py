@@ -172,3 +172,9 @@ def test_counts_never_include_what_the_reader_may_not_open(app, login_as, make_c
     assert "<td>1</td>" in page and "<td>3</td>" not in page
     listing = login_as("staff").get(f"/dossiers/{dossier.id}").get_data(as_text=True)
     assert "赔付协议" not in listing and "处理意见" not in listing
+
+
+def test_a_page_past_the_end_goes_to_the_last_page(app, login_as, make_customer):
+    make_customer("张伟")
+    response = login_as("officer").get("/customers?page=99")
+    assert response.status_code == 302 and response.headers["Location"].endswith("page=1")
