@@ -36,7 +36,7 @@ def canonical(event: AuditEvent) -> str:
     return json.dumps(
         {
             "seq": event.seq,
-            "at": event.at.isoformat(timespec="seconds"),
+            "at": event.at.isoformat(timespec="microseconds"),
             "actor_id": event.actor_id,
             "actor_name": event.actor_name,
             "action": event.action,

@@ -89,3 +89,15 @@ def test_audit_csv_cells_never_start_a_formula():
 
     assert _cell("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
     assert _cell("-1+2") == "'-1+2" and _cell("张伟") == "张伟" and _cell(42) == "42"
+
+
+def test_a_sub_second_edit_of_the_time_is_found(session, users):
+    _events(session, users)
+    target = session.query(AuditEvent).order_by(AuditEvent.seq).offset(1).first()
+    seq = target.seq
+    session.execute(text("UPDATE audit_events SET at = :at WHERE id = :id"),
+                    {"at": target.at.replace(microsecond=1).isoformat(" "), "id": target.id})
+    session.commit()
+    session.expire_all()
+    report = audit.verify(session)
+    assert not report.ok and report.first_bad_seq == seq
