@@ -196,10 +196,17 @@ def add_reference(session, actor: User, from_id, data: dict) -> DossierReference
     source = get_or_404(session, Dossier, from_id, "档案不存在")
     access.require(actor, "dossier.view", source)
     access.require(actor, "document.upload", source, hide=False)
-    target_id = validation.integer(data, "to_dossier_id", "被参照档案", required=True)
     # The same words as access.require's for a hidden dossier: the answer must not tell
     # whether a dossier the actor may not see exists.
-    target = get_or_404(session, Dossier, target_id, "档案不存在")
+    number = validation.text(data, "to_dossier_number", "被参照档案号", max_len=120)
+    if number:  # officers know dossiers by number; the API may give the id
+        target = session.execute(
+            select(Dossier).where(Dossier.number == number)).scalar_one_or_none()
+        if target is None:
+            raise NotFound("档案不存在")
+    else:
+        target_id = validation.integer(data, "to_dossier_id", "被参照档案", required=True)
+        target = get_or_404(session, Dossier, target_id, "档案不存在")
     access.require(actor, "dossier.view", target)
     if target.id == source.id:
         raise Invalid("档案不能参照自身")

@@ -178,3 +178,27 @@ def test_a_page_past_the_end_goes_to_the_last_page(app, login_as, make_customer)
     make_customer("张伟")
     response = login_as("officer").get("/customers?page=99")
     assert response.status_code == 302 and response.headers["Location"].endswith("page=1")
+
+
+def test_officer_references_a_case_file_by_its_number(app, login_as, make_customer,
+                                                      make_dossier, file_doc, users):
+    from archive.services import customers as customer_service
+    from tests.conftest import NUMBER_FORMAT
+
+    customer = make_customer()
+    dossier = make_dossier(customer)
+    judgment = file_doc(dossier, "民事判决书", "诉讼")
+    customer_service.create_dossier(app.extensions["sqlalchemy"].session, users["officer"], {
+        "customer_id": customer.id, "kind": "case", "number": "(2024)粤0305民初9号",
+        "title": "纠纷案"}, number_format=NUMBER_FORMAT)
+    client = login_as("officer")
+    page = client.get(f"/dossiers/{dossier.id}").get_data(as_text=True)
+    assert "c-1 民事判决书" in page
+    response = client.post(f"/dossiers/{dossier.id}/references", data={
+        "to_dossier_number": "(2024)粤0305民初9号", "document_id": judgment.id})
+    assert response.status_code == 302
+    page = client.get(f"/dossiers/{dossier.id}").get_data(as_text=True)
+    assert "(2024)粤0305民初9号" in page
+    missing = client.post(f"/dossiers/{dossier.id}/references", data={
+        "to_dossier_number": "不存在的案号"}, follow_redirects=True)
+    assert "档案不存在" in missing.get_data(as_text=True)
