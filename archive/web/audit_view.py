@@ -4,8 +4,9 @@ import csv
 import io
 from datetime import datetime, time
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy import func, select
 
 from archive.extensions import db
 from archive.services import access, audit
@@ -42,15 +43,29 @@ def _cell(value) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+PAGE_SIZE = 100
+
+
 @bp.get("")
 @login_required
 def index():
     access.require(current_user, "audit.view")
     filters = audit_filters(request.args)
-    events = db.session.execute(audit.query(db.session, **filters).limit(200)).scalars().all()
+    raw_page = request.args.get("page", "1")
+    page = int(raw_page) if raw_page.isdecimal() and int(raw_page) > 0 else 1
+    stmt = audit.query(db.session, **filters)
+    total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    events = db.session.execute(
+        stmt.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).scalars().all()
     audit.record(db.session, current_user, "audit.viewed", None, filters=request.args.to_dict())
     db.session.commit()
-    return render_template("audit/index.html", events=events, params=request.args)
+    pages = max(1, -(-total // PAGE_SIZE))
+
+    def page_url(number: int) -> str:
+        return url_for("audit.index", **{**request.args.to_dict(), "page": number})
+
+    return render_template("audit/index.html", events=events, params=request.args, total=total,
+                           page=page, pages=pages, page_url=page_url)
 
 
 @bp.get("/export.csv")
