@@ -264,3 +264,14 @@ def test_hits_name_their_dossier_and_date(app, filed, api, login_as):
     assert hit["dossier_number"] == "翠湖苑-3栋2单元1201" and hit["date"] is None
     page = login_as("officer").get("/search", query_string={"q": "HT-2024-0031"})
     assert "翠湖苑-3栋2单元1201" in page.get_data(as_text=True)
+
+
+def test_year_facet_lists_the_newest_year_first(app, make_customer, make_dossier, file_doc,
+                                                login_as):
+    dossier = make_dossier(make_customer())
+    for year, n in ((2019, 3), (2024, 1), (2021, 2)):
+        for i in range(n):
+            file_doc(dossier, f"维修记录{year}-{i}", "维修", date=f"{year}-05-0{i + 1}")
+    page = login_as("officer").get("/search", query_string={"q": "维修"}).get_data(as_text=True)
+    facet = page[page.index("年度"):]
+    assert facet.index("2024") < facet.index("2021") < facet.index("2019")
