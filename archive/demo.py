@@ -81,8 +81,7 @@ def load(session, echo=print, seed: int = 2026) -> None:
     officer = users["officer"]
     fmt = current_app.config["DOSSIER_NUMBER_FORMAT"]
     store = current_app.extensions["blob_store"]
-    limits = filing.Limits(max_bytes=current_app.config["MAX_UPLOAD_MB"] * 2**20,
-                           max_docx_uncompressed=current_app.config["MAX_DOCX_UNCOMPRESSED_MB"] * 2**20)
+    limits = filing.Limits.from_config(current_app.config)
 
     owners = []
     for i in range(30):

@@ -167,12 +167,10 @@ def file_doc(app, users):
     from archive.services import filing
 
     def _file(dossier, title="认购书", category="销售", files=(), actor="officer", **fields):
-        limits = filing.Limits(max_bytes=app.config["MAX_UPLOAD_MB"] * 2**20,
-                               max_docx_uncompressed=app.config["MAX_DOCX_UNCOMPRESSED_MB"] * 2**20)
         return filing.file_document(
             db.session, users[actor], dossier.id, {"title": title, "category": category, **fields},
             [filing.Upload(n, d) for n, d in files], store=app.extensions["blob_store"],
-            limits=limits)
+            limits=filing.Limits.from_config(app.config))
     return _file
 
 

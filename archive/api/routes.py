@@ -21,13 +21,6 @@ def _store():
     return current_app.extensions["blob_store"]
 
 
-def _limits() -> filing.Limits:
-    return filing.Limits(
-        max_bytes=current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024,
-        max_docx_uncompressed=current_app.config["MAX_DOCX_UNCOMPRESSED_MB"] * 1024 * 1024,
-    )
-
-
 @bp.get("/customers")
 @login_required
 def list_customers():
@@ -50,7 +43,7 @@ def create_customer():
 @login_required
 def get_customer(customer_id: int):
     customer = customers.get_customer(db.session, current_user, customer_id)
-    visible = [d for d in customer.dossiers if access.can(current_user, "dossier.view", d)]
+    visible = customers.visible_dossiers(current_user, customer)
     return jsonify(out.customer(customer, visible))
 
 
@@ -101,7 +94,7 @@ def upload_document(dossier_id: int):
         raise Invalid("请使用字段名 file 上传文件")
     document = filing.file_document(
         db.session, current_user, dossier_id, request.form.to_dict(), uploads,
-        store=_store(), limits=_limits(),
+        store=_store(), limits=filing.Limits.from_config(current_app.config),
     )
     return jsonify(out.document(document)), 201
 

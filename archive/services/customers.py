@@ -244,6 +244,11 @@ def get_dossier(session, actor: User, dossier_id, *, record: bool = True) -> Dos
     return dossier
 
 
+def visible_dossiers(actor: User, customer: Customer) -> list[Dossier]:
+    """The customer's dossiers the actor may open (web page and API alike)."""
+    return [d for d in customer.dossiers if access.can(actor, "dossier.view", d)]
+
+
 def references(session, actor: User, dossier: Dossier) -> list[DossierReference]:
     """The dossier's references whose target the actor may see."""
     refs = session.execute(

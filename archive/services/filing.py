@@ -30,6 +30,12 @@ class Limits:
     max_bytes: int
     max_docx_uncompressed: int
 
+    @classmethod
+    def from_config(cls, config) -> "Limits":
+        """The upload limits an app is configured with (MAX_UPLOAD_MB and the DOCX guard)."""
+        return cls(max_bytes=config["MAX_UPLOAD_MB"] * 2**20,
+                   max_docx_uncompressed=config["MAX_DOCX_UNCOMPRESSED_MB"] * 2**20)
+
 
 def default_retention(session, category: str) -> str:
     rule = session.get(RetentionRule, category)

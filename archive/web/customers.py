@@ -24,8 +24,7 @@ def index():
     pages = max(1, -(-total // per_page))
     if page > pages:
         return redirect(url_for("customers.index", q=q, page=pages))
-    counts = {c.id: sum(access.can(current_user, "dossier.view", d) for d in c.dossiers)
-              for c in rows}
+    counts = {c.id: len(customers.visible_dossiers(current_user, c)) for c in rows}
     return render_template("customers/index.html", customers=rows, total=total, page=page,
                            pages=pages, q=q, counts=counts)
 
@@ -51,7 +50,7 @@ def new():
 @login_required
 def show(customer_id: int):
     customer = customers.get_customer(db.session, current_user, customer_id)
-    dossiers = [d for d in customer.dossiers if access.can(current_user, "dossier.view", d)]
+    dossiers = customers.visible_dossiers(current_user, customer)
     refs = {d.id: customers.references(db.session, current_user, d) for d in dossiers}
     counts = {d.id: len(access.visible_documents(current_user, d.documents)) for d in dossiers}
     return render_template("customers/show.html", customer=customer, dossiers=dossiers, refs=refs,

@@ -11,13 +11,6 @@ from archive.services.errors import DomainError
 bp = Blueprint("dossiers", __name__, url_prefix="/dossiers")
 
 
-def upload_limits() -> filing.Limits:
-    return filing.Limits(
-        max_bytes=current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024,
-        max_docx_uncompressed=current_app.config["MAX_DOCX_UNCOMPRESSED_MB"] * 1024 * 1024,
-    )
-
-
 def _page(template: str, dossier_id: int, **extra):
     dossier = customers.get_dossier(db.session, current_user, dossier_id)
     return render_template(
@@ -66,7 +59,7 @@ def upload(dossier_id: int):
         try:
             document = filing.file_document(
                 db.session, current_user, dossier.id, request.form.to_dict(), uploads,
-                store=current_app.extensions["blob_store"], limits=upload_limits())
+                store=current_app.extensions["blob_store"], limits=filing.Limits.from_config(current_app.config))
         except DomainError as exc:
             flash(exc.message, "error")
             return render_template("dossiers/upload.html", dossier=dossier,
