@@ -1,6 +1,6 @@
 """Search benchmark: the service's backends against SQLite FTS5 and raw tantivy.
 
-    .venv/bin/python bench/search.py --backend tantivy|whoosh|all --docs N [--queries 200]
+    .venv/bin/python bench/search.py --backend tantivy|whoosh|all --docs N [--corpus varied|repetitive]
 
 Generates N documents (~2 KB of Chinese text each, deterministic for --seed), indexes
 them through the service (`index_many`, batches of 1000), then runs the same queries
@@ -24,6 +24,7 @@ import datetime as dt
 import json
 import pathlib
 import random
+import re
 import shutil
 import sqlite3
 import statistics
@@ -36,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 import tantivy  # noqa: E402
 
 from archive.services.search import SearchQuery, Visibility, analysis, open_search  # noqa: E402
-from bench.corpus import COMMON, TOPICS, document, documents  # noqa: E402
+from bench.corpus import COMMON, STYLES, TOPICS, document, documents  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 BATCH = 1000
@@ -47,6 +48,10 @@ CLERK = Visibility(max_level=1, department_ids=frozenset({1, 2}), user_id=7)
 # --facets: also count the 4 facets over every match (the search page shows them);
 # without it, each engine returns the page and the exact total, as the API can.
 FACETED = False
+CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+CONTRACT = re.compile(r"HT-\d{4}-\d{4}")
+# --corpus: which generated archive (see bench/corpus.py).
+STYLE = "varied"
 FACETS = {"category": "category", "classification": "classification",
           "department": "department_id", "year": "year"}
 
@@ -54,28 +59,41 @@ FACETS = {"category": "category", "classification": "classification",
 # --- queries --------------------------------------------------------------------
 
 
-def make_queries(seed: int, docs: int, count: int) -> list[dict]:
-    """`count` query specs cycling through the kinds a user types."""
+def make_queries(seed: int, docs: int, count: int, style: str = "varied") -> list[dict]:
+    """`count` query specs cycling through the kinds a user types.
+
+    Text is cut from the corpus: for `varied`, from a random document (so queries are
+    as common or rare as the text they come from, traditional script included); for
+    `repetitive`, from its 45 fixed sentences (so every text query is a broad one)."""
     rng = random.Random(seed + 1)
     sentences = [s for pool in TOPICS.values() for s in pool] + COMMON
-    runs = [r for s in sentences for r in s.replace("，", " ").split()]
+    fixed_runs = [r for s in sentences for r in s.replace("，", " ").split()]
 
-    def piece(n: int) -> str:
-        run = rng.choice([r for r in runs if len(r) >= n])
+    def sample_doc() -> dict:
+        return document(seed, rng.randrange(docs), style=style)
+
+    def runs() -> list[str]:
+        if style == "repetitive":
+            return fixed_runs
+        return CJK_RUN.findall(sample_doc()["text"])
+
+    def piece(n: int, pool: list[str] | None = None) -> str:
+        run = rng.choice([r for r in (pool or runs()) if len(r) >= n])
         start = rng.randint(0, len(run) - n)
         return run[start:start + n]
 
-    def sample_doc() -> dict:
-        return document(seed, rng.randrange(docs))
+    def two_pieces() -> str:
+        pool = runs()  # both from one document, as a user refines what they saw
+        return f"{piece(2, pool)} {piece(3, pool)}"
 
     kinds = [
         ("1-char", lambda: {"text": piece(1)}),
         ("2-char", lambda: {"text": piece(2)}),
         ("4-char", lambda: {"text": piece(4)}),
         ("phrase", lambda: {"text": f'"{piece(6)}"'}),
-        ("AND", lambda: {"text": f"{piece(2)} {piece(3)}"}),
+        ("AND", lambda: {"text": two_pieces()}),
         ("room", lambda: {"text": sample_doc()["dossier_number"].replace("-", "")}),
-        ("contract", lambda: {"text": sample_doc()["text"].split("合同编号")[1][:12]}),
+        ("contract", lambda: {"text": CONTRACT.search(sample_doc()["text"]).group()}),
         ("category", lambda: {"text": piece(2), "category": rng.choice(list(TOPICS))}),
         ("clearance", lambda: {"text": piece(2), "vis": "clerk"}),
         ("faceted", lambda: {"text": "", "vis": "clerk", "year": rng.randint(2015, 2025)}),
@@ -119,13 +137,13 @@ def size_of(path: pathlib.Path) -> int:
 
 
 def build_service(backend: str, seed: int, n: int) -> tuple[object, dict]:
-    root = OUT / f"{backend}-{n}"
+    root = OUT / f"{backend}-{n}-{STYLE}"
     shutil.rmtree(root, ignore_errors=True)
     svc = open_search(backend, root)
     analysis.warm_up()
     start = time.perf_counter()
     batch: list[dict] = []
-    for doc in documents(seed, n):
+    for doc in documents(seed, n, STYLE):
         batch.append(doc)
         if len(batch) == BATCH:
             svc.index_many(batch)
@@ -232,7 +250,7 @@ class Fts5:
         start = time.perf_counter()
         norm = analysis.normalize
         rows, metas = [], []
-        for d in documents(seed, n):
+        for d in documents(seed, n, STYLE):
             date = d["doc_date"]
             rows.append((d["id"], norm(d["title"]), norm(d["text"]),
                          norm(f"{d['customer_name']} {d['customer_code']}"),
@@ -305,17 +323,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backend", choices=["tantivy", "whoosh", "all"], default="all")
     parser.add_argument("--docs", type=int, default=10_000)
-    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--queries", type=int, default=284)
+    parser.add_argument("--corpus", choices=STYLES, default="varied",
+                        help="varied: realistic text (default); repetitive: 45 fixed sentences, "
+                             "every text query broad (stress case)")
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--no-fts5", action="store_true", help="skip the SQLite FTS5 comparison")
     parser.add_argument("--facets", action="store_true",
                         help="every search also counts 4 facets over all its matches")
     args = parser.parse_args()
-    global FACETED
-    FACETED = args.facets
+    global FACETED, STYLE
+    FACETED, STYLE = args.facets, args.corpus
     OUT.mkdir(parents=True, exist_ok=True)
     backends = ["tantivy", "whoosh"] if args.backend == "all" else [args.backend]
-    queries = make_queries(args.seed, args.docs, args.queries)
+    queries = make_queries(args.seed, args.docs, args.queries, STYLE)
     rows: dict[str, dict] = {}
     totals: dict[str, list[int]] = {}
 
@@ -326,7 +347,7 @@ def main() -> None:
         totals[f"service:{backend}"], times = run_service(svc, queries)
         rows[f"service:{backend}"] = {**figures, **percentiles(times)}
         if backend == "tantivy":
-            raw = RawTantivy(OUT / f"tantivy-{args.docs}" / svc.directory.generation())
+            raw = RawTantivy(svc.directory.root / svc.directory.generation())
             raw.run(queries)
             totals["raw-tantivy"], times = raw.run(queries)
             rows["raw-tantivy"] = {"docs_per_s": None, "index_mb": None, **percentiles(times)}
@@ -334,7 +355,7 @@ def main() -> None:
 
     if not args.no_fts5:
         print("indexing with SQLite FTS5 …", file=sys.stderr, flush=True)
-        fts = Fts5(OUT / f"fts5-{args.docs}.sqlite")
+        fts = Fts5(OUT / f"fts5-{args.docs}-{STYLE}.sqlite")
         figures = fts.build(args.seed, args.docs)
         totals["fts5"], times = fts.run(queries)
         rows["fts5"] = {**figures, **percentiles(times)}
@@ -342,7 +363,7 @@ def main() -> None:
     def cell(value, fmt):
         return "—" if value is None else format(value, fmt)
 
-    lines = [f"{args.docs} documents, {len(queries)} queries (ms per search: page of "
+    lines = [f"{args.docs} documents ({STYLE} corpus), {len(queries)} queries (ms per search: page of "
              f"{PER_PAGE}, exact total{', 4 facets' if FACETED else ''})", "",
              "| engine | index docs/s | index MB | p50 | p95 | p99 | mean |",
              "|---|---:|---:|---:|---:|---:|---:|"]
@@ -369,8 +390,8 @@ def main() -> None:
     lines.extend(mismatches[:30])
     report = "\n".join(lines)
     print(report)
-    (OUT / f"search-{args.docs}.md").write_text(report + "\n", encoding="utf-8")
-    (OUT / f"search-{args.docs}.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    (OUT / f"search-{args.docs}-{STYLE}.md").write_text(report + "\n", encoding="utf-8")
+    (OUT / f"search-{args.docs}-{STYLE}.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":

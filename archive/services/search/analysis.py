@@ -25,6 +25,7 @@ match ``维X修``. Backends only ever see these plain term lists.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import re
 import unicodedata
@@ -89,6 +90,7 @@ def warm_up() -> None:
     first use, e.g. before taking the index write lock."""
     _segmenter()
     _converter()
+    _traditional_chars()
 
 
 def normalize(text: str) -> str:
@@ -97,13 +99,43 @@ def normalize(text: str) -> str:
     if not text:
         return ""
     text = CONTROL_CHARS.sub(" ", text)
-    text = unicodedata.normalize("NFKC", text).lower()
+    text = nfkc(text).lower()
     return _SPACE_BETWEEN_CJK.sub("", to_simplified(text))
+
+
+def nfkc(text: str) -> str:
+    """NFKC of `text`; the quick check spares the full pass over text that is already."""
+    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
 
 
 def to_simplified(text: str) -> str:
     """Traditional → simplified Chinese (OpenCC t2s); other text passes through."""
     return _converter().convert(text)
+
+
+@functools.cache
+def traditional_forms() -> dict[str, str]:
+    """For each simplified Han character, the characters t2s turns into it on their own
+    (发 → 發髮), found by asking the converter once (about 40 ms)."""
+    chars = [chr(c) for c in itertools.chain(range(0x3400, 0x4DC0), range(0x4E00, 0xA000),
+                                             range(0xF900, 0xFB00))]
+    converted = to_simplified("\n".join(chars)).split("\n")
+    forms: dict[str, str] = {}
+    for char, simple in zip(chars, converted, strict=True):
+        if char != simple and len(simple) == 1:
+            forms[simple] = forms.get(simple, "") + char
+    return forms
+
+
+@functools.cache
+def _traditional_chars() -> re.Pattern[str]:
+    return re.compile("[" + re.escape("".join(traditional_forms().values())) + "]")
+
+
+def may_be_traditional(text: str) -> bool:
+    """False if no character of `text` is one t2s changes on its own: such text can skip
+    conversion where a rare phrase-level miss costs nothing (snippet marks)."""
+    return _traditional_chars().search(text) is not None
 
 
 def _runs(norm: str) -> list[tuple[str, bool]]:

@@ -20,6 +20,12 @@ CONTEXT_BEFORE = 30
 # Look for a match to show in ever longer prefixes of a text: most matches come early.
 SCAN_CHARS = (400, 4_000, 50_000)
 
+# Characters whose NFKC form the pattern does not already accept: all NFKC changes but
+# full-width ASCII (the pattern takes both widths) and the ideographic space (\s).
+_FOLDS = re.compile("[" + re.escape("".join(
+    c for c in map(chr, range(0xA0, 0x10000))
+    if not ("\uff01" <= c <= "\uff5e" or c == "\u3000" or "\ud800" <= c <= "\udfff")
+    and unicodedata.normalize("NFKC", c) != c)) + "]")
 # Characters NFKC leaves alone and that lowercase 1:1: no offset bookkeeping needed.
 _STABLE = re.compile(r"[\u4e00-\u9fff\u0020-\u007e\n\r\t]+")
 _ASCII_EDGE = f"[^\\W_{analysis.CJK_CHARS}]"
@@ -28,7 +34,7 @@ _ASCII_EDGE = f"[^\\W_{analysis.CJK_CHARS}]"
 def _fold(text: str) -> tuple[str, list[int] | None]:
     """NFKC + lowercase of `text`, and for each folded character its index in `text`
     (None when folding kept every character in place, as for all CJK text)."""
-    folded = unicodedata.normalize("NFKC", text).lower()
+    folded = analysis.nfkc(text).lower()
     if len(folded) == len(text):
         return folded, None
     # Some character expanded or merged (㎡ → m2): map offsets one stretch at a time.
@@ -37,14 +43,14 @@ def _fold(text: str) -> tuple[str, list[int] | None]:
     pos = 0
     for m in _STABLE.finditer(text):
         for i in range(pos, m.start()):
-            piece = unicodedata.normalize("NFKC", text[i]).lower()
+            piece = analysis.nfkc(text[i]).lower()
             parts.append(piece)
             origin.extend([i] * len(piece))
         parts.append(m.group().lower())
         origin.extend(range(m.start(), m.end()))
         pos = m.end()
     for i in range(pos, len(text)):
-        piece = unicodedata.normalize("NFKC", text[i]).lower()
+        piece = analysis.nfkc(text[i]).lower()
         parts.append(piece)
         origin.extend([i] * len(piece))
     return "".join(parts), origin
@@ -67,13 +73,19 @@ def _pattern(literals: tuple[str, ...]) -> re.Pattern[str] | None:
                 # PDF whitespace between CJK characters is folded away by normalize.
                 parts.append(r"\s*" if cjk[i] and cjk[i - 1] else r"[\W_]*")
             if cjk[i]:
-                parts.append(re.escape(unit))
+                parts.append(_any_script(unit))
             else:
                 parts.append(f"(?<!{_ASCII_EDGE}){_any_width(unit)}(?!{_ASCII_EDGE})")
         alternatives.append("".join(parts))
     if not alternatives:
         return None
     return re.compile("|".join(sorted(alternatives, key=len, reverse=True)), re.IGNORECASE)
+
+
+def _any_script(char: str) -> str:
+    """Regex for a (simplified) Han character in either script (卫 matches 衛)."""
+    forms = analysis.traditional_forms().get(char)
+    return f"[{re.escape(char + forms)}]" if forms else re.escape(char)
 
 
 def _any_width(unit: str) -> str:
@@ -84,7 +96,7 @@ def _any_width(unit: str) -> str:
 
 def _find(pattern: re.Pattern[str], folded: str) -> tuple[str, re.Match[str] | None]:
     found = pattern.search(folded)
-    if found is None:
+    if found is None and analysis.may_be_traditional(folded):
         simplified = analysis.to_simplified(folded)
         if len(simplified) == len(folded):  # t2s is 1:1 here, so offsets still hold
             found = pattern.search(simplified)
@@ -105,7 +117,10 @@ def _locate(text: str, pattern: re.Pattern[str]):
             return text, None, found
         if limit >= len(text):
             break
-    folded, origin = _fold(text[:SCAN_CHARS[-1]])
+    head = text[:SCAN_CHARS[-1]]
+    if not _FOLDS.search(head) and not analysis.may_be_traditional(head):
+        return text, None, None  # folding would change nothing the pattern cares about
+    folded, origin = _fold(head)
     folded, found = _find(pattern, folded)
     return folded, origin, found
 
