@@ -1,6 +1,14 @@
 """The shared analysis: what documents and queries are turned into."""
 
-from archive.services.search.analysis import literal_phrase, normalize, tokens, words
+from archive.services.search.analysis import (
+    FILLER,
+    literal_phrase,
+    normalize,
+    sparse_phrase,
+    streams,
+    tokens,
+    words,
+)
 
 
 def test_normalize_folds_width_case_script_and_pdf_spacing():
@@ -17,7 +25,20 @@ def test_cjk_characters_give_unigrams_and_bigrams_at_their_positions():
 
 def test_punctuation_between_chinese_characters_breaks_the_run():
     assert ("修记", 1) not in tokens("维修，记录")
-    assert literal_phrase("维修记录").terms == ("维修", "修记", "记录")
+    assert literal_phrase("维修记录表").terms == ("维修记录", "修记录表")
+    assert "修记录表" not in streams(["维修记录，表格"]).quad
+
+
+def test_four_or_more_chinese_characters_are_matched_on_four_grams():
+    assert literal_phrase("维修记录") == ("quad", ("维修记录",))
+    assert literal_phrase("认购书") == ("bi", ("认购", "购书"))
+    # Mixed with letters or digits, a literal stays on the bigram stream.
+    assert literal_phrase("维修记录2024").stream == "bi"
+    quad = streams(["维修记录表，ab认购书"]).quad
+    # Every position holds the 4-gram starting there, or the filler: positions stay
+    # aligned with the other streams.
+    assert quad == ["维修记录", "修记录表", *[FILLER] * 7]
+    assert len(quad) == len(streams(["维修记录表，ab认购书"]).uni)
 
 
 def test_codes_split_into_parts_and_are_kept_whole_for_ranking():
@@ -40,19 +61,20 @@ def test_jieba_words_of_the_title_feed_ranking():
 
 
 def test_sparse_phrase_keeps_every_unit_covered():
-    from archive.services.search.analysis import literal_phrase, sparse_phrase
+    def span(term):
+        return len(term) if len(term) > 1 and all("\u4e00" <= ch <= "\u9fff" for ch in term) else 1
 
     def covered(pairs):
-        units = set()
-        for offset, term in pairs:
-            units.update(range(offset, offset + (2 if len(term) == 2 and term.isalpha()
-                                                 and not term.isascii() else 1)))
-        return units
+        return {unit for offset, term in pairs for unit in range(offset, offset + span(term))}
 
-    for text in ["维修记录", "认购书", "维修记录表格", "3栋2单元1201", "合同编号HT-2024-0031"]:
+    for text in ["维修记录", "认购书", "维修记录表格", "物业服务中心记录", "3栋2单元1201",
+                 "合同编号HT-2024-0031", "3栋维修记录"]:
         stream, terms = literal_phrase(text)
         pairs = sparse_phrase(terms)
         full = covered(list(enumerate(terms)))
         assert covered(pairs) == full, text
         assert len(pairs) <= len(terms)
-    assert sparse_phrase(literal_phrase("维修记录表格").terms) == [(0, "维修"), (2, "记录"), (4, "表格")]
+    assert sparse_phrase(literal_phrase("3栋维修记录").terms) == [(0, "3"), (1, "栋维"), (3, "修记"),
+                                                              (4, "记录")]
+    assert sparse_phrase(literal_phrase("物业服务中心").terms) == [(0, "物业服务"), (2, "服务中心")]
+    assert sparse_phrase(literal_phrase("物业服务中心记录").terms) == [(0, "物业服务"), (4, "中心记录")]

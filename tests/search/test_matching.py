@@ -5,7 +5,7 @@ import pytest
 from archive.services.search import SearchQuery, Visibility
 from archive.services.search.analysis import normalize
 
-from .sample import CORPUS
+from .sample import CORPUS, make_doc
 
 ALL = Visibility(unrestricted=True)
 
@@ -41,6 +41,23 @@ def test_adjacent_characters_only(archive):
 def test_punctuation_between_characters_is_not_adjacency(archive):
     assert 15 not in ids(archive, "维修记录")
     assert ids(archive, "修，记") == {15}
+
+
+def test_long_phrases_need_every_character_adjacent(service):
+    """Four or more characters are matched on 4-grams: two 4-grams of the phrase found
+    apart, across punctuation or in two fields are not the phrase."""
+    service.index_many([
+        make_doc(1, 1, "通知", "请联系物业服务中心"),
+        make_doc(2, 1, "通知", "物业服务，中心已搬迁"),
+        make_doc(3, 1, "通知", "物业服务站与服务中心"),
+        # Ends of two runs side by side would hold 物业服务 and 业服务中 one position
+        # apart if punctuation took no position.
+        make_doc(4, 1, "物业服务", "业服务中心"),
+        make_doc(5, 1, "通知", "物业服务，业服务中心"),
+    ])
+    assert ids(service, "物业服务中心") == {1}
+    assert ids(service, "物业服务中") == {1}
+    assert ids(service, "物业服务") == {1, 2, 3, 4, 5}
 
 
 def test_text_with_spaces_between_characters_from_pdf(archive):
@@ -131,7 +148,7 @@ def _searchable(doc):
 def test_every_chinese_substring_finds_exactly_the_documents_containing_it(archive):
     runs = ["业主报修", "卫生间漏水", "维修记录已归档", "档案室保存的维修记录", "物业管理处通知",
             "客户签署认购书", "维修合同纠纷"]
-    queries = {run[i:i + n] for run in runs for n in range(1, 5) for i in range(len(run) - n + 1)}
+    queries = {run[i:i + n] for run in runs for n in range(1, 9) for i in range(len(run) - n + 1)}
     for query in sorted(queries):
         expected = {d["id"] for d in CORPUS if any(query in f for f in _searchable(d))}
         assert ids(archive, query) == expected, query

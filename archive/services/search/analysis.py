@@ -11,15 +11,21 @@ positions. Punctuation between two CJK characters takes one position of its own
 (the `GAP` term), so ``维修，记录`` never matches ``修记``; any other separator takes
 none, so ``3栋 2单元`` matches ``3栋2单元`` and ``HT 2024`` matches ``HT-2024``.
 
-Each field is indexed as two position-aligned streams (position = list index):
+Each field is indexed as three position-aligned streams (position = list index):
 
 * ``uni``: the units themselves;
 * ``bi``: at each CJK character followed by a CJK character, the bigram starting
-  there; everywhere else the unit itself.
+  there; everywhere else the unit itself;
+* ``quad``: at each CJK character followed by three more of its run, the 4-gram
+  starting there; everywhere else `FILLER`, which no query asks for.
 
 A query literal becomes a phrase over one stream (`literal_phrase`): a consecutive
 run of bigrams finds a substring of a Chinese run exactly, and ``维修`` can never
-match ``维X修``. Backends only ever see these plain term lists.
+match ``维X修``. A literal of four or more Chinese characters and nothing else is a
+phrase of 4-grams instead: ``户关系部`` is one term, ``物业服务中心`` two (at offsets 0
+and 2). Common phrases are where a search spends its time, checking positions in every
+document that holds all the terms; 4-grams are fewer per document than the bigrams
+they replace, and fewer per phrase. Backends only ever see these plain term lists.
 """
 
 from __future__ import annotations
@@ -42,6 +48,9 @@ MAX_UNIT_CHARS = 64
 
 GAP = "_"  # punctuation between two CJK characters
 BREAK = "|"  # boundary between two values of a field (title | text | file name …)
+FILLER = "_"  # a position of the quad stream that starts no 4-gram
+STREAMS = ("uni", "bi", "quad")
+QUAD = 4  # characters of a quad-stream gram
 
 CJK_CHARS = (
     "\u3040-\u30ff"  # kana
@@ -51,7 +60,8 @@ CJK_CHARS = (
 )
 _RUN = re.compile(f"([{CJK_CHARS}]+)|[^\\W_{CJK_CHARS}]+")
 _OVERLAPPING_PAIRS = re.compile("(?=(..))", re.DOTALL)
-_CJK_PAIR = re.compile(f"[{CJK_CHARS}]{{2}}")
+_OVERLAPPING_QUADS = re.compile("(?=(....))", re.DOTALL)
+_CJK_GRAM = re.compile(f"[{CJK_CHARS}]{{2,}}")
 _SPACE_BETWEEN_CJK = re.compile(f"(?<=[{CJK_CHARS}])\\s+(?=[{CJK_CHARS}])")
 # A code is letters/digits joined by - / . _ (HT-2024-0031, A3/12): kept whole too.
 _CODE = re.compile(f"[^\\W_{CJK_CHARS}]+(?:[-/._][^\\W_{CJK_CHARS}]+)+")
@@ -60,16 +70,17 @@ CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class Streams(NamedTuple):
-    """Position-aligned unit and bigram streams of one field."""
+    """Position-aligned unit, bigram and 4-gram streams of one field."""
 
     uni: list[str]
     bi: list[str]
+    quad: list[str]
 
 
 class Phrase(NamedTuple):
     """What a query literal compiles to: consecutive `terms` in stream `stream`."""
 
-    stream: str  # "uni" or "bi"
+    stream: str  # one of STREAMS
     terms: tuple[str, ...]
 
 
@@ -181,6 +192,7 @@ def streams(values: list[str]) -> Streams:
     """Index streams of the already-normalised values of one field, BREAK between values."""
     uni: list[str] = []
     bi: list[str] = []
+    quad: list[str] = []
     for value in values:
         runs = _runs(value)
         if not runs:
@@ -188,21 +200,28 @@ def streams(values: list[str]) -> Streams:
         if uni:
             uni.append(BREAK)
             bi.append(BREAK)
+            quad.append(BREAK)
         for run, is_cjk in runs:
             if is_cjk:
                 uni.extend(run)
                 bi.extend(_OVERLAPPING_PAIRS.findall(run))
                 bi.append(run[-1])
+                quad.extend(_OVERLAPPING_QUADS.findall(run))
+                quad.extend(_FILLERS[: min(QUAD - 1, len(run))])
             else:
                 uni.append(run)
                 bi.append(run)
-    return Streams(uni, bi)
+                quad.append(FILLER)
+    return Streams(uni, bi, quad)
+
+
+_FILLERS = [FILLER] * (QUAD - 1)
 
 
 def tokens(text: str) -> list[tuple[str, int]]:
     """All index terms of normalised `text` as (term, position): each unit, and each
     bigram at the position of its first character (the two streams, merged)."""
-    uni, bi = streams([text])
+    uni, bi, _ = streams([text])
     out = [(u, i) for i, u in enumerate(uni) if u != GAP]
     out.extend((b, i) for i, b in enumerate(bi) if b != uni[i])
     return sorted(out, key=lambda t: (t[1], len(t[0])))
@@ -228,10 +247,13 @@ def literal_phrase(text: str) -> Phrase | None:
     Bigrams where the literal continues a CJK run, units elsewhere; a run's last
     character is covered by the bigram before it. A CJK character that ends the
     literal on its own (``修``, ``3栋``) may be followed by anything in a document,
-    so such a literal is matched on the unit stream instead."""
+    so such a literal is matched on the unit stream instead. Four or more Chinese
+    characters alone are matched on 4-grams."""
     found, cjk = units(normalize(text))
     if not found:
         return None
+    if len(found) >= QUAD and all(cjk):
+        return Phrase("quad", tuple("".join(found[i : i + QUAD]) for i in range(len(found) - QUAD + 1)))
     if cjk[-1] and (len(found) == 1 or not cjk[-2]):
         return Phrase("uni", tuple(found))
     grams = _bigrams(found, cjk)
@@ -241,16 +263,16 @@ def literal_phrase(text: str) -> Phrase | None:
 
 
 def _span(term: str) -> int:
-    """Units a bi-stream term covers: 2 for a CJK bigram, 1 for a unit (no unit is two
-    CJK characters, so the term alone tells)."""
-    return 2 if len(term) == 2 and _CJK_PAIR.fullmatch(term) else 1
+    """Units a bi- or quad-stream term covers: its length for a CJK gram, 1 for a unit
+    (no unit is two CJK characters, so the term alone tells)."""
+    return len(term) if _CJK_GRAM.fullmatch(term) else 1
 
 
 def sparse_phrase(terms: tuple[str, ...]) -> list[tuple[int, str]]:
-    """The fewest (offset, term) pairs of a bi-stream phrase that still cover every unit
-    of it: a bigram at offset i makes the one at i+1 redundant. `维修记录表格` needs
-    (0 维修)(2 记录)(4 表格), not five overlapping bigrams: same matches, half the
-    position lists to intersect."""
+    """The fewest (offset, term) pairs of a bi- or quad-stream phrase that still cover
+    every unit of it: a bigram at offset i makes the one at i+1 redundant. `3栋维修记录`
+    needs (0 3)(1 栋维)(3 修记)(4 记录), not all six terms, and `物业服务中心` needs
+    (0 物业服务)(2 服务中心): same matches, fewer position lists to intersect."""
     ends = max(i + _span(t) for i, t in enumerate(terms))
     chosen, unit = [], 0
     while unit < ends:

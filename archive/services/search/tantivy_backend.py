@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import tantivy
 
-from .analysis import query_word, sparse_phrase
+from .analysis import STREAMS, query_word, sparse_phrase
 from .documents import SCOPES, Prepared
 from .plan import FACETS, Plan
 from .query import ALL, And, Match, Node, Not, Or, Range, TermIn
@@ -46,7 +46,7 @@ def _schema() -> tantivy.Schema:
     b.add_bytes_field("title_src", stored=True)
     b.add_bytes_field("text_src", stored=True)
     for scope in SCOPES:
-        for stream in ("uni", "bi"):
+        for stream in STREAMS:
             b.add_text_field(f"{stream}_{scope}", tokenizer_name=TOKENIZER,
                              index_option="position")
     b.add_text_field("words", tokenizer_name=TOKENIZER, index_option="freq")
@@ -72,8 +72,8 @@ def _document(p: Prepared) -> tantivy.Document:
     d.add_bytes("text_src", p.text.encode())
     for scope, streams in p.streams.items():
         if streams.uni:
-            d.add_text(f"uni_{scope}", " ".join(streams.uni))
-            d.add_text(f"bi_{scope}", " ".join(streams.bi))
+            for stream, values in zip(STREAMS, streams, strict=True):
+                d.add_text(f"{stream}_{scope}", " ".join(values))
     if p.words:
         d.add_text("words", p.words)
     return d
@@ -90,7 +90,7 @@ def _terms(field: str, values: tuple) -> tantivy.Query:
 def _phrase(field: str, terms: tuple[str, ...]) -> tantivy.Query:
     if len(terms) == 1:
         return _Q.term_query(SCHEMA, field, terms[0])
-    if field.startswith("bi_"):
+    if not field.startswith("uni_"):
         return _Q.phrase_query(SCHEMA, field, [(o, t) for o, t in sparse_phrase(terms)])
     return _Q.phrase_query(SCHEMA, field, list(terms))
 

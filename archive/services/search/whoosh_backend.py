@@ -16,7 +16,7 @@ from whoosh import query as wq
 from whoosh.analysis import SpaceSeparatedTokenizer
 from whoosh.searching import Searcher
 
-from .analysis import query_word
+from .analysis import STREAMS, query_word
 from .documents import SCOPES, Prepared
 from .plan import FACETS, Plan
 from .query import ALL, And, Match, Node, Not, Or, Range, TermIn
@@ -44,7 +44,7 @@ def _schema() -> fields.Schema:
         spec[name] = fields.NUMERIC(int, stored=name in ("dossier_id", "customer_id"),
                                     sortable=name in FACETS.values())
     for scope in SCOPES:
-        for stream in ("uni", "bi"):
+        for stream in STREAMS:
             spec[f"{stream}_{scope}"] = fields.TEXT(analyzer=streams, phrase=True)
     return fields.Schema(**spec)
 
@@ -66,8 +66,8 @@ def _fields(p: Prepared) -> dict:
     out["year"] = p.year or 0
     for scope, streams in p.streams.items():
         if streams.uni:
-            out[f"uni_{scope}"] = " ".join(streams.uni)
-            out[f"bi_{scope}"] = " ".join(streams.bi)
+            for stream, values in zip(STREAMS, streams, strict=True):
+                out[f"{stream}_{scope}"] = " ".join(values)
     return out
 
 
