@@ -44,6 +44,7 @@ translations: venv
 setup: venv system-deps compile-translations
 	$(FLASK) init-db
 	$(FLASK) demo-data --if-empty
+	$(FLASK) reindex --if-needed
 
 run: setup
 	$(VENV)/bin/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - "archive:create_app()"

@@ -89,8 +89,15 @@ def init_app(app: Flask) -> None:
 
     @app.cli.command("reindex")
     @click.option("--pending-only", is_flag=True, help="only documents flagged needs_index")
-    def reindex_command(pending_only):
+    @click.option("--if-needed", is_flag=True,
+                  help="only if the index does not hold exactly the archive's documents")
+    def reindex_command(pending_only, if_needed):
         """Rebuild the search index from the database into a new directory and swap it in."""
+        if if_needed:
+            count = indexing.rebuild_if_needed(db.session, progress=True)
+            click.echo("索引完整，无需重建" if count is None else
+                       f"索引已重建：{count} 份文件（后端：{current_app.config['SEARCH_BACKEND']}）")
+            return
         if pending_only:
             ok = indexing.index_after_commit(db.session, [])
             click.echo("待索引文件已处理" if ok else "索引写入失败，文件仍标记为待索引")

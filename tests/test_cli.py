@@ -128,6 +128,22 @@ def test_reindex_rebuilds_the_search_index_from_the_database(app, cli, api, make
     assert pending.exit_code == 0, pending.output
 
 
+def test_reindex_if_needed_rebuilds_only_an_index_that_lacks_documents(app, cli, api, make_customer,
+                                                                      make_dossier, file_doc):
+    document = file_doc(make_dossier(make_customer()), "维修记录", "维修", files=[
+        ("维修.pdf", samples.make_pdf("维修记录", ["卫生间漏水已于三日内修复。"]))])
+    complete = cli("reindex", "--if-needed")
+    assert complete.exit_code == 0, complete.output
+    assert "索引完整，无需重建" in complete.output
+    # As after an upgrade that replaced an index of an older format with an empty one.
+    app.extensions["search"].remove_document(document.id)
+    rebuilt = cli("reindex", "--if-needed")
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "索引已重建：1 份文件" in rebuilt.output
+    hits = app.test_client().get("/api/v1/search?q=漏水", headers=api("officer")).get_json()
+    assert [h["title"] for h in hits["hits"]] == ["维修记录"]
+
+
 def test_create_department_then_a_user_in_it(cli):
     result = cli("create-department", "工程部", "--code", "GC")
     assert result.exit_code == 0, result.output

@@ -136,3 +136,17 @@ def rebuild(session, progress: bool = False) -> int:
         session.execute(update(Document).where(Document.id.in_(flagged)).values(needs_index=False))
         session.commit()
     return count
+
+
+def rebuild_if_needed(session, progress: bool = False) -> int | None:
+    """Rebuild the index unless it holds exactly the active documents (after an upgrade
+    that changed its format, a backend switch, a lost or restored index directory).
+    Documents left flagged `needs_index` are indexed either way. Returns how many
+    documents a rebuild indexed, or None when none was needed."""
+    active = set(session.execute(
+        select(Document.id).where(Document.status == DocumentStatus.ACTIVE.value)
+    ).scalars())
+    if search_service().document_ids() != active:
+        return rebuild(session, progress=progress)
+    index_after_commit(session, [])
+    return None

@@ -1,9 +1,12 @@
 """Writes: replace, remove, rebuild under load, and many writer processes at once."""
 
 import multiprocessing
+import os
 import threading
 
-from archive.services.search import SearchQuery, Visibility, open_search
+import pytest
+
+from archive.services.search import BACKENDS, SearchQuery, Visibility, open_search
 from archive.services.search.analysis import warm_up
 
 from .sample import CORPUS, make_doc
@@ -121,3 +124,25 @@ def test_concurrent_writer_processes(backend, tmp_path):
         assert total(service, "写入维修单") == 200
     finally:
         service.close()
+
+
+@pytest.mark.parametrize("origin", ["older release", "other backend"])
+def test_an_index_of_another_format_is_replaced_by_an_empty_one(backend, tmp_path, origin):
+    """An index whose terms this code does not write (an older schema or analysis, or the
+    other backend's files) is never searched: it gives way to an empty index of the
+    current format, which `flask reindex --if-needed` refills from the database."""
+    root = tmp_path / "index"
+    writer = backend if origin == "older release" else next(b for b in BACKENDS if b != backend)
+    old = open_search(writer, root)
+    old.index_many(CORPUS)
+    old.close()
+    old_generation = root / os.readlink(root / "current")
+    if origin == "older release":
+        (old_generation / "FORMAT").unlink()  # releases before formats wrote none
+    svc = open_search(backend, root)
+    assert svc.document_ids() == set()
+    assert not old_generation.exists()
+    svc.index_many(CORPUS)
+    assert total(svc, "认购书") == 1
+    svc.close()
+    assert open_search(backend, root).document_ids() == set(range(1, 17))  # kept from now on

@@ -7,6 +7,7 @@ public `SearchService` methods live here once.
 from __future__ import annotations
 
 import abc
+import logging
 import pathlib
 import shutil
 import sys
@@ -26,6 +27,9 @@ from .plan import Plan, build
 from .snippets import highlight
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+# In every generation directory: which backend and schema wrote it.
+FORMAT_FILE = "FORMAT"
 
 
 def retry_vanished(action: Callable[[], T], attempts: int = 5) -> T:
@@ -65,6 +69,10 @@ class Page:
 
 class IndexService(abc.ABC):
     """Implements `SearchService` on top of a few engine hooks."""
+
+    # Backend and schema of the indexes this code writes; a change of schema or
+    # analysis bumps it, so an index written by an older release is never opened.
+    FORMAT: str
 
     def __init__(self, root: pathlib.Path):
         self.directory = IndexDirectory(root)
@@ -107,15 +115,42 @@ class IndexService(abc.ABC):
 
     # --- shared behaviour -------------------------------------------------------
 
+    def _new_index(self, path: pathlib.Path) -> None:
+        self._create(path)
+        (path / FORMAT_FILE).write_text(self.FORMAT, encoding="utf-8")
+
+    def _is_current(self, path: pathlib.Path) -> bool:
+        try:
+            return (path / FORMAT_FILE).read_text(encoding="utf-8") == self.FORMAT
+        except FileNotFoundError:
+            # Written by a release before formats, or deleted by a swap just now.
+            return not path.exists()
+
+    def _replace_outdated(self, path: pathlib.Path) -> None:
+        """Swap an empty index of this format in for `path`, written by an older release
+        or by the other backend: its terms are not what this code searches for. The
+        database is the source of truth; `flask reindex --if-needed` refills it."""
+        with self.directory.write_lock():
+            if self.directory.generation() != path.name:
+                return  # another process replaced it first
+            fresh = self.directory.new_generation()
+            self._new_index(fresh)
+            self.directory.swap(fresh)
+        log.warning("search index %s is of another format than %s: replaced with an empty "
+                    "index; run `flask --app archive reindex --if-needed`", path, self.FORMAT)
+
     def _sync(self) -> pathlib.Path:
         """Follow a rebuild's swap (reopen) or another process's commit (refresh)."""
         while True:
-            path = self.directory.ensure(self._create)
+            path = self.directory.ensure(self._new_index)
             if path.name == self._generation:
                 self._refresh()
                 return path
             with self._reopen_lock:
                 if path.name == self._generation:
+                    continue
+                if not self._is_current(path):
+                    self._replace_outdated(path)
                     continue
                 try:
                     self._open(path)
@@ -158,7 +193,7 @@ class IndexService(abc.ABC):
         with self.directory.write_lock():
             path = self.directory.new_generation()
             try:
-                self._create(path)
+                self._new_index(path)
                 stream: Iterator[IndexDoc] = tqdm(
                     docs, total=total, disable=not progress, file=sys.stderr, unit="doc",
                     desc="重建索引",

@@ -147,6 +147,8 @@ def _register(index: tantivy.Index) -> tantivy.Index:
 class TantivySearch(IndexService):
     """`SearchService` on tantivy."""
 
+    FORMAT = "tantivy-2"  # 2: quad streams
+
     def __init__(self, root: pathlib.Path):
         self.index: tantivy.Index | None = None
         self._meta_stamp: tuple[int, int] | None = None

@@ -110,6 +110,8 @@ def _compile(node: Node, rank: bool = False) -> wq.Query:
 class WhooshSearch(IndexService):
     """`SearchService` on Whoosh."""
 
+    FORMAT = "whoosh-2"  # 2: quad streams
+
     def __init__(self, root: pathlib.Path):
         self.index: whoosh.index.Index | None = None
         self._path: pathlib.Path | None = None
