@@ -148,5 +148,7 @@ def rebuild_if_needed(session, progress: bool = False) -> int | None:
     ).scalars())
     if search_service().document_ids() != active:
         return rebuild(session, progress=progress)
-    index_after_commit(session, [])
+    while session.execute(select(Document.id).where(Document.needs_index.is_(True)).limit(1)).first():
+        if not index_after_commit(session, []):  # 500 at a time
+            break
     return None

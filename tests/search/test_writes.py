@@ -8,6 +8,7 @@ import pytest
 
 from archive.services.search import BACKENDS, SearchQuery, Visibility, open_search
 from archive.services.search.analysis import warm_up
+from archive.services.search.service import IndexFormatError
 
 from .sample import CORPUS, make_doc
 
@@ -77,7 +78,7 @@ def test_rebuild_swaps_atomically_while_searches_run(service, backend, tmp_path)
     assert not errors
     assert seen and set(seen) <= {8, 9}  # old or new index, never a half-built one
     assert total(service, "维修") == 9
-    generations = [p for p in (tmp_path / "index").iterdir() if p.name.startswith("gen-")]
+    generations = [p for p in service.directory.root.iterdir() if p.name.startswith("gen-")]
     assert len(generations) == 1
 
 
@@ -93,7 +94,7 @@ def test_failed_rebuild_keeps_the_old_index(service, tmp_path):
     except RuntimeError:
         pass
     assert service.document_ids() == set(range(1, 17))
-    assert len([p for p in (tmp_path / "index").iterdir() if p.name.startswith("gen-")]) == 1
+    assert len([p for p in service.directory.root.iterdir() if p.name.startswith("gen-")]) == 1
 
 
 def _write_batch(backend: str, root: str, worker: int) -> None:
@@ -126,19 +127,25 @@ def test_concurrent_writer_processes(backend, tmp_path):
         service.close()
 
 
-@pytest.mark.parametrize("origin", ["older release", "other backend"])
-def test_an_index_of_another_format_is_replaced_by_an_empty_one(backend, tmp_path, origin):
-    """An index whose terms this code does not write (an older schema or analysis, or the
-    other backend's files) is never searched: it gives way to an empty index of the
-    current format, which `flask reindex --if-needed` refills from the database."""
+def _backend_dir(root, backend):
+    return root / backend
+
+
+def _live(root, backend):
+    folder = _backend_dir(root, backend)
+    return folder / os.readlink(folder / "current")
+
+
+def test_an_index_of_an_older_format_is_replaced_by_an_empty_one(backend, tmp_path):
+    """An index whose terms this code does not write (an older schema or analysis) is
+    never searched: it gives way to an empty index of the current format, which
+    `flask reindex --if-needed` refills from the database."""
     root = tmp_path / "index"
-    writer = backend if origin == "older release" else next(b for b in BACKENDS if b != backend)
-    old = open_search(writer, root)
+    old = open_search(backend, root)
     old.index_many(CORPUS)
     old.close()
-    old_generation = root / os.readlink(root / "current")
-    if origin == "older release":
-        (old_generation / "FORMAT").unlink()  # releases before formats wrote none
+    old_generation = _live(root, backend)
+    (old_generation / "FORMAT").write_text(f"{backend}-1")
     svc = open_search(backend, root)
     assert svc.document_ids() == set()
     assert not old_generation.exists()
@@ -146,3 +153,57 @@ def test_an_index_of_another_format_is_replaced_by_an_empty_one(backend, tmp_pat
     assert total(svc, "认购书") == 1
     svc.close()
     assert open_search(backend, root).document_ids() == set(range(1, 17))  # kept from now on
+
+
+def test_the_index_of_a_release_before_per_backend_folders_is_removed(backend, tmp_path):
+    root = tmp_path / "index"
+    legacy = root / "gen-1-1"
+    legacy.mkdir(parents=True)
+    (legacy / "meta.json").write_text("{}")
+    os.symlink("gen-1-1", root / "current")
+    svc = open_search(backend, root)
+    assert not legacy.exists() and not (root / "current").is_symlink()
+    svc.index_many(CORPUS)
+    assert total(svc, "认购书") == 1
+
+
+def test_an_index_of_a_newer_release_is_left_alone(backend, tmp_path):
+    root = tmp_path / "index"
+    svc = open_search(backend, root)
+    svc.index_many(CORPUS)
+    svc.close()
+    newer = _live(root, backend)
+    (newer / "FORMAT").write_text(f"{backend}-999")
+    files = sorted(p.name for p in newer.iterdir())
+    with pytest.raises(IndexFormatError, match="newer than this release"):
+        open_search(backend, root)
+    assert sorted(p.name for p in newer.iterdir()) == files
+
+
+def test_the_two_backends_keep_their_own_indexes(tmp_path):
+    root = tmp_path / "index"
+    services = {backend: open_search(backend, root) for backend in BACKENDS}
+    for number, svc in enumerate(services.values(), start=1):
+        svc.index_many(CORPUS[:number])
+    for number, backend in enumerate(BACKENDS, start=1):
+        services[backend].close()
+        assert open_search(backend, root).document_ids() == {d["id"] for d in CORPUS[:number]}
+
+
+def test_a_writer_that_meets_an_older_index_under_its_lock_replaces_it(service):
+    """A commit by an older release's worker swaps in a generation of its format while
+    this service is open; the next write replaces it while holding the write lock
+    (which it takes again, re-entrantly) instead of waiting for itself forever."""
+    service.index_many(CORPUS)
+    older = service.directory.new_generation()
+    service._new_index(older)
+    (older / "FORMAT").write_text("older-1")
+    with service.directory.write_lock():
+        service.directory.swap(older)
+    writer = threading.Thread(target=service.index_document, args=(make_doc(40, 1, "新文件", "补充材料"),),
+                              daemon=True)
+    writer.start()
+    writer.join(timeout=20)
+    assert not writer.is_alive(), "index_document deadlocked"
+    assert service.document_ids() == {40}
+    assert total(service, "补充材料") == 1

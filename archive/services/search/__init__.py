@@ -115,13 +115,20 @@ BACKENDS = ("tantivy", "whoosh")
 
 
 def open_search(backend: str, index_dir: pathlib.Path) -> SearchService:
-    """Open (creating if needed) the index under `index_dir` with the named backend."""
+    """Open (creating if needed) the named backend's index under `index_dir`.
+
+    Each backend keeps its index in a folder of its own (`index_dir/tantivy`, ...), so
+    a command run with the other backend never touches the one the server uses."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown search backend {backend!r}; expected one of {BACKENDS}")
+    from .directory import remove_legacy_layout
+
+    index_dir = pathlib.Path(index_dir)
+    remove_legacy_layout(index_dir)
     if backend == "tantivy":
         from .tantivy_backend import TantivySearch
 
-        return TantivySearch(pathlib.Path(index_dir))
-    if backend == "whoosh":
-        from .whoosh_backend import WhooshSearch
+        return TantivySearch(index_dir / backend)
+    from .whoosh_backend import WhooshSearch
 
-        return WhooshSearch(pathlib.Path(index_dir))
-    raise ValueError(f"unknown search backend {backend!r}; expected one of {BACKENDS}")
+    return WhooshSearch(index_dir / backend)

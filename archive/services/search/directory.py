@@ -1,9 +1,9 @@
 """Layout of an index directory and its cross-process write lock.
 
-    INDEX_DIR/
-      write.lock          flock'ed by whoever writes (any thread, any process)
-      current -> gen-…    symlink to the live generation
-      gen-…/              one complete index per generation
+    INDEX_DIR/<backend>/      one per backend (tantivy, whoosh)
+      write.lock            flock'ed by whoever writes (any thread, any process)
+      current -> gen-…      symlink to the live generation
+      gen-…/                one complete index per generation, with its FORMAT file
 
 A rebuild fills a new generation and swaps the symlink with `os.replace`, which is
 atomic: a searcher sees the old index or the new one, never a half-built one.
@@ -16,11 +16,20 @@ import fcntl
 import os
 import pathlib
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 
 CURRENT = "current"
 PREFIX = "gen-"
+_thread = threading.local()
+
+
+def _held_locks() -> set[str]:
+    """Index roots whose write lock this thread holds."""
+    if not hasattr(_thread, "held"):
+        _thread.held = set()
+    return _thread.held
 
 
 class IndexDirectory:
@@ -32,12 +41,23 @@ class IndexDirectory:
     @contextlib.contextmanager
     def write_lock(self) -> Iterator[None]:
         """Exclusive across threads and processes: each holder opens its own file
-        description, and flock locks on distinct descriptions exclude each other."""
+        description, and flock locks on distinct descriptions exclude each other.
+
+        Re-entrant within a thread: a writer that finds, under the lock, that the index
+        must be created or replaced takes it again, and a second flock of its own would
+        wait for the first forever."""
+        key = os.path.realpath(self.root)
+        held = _held_locks()
+        if key in held:
+            yield
+            return
         fd = os.open(self.root / "write.lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+            held.add(key)
             yield
         finally:
+            held.discard(key)
             os.close(fd)  # closing releases the lock
 
     def generation(self) -> str | None:
@@ -77,3 +97,15 @@ class IndexDirectory:
         for old in self.root.glob(f"{PREFIX}*"):
             if old.name != path.name:
                 shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_legacy_layout(index_dir: pathlib.Path) -> None:
+    """Delete the index that releases before per-backend folders kept in `index_dir`
+    itself (`current` and `gen-…`): its format is not this release's, and it can be
+    rebuilt from the database (`flask reindex --if-needed`)."""
+    if not (index_dir / CURRENT).is_symlink() and not any(index_dir.glob(f"{PREFIX}*")):
+        return
+    with IndexDirectory(index_dir).write_lock():
+        (index_dir / CURRENT).unlink(missing_ok=True)
+        for old in index_dir.glob(f"{PREFIX}*"):
+            shutil.rmtree(old, ignore_errors=True)

@@ -48,6 +48,10 @@ def retry_vanished(action: Callable[[], T], attempts: int = 5) -> T:
     raise AssertionError("unreachable")
 
 
+class IndexFormatError(RuntimeError):
+    """The index was written by a newer release: this one must not touch it."""
+
+
 @dataclass(frozen=True)
 class Found:
     """A hit as an engine returns it, before highlighting."""
@@ -120,23 +124,35 @@ class IndexService(abc.ABC):
         (path / FORMAT_FILE).write_text(self.FORMAT, encoding="utf-8")
 
     def _is_current(self, path: pathlib.Path) -> bool:
+        """Whether `path` holds an index of this code's format. An older one (or one
+        from before formats) is not; a newer one raises: its release may still serve
+        it, and deleting it would only make that release search an empty index."""
         try:
-            return (path / FORMAT_FILE).read_text(encoding="utf-8") == self.FORMAT
+            found = (path / FORMAT_FILE).read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             # Written by a release before formats, or deleted by a swap just now.
             return not path.exists()
+        if found == self.FORMAT:
+            return True
+        backend, _, version = found.rpartition("-")
+        mine = self.FORMAT.rpartition("-")
+        if backend == mine[0] and version.isdecimal() and int(version) > int(mine[2]):
+            raise IndexFormatError(
+                f"search index {path} has format {found}, newer than this release's "
+                f"{self.FORMAT}: run the release that wrote it, or rebuild with `flask reindex`")
+        return False
 
     def _replace_outdated(self, path: pathlib.Path) -> None:
-        """Swap an empty index of this format in for `path`, written by an older release
-        or by the other backend: its terms are not what this code searches for. The
-        database is the source of truth; `flask reindex --if-needed` refills it."""
+        """Swap an empty index of this format in for `path`, written by an older release:
+        its terms are not what this code searches for. The database is the source of
+        truth; `flask reindex --if-needed` refills it."""
         with self.directory.write_lock():
             if self.directory.generation() != path.name:
                 return  # another process replaced it first
             fresh = self.directory.new_generation()
             self._new_index(fresh)
             self.directory.swap(fresh)
-        log.warning("search index %s is of another format than %s: replaced with an empty "
+        log.warning("search index %s is of an older format than %s: replaced with an empty "
                     "index; run `flask --app archive reindex --if-needed`", path, self.FORMAT)
 
     def _sync(self) -> pathlib.Path:
@@ -146,11 +162,13 @@ class IndexService(abc.ABC):
             if path.name == self._generation:
                 self._refresh()
                 return path
+            if not self._is_current(path):
+                # Not under _reopen_lock: a writer holding the write lock may be
+                # waiting for that one.
+                self._replace_outdated(path)
+                continue
             with self._reopen_lock:
                 if path.name == self._generation:
-                    continue
-                if not self._is_current(path):
-                    self._replace_outdated(path)
                     continue
                 try:
                     self._open(path)
