@@ -264,7 +264,10 @@ SCHEMAS = {
             "originator": _nullable("string"), "remarks": _nullable("string"),
             "status": {"type": "string"},
             "created_at": {"type": "string", "format": "date-time"},
-            "text_extracted": {"type": "boolean"},
+            "text_extracted": {"type": "boolean", "description": (
+                "True when every file gave searchable text; false for scans without a text "
+                "layer, images, recordings, paper-only documents and unreadable files "
+                "(each file's text_status and text_error say which).")},
             "files": {"type": "array", "items": _ref("StoredFile")},
             "sha256": _nullable("string", description="The first file's, if any."),
         },

@@ -62,7 +62,9 @@ def document(d: Document) -> dict:
         "department": {"id": d.department_id, "name": d.department.name},
         "originator": d.originator, "remarks": d.remarks, "status": d.status,
         "created_at": d.created_at.isoformat(),
-        "text_extracted": all(f.text_status != "failed" for f in d.files),
+        # Searchable by what its files say: not a scan without a text layer, an image,
+        # a recording, a paper-only record or a file whose text could not be read.
+        "text_extracted": bool(d.files) and all(f.text_status == "ok" for f in d.files),
         "files": [stored_file(f) for f in d.files],
         "sha256": d.files[0].sha256 if d.files else None,
     }

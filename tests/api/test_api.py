@@ -172,12 +172,28 @@ def test_upload_missing_title_is_422(app, client, api):
     assert response.status_code == 422 and response.json["error"]["details"]["field"] == "title"
 
 
+@pytest.mark.parametrize(("name", "data", "extracted", "status"), [
+    ("合同.pdf", PDF, True, "ok"),
+    ("扫描件.pdf", samples.make_scan_pdf(1), False, "empty"),
+    ("残缺.pdf", samples.truncate(PDF, 0.5), False, "failed"),
+])
+def test_text_extracted_says_whether_the_files_gave_searchable_text(client, api, name, data,
+                                                                     extracted, status):
+    headers = api("officer")
+    dossier = _dossier(client, headers, _customer(client, headers)["id"])
+    response = _upload(client, headers, dossier["id"], name=name, data=data)
+    assert response.status_code == 201, response.json
+    assert response.json["text_extracted"] is extracted
+    assert [f["text_status"] for f in response.json["files"]] == [status]
+
+
 def test_paper_only_document_via_api(client, api):
     headers = api("officer")
     dossier = _dossier(client, headers, _customer(client, headers)["id"])
     response = _upload(client, headers, dossier["id"], data=None, pages="3", carrier="纸质")
     assert response.status_code == 201
     assert response.json["files"] == [] and response.json["pages"] == 3
+    assert response.json["text_extracted"] is False
     content = client.get(f"/api/v1/documents/{response.json['id']}/content", headers=headers)
     assert content.status_code == 422 and content.json["error"]["code"] == "paper_only"
 

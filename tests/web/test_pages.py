@@ -97,6 +97,21 @@ def test_upload_form_preselects_the_dossier_level(login_as, make_customer, make_
     assert not re.search(r'<option value="1"\s+selected>', page)
 
 
+def test_dossier_list_flags_unreadable_files_and_scans_without_a_text_layer(login_as, make_customer,
+                                                                           make_dossier, file_doc):
+    dossier = make_dossier(make_customer())
+    file_doc(dossier, "购房合同", "签约", files=[("合同.pdf", samples.make_pdf("购房合同", ["买受人张伟。"]))])
+    file_doc(dossier, "身份证扫描件", "销售", files=[("扫描.pdf", samples.make_scan_pdf(1))])
+    file_doc(dossier, "残缺合同", "签约", files=[("残缺.pdf", samples.truncate(
+        samples.make_pdf("残缺合同", ["买受人李娜。"]), 0.5))])
+    page = login_as("officer").get(f"/dossiers/{dossier.id}").get_data(as_text=True)
+    rows = {title: row for row in page.split("<tr")[1:] for title in ("购房合同", "身份证扫描件", "残缺合同")
+            if f">{title}</a>" in row}
+    assert "未提取文字" not in rows["购房合同"] and "无文字层" not in rows["购房合同"]
+    assert "无文字层（扫描件）" in rows["身份证扫描件"]
+    assert "未提取文字" in rows["残缺合同"] and "无文字层" not in rows["残缺合同"]
+
+
 def test_customer_list_filters_and_paginates(app, login_as, make_customer):
     for i in range(25):
         make_customer(f"客户{i:02d}", code=f"KH-P-{i:02d}")
