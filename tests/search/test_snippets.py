@@ -18,6 +18,14 @@ def test_a_match_only_in_the_title_is_marked_there():
     assert highlight("与查询无关的正文。", "商铺租赁合同", ("租赁",)) == "商铺<mark>租赁</mark>合同"
 
 
+def test_pdf_line_wraps_between_chinese_characters_are_joined():
+    text = "房屋总价人\n民币826000元，\n付款方式按揭。"
+    assert highlight(text, "", ("民币",)) == "房屋总价人<mark>民币</mark>826000元，\n付款方式按揭。"
+    assert highlight(text, "", ("人民币",)) == "房屋总价<mark>人民币</mark>826000元，\n付款方式按揭。"
+    assert highlight(text, "", ("总价",)) == "房屋<mark>总价</mark>人民币826000元，\n付款方式按揭。"
+    assert highlight("维 修\n记 录", "", ()) == "维修记录"
+
+
 def test_no_match_shows_the_head_of_the_text():
     assert highlight("甲" * 200, "标题", ("乙",)) == "甲" * 120 + "…"
 

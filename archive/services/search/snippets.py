@@ -150,7 +150,16 @@ def _marked(text: str, pattern: re.Pattern[str]) -> str | None:
     out.append(html.escape(text[cursor:end]))
     if end < len(text):
         out.append("…")
-    return "".join(out)
+    return _joined_lines("".join(out))
+
+
+# Whitespace between two CJK characters, marks allowed on either side of it: a PDF's
+# line wrap, which reads as a stray space in a snippet ("总价人 民币").
+_WRAP = re.compile(f"(?<=[{analysis.CJK_CHARS}])((?:</?mark>)?)\\s+((?:</?mark>)?)(?=[{analysis.CJK_CHARS}])")
+
+
+def _joined_lines(snippet: str) -> str:
+    return _WRAP.sub(r"\1\2", snippet)
 
 
 def highlight(text: str, title: str, literals: tuple[str, ...]) -> str:
@@ -163,5 +172,5 @@ def highlight(text: str, title: str, literals: tuple[str, ...]) -> str:
                 if snippet is not None:
                     return snippet
     source = text or title
-    head = html.escape(source[:SNIPPET_CHARS])
+    head = _joined_lines(html.escape(source[:SNIPPET_CHARS]))
     return head + ("…" if len(source) > SNIPPET_CHARS else "")
