@@ -155,11 +155,19 @@ def _marked(text: str, pattern: re.Pattern[str]) -> str | None:
 
 # Whitespace between two CJK characters, marks allowed on either side of it: a PDF's
 # line wrap, which reads as a stray space in a snippet ("总价人 民币").
-_WRAP = re.compile(f"(?<=[{analysis.CJK_CHARS}])((?:</?mark>)?)\\s+((?:</?mark>)?)(?=[{analysis.CJK_CHARS}])")
+_SPACE = re.compile(r"(</?mark>)?\s+(</?mark>)?")
+_CJK_CHAR = re.compile(f"[{analysis.CJK_CHARS}]")
 
 
 def _joined_lines(snippet: str) -> str:
-    return _WRAP.sub(r"\1\2", snippet)
+    def join(m: re.Match[str]) -> str:
+        start, end = m.start(), m.end()
+        if start and end < len(snippet) and _CJK_CHAR.match(snippet, start - 1) \
+                and _CJK_CHAR.match(snippet, end):
+            return (m.group(1) or "") + (m.group(2) or "")
+        return m.group()
+
+    return _SPACE.sub(join, snippet)
 
 
 def highlight(text: str, title: str, literals: tuple[str, ...]) -> str:
