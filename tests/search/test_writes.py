@@ -127,13 +127,14 @@ def test_concurrent_writer_processes(backend, tmp_path):
         service.close()
 
 
-def _backend_dir(root, backend):
-    return root / backend
-
-
-def _live(root, backend):
-    folder = _backend_dir(root, backend)
-    return folder / os.readlink(folder / "current")
+def _stamped_index(root, backend, stamp):
+    """The CORPUS indexed under `root`, its live generation then stamped `stamp`."""
+    svc = open_search(backend, root)
+    svc.index_many(CORPUS)
+    svc.close()
+    generation = root / backend / os.readlink(root / backend / "current")
+    (generation / "FORMAT").write_text(stamp)
+    return generation
 
 
 def test_an_index_of_an_older_format_is_replaced_by_an_empty_one(backend, tmp_path):
@@ -141,11 +142,7 @@ def test_an_index_of_an_older_format_is_replaced_by_an_empty_one(backend, tmp_pa
     never searched: it gives way to an empty index of the current format, which
     `flask reindex --if-needed` refills from the database."""
     root = tmp_path / "index"
-    old = open_search(backend, root)
-    old.index_many(CORPUS)
-    old.close()
-    old_generation = _live(root, backend)
-    (old_generation / "FORMAT").write_text(f"{backend}-1")
+    old_generation = _stamped_index(root, backend, f"{backend}-1")
     svc = open_search(backend, root)
     assert svc.document_ids() == set()
     assert not old_generation.exists()
@@ -169,11 +166,7 @@ def test_the_index_of_a_release_before_per_backend_folders_is_removed(backend, t
 
 def test_an_index_of_a_newer_release_is_left_alone(backend, tmp_path):
     root = tmp_path / "index"
-    svc = open_search(backend, root)
-    svc.index_many(CORPUS)
-    svc.close()
-    newer = _live(root, backend)
-    (newer / "FORMAT").write_text(f"{backend}-999")
+    newer = _stamped_index(root, backend, f"{backend}-999")
     files = sorted(p.name for p in newer.iterdir())
     with pytest.raises(IndexFormatError, match="newer than this release"):
         open_search(backend, root)
