@@ -1,12 +1,17 @@
 """The shared analysis: what documents and queries are turned into."""
 
+import random
+
 from archive.services.search.analysis import (
+    BREAK,
     FILLER,
+    Streams,
     literal_phrase,
     normalize,
     sparse_phrase,
     streams,
     tokens,
+    units,
     words,
 )
 
@@ -29,9 +34,12 @@ def test_punctuation_between_chinese_characters_breaks_the_run():
     assert "修记录表" not in streams(["维修记录，表格"]).quad
 
 
-def test_four_or_more_chinese_characters_are_matched_on_four_grams():
+def test_three_or_more_chinese_characters_are_matched_on_longer_grams():
     assert literal_phrase("维修记录") == ("quad", ("维修记录",))
-    assert literal_phrase("认购书") == ("bi", ("认购", "购书"))
+    assert literal_phrase("认购书") == ("tri", ("认购书",))
+    assert literal_phrase("认购") == ("bi", ("认购",))
+    tri = streams(["认购书，合同"]).tri
+    assert tri == ["认购书", FILLER, FILLER, FILLER, FILLER, FILLER]
     # Mixed with letters or digits, a literal stays on the bigram stream.
     assert literal_phrase("维修记录2024").stream == "bi"
     quad = streams(["维修记录表，ab认购书"]).quad
@@ -78,3 +86,35 @@ def test_sparse_phrase_keeps_every_unit_covered():
                                                               (4, "记录")]
     assert sparse_phrase(literal_phrase("物业服务中心").terms) == [(0, "物业服务"), (2, "服务中心")]
     assert sparse_phrase(literal_phrase("物业服务中心记录").terms) == [(0, "物业服务"), (4, "中心记录")]
+
+
+def _streams_by_definition(values):
+    """The streams position by position, as the module docstring defines them."""
+    out = {"uni": [], "bi": [], "tri": [], "quad": []}
+    for value in values:
+        found, cjk = units(value)
+        if not found:
+            continue
+        if out["uni"]:
+            for stream in out.values():
+                stream.append(BREAK)
+        for i, unit in enumerate(found):
+            out["uni"].append(unit)
+            for name, n in (("bi", 2), ("tri", 3), ("quad", 4)):
+                gram = found[i:i + n]
+                if len(gram) == n and all(cjk[i:i + n]):
+                    out[name].append("".join(gram))
+                else:
+                    out[name].append(unit if name == "bi" else FILLER)
+    return Streams(**out)
+
+
+def test_streams_are_what_their_definition_says_for_any_text():
+    rng = random.Random(7)
+    alphabet = ("维修记录认购书物业服务中心档案檔案ア한𠀀" "ab1201HT-" "，。、（）_—"
+                " \n\ue000\ue001１Ａ")
+    for _ in range(3000):
+        values = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+                  for _ in range(rng.randint(1, 3))]
+        values = [normalize(v) for v in values]
+        assert streams(values) == _streams_by_definition(values), values

@@ -16,16 +16,18 @@ Each field is indexed as three position-aligned streams (position = list index):
 * ``uni``: the units themselves;
 * ``bi``: at each CJK character followed by a CJK character, the bigram starting
   there; everywhere else the unit itself;
-* ``quad``: at each CJK character followed by three more of its run, the 4-gram
-  starting there; everywhere else `FILLER`, which no query asks for.
+* ``tri`` and ``quad``: at each CJK character followed by two (three) more of its
+  run, the 3-gram (4-gram) starting there; everywhere else `FILLER`, which no query
+  asks for.
 
 A query literal becomes a phrase over one stream (`literal_phrase`): a consecutive
 run of bigrams finds a substring of a Chinese run exactly, and ``维修`` can never
-match ``维X修``. A literal of four or more Chinese characters and nothing else is a
-phrase of 4-grams instead: ``户关系部`` is one term, ``物业服务中心`` two (at offsets 0
-and 2). Common phrases are where a search spends its time, checking positions in every
-document that holds all the terms; 4-grams are fewer per document than the bigrams
-they replace, and fewer per phrase. Backends only ever see these plain term lists.
+match ``维X修``. A literal of exactly three Chinese characters and nothing else is one
+3-gram (``认购书``); four or more are a phrase of 4-grams: ``户关系部`` is one term,
+``物业服务中心`` two (at offsets 0 and 2). Common phrases are where a search spends its
+time, checking positions in every document that holds all the terms; a single gram
+needs no positions, and 4-grams are fewer per document than the bigrams they replace,
+and fewer per phrase. Backends only ever see these plain term lists.
 """
 
 from __future__ import annotations
@@ -48,9 +50,9 @@ MAX_UNIT_CHARS = 64
 
 GAP = "_"  # punctuation between two CJK characters
 BREAK = "|"  # boundary between two values of a field (title | text | file name …)
-FILLER = "_"  # a position of the quad stream that starts no 4-gram
-STREAMS = ("uni", "bi", "quad")
-QUAD = 4  # characters of a quad-stream gram
+FILLER = "_"  # a position of the tri or quad stream that starts no 3- or 4-gram
+STREAMS = ("uni", "bi", "tri", "quad")
+TRI, QUAD = 3, 4  # characters of a tri- and a quad-stream gram
 
 CJK_CHARS = (
     "\u3040-\u30ff"  # kana
@@ -60,6 +62,7 @@ CJK_CHARS = (
 )
 _RUN = re.compile(f"([{CJK_CHARS}]+)|[^\\W_{CJK_CHARS}]+")
 _OVERLAPPING_PAIRS = re.compile("(?=(..))", re.DOTALL)
+_OVERLAPPING_TRIS = re.compile("(?=(...))", re.DOTALL)
 _OVERLAPPING_QUADS = re.compile("(?=(....))", re.DOTALL)
 _CJK_GRAM = re.compile(f"[{CJK_CHARS}]{{2,}}")
 _SPACE_BETWEEN_CJK = re.compile(f"(?<=[{CJK_CHARS}])\\s+(?=[{CJK_CHARS}])")
@@ -70,10 +73,11 @@ CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class Streams(NamedTuple):
-    """Position-aligned unit, bigram and 4-gram streams of one field."""
+    """Position-aligned unit, bigram, 3-gram and 4-gram streams of one field."""
 
     uni: list[str]
     bi: list[str]
+    tri: list[str]
     quad: list[str]
 
 
@@ -192,6 +196,7 @@ def streams(values: list[str]) -> Streams:
     """Index streams of the already-normalised values of one field, BREAK between values."""
     uni: list[str] = []
     bi: list[str] = []
+    tri: list[str] = []
     quad: list[str] = []
     for value in values:
         runs = _runs(value)
@@ -200,19 +205,30 @@ def streams(values: list[str]) -> Streams:
         if uni:
             uni.append(BREAK)
             bi.append(BREAK)
+            tri.append(BREAK)
             quad.append(BREAK)
         for run, is_cjk in runs:
-            if is_cjk:
-                uni.extend(run)
-                bi.extend(_OVERLAPPING_PAIRS.findall(run))
-                bi.append(run[-1])
-                quad.extend(_OVERLAPPING_QUADS.findall(run))
-                quad.extend(_FILLERS[: min(QUAD - 1, len(run))])
-            else:
+            if not is_cjk:
                 uni.append(run)
                 bi.append(run)
+                tri.append(FILLER)
                 quad.append(FILLER)
-    return Streams(uni, bi, quad)
+                continue
+            uni.extend(run)
+            if len(run) == 1:  # most runs are short: no regex for them
+                bi.append(run)
+                tri.append(FILLER)
+                quad.append(FILLER)
+                continue
+            bi.extend(_OVERLAPPING_PAIRS.findall(run))
+            bi.append(run[-1])
+            if len(run) >= TRI:
+                tri.extend(_OVERLAPPING_TRIS.findall(run))
+            tri.extend(_FILLERS[: min(TRI - 1, len(run))])
+            if len(run) >= QUAD:
+                quad.extend(_OVERLAPPING_QUADS.findall(run))
+            quad.extend(_FILLERS[: min(QUAD - 1, len(run))])
+    return Streams(uni, bi, tri, quad)
 
 
 _FILLERS = [FILLER] * (QUAD - 1)
@@ -221,7 +237,7 @@ _FILLERS = [FILLER] * (QUAD - 1)
 def tokens(text: str) -> list[tuple[str, int]]:
     """All index terms of normalised `text` as (term, position): each unit, and each
     bigram at the position of its first character (the two streams, merged)."""
-    uni, bi, _ = streams([text])
+    uni, bi, *_ = streams([text])
     out = [(u, i) for i, u in enumerate(uni) if u != GAP]
     out.extend((b, i) for i, b in enumerate(bi) if b != uni[i])
     return sorted(out, key=lambda t: (t[1], len(t[0])))
@@ -247,11 +263,13 @@ def literal_phrase(text: str) -> Phrase | None:
     Bigrams where the literal continues a CJK run, units elsewhere; a run's last
     character is covered by the bigram before it. A CJK character that ends the
     literal on its own (``修``, ``3栋``) may be followed by anything in a document,
-    so such a literal is matched on the unit stream instead. Four or more Chinese
-    characters alone are matched on 4-grams."""
+    so such a literal is matched on the unit stream instead. Three Chinese characters
+    alone are one 3-gram, four or more are matched on 4-grams."""
     found, cjk = units(normalize(text))
     if not found:
         return None
+    if len(found) == TRI and all(cjk):
+        return Phrase("tri", ("".join(found),))
     if len(found) >= QUAD and all(cjk):
         return Phrase("quad", tuple("".join(found[i : i + QUAD]) for i in range(len(found) - QUAD + 1)))
     if cjk[-1] and (len(found) == 1 or not cjk[-2]):

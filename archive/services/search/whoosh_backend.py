@@ -110,7 +110,7 @@ def _compile(node: Node, rank: bool = False) -> wq.Query:
 class WhooshSearch(IndexService):
     """`SearchService` on Whoosh."""
 
-    FORMAT = "whoosh-2"  # 2: quad streams
+    FORMAT = "whoosh-3"  # 2: quad streams; 3: tri streams
 
     def __init__(self, root: pathlib.Path):
         self.index: whoosh.index.Index | None = None
