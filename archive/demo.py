@@ -112,7 +112,9 @@ def load(session, echo=print, seed: int = 2026) -> None:
         unit = dossier.unit
         room = f"{unit.project}{unit.building}栋{unit.unit_no}单元{unit.room}"
         contract = f"HT-{2018 + n % 7}-{n + 1:04d}"
-        categories = ["销售", "签约", "入伙", "维修"] + rng.sample(list(CATEGORIES), 1)
+        # The fifth item cycles through the other categories, so each one is in the demo.
+        others = [c for c in CATEGORIES if c not in ("销售", "签约", "入伙", "维修")]
+        categories = ["销售", "签约", "入伙", "维修", others[n % len(others)]]
         for k, category in enumerate(categories):
             paragraphs = samples.chinese_paragraphs(
                 category, rng, rng.randint(3, 6), customer=dossier.customer.name, room=room,
@@ -121,7 +123,7 @@ def load(session, echo=print, seed: int = 2026) -> None:
             level = Level.INTERNAL
             if category == "诉讼":
                 level = Level.SECRET
-            elif category == "赔付" and k % 2:
+            elif category == "赔付" and n % 2:
                 level = Level.CONFIDENTIAL
             uploads = []
             if (n + k) % 9 != 0:  # every ninth item is catalogued as paper only

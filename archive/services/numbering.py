@@ -30,8 +30,12 @@ def dossier_number(session, fmt: str, unit: Unit) -> str:
 def next_seq(session, group: Group) -> int:
     """Take the group's next sequence number. Numbers are never reused: the counter
     only moves forward, whatever happens to the documents that held earlier numbers."""
+    # populate_existing: the session keeps objects across commits (expire_on_commit is
+    # off), so without it a group loaded by an earlier filing keeps the counter it had
+    # then, and two processes hand out the same number.
     locked = session.execute(
         select(Group).where(Group.id == group.id).with_for_update()
+        .execution_options(populate_existing=True)
     ).scalar_one()
     locked.last_seq += 1
     return locked.last_seq

@@ -3,6 +3,7 @@
 import pytest
 
 from archive import samples
+from archive.extensions import db
 from archive.models import DossierReference, Level, StoredFile
 from archive.services import customers, filing
 from archive.services.errors import (
@@ -87,6 +88,23 @@ def test_sequence_numbers_are_never_reused(session, make_customer, make_dossier,
     session.delete(first)  # even if a row disappeared, its number stays used
     session.commit()
     assert file_doc(dossier, "维修记录二", "维修").seq == 2
+
+
+def test_sequence_numbers_follow_what_another_process_took_meanwhile(app, session, make_customer,
+                                                                     make_dossier, file_doc):
+    """The session keeps objects across commits: a group it loaded for an earlier filing
+    must not lend its old counter to the next one (8 filer processes once got a
+    duplicate number from this)."""
+    from sqlalchemy import text
+
+    dossier = make_dossier(make_customer())
+    first = file_doc(dossier, "维修记录一", "维修")
+    # Another process, on its own connection, takes the next two numbers of the group.
+    with db.engine.connect() as other:
+        other.execute(text("UPDATE groups SET last_seq = last_seq + 2 WHERE id = :id"),
+                      {"id": first.group_id})
+        other.commit()
+    assert file_doc(dossier, "维修记录二", "维修").seq == first.seq + 3
 
 
 def test_identical_bytes_are_stored_once_and_verified(app, session, make_customer, make_dossier,
