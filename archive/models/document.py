@@ -53,6 +53,11 @@ class Document(db.Model):
     def text_problems(self) -> list["StoredFile"]:
         return [f for f in self.files if f.text_status == "failed"]
 
+    @property
+    def without_text_layer(self) -> list["StoredFile"]:
+        """Files read whole that hold no text (scans): kept, but not found by their words."""
+        return [f for f in self.files if f.text_status == "empty"]
+
 
 class StoredFile(db.Model):
     """One file of a document: the blob's hash and what was read from it."""

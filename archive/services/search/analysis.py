@@ -11,7 +11,7 @@ positions. Punctuation between two CJK characters takes one position of its own
 (the `GAP` term), so ``维修，记录`` never matches ``修记``; any other separator takes
 none, so ``3栋 2单元`` matches ``3栋2单元`` and ``HT 2024`` matches ``HT-2024``.
 
-Each field is indexed as three position-aligned streams (position = list index):
+Each field is indexed as four position-aligned streams (position = list index):
 
 * ``uni``: the units themselves;
 * ``bi``: at each CJK character followed by a CJK character, the bigram starting
