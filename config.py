@@ -59,7 +59,11 @@ class DefaultConfig:
     # Inactivity after which a session must log in again (minutes).
     SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "30"))
     WTF_CSRF_TIME_LIMIT = None
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Failed-login counters shared by every worker and kept across restarts
+    # (archive/limits_storage.py); redis://… where Redis runs.
+    RATELIMIT_STORAGE_URI = os.environ.get(
+        "RATELIMIT_STORAGE_URI", f"counters+sqlite:///{INSTANCE_DIR / 'ratelimits.db'}"
+    )
     RATELIMIT_ENABLED = True
     LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
     LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "20 per 15 minutes")
@@ -93,6 +97,7 @@ class TestConfig(DefaultConfig):
         self.STORAGE_DIR = root / "storage"
         self.INDEX_DIR = root / "index"
         self.SQLALCHEMY_DATABASE_URI = f"sqlite:///{root / 'archive.db'}"
+        self.RATELIMIT_STORAGE_URI = f"counters+sqlite:///{root / 'ratelimits.db'}"
         self.SECRET_KEY = "test-only-key"
 
 

@@ -65,6 +65,8 @@ def create_app(config=None) -> Flask:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
     app.before_request(_fresh_locale)
+    import archive.limits_storage  # noqa: F401  registers the counters+… storage scheme
+
     limiter.init_app(app)
 
     with app.app_context():

@@ -1,38 +1,40 @@
 """Who is asking: session login for the web UI, bearer tokens for the API."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flask import Flask, flash, g, redirect, request, session, url_for
-from flask_login import current_user, logout_user
+from flask_login import current_user
 
 from archive.errors import respond
 from archive.extensions import db, login_manager
 from archive.models import User
-from archive.services import accounts, audit
-from archive.services.clock import now
+from archive.services import accounts, audit, sessions
 
-# When the session last made a request, by archive.services.clock (so tests can move it).
-# The cookie's own lifetime runs on real time; this is the check that counts.
-LAST_SEEN = "last_seen"
+# The cookie's key for the server-side session's token (archive.services.sessions).
+SESSION_TOKEN = "sid"
 
 
-def _expire_idle_session(app: Flask) -> None:
-    """Log out a session idle for more than SESSION_IDLE_MINUTES (or without a stamp)."""
-    if "_user_id" not in session:
-        return
-    try:
-        last_seen = datetime.fromisoformat(session.get(LAST_SEEN, ""))
-    except (TypeError, ValueError):
-        last_seen = None
-    idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
-    if last_seen is not None and now() - last_seen <= idle:
-        return
+def forget_browser_session() -> None:
+    """Drop everything the cookie held except the chosen language."""
     lang = session.get("lang")
-    logout_user()
     session.clear()
     if lang:
         session["lang"] = lang
-    flash("长时间未操作，请重新登录", "info")
+
+
+def _resume_session(app: Flask, value: str) -> User | None:
+    """The user of the cookie's server-side session, if it is still open.
+
+    `value` is what Flask-Login stored at login (user id and password version); it must
+    name the session's own user."""
+    idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
+    user, why = sessions.resume(db.session, session.get(SESSION_TOKEN), idle)
+    if user is None or not user.active or user.get_id() != value:
+        forget_browser_session()
+        if why == "idle":
+            flash("长时间未操作，请重新登录", "info")
+        return None
+    return user
 
 
 def init_app(app: Flask) -> None:
@@ -52,13 +54,7 @@ def init_app(app: Flask) -> None:
             # The API is exempt from CSRF, so it must not accept the browser's session
             # cookie: a form on another page could post with it. Bearer tokens only.
             return None
-        user_id, _, version = value.partition(":")
-        if not user_id.isdigit():
-            return None
-        user = db.session.get(User, int(user_id))
-        if user is None or str(user.session_version) != version:
-            return None  # the password changed since: this session is over
-        return user
+        return _resume_session(app, value)
 
     @login_manager.request_loader
     def _load_from_token(req):
@@ -78,16 +74,9 @@ def init_app(app: Flask) -> None:
         # Each request reads the database afresh (sessions keep objects after commit).
         db.session.expire_all()
         audit.client_ip.set(request.remote_addr or "")
-        # Every response refreshes the cookie's lifetime: a session ends only after
-        # SESSION_IDLE_MINUTES without a request.
+        # Every response refreshes the cookie's lifetime; whether the session is still
+        # open is decided on the server (archive.services.sessions).
         session.permanent = True
-        _expire_idle_session(app)
-
-    @app.after_request
-    def _stamp_activity(response):
-        if "_user_id" in session:
-            session[LAST_SEEN] = now().isoformat()
-        return response
 
     @app.teardown_request
     def _forget_user_cache(_exc):

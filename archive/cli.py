@@ -87,6 +87,19 @@ def init_app(app: Flask) -> None:
         click.echo(f"API token for {name} (shown once):")
         click.echo(token)
 
+    @app.cli.command("deactivate-user")
+    @click.argument("name")
+    def deactivate_user_command(name):
+        """Deactivate user NAME: no more logins; every session and API token ends now."""
+        user = db.session.execute(select(User).where(User.username == name)).scalar_one_or_none()
+        if user is None:
+            _fail(f"用户不存在：{name}")
+        try:
+            accounts.deactivate_user(db.session, user)
+        except DomainError as exc:
+            _fail(exc.message)
+        click.echo(f"已停用用户 {name}，其全部会话和 API 令牌已失效")
+
     @app.cli.command("reindex")
     @click.option("--pending-only", is_flag=True, help="only documents flagged needs_index")
     @click.option("--if-needed", is_flag=True,

@@ -1,6 +1,7 @@
 """Logging in safely: limits on guessing, cookie flags, security headers, idle sessions,
 password policy, logout everywhere, and an audit trail of logins and refusals."""
 
+import json
 import re
 import shutil
 from datetime import timedelta
@@ -9,8 +10,8 @@ import pytest
 
 from archive import create_app
 from archive.extensions import db
-from archive.models import AuditEvent, User
-from archive.services import accounts, audit, clock
+from archive.models import AuditEvent, LoginSession, User
+from archive.services import accounts, audit, clock, sessions
 from archive.services.errors import Invalid
 from config import ProductionConfig, TestConfig
 from tests.conftest import PASSWORDS, login
@@ -88,7 +89,7 @@ class _ProductionForTests(ProductionConfig):
     def __init__(self, root):
         test = TestConfig(root)
         for key in ("INSTANCE_DIR", "STORAGE_DIR", "INDEX_DIR", "SQLALCHEMY_DATABASE_URI",
-                    "SECRET_KEY"):
+                    "SECRET_KEY", "RATELIMIT_STORAGE_URI"):
             setattr(self, key, getattr(test, key))
         self.SEARCH_BACKEND = TestConfig.SEARCH_BACKEND
 
@@ -178,11 +179,69 @@ def test_activity_keeps_a_session_alive(app, login_as, moving_clock):
         assert client.get("/").status_code == 200
 
 
-def test_a_session_cookie_without_activity_stamp_is_not_accepted(app, login_as):
+def test_a_session_cookie_without_a_server_session_is_not_accepted(app, login_as):
     client = login_as("staff")
     with client.session_transaction() as sess:
-        assert sess.pop("last_seen")
+        assert sess.pop("sid")
     assert client.get("/").status_code == 302
+
+
+def _cookie(client) -> str:
+    return client.get_cookie("session").value
+
+
+def _replay(app, cookie: str):
+    """A fresh browser presenting a saved session cookie."""
+    thief = app.test_client()
+    thief.set_cookie("session", cookie)
+    return thief.get("/customers")
+
+
+def test_logout_ends_the_session_on_the_server(app, login_as):
+    client = login_as("staff")
+    saved = _cookie(client)
+    assert _replay(app, saved).status_code == 200  # the cookie alone opens pages
+    assert client.post("/logout").status_code == 302
+    replayed = _replay(app, saved)
+    assert replayed.status_code == 302 and replayed.headers["Location"].startswith("/login")
+    row = db.session.query(LoginSession).filter_by(end_reason="logout").one()
+    assert row.user.username == "staff" and row.ended_at is not None
+
+
+def test_an_idle_session_stays_ended_for_a_saved_cookie(app, login_as, moving_clock):
+    client = login_as("staff")
+    saved = _cookie(client)
+    moving_clock.travel(timedelta(minutes=app.config["SESSION_IDLE_MINUTES"] + 1))
+    assert client.get("/").status_code == 302
+    moving_clock.reset()  # even with the clock back, the server has ended it
+    assert _replay(app, saved).status_code == 302
+    assert db.session.query(LoginSession).one().end_reason == "idle"
+
+
+def test_deactivation_ends_every_session_and_token_of_the_user(app, login_as, api):
+    headers = api("staff")
+    first, second = login_as("staff"), app.test_client()
+    assert login(second, "staff").status_code == 302
+    saved = _cookie(first)
+    user = db.session.query(User).filter_by(username="staff").one()
+    assert len(sessions.active_sessions(db.session, user)) == 2
+    accounts.deactivate_user(db.session, user)
+    assert first.get("/").status_code == 302
+    assert second.get("/").status_code == 302
+    assert _replay(app, saved).status_code == 302
+    assert app.test_client().get("/api/v1/customers", headers=headers).status_code == 401
+    assert login(app.test_client(), "staff").status_code == 401
+    assert sessions.active_sessions(db.session, user) == []
+    assert json.loads(_events("user.deactivated")[-1].details) == {"sessions_ended": 2}
+
+
+def test_deactivate_user_command(app, login_as):
+    client = login_as("head")
+    result = app.test_cli_runner().invoke(args=["deactivate-user", "head"])
+    assert result.exit_code == 0, result.output
+    assert client.get("/").status_code == 302
+    again = app.test_cli_runner().invoke(args=["deactivate-user", "head"])
+    assert again.exit_code != 0 and "已停用" in again.output
 
 
 # -- passwords --------------------------------------------------------------------------

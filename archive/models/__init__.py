@@ -14,7 +14,13 @@ Glossary — one English name per domain term:
 
 from archive.models.audit import AuditEvent, AuditHead
 from archive.models.customer import Customer, Dossier, DossierReference, Group, Unit
-from archive.models.document import ClassificationChange, Document, RetentionRule, StoredFile
+from archive.models.document import (
+    ClassificationChange,
+    Document,
+    RetentionRule,
+    StoredFile,
+    UploadKey,
+)
 from archive.models.enums import Level, Role
 from archive.models.org import (
     AccessGrant,
@@ -24,6 +30,7 @@ from archive.models.org import (
     Designation,
     User,
 )
+from archive.models.session import LoginSession
 
 __all__ = [
     "AccessGrant",
@@ -40,9 +47,11 @@ __all__ = [
     "DossierReference",
     "Group",
     "Level",
+    "LoginSession",
     "RetentionRule",
     "Role",
     "StoredFile",
     "Unit",
+    "UploadKey",
     "User",
 ]

@@ -129,3 +129,26 @@ class ClassificationChange(db.Model):
     @property
     def raising(self) -> bool:
         return self.to_level > self.from_level
+
+
+class UploadKey(db.Model):
+    """An idempotency key a client sent with an upload, and the document it filed.
+
+    Written in the filing transaction: a retry after a dropped connection finds the
+    first document instead of filing a duplicate (and a crash before the commit leaves
+    neither, so the retry files it)."""
+
+    __tablename__ = "upload_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(100))
+    # What the request asked for (dossier, fields, files' SHA-256): the same key with
+    # another request is refused rather than answered with the wrong document.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+    document: Mapped[Document] = relationship()
+

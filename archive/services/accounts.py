@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from archive.models import ApiToken, User
 from archive.models.enums import Level, Role
-from archive.services import audit
+from archive.services import audit, sessions
 from archive.services.clock import now
 from archive.services.errors import Conflict, Invalid, Unauthorized
 
@@ -76,8 +76,10 @@ def authenticate(session, username: str, password: str) -> User:
     return user
 
 
-def change_password(session, user: User, old: str, new: str) -> None:
-    """Change the password and log out every other session of the user."""
+def change_password(session, user: User, old: str, new: str, *,
+                    keep_session: str | None = None) -> None:
+    """Change the password, end every other session of the user (all but the one whose
+    token is `keep_session`) and revoke the user's API tokens."""
     try:
         _hasher.verify(user.password_hash, old or "")
     except (VerifyMismatchError, InvalidHashError):
@@ -87,10 +89,29 @@ def change_password(session, user: User, old: str, new: str) -> None:
     check_password_policy(new, user.username)
     user.password_hash = _hasher.hash(new)
     user.session_version += 1
-    for token in session.execute(select(ApiToken).where(ApiToken.user_id == user.id)).scalars():
-        token.revoked = True
-    audit.record(session, user, "password.changed", user)
+    ended = sessions.end_all(session, user, "password", keep=keep_session)
+    _revoke_tokens(session, user)
+    audit.record(session, user, "password.changed", user, sessions_ended=ended)
     session.commit()
+
+
+def deactivate_user(session, user: User, actor: User | None = None) -> None:
+    """Deactivate an account: it can no longer log in, every session of it ends at once
+    and its API tokens are revoked."""
+    if not user.active:
+        raise Conflict(f"账号已停用：{user.username}")
+    user.active = False
+    ended = sessions.end_all(session, user, "deactivated")
+    _revoke_tokens(session, user)
+    audit.record(session, actor, "user.deactivated", user, sessions_ended=ended)
+    session.commit()
+
+
+def _revoke_tokens(session, user: User) -> None:
+    for token in session.execute(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False))
+    ).scalars():
+        token.revoked = True
 
 
 def _token_hash(token: str) -> str:

@@ -13,8 +13,9 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
+from archive.auth import SESSION_TOKEN, forget_browser_session
 from archive.extensions import db, limiter
-from archive.services import accounts, audit
+from archive.services import accounts, sessions
 from archive.services.errors import DomainError
 from archive.web import local_path
 
@@ -24,14 +25,6 @@ bp = Blueprint("auth", __name__)
 def _login_failed(response) -> bool:
     # Only failed attempts count against the limits.
     return response.status_code != 302
-
-
-def _fresh_session() -> None:
-    """Drop everything the old session held except the chosen language."""
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
 
 
 def _account_key() -> str:
@@ -51,7 +44,11 @@ def login():
         except DomainError as exc:
             flash(exc.message, "error")
             return render_template("auth/login.html"), 401
-        _fresh_session()
+        token = sessions.start(db.session, user, ip=request.remote_addr or "",
+                               user_agent=request.user_agent.string)
+        db.session.commit()
+        forget_browser_session()  # a new session, never the one the cookie came with
+        session[SESSION_TOKEN] = token
         login_user(user)
         return redirect(local_path(request.args.get("next")) or url_for("main.dashboard"))
     if current_user.is_authenticated:
@@ -62,10 +59,10 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    audit.record(db.session, current_user, "logout", current_user)
+    sessions.logout(db.session, current_user, session.get(SESSION_TOKEN))
     db.session.commit()
     logout_user()
-    _fresh_session()
+    forget_browser_session()
     flash(_("已退出登录"), "info")
     return redirect(url_for("auth.login"))
 
@@ -87,7 +84,8 @@ def change_password():
             return render_template("auth/password.html"), 422
         try:
             accounts.change_password(db.session, current_user, request.form.get("old", ""),
-                                     request.form.get("new", ""))
+                                     request.form.get("new", ""),
+                                     keep_session=session.get(SESSION_TOKEN))
         except DomainError as exc:
             flash(exc.message, "error")
             return render_template("auth/password.html"), exc.status

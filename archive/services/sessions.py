@@ -1,0 +1,99 @@
+"""Web sessions kept on the server (`LoginSession`).
+
+The browser's cookie holds a random token; the row, found by the token's SHA-256,
+says whether the session is still open. Logout ends the one session; a password
+change ends the user's others; deactivation ends them all; a session idle for longer
+than the configured time ends when next seen. Ended rows are kept: they are the list
+of a user's sessions and outlive the cookie.
+"""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
+
+from archive.models import LoginSession, User
+from archive.services.clock import now
+
+# last_seen_at is written at most this often: a write per request would put every page
+# view behind the database's write lock for nothing but a time stamp.
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def start(session, user: User, *, ip: str = "", user_agent: str = "") -> str:
+    """Open a session for `user` and return the token for the cookie (not stored)."""
+    token = secrets.token_urlsafe(32)
+    session.add(LoginSession(token_hash=_hash(token), user_id=user.id, ip=ip[:64],
+                             user_agent=user_agent[:300]))
+    return token
+
+
+def find(session, token: str | None) -> LoginSession | None:
+    """The session a cookie's token names, open or ended (None if there is none)."""
+    if not token or not isinstance(token, str):
+        return None
+    return session.execute(
+        select(LoginSession).options(joinedload(LoginSession.user))
+        .where(LoginSession.token_hash == _hash(token))
+    ).scalar_one_or_none()
+
+
+def resume(session, token: str | None, idle: timedelta) -> tuple[User | None, str]:
+    """The user of an open session, refreshing its activity time; or (None, why):
+    "missing" (no such session), "ended", or "idle" (it has just been ended)."""
+    row = find(session, token)
+    if row is None:
+        return None, "missing"
+    if row.ended_at is not None:
+        return None, "ended"
+    moment = now()
+    if moment - row.last_seen_at > idle:
+        end(row, "idle")
+        session.commit()
+        return None, "idle"
+    if moment - row.last_seen_at >= TOUCH_EVERY:
+        row.last_seen_at = moment
+        session.commit()
+    return row.user, ""
+
+
+def end(row: LoginSession, reason: str) -> None:
+    """End one session (the caller commits)."""
+    if row.ended_at is None:
+        row.ended_at = now()
+        row.end_reason = reason
+
+
+def logout(session, user: User, token: str | None) -> None:
+    """End the session `token` names (if it is `user`'s) and audit the logout."""
+    from archive.services import audit
+
+    row = find(session, token)
+    if row is not None and row.user_id == user.id:
+        end(row, "logout")
+    audit.record(session, user, "logout", user)
+
+
+def end_all(session, user: User, reason: str, *, keep: str | None = None) -> int:
+    """End every open session of `user` but the one whose token is `keep`; how many."""
+    stmt = (update(LoginSession)
+            .where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+            .values(ended_at=now(), end_reason=reason))
+    if keep:
+        stmt = stmt.where(LoginSession.token_hash != _hash(keep))
+    return session.execute(stmt).rowcount
+
+
+def active_sessions(session, user: User) -> list[LoginSession]:
+    """The user's open sessions, newest first."""
+    return list(session.execute(
+        select(LoginSession).where(LoginSession.user_id == user.id,
+                                   LoginSession.ended_at.is_(None))
+        .order_by(LoginSession.created_at.desc(), LoginSession.id.desc())
+    ).scalars())
