@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from archive import samples
 from archive.services import finder
 from archive.services.errors import Invalid
-from archive.services.extraction import extract, pdf
+from archive.services.extraction import extract, pagetree, pdf
 from archive.services.filetypes import inspect
 from tests import sample_pdfs
 from tests.conftest import archive_state
@@ -249,7 +249,8 @@ def test_zero_length_streams_are_an_empty_page():
 
 @pytest.mark.parametrize("maker, status, error", [
     pytest.param(sample_pdfs.page_tree_cycle, "failed", "PDF 文件结构已损坏，未能读取到文字", id="page tree cycle"),
-    pytest.param(sample_pdfs.page_tree_bomb, "failed", "PDF 文件结构已损坏，未能读取到文字", id="page tree bomb"),
+    pytest.param(sample_pdfs.page_tree_bomb, "failed", "PDF 页数过多（共 64000000 页，超过 5000 页的上限），未提取文字",
+                 id="page tree bomb"),
     pytest.param(sample_pdfs.nested_array_bomb, "empty", NO_TEXT_LAYER, id="nested arrays"),
     pytest.param(sample_pdfs.heavy_page_pdf, "failed", "第 1 页图形过于复杂，未提取文字", id="huge content"),
     pytest.param(lambda: sample_pdfs.heavy_page_pdf(in_form=True), "failed", "第 1 页图形过于复杂，未提取文字",
@@ -274,6 +275,45 @@ def test_two_thousand_pages_are_counted_quickly():
     result = read(data)
     assert time.perf_counter() - started < 3  # measured ~0.2 s
     assert (result.status, result.pages) == ("empty", 2000)
+
+
+def shared_page_tree(width: int, depth: int, *, honest: bool = True) -> bytes:
+    """width**depth pages of contract text, a few kilobytes: each /Pages node lists the
+    node below it `width` times, the last lists one page (and its one content stream).
+    Not `honest`: every node claims /Count 1."""
+    objects = {1: b"<< /Type /Catalog /Pages 2 0 R >>"}
+    for level in range(depth):
+        kids = b" ".join([b"%d 0 R" % (level + 3)] * width)
+        count = width ** (depth - level) if honest else 1
+        objects[level + 2] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, count)
+    page, content, font = depth + 2, depth + 3, depth + 4
+    objects[page] = (b"<< /Type /Page /MediaBox [0 0 595 842] /Resources << /Font << /F1 %d 0 R >> >>"
+                     b" /Contents %d 0 R >>" % (font, content))
+    objects[content] = sample_pdfs.stream(b"BT /F1 12 Tf 72 760 Td (HT-2024-0031) Tj ET")
+    objects[font] = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+    return sample_pdfs.assemble(objects)
+
+
+@pytest.mark.parametrize("honest, error", [
+    (True, "PDF 页数过多（共 97336 页，超过 5000 页的上限），未提取文字"),
+    (False, "PDF 页数过多（超过 5000 页的上限），未提取文字"),  # /Count 1: the walk stops past 5 000
+])
+def test_a_hundred_thousand_pages_are_kept_unread_without_opening_the_page_tree(honest, error):
+    data = shared_page_tree(46, 3, honest=honest)  # 97 336 pages, under pypdf's own limit
+    assert len(data) < 4096
+    started = time.perf_counter()
+    result = read(data)
+    # Opening the tree took 1.5 s and the pages filled the whole 15 s budget.
+    assert time.perf_counter() - started < 3  # measured 0.01 s (0.2 s for the walk)
+    assert (result.status, result.pages, result.text, result.error) == ("failed", None, "", error)
+
+
+def test_the_page_limit_itself_is_read():
+    data = sample_pdfs.blank_pages(pagetree.MAX_PAGES)
+    result = read(data)
+    assert (result.status, result.pages) == ("empty", pagetree.MAX_PAGES)
+    with pytest.raises(pagetree.TooManyPages):
+        pagetree.require_at_most(PdfReader(io.BytesIO(data)), pagetree.MAX_PAGES - 1)
 
 
 def test_reading_stops_at_the_time_budget_and_says_which_pages_were_left(monkeypatch):

@@ -13,6 +13,7 @@ import logging
 import re
 import time
 
+from archive.services.extraction.pagetree import TooManyPages, require_at_most
 from archive.services.extraction.result import (
     MAX_TEXT_CHARS,
     Extraction,
@@ -56,6 +57,10 @@ def read(data: bytes) -> Extraction:
     except _Locked:
         # filetypes refuses these; one that hides its /Encrypt key gets this far.
         return failed("PDF 文件已加密，需要密码才能读取内容")
+    except TooManyPages as exc:
+        # Kept and flagged like any PDF that cannot be read (docs/hardening.md); the
+        # page count is left empty, as only the tree's own claim is known.
+        return failed(f"{exc}，未提取文字")
     except Exception as exc:  # noqa: BLE001 - pypdf raises many types for damaged files
         return failed(f"PDF 文件已损坏或不完整：{reason(exc)}")
     if not pages:
@@ -261,7 +266,7 @@ def _open(data: bytes):
     try:
         reader, pages = _reader(data)
         return reader, pages, False
-    except _Locked:
+    except (_Locked, TooManyPages):
         raise
     except Exception as exc:
         repaired = _rebuilt(data)
@@ -269,6 +274,8 @@ def _open(data: bytes):
             raise
         try:
             reader, pages = _reader(repaired)
+        except TooManyPages:
+            raise
         except Exception:  # noqa: BLE001 - the first error says more
             raise exc from None
         return reader, pages, True
@@ -283,6 +290,8 @@ def _reader(data: bytes):
     reader = PdfReader(io.BytesIO(data), strict=False)
     if reader.is_encrypted and not reader.decrypt("").value:
         raise _Locked
+    # pypdf opens the whole page tree at the first question about pages.
+    require_at_most(reader)
     return reader, list(reader.pages)
 
 
