@@ -92,11 +92,15 @@ def upload_document(dossier_id: int):
     ]
     if not uploads and request.files:
         raise Invalid("请使用字段名 file 上传文件")
-    document = filing.file_document(
+    document, replayed = filing.file_once(
         db.session, current_user, dossier_id, request.form.to_dict(), uploads,
-        store=_store(), limits=filing.Limits.from_config(current_app.config),
+        key=request.headers.get("Idempotency-Key"), store=_store(),
+        limits=filing.Limits.from_config(current_app.config),
     )
-    return jsonify(out.document(document)), 201
+    response = jsonify(out.document(document))
+    if replayed:  # the first answer again, for a client that never received it
+        response.headers["Idempotent-Replayed"] = "true"
+    return response, 201
 
 
 @bp.get("/documents/<int:document_id>")

@@ -5,15 +5,18 @@ transaction; blobs written for a transaction that fails are removed again, so a
 failure leaves the archive as it was.
 """
 
+import hashlib
+import json
 from dataclasses import dataclass
 
+import sqlalchemy.exc
 from sqlalchemy import select
 
-from archive.models import Document, Dossier, Group, RetentionRule, StoredFile, User
+from archive.models import Document, Dossier, Group, RetentionRule, StoredFile, UploadKey, User
 from archive.models.enums import DEFAULT_GROUP_FOR_CATEGORY, DEFAULT_RETENTION, GROUPS, Level
 from archive.services import access, audit, extraction, filetypes, indexing, numbering, validation
 from archive.services.customers import get_or_404
-from archive.services.errors import Forbidden, Invalid
+from archive.services.errors import Conflict, Forbidden, Invalid
 from archive.services.storage import LocalBlobStore
 
 
@@ -56,12 +59,18 @@ def _inspect_all(uploads: list[Upload], limits: Limits):
 
 
 def file_document(session, actor: User, dossier_id, data: dict, uploads: list[Upload], *,
-                  store: LocalBlobStore, limits: Limits, index: bool = True) -> Document:
+                  store: LocalBlobStore, limits: Limits, index: bool = True,
+                  upload_key: tuple[str, str] | None = None) -> Document:
     """File a document (with zero or more files) into a dossier group.
 
     Paper-only documents have no files. The group defaults from the category, the
     retention from the category's schedule; the department is the customer's.
     `index=False` leaves indexing to a later bulk rebuild (demo data, imports).
+    `upload_key` (key, fingerprint) is recorded in the same transaction (see `file_once`).
+
+    The row commits flagged `needs_index` and the flag is cleared only once the index
+    holds the document: a process killed between the two leaves it flagged, and the
+    next index write or `flask reindex --if-needed` takes it up.
     """
     dossier = get_or_404(session, Dossier, dossier_id, "档案不存在")
     access.require(actor, "dossier.view", dossier)
@@ -118,10 +127,14 @@ def file_document(session, actor: User, dossier_id, data: dict, uploads: list[Up
             classification=int(classification), retention=retention,
             department_id=department_id,
             originator=originator, remarks=remarks,
-            created_by_id=actor.id, files=stored,
+            created_by_id=actor.id, files=stored, needs_index=True,
         )
         session.add(document)
         session.flush()
+        if upload_key is not None:
+            session.add(UploadKey(user_id=actor.id, key=upload_key[0],
+                                  fingerprint=upload_key[1], document_id=document.id))
+            session.flush()
         audit.record(session, actor, "document.uploaded", document, dossier=dossier.number,
                      seq=document.seq, group=group_code,
                      files=[{"name": f.original_name, "sha256": f.sha256} for f in stored])
@@ -133,6 +146,70 @@ def file_document(session, actor: User, dossier_id, data: dict, uploads: list[Up
     if index:
         indexing.index_after_commit(session, [document.id])
     return document
+
+
+MAX_UPLOAD_KEY = 100
+
+
+def upload_fingerprint(dossier_id, data: dict, uploads: list[Upload]) -> str:
+    """What an upload asks for, as one hash: the dossier, every field, each file's name
+    and SHA-256. Form plumbing (the CSRF token, the key itself) is left out."""
+    fields = sorted((str(k), str(v)) for k, v in data.items()
+                    if k not in ("csrf_token", "upload_key"))
+    files = [(u.filename, hashlib.sha256(u.data).hexdigest()) for u in uploads]
+    canonical = json.dumps([str(dossier_id), fields, files], ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _check_upload_key(key) -> str:
+    if (not isinstance(key, str) or not 1 <= len(key) <= MAX_UPLOAD_KEY
+            or not all(33 <= ord(c) <= 126 for c in key)):
+        raise Invalid(f"Idempotency-Key 须为 1–{MAX_UPLOAD_KEY} 个可见 ASCII 字符",
+                      code="invalid_idempotency_key")
+    return key
+
+
+def _filed_before(session, actor: User, key: str, fingerprint: str) -> Document | None:
+    row = session.execute(
+        select(UploadKey).where(UploadKey.user_id == actor.id, UploadKey.key == key)
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    if row.fingerprint != fingerprint:
+        raise Conflict("这次提交与先前用同一表单（同一 Idempotency-Key）提交的内容不同，未归档；"
+                       "如需再归档一份，请重新打开归档页面（API：换用新的 Idempotency-Key）",
+                       code="idempotency_key_reused")
+    access.require(actor, "document.view", row.document)
+    return row.document
+
+
+def file_once(session, actor: User, dossier_id, data: dict, uploads: list[Upload], *,
+              key: str | None, store: LocalBlobStore, limits: Limits) -> tuple[Document, bool]:
+    """`file_document`, at most once per idempotency key: a client that lost the answer
+    (a dropped connection, a timeout) sends the same upload with the same key again and
+    gets the first document back instead of a duplicate. Returns (document, replayed).
+
+    The key is stored in the filing transaction, so a crash before the commit leaves no
+    key (the retry files the document) and one after it leaves both. The same key with
+    a different request is refused (409). Without a key, every call files."""
+    if key is None:
+        return file_document(session, actor, dossier_id, data, uploads, store=store,
+                             limits=limits), False
+    key = _check_upload_key(key)
+    fingerprint = upload_fingerprint(dossier_id, data, uploads)
+    first = _filed_before(session, actor, key, fingerprint)
+    if first is None:
+        try:
+            return file_document(session, actor, dossier_id, data, uploads, store=store,
+                                 limits=limits, upload_key=(key, fingerprint)), False
+        except sqlalchemy.exc.IntegrityError:
+            # A concurrent request with the same key committed first.
+            first = _filed_before(session, actor, key, fingerprint)
+            if first is None:
+                raise
+    audit.record(session, actor, "document.upload_replayed", first, key=key)
+    session.commit()
+    return first, True
 
 
 def _discard_unreferenced(session, store: LocalBlobStore, digests: list[str]) -> None:

@@ -1,8 +1,10 @@
 """Keeping the search index in step with the database, which is the source of truth.
 
-Documents are indexed after their transaction commits. If the index write fails the
-document is flagged `needs_index` and taken up by the next successful write or by
-`flask reindex`: the upload itself never fails because of the index.
+A document commits flagged `needs_index` and is indexed after its transaction
+commits; the flag is cleared only once the index holds it. If the index write fails,
+or the process dies first, the flag stays and the document is taken up by the next
+successful write or by `flask reindex --if-needed`: the upload itself never fails
+because of the index.
 """
 
 import logging
@@ -91,8 +93,7 @@ def index_after_commit(session, document_ids: list[int]) -> bool:
         session.execute(update(Document).where(Document.id.in_(ids)).values(needs_index=True))
         session.commit()
         return False
-    if pending:
-        session.execute(update(Document).where(Document.id.in_(pending)).values(needs_index=False))
+    session.execute(update(Document).where(Document.id.in_(ids)).values(needs_index=False))
     # Always end the transaction: on SQLite it holds the write lock.
     session.commit()
     return True

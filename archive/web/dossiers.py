@@ -1,5 +1,7 @@
 """Dossier page, its printable 卷内目录 / 备考表 / cover, uploads and references."""
 
+import secrets
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -57,17 +59,26 @@ def upload(dossier_id: int):
         uploads = [filing.Upload(f.filename or "", f.read())
                    for f in request.files.getlist("file") if f and f.filename]
         try:
-            document = filing.file_document(
+            document, replayed = filing.file_once(
                 db.session, current_user, dossier.id, request.form.to_dict(), uploads,
-                store=current_app.extensions["blob_store"], limits=filing.Limits.from_config(current_app.config))
+                key=request.form.get("upload_key") or None,
+                store=current_app.extensions["blob_store"],
+                limits=filing.Limits.from_config(current_app.config))
         except DomainError as exc:
             flash(exc.message, "error")
             return render_template("dossiers/upload.html", dossier=dossier,
                                    form=request.form), exc.status
-        flash(_("已归档：%(group)s 组第 %(seq)s 号《%(title)s》", group=document.group.code,
-                seq=document.seq, title=document.title), "info")
+        if replayed:
+            flash(_("此表单已提交过，文件已归档，未重复归档：%(group)s 组第 %(seq)s 号《%(title)s》",
+                    group=document.group.code, seq=document.seq, title=document.title), "info")
+        else:
+            flash(_("已归档：%(group)s 组第 %(seq)s 号《%(title)s》", group=document.group.code,
+                    seq=document.seq, title=document.title), "info")
         return redirect(url_for("dossiers.show", dossier_id=dossier.id))
-    return render_template("dossiers/upload.html", dossier=dossier, form={})
+    # One key per form: submitting it twice (a reload, a double click, a retry after a
+    # dropped connection) files the document once.
+    return render_template("dossiers/upload.html", dossier=dossier,
+                           form={"upload_key": secrets.token_urlsafe(16)})
 
 
 @bp.post("/<int:dossier_id>/references")
