@@ -39,6 +39,10 @@ class DefaultConfig:
     )
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     STORAGE_DIR = Path(os.environ.get("STORAGE_DIR", BASE_DIR / "storage"))
+    # The dashboard warns officers and administrators when STORAGE_DIR's disk has less
+    # free than either of these (or the last write found it full).
+    STORAGE_MIN_FREE_MB = int(os.environ.get("STORAGE_MIN_FREE_MB", "1024"))
+    STORAGE_MIN_FREE_PERCENT = float(os.environ.get("STORAGE_MIN_FREE_PERCENT", "5"))
     INDEX_DIR = Path(os.environ.get("INDEX_DIR", INSTANCE_DIR / "index"))
     SEARCH_BACKEND = os.environ.get("SEARCH_BACKEND", "tantivy")
     MAX_UPLOAD_MB = int(os.environ.get("MAX_UPLOAD_MB", "100"))

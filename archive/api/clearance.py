@@ -1,7 +1,7 @@
 """/api/v1 routes for classification changes, GM grants, 绝密 designations and copy
 approvals: thin, on the same services as the web pages."""
 
-from flask import jsonify, request
+from flask import jsonify
 from flask_login import current_user, login_required
 
 from archive.api import bp
@@ -58,8 +58,7 @@ def approve_classification_change(change_id: int):
 @bp.post("/classification-changes/<int:change_id>/reject")
 @login_required
 def reject_classification_change(change_id: int):
-    body = request.get_json(silent=True) or {}
-    note = body.get("note", "") if isinstance(body, dict) else ""
+    note = _json_body(optional=True).get("note", "")
     return jsonify(out.level_change(
         classification.reject(db.session, current_user, change_id, note)))
 

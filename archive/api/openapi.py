@@ -8,10 +8,14 @@ from archive.api import bp
 from archive.models.enums import CARRIERS, CATEGORIES, GROUPS, Level, Retention
 from archive.services.customers import GRADES, KINDS
 from archive.services.finder import MAX_PER_PAGE, SORTS
+from archive.services.validation import MAX_INTEGER
 
 ERRORS = {
     400: ("BadRequest", ("The request cannot be understood: a body that is not a JSON "
-                         "object, a malformed search query.")),
+                         "object (`malformed_json`; NaN and Infinity are not JSON), one nested "
+                         "deeper than 20 levels (`json_too_deep`) or holding a lone UTF-16 "
+                         "surrogate such as \\ud800 (`invalid_unicode`), a malformed search "
+                         "query.")),
     401: ("Unauthorized", "No valid API token (`Authorization: Bearer <token>`)."),
     403: ("Forbidden", "The token's user may not do this (role, department, clearance)."),
     404: ("NotFound", "No such object, or one the user may not know exists."),
@@ -20,7 +24,12 @@ ERRORS = {
     413: ("TooLarge", "The upload is larger than the configured limit."),
     415: ("UnsupportedType", ("The file's content is of a type the archive refuses, or "
                               "does not match its extension.")),
-    422: ("Invalid", "A field is missing or breaks a rule; `details.field` names it."),
+    422: ("Invalid", ("A field is missing or breaks a rule; `details.field` names it. E.g. "
+                      "`out_of_range` (an integer past 2^63-1), `bidi_control` (text holding "
+                      "a direction control such as U+202E), `file_not_attached` (the `file` "
+                      "field sent as text, not as a file).")),
+    507: ("InsufficientStorage", ("The archive's storage is full (`storage_full`): nothing "
+                                  "was stored; try again once an administrator made room.")),
 }
 
 
@@ -43,7 +52,7 @@ def _operation(summary: str, tag: str, ok: tuple[int, dict], errors: tuple[int, 
 
 def _id(name: str, what: str) -> dict:
     return {"name": name, "in": "path", "required": True, "description": f"The {what}'s id.",
-            "schema": {"type": "integer", "minimum": 1}}
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_INTEGER}}
 
 
 def _query(name: str, description: str, schema: dict | None = None) -> dict:
@@ -77,7 +86,8 @@ SCHEMAS = {
             "type": "object", "required": ["code", "message"],
             "properties": {
                 "code": {"type": "string", "description": "Machine-readable, e.g. "
-                         "`missing_field`, `duplicate_customer`, `paper_only`, `too_large`."},
+                         "`missing_field`, `duplicate_customer`, `paper_only`, `too_large`, "
+                         "`storage_full`."},
                 "message": {"type": "string", "description": "For people, in Chinese."},
                 "details": {"type": "object", "additionalProperties": True,
                             "description": "E.g. `{\"field\": \"title\"}`."},
@@ -214,7 +224,8 @@ SCHEMAS = {
         "type": "object", "required": ["title", "category"],
         "properties": {
             "file": {"type": "array", "description": "Zero or more files (none: a paper "
-                     "original only), all refused if one is.",
+                     "original only), all refused if one is. Sent as text instead of as "
+                     "a file, it is refused (422 `file_not_attached`).",
                      "items": {"type": "string", "contentMediaType": "application/octet-stream"}},
             "title": {"type": "string", "maxLength": 300},
             "category": {"type": "string", "enum": list(CATEGORIES)},
@@ -354,7 +365,8 @@ PATHS = {
         parameters=[_id("dossier_id", "dossier")], requestBody=_body("ReferenceInput"))},
     "/api/v1/dossiers/{dossier_id}/documents": {"post": _operation(
         "File a document into the dossier", "documents",
-        (201, _json(_ref("Document"), "The filed document.")), (403, 404, 413, 415, 422),
+        (201, _json(_ref("Document"), "The filed document.")),
+        (403, 404, 413, 415, 422, 507),
         parameters=[_id("dossier_id", "dossier")],
         requestBody={"required": True, "content": {"multipart/form-data": {
             "schema": _ref("DocumentUpload"),

@@ -1,20 +1,60 @@
 """The /api/v1 routes."""
 
+import json
+
 from flask import current_app, jsonify, request, send_file
 from flask_login import current_user, login_required
 
 from archive.api import bp
 from archive.api import serialize as out
 from archive.extensions import db
-from archive.services import access, audit, customers, filing, finder
+from archive.services import access, audit, customers, filing, finder, validation
 from archive.services.errors import BadRequest, Invalid, UnsupportedType
 
+# No body this API takes nests deeper than 3; a few more levels leave room for growth.
+MAX_JSON_DEPTH = 20
 
-def _json_body() -> dict:
-    body = request.get_json(silent=True)
+
+def _json_body(*, optional: bool = False) -> dict:
+    """The request's JSON object, refused (400) unless it is one the services can store:
+    malformed JSON, NaN or Infinity, nesting past MAX_JSON_DEPTH, or a lone surrogate
+    ("\\ud800", valid JSON but no UTF-8 text) in any key or string. `optional`: an empty
+    body is an empty object."""
+    raw = request.get_data(cache=True)
+    if optional and not raw.strip():
+        return {}
+    if not request.is_json:
+        raise BadRequest("请求体必须是 JSON 对象", code="malformed_json")
+    try:
+        body = json.loads(raw, parse_constant=_no_constant)
+    except RecursionError:  # the decoder recurses once per level: 100 000 '[' exhaust it
+        raise BadRequest(f"JSON 嵌套过深（最多 {MAX_JSON_DEPTH} 层）", code="json_too_deep") from None
+    except ValueError:
+        raise BadRequest("请求体必须是 JSON 对象", code="malformed_json") from None
     if not isinstance(body, dict):
         raise BadRequest("请求体必须是 JSON 对象", code="malformed_json")
+    _check_json(body)
     return body
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _check_json(body: dict) -> None:
+    """Walk the decoded body without recursion, each value once."""
+    pending = [(body, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise BadRequest(f"JSON 嵌套过深（最多 {MAX_JSON_DEPTH} 层）",
+                                 code="json_too_deep")
+            items = [*value, *value.values()] if isinstance(value, dict) else value
+            pending.extend((item, depth + 1) for item in items)
+        elif isinstance(value, str) and validation.has_lone_surrogate(value):
+            raise BadRequest("请求中含有无效的 Unicode 字符（单独的代理项，如 \\ud800）",
+                             code="invalid_unicode")
 
 
 def _store():
@@ -24,10 +64,9 @@ def _store():
 @bp.get("/customers")
 @login_required
 def list_customers():
-    page = request.args.get("page", "1")
     total, rows = customers.list_customers(
         db.session, current_user, q=request.args.get("q", ""),
-        page=int(page) if page.isdecimal() else 1,
+        page=validation.page(request.args),
     )
     return jsonify({"total": total, "customers": [out.customer(c) for c in rows]})
 
@@ -86,10 +125,8 @@ def upload_document(dossier_id: int):
         access.require(current_user, "document.upload", dossier, hide=False)
         raise UnsupportedType("请以表单提交（multipart/form-data，字段 file、title、category …）",
                               code="multipart_required")
-    uploads = [
-        filing.Upload(f.filename or "", f.read())
-        for f in request.files.getlist("file") if f is not None
-    ]
+    uploads = [filing.Upload(name, data) for name, data in validation.file_parts(
+        request.form, request.files.getlist("file"), keep_empty=True)]
     if not uploads and request.files:
         raise Invalid("请使用字段名 file 上传文件")
     document, replayed = filing.file_once(

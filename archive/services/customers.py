@@ -20,11 +20,8 @@ GRADES = ("重要", "普通", "潜在", "大", "中", "小")
 
 
 def get_or_404(session, model, object_id, message: str = "对象不存在"):
-    try:
-        object_id = int(object_id)
-    except (TypeError, ValueError):
-        raise NotFound(message) from None
-    obj = session.get(model, object_id)
+    object_id = validation.row_id(object_id)
+    obj = session.get(model, object_id) if object_id is not None else None
     if obj is None:
         raise NotFound(message)
     return obj
@@ -39,7 +36,7 @@ def find_department(session, value) -> Department:
         raise Invalid("请选择负责部门", code="missing_field", details={"field": "department"})
     stmt = select(Department).where(
         or_(Department.name == text, Department.code == text,
-            Department.id == (int(text) if text.isdecimal() else -1))
+            Department.id == (validation.row_id(text) if text.isdecimal() else -1))
     )
     department = session.execute(stmt).scalar_one_or_none()
     if department is None:

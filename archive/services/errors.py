@@ -66,3 +66,10 @@ class IntegrityError(DomainError):
 
     status = 500
     code = "integrity"
+
+
+class StorageFull(DomainError):
+    """The blob store's disk (or the archive's quota on it) is full: nothing was stored (507)."""
+
+    status = 507
+    code = "storage_full"

@@ -32,7 +32,8 @@ def build_query(params: dict):
     customer = validation.text(params, "customer", "客户", max_len=200)
     return SearchQuery(
         text=str(params.get("q") or ""),
-        customer_id=int(customer) if customer.isdecimal() else None,
+        customer_id=(validation.integer(params, "customer", "客户")
+                     if customer.isdecimal() else None),
         customer=None if customer.isdecimal() else (customer or None),
         category=validation.choice(params, "category", "类别", CATEGORIES, default="") or None,
         carrier=validation.choice(params, "carrier", "载体", CARRIERS, default="") or None,

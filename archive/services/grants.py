@@ -40,7 +40,8 @@ def find_user(session, value) -> User:
         raise Invalid("请填写人员", code="missing_field", details={"field": "user"})
     user = session.execute(
         select(User).where(or_(User.username == text,
-                               User.id == (int(text) if text.isdecimal() else -1)))
+                               User.id == (validation.row_id(text) if text.isdecimal()
+                                           else -1)))
     ).scalar_one_or_none()
     if user is None or not user.active:
         raise Invalid(f"人员不存在或已停用：{text}", details={"field": "user"})

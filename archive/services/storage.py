@@ -1,16 +1,23 @@
 """Content-addressed blob store: `<root>/ab/cd/<sha256>`, verified on every read.
 
 Local disk is the default; another backend (an S3-compatible store for scale-out) only
-has to offer the same four methods.
+has to offer the same methods.
 """
 
+import errno
 import hashlib
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-from archive.services.errors import IntegrityError, NotFound
+from archive.services.clock import now
+from archive.services.errors import IntegrityError, NotFound, StorageFull
+
+# A write that failed for want of room: the disk is full, or the archive's quota on it.
+_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def sha256_of(data: bytes) -> str:
@@ -23,9 +30,23 @@ class BlobProblem:
     problem: str  # missing | corrupt
 
 
+@dataclass
+class SpaceAlarm:
+    """Why storage needs an administrator: what is free, and when a write last failed
+    for want of room (None if the last write succeeded)."""
+
+    free: int
+    total: int
+    full_at: datetime | None
+
+
 class LocalBlobStore:
     def __init__(self, root: Path):
         self.root = Path(root)
+        # When this process's last write failed for want of room; the next write that
+        # succeeds clears it. Each worker keeps its own, the free-space check in `alarm`
+        # sees the disk all of them share.
+        self.full_at: datetime | None = None
 
     def path_for(self, sha256: str) -> Path:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
@@ -42,6 +63,19 @@ class LocalBlobStore:
         target = self.path_for(digest)
         if target.exists() and self._matches(target, digest):
             return digest, False
+        try:
+            self._write(target, data)
+        except OSError as exc:
+            if exc.errno not in _FULL:
+                raise
+            self.full_at = now()
+            raise StorageFull("存储空间已满，文件未能保存。"
+                              "请联系系统管理员清理或扩充存储空间后再上传") from exc
+        self.full_at = None
+        return digest, True
+
+    @staticmethod
+    def _write(target: Path, data: bytes) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
@@ -59,7 +93,16 @@ class LocalBlobStore:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-        return digest, True
+
+    def alarm(self, *, min_free_bytes: int, min_free_percent: float) -> SpaceAlarm | None:
+        """A SpaceAlarm when the last write failed for want of room, or the free space
+        is below either threshold; None while there is room."""
+        usage = shutil.disk_usage(self.root)
+        low = (usage.free < min_free_bytes
+               or usage.free * 100 < usage.total * min_free_percent)
+        if self.full_at is None and not low:
+            return None
+        return SpaceAlarm(free=usage.free, total=usage.total, full_at=self.full_at)
 
     def get(self, sha256: str) -> bytes:
         """The blob's bytes, after checking they still hash to `sha256`."""

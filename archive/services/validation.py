@@ -1,39 +1,116 @@
-"""Reading user input (form fields or JSON) into typed values, with Chinese errors."""
+"""Reading user input (form fields, JSON, query strings) into typed values, with Chinese
+errors."""
 
+import re
 from datetime import date
 
 from archive.models.enums import CARRIERS, CATEGORIES, Level, Retention
 from archive.services.errors import Invalid
 
+# The integers a database row can hold (SQLite's INTEGER, every engine's BIGINT): a
+# larger id or page cannot even be looked up, the driver fails on it.
+MAX_INTEGER = 2**63 - 1
+MIN_INTEGER = -(2**63)
+# A page number past any list the archive could show; the offset stays far inside
+# MAX_INTEGER whatever the page size.
+MAX_PAGE = 1_000_000
+# Characters that change the direction of the text around them: "合同\u202efdp.exe" is
+# shown as "合同exe.pdf", a name can hide or reorder what follows it on the page. File
+# names refuse them with every other format character (filetypes.safe_filename).
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                          "\u2066\u2067\u2068\u2069")
+# Half of a UTF-16 pair on its own: valid as a JSON escape ("\\ud800"), but no UTF-8 page,
+# file or database can store it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_lone_surrogate(value: str) -> bool:
+    return not value.isascii() and _LONE_SURROGATE.search(value) is not None
+
 
 def text(data: dict, key: str, label: str, *, required: bool = False, max_len: int = 200) -> str:
+    """A text field, stripped. Numbers are taken as their digits (clients send a room or
+    unit as 1201); anything else that is not a string, JSON `true` included, is refused."""
     value = data.get(key)
     if value is None:
         value = ""
-    if not isinstance(value, str | int):
+    if isinstance(value, bool) or not isinstance(value, str | int):
         raise Invalid(f"{label}格式不正确", details={"field": key})
     value = str(value).strip()
     if required and not value:
         raise Invalid(f"请填写{label}", code="missing_field", details={"field": key})
     if len(value) > max_len:
         raise Invalid(f"{label}过长（最多 {max_len} 个字符）", details={"field": key})
-    if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in value) or has_lone_surrogate(value):
         raise Invalid(f"{label}含有非法字符", details={"field": key})
+    if not BIDI_CONTROLS.isdisjoint(value):
+        raise Invalid(f"{label}含有文字方向控制符（如 U+202E），会颠倒页面上文字的顺序，"
+                      "请删除后重新填写", code="bidi_control", details={"field": key})
     return value
 
 
+def _whole_number(value) -> int | None:
+    """`value` as an int if it is one (a number or its digits), else None. JSON's true is
+    not 1, and infinity is not a number here."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def row_id(value) -> int | None:
+    """`value` (a number or its digits) as an id a row could have, else None: a lookup
+    by it finds nothing rather than failing in the driver."""
+    number = _whole_number(value)
+    return number if number is not None and 0 < number <= MAX_INTEGER else None
+
+
 def integer(data: dict, key: str, label: str, *, required: bool = False) -> int | None:
+    """An integer field (form, JSON or query string): None when empty, refused when it is
+    not a whole number or lies outside what the database can hold."""
     value = data.get(key)
     if value in (None, ""):
         if required:
             raise Invalid(f"请填写{label}", code="missing_field", details={"field": key})
         return None
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        return int(value)
-    except (TypeError, ValueError):
-        raise Invalid(f"{label}必须是整数", details={"field": key}) from None
+    number = _whole_number(value)
+    if number is None:
+        raise Invalid(f"{label}必须是整数", details={"field": key})
+    if not MIN_INTEGER <= number <= MAX_INTEGER:
+        raise Invalid(f"{label}超出范围", code="out_of_range", details={"field": key})
+    return number
+
+
+def page(args: dict, key: str = "page") -> int:
+    """The page a list's query string asks for. A hand-edited link is not worth an error:
+    no number, or one below 1, is the first page; a number past MAX_PAGE is MAX_PAGE (the
+    list then shows its last page or nothing, as for any page past its end)."""
+    number = _whole_number(args.get(key))
+    if number is None or number < 1:
+        return 1
+    return min(number, MAX_PAGE)
+
+
+def file_parts(form, files, *, key: str = "file", keep_empty: bool) -> list[tuple[str, bytes]]:
+    """The files sent in an upload's `key` field, as (name, bytes).
+
+    Refused (422) when `key` arrived as a text field instead: `curl -F 'file=<a.pdf'`
+    (the content as text), a urlencoded body, or a part whose file name the server could
+    not read (a bare CR in it). Filed without it, the document would be a paper-only
+    record the client takes for its file. `keep_empty=False` drops a part with neither
+    name nor bytes: a browser's file input left empty, which files a paper original."""
+    if key in form:
+        raise Invalid(f"字段 {key} 收到的是文本而不是文件，未归档任何内容。请以文件方式上传"
+                      f"（如 curl -F '{key}=@合同.pdf'）", code="file_not_attached",
+                      details={"field": key})
+    parts = []
+    for part in files:
+        data = part.read()
+        if part.filename or data or keep_empty:
+            parts.append((part.filename or "", data))
+    return parts
 
 
 def level(data: dict, key: str, default: Level) -> Level:

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from archive.extensions import db
-from archive.services import access, audit
+from archive.services import access, audit, validation
 from archive.services.errors import Invalid
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -51,8 +51,7 @@ PAGE_SIZE = 100
 def index():
     access.require(current_user, "audit.view")
     filters = audit_filters(request.args)
-    raw_page = request.args.get("page", "1")
-    page = int(raw_page) if raw_page.isdecimal() and int(raw_page) > 0 else 1
+    page = validation.page(request.args)
     stmt = audit.query(db.session, **filters)
     total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
     events = db.session.execute(

@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 
 from archive.extensions import db
 from archive.models import Department
-from archive.services import access, customers
+from archive.services import access, customers, validation
 from archive.services.errors import DomainError
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
@@ -15,8 +15,7 @@ bp = Blueprint("customers", __name__, url_prefix="/customers")
 @bp.get("")
 @login_required
 def index():
-    page = request.args.get("page", "1")
-    page = int(page) if page.isdecimal() and int(page) > 0 else 1
+    page = validation.page(request.args)
     per_page = current_app.config["PER_PAGE"]
     q = request.args.get("q", "")[:100]
     total, rows = customers.list_customers(db.session, current_user, q=q, page=page,

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from archive.extensions import db
-from archive.services import access, customers, filing
+from archive.services import access, customers, filing, validation
 from archive.services.errors import DomainError
 
 bp = Blueprint("dossiers", __name__, url_prefix="/dossiers")
@@ -56,9 +56,9 @@ def upload(dossier_id: int):
     dossier = customers.get_dossier(db.session, current_user, dossier_id, record=False)
     access.require(current_user, "document.upload", dossier, hide=False)
     if request.method == "POST":
-        uploads = [filing.Upload(f.filename or "", f.read())
-                   for f in request.files.getlist("file") if f and f.filename]
         try:
+            uploads = [filing.Upload(name, data) for name, data in validation.file_parts(
+                request.form, request.files.getlist("file"), keep_empty=False)]
             document, replayed = filing.file_once(
                 db.session, current_user, dossier.id, request.form.to_dict(), uploads,
                 key=request.form.get("upload_key") or None,

@@ -1,14 +1,27 @@
 """The dashboard."""
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from archive.extensions import db
-from archive.models import Customer, Document, Dossier, StoredFile
+from archive.models import Customer, Document, Dossier, Role, StoredFile
 from archive.services import access
 
 bp = Blueprint("main", __name__)
+
+# Who is warned when storage runs low: the archive officers, whose uploads it refuses,
+# and the administrators, who can free or add space.
+STORAGE_WATCHERS = (Role.OFFICER, Role.ADMIN)
+
+
+def _storage_alarm():
+    if current_user.role not in STORAGE_WATCHERS:
+        return None
+    config = current_app.config
+    return current_app.extensions["blob_store"].alarm(
+        min_free_bytes=config["STORAGE_MIN_FREE_MB"] * 2**20,
+        min_free_percent=config["STORAGE_MIN_FREE_PERCENT"])
 
 
 @bp.get("/")
@@ -38,4 +51,5 @@ def dashboard():
     ).scalars().all()
     problems = access.visible_documents(current_user, problems)[:10]
     return render_template("main/dashboard.html", n_customers=n_customers,
-                           n_dossiers=n_dossiers, recent=recent, problems=problems)
+                           n_dossiers=n_dossiers, recent=recent, problems=problems,
+                           storage_alarm=_storage_alarm())
