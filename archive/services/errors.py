@@ -73,3 +73,10 @@ class StorageFull(DomainError):
 
     status = 507
     code = "storage_full"
+
+
+class Unavailable(DomainError):
+    """A part the request needs is being repaired (the search index): try again shortly (503)."""
+
+    status = 503
+    code = "unavailable"

@@ -1,12 +1,14 @@
 """Searching the archive as a user: parse the request, filter by access, audit."""
 
+from flask import current_app
 from sqlalchemy import select
 
 from archive.models import Document, User
 from archive.models.enums import CARRIERS, CATEGORIES, DocumentStatus
-from archive.services import access, audit, validation
-from archive.services.errors import Invalid
+from archive.services import access, audit, indexing, validation
+from archive.services.errors import Invalid, Unavailable
 from archive.services.indexing import search_service
+from archive.services.search.service import IndexUnavailable
 
 SORTS = ("relevance", "date_desc", "date_asc")
 MAX_PER_PAGE = 100
@@ -57,10 +59,15 @@ def search(session, actor: User, params: dict):
     query = build_query(params)
     try:
         result = search_service().search(query, access.visibility(actor))
+        if result.total == 0 and indexing.unavailable_reason(session):
+            raise IndexUnavailable("search index is empty but the archive is not")
+    except IndexUnavailable as exc:
+        _record_error(session, actor, query, exc)
+        indexing.repair_in_background(current_app._get_current_object())
+        raise Unavailable("检索索引正在重建，请稍后再试；档案和文件本身不受影响",
+                          code="index_rebuilding") from None
     except Exception as exc:
-        audit.record(session, actor, "search", None, outcome="error", query=query.text[:500],
-                     error=getattr(exc, "message", type(exc).__name__))
-        session.commit()
+        _record_error(session, actor, query, exc)
         raise
     result.hits, documents = _openable(session, actor, result.hits)
     filters = {k: v for k, v in params.items()
@@ -69,6 +76,12 @@ def search(session, actor: User, params: dict):
                  hits=result.total)
     session.commit()
     return query, result, documents
+
+
+def _record_error(session, actor: User, query, exc: Exception) -> None:
+    audit.record(session, actor, "search", None, outcome="error", query=query.text[:500],
+                 error=getattr(exc, "message", type(exc).__name__))
+    session.commit()
 
 
 def _openable(session, actor: User, hits):

@@ -7,12 +7,18 @@ successful write or by `flask reindex --if-needed`: the upload itself never fail
 because of the index.
 """
 
+import contextlib
+import fcntl
 import logging
+import os
+import threading
+from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
+from archive.extensions import db
 from archive.models import Designation, Document
 from archive.models.enums import DocumentStatus, Level
 
@@ -144,12 +150,99 @@ def rebuild_if_needed(session, progress: bool = False) -> int | None:
     that changed its format, a backend switch, a lost or restored index directory).
     Documents left flagged `needs_index` are indexed either way. Returns how many
     documents a rebuild indexed, or None when none was needed."""
+    from archive.services.search.service import IndexUnavailable
+
     active = set(session.execute(
         select(Document.id).where(Document.status == DocumentStatus.ACTIVE.value)
     ).scalars())
-    if search_service().document_ids() != active:
+    try:
+        indexed = search_service().document_ids()
+    except IndexUnavailable:
+        indexed = None
+    if indexed != active:
         return rebuild(session, progress=progress)
     while session.execute(select(Document.id).where(Document.needs_index.is_(True)).limit(1)).first():
         if not index_after_commit(session, []):  # 500 at a time
             break
     return None
+
+
+# -- repair while serving ---------------------------------------------------------------
+# The index is a cache of the database. When it is found missing (deleted while serving)
+# or lacking documents, a thread of the process that noticed rebuilds it; a lock file
+# beside the index keeps it to one process at a time, and tells every process (the
+# dashboard) that a rebuild is under way. (A task queue would run this once one exists.)
+
+_repairing = threading.Lock()  # one repair thread per process
+
+
+def _lock_path(app) -> Path:
+    return Path(app.config["INSTANCE_DIR"]) / "index-repair.lock"
+
+
+@contextlib.contextmanager
+def _repair_lock(app):
+    """Yields whether this caller holds the cross-process repair lock (never waits)."""
+    fd = os.open(_lock_path(app), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def repairing(app) -> bool:
+    """Whether some process is rebuilding or refilling the index right now."""
+    if _repairing.locked():
+        return True
+    with _repair_lock(app) as free:
+        return not free
+
+
+def repair_in_background(app) -> bool:
+    """Start `rebuild_if_needed` in a thread unless a repair is already running here or
+    in another process; whether one was started."""
+    if not _repairing.acquire(blocking=False):
+        return False
+
+    def run():
+        try:
+            with _repair_lock(app) as mine, app.app_context():
+                if mine:
+                    log.warning("search index incomplete or missing: rebuilding from the database")
+                    rebuild_if_needed(db.session)
+                    db.session.remove()
+        except Exception:
+            log.exception("search index repair failed")
+        finally:
+            _repairing.release()
+
+    threading.Thread(target=run, name="index-repair", daemon=True).start()
+    return True
+
+
+def waiting(session) -> int:
+    """How many documents are flagged as not (or not correctly) indexed."""
+    return session.execute(
+        select(func.count()).select_from(Document).where(Document.needs_index.is_(True))
+    ).scalar_one()
+
+
+def unavailable_reason(session) -> str | None:
+    """Why the index cannot answer searches truthfully now, or None: "missing" (it has
+    gone) or "empty" (it holds nothing while the archive holds documents, as when a
+    process started after it was deleted)."""
+    from archive.services.search.service import IndexUnavailable
+
+    try:
+        if search_service().count() > 0:
+            return None
+    except IndexUnavailable:
+        return "missing"
+    held = session.execute(select(Document.id).where(
+        Document.status == DocumentStatus.ACTIVE.value).limit(1)).first()
+    return "empty" if held else None

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from archive.extensions import db
 from archive.models import Customer, Document, Dossier, Role, StoredFile
-from archive.services import access
+from archive.services import access, indexing
 
 bp = Blueprint("main", __name__)
 
@@ -22,6 +22,23 @@ def _storage_alarm():
     return current_app.extensions["blob_store"].alarm(
         min_free_bytes=config["STORAGE_MIN_FREE_MB"] * 2**20,
         min_free_percent=config["STORAGE_MIN_FREE_PERCENT"])
+
+
+def _index_status() -> dict | None:
+    """What the dashboard says of the search index: being rebuilt (everyone searches),
+    or, for the archive room, documents still waiting to be indexed. Finding either
+    starts the repair."""
+    app = current_app._get_current_object()
+    if indexing.repairing(app):
+        return {"repairing": True}
+    broken = indexing.unavailable_reason(db.session)
+    waiting = indexing.waiting(db.session)
+    if not (broken or waiting):
+        return None
+    indexing.repair_in_background(app)
+    if broken:
+        return {"repairing": True}
+    return {"waiting": waiting} if current_user.role in STORAGE_WATCHERS else None
 
 
 @bp.get("/")
@@ -52,4 +69,4 @@ def dashboard():
     problems = access.visible_documents(current_user, problems)[:10]
     return render_template("main/dashboard.html", n_customers=n_customers,
                            n_dossiers=n_dossiers, recent=recent, problems=problems,
-                           storage_alarm=_storage_alarm())
+                           storage_alarm=_storage_alarm(), index_status=_index_status())

@@ -51,6 +51,8 @@ class IndexDirectory:
         if key in held:
             yield
             return
+        # The folder itself may have been deleted while serving: a rebuild recreates it.
+        self.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.root / "write.lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -61,11 +63,13 @@ class IndexDirectory:
             os.close(fd)  # closing releases the lock
 
     def generation(self) -> str | None:
-        """Name of the live generation (cheap enough to call on every search)."""
+        """Name of the live generation (cheap enough to call on every search); None
+        when there is none, or when its directory has gone from under the link."""
         try:
-            return os.readlink(self.link)
+            name = os.readlink(self.link)
         except FileNotFoundError:
             return None
+        return name if (self.root / name).is_dir() else None
 
     def ensure(self, create: Callable[[pathlib.Path], None]) -> pathlib.Path:
         """Path of the live generation, creating an empty one with `create` if none."""

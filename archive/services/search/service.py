@@ -48,6 +48,12 @@ def retry_vanished(action: Callable[[], T], attempts: int = 5) -> T:
     raise AssertionError("unreachable")
 
 
+class IndexUnavailable(RuntimeError):
+    """The live index has gone (its directory deleted or emptied while serving): it can
+    only be rebuilt from the database. Never answered with an empty result, which would
+    tell every searcher that the archive holds nothing."""
+
+
 class IndexFormatError(RuntimeError):
     """The index was written by a newer release: this one must not touch it."""
 
@@ -114,6 +120,10 @@ class IndexService(abc.ABC):
         """Every indexed document id."""
 
     @abc.abstractmethod
+    def count(self) -> int:
+        """How many documents the index holds (cheap)."""
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Release the index."""
 
@@ -156,8 +166,13 @@ class IndexService(abc.ABC):
                     "index; run `flask --app archive reindex --if-needed`", path, self.FORMAT)
 
     def _sync(self) -> pathlib.Path:
-        """Follow a rebuild's swap (reopen) or another process's commit (refresh)."""
+        """Follow a rebuild's swap (reopen) or another process's commit (refresh).
+
+        An index that vanished after this service opened it raises IndexUnavailable
+        rather than being recreated empty; only `rebuild` makes a new one."""
         while True:
+            if self._generation is not None and self.directory.generation() is None:
+                raise IndexUnavailable(f"search index {self.directory.root} has disappeared")
             path = self.directory.ensure(self._new_index)
             if path.name == self._generation:
                 self._refresh()
@@ -223,6 +238,10 @@ class IndexService(abc.ABC):
             self.directory.swap(path)
         self._sync()
         return count
+
+    def available(self) -> bool:
+        """Whether the index this service serves is still there (cheap: one readlink)."""
+        return self._generation is None or self.directory.generation() is not None
 
     def search(self, query: SearchQuery, visibility: Visibility) -> SearchResult:
         """Run `query` over the documents `visibility` allows; see `plan.build`."""

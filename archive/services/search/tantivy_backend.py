@@ -234,6 +234,10 @@ class TantivySearch(IndexService):
         result = searcher.search(_Q.all_query(), searcher.num_docs, count=False)
         return set(searcher.fast_field_values("id", [a for _, a in result.hits]))
 
+    def count(self) -> int:
+        self._sync()
+        return self.index.searcher().num_docs
+
     def close(self) -> None:
         self.index = None
         self._generation = None

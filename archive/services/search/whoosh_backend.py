@@ -186,6 +186,11 @@ class WhooshSearch(IndexService):
             # all_stored_fields() would include deleted documents.
             return {searcher.stored_fields(n)["id"] for n in searcher.reader().all_doc_ids()}
 
+    def count(self) -> int:
+        self._sync()
+        with self._searcher() as searcher:
+            return searcher.doc_count()
+
     def close(self) -> None:
         if self.index is not None:
             self.index.close()
