@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
 
-.PHONY: run test lint venv system-deps setup bench clean compile-translations translations
+.PHONY: run test lint venv system-deps setup bench bench-load clean compile-translations translations
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -59,5 +59,20 @@ bench: venv system-deps
 	$(PY) bench/ingest.py
 	$(PY) bench/search.py --backend all --docs 10000
 
+# Web load (issue 14): locust in its own virtualenv, HEAD measured beside the baseline
+# commit (a temporary git worktree) in one run; figures in bench/out/. BASELINE=<commit>.
+BASELINE ?= 2ac2b1c
+BENCH_VENV := .venv-bench
+
+$(BENCH_VENV)/.installed: requirements-bench.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet -r requirements-bench.txt
+	touch $@
+
+bench-load: venv compile-translations $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python bench/web_load.py --think --baseline-ref $(BASELINE)
+	$(BENCH_VENV)/bin/python bench/web_load.py --saturate --baseline-ref $(BASELINE)
+
 clean:
-	rm -rf $(VENV) instance storage index tests/artifacts
+	rm -rf $(VENV) $(BENCH_VENV) instance storage index tests/artifacts

@@ -5,7 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import flask_babel
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
 from sqlalchemy import event
 from werkzeug.routing import IntegerConverter
 
@@ -24,9 +24,33 @@ def _config_object(config):
     return classes[name]()
 
 
+def _reads_first() -> bool:
+    """Whether the current transaction belongs to a request that only reads (GET, HEAD):
+    a page, a search, a download. Its only writes are audit events."""
+    return has_request_context() and request.method in ("GET", "HEAD")
+
+
+def _writes(statement: str, context) -> bool:
+    """Whether a statement writes or locks for writing (SELECT ... FOR UPDATE, which SQLite
+    does not have: the audit chain's head and a group's counter are read that way)."""
+    verb = statement.lstrip()[:9].upper()
+    if verb.startswith(("SELECT", "WITH")):
+        compiled = getattr(context, "compiled", None)
+        return getattr(getattr(compiled, "statement", None), "_for_update_arg", None) is not None
+    return not verb.startswith(("PRAGMA", "BEGIN", "COMMIT", "ROLLBACK", "RELEASE", "EXPLAIN"))
+
+
 def _sqlite_pragmas(engine) -> None:
-    """WAL for concurrent readers; BEGIN IMMEDIATE so every transaction that will write
-    (and every request writes its audit event) queues for the lock instead of failing."""
+    """WAL for concurrent readers; one writer at a time, queued (busy_timeout) for the lock.
+
+    A transaction that may write takes the write lock at its first statement (BEGIN
+    IMMEDIATE), so its checks and its writes see the same state and a write never fails to
+    upgrade a read. A request that only reads (every page view and search, which write
+    nothing but their audit event) begins without it: its reads run beside other requests,
+    and at its first write or SELECT ... FOR UPDATE (the audit head) the reads so far end
+    as a read-only transaction and the rest runs under the lock. So the lock is held for
+    the audit head, insert and commit, not for the whole request, and no event is lost:
+    the event is still committed before the page is rendered or the results returned."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -40,7 +64,19 @@ def _sqlite_pragmas(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        locked = not _reads_first()
+        conn.info["write_locked"] = locked
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if locked else "BEGIN")
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _lock_before_writing(conn, cursor, statement, _parameters, context, _executemany):
+        if conn.info.get("write_locked", True) or not _writes(statement, context):
+            return
+        conn.info["write_locked"] = True
+        # Nothing has been written yet: COMMIT only ends the read snapshot, and the
+        # statement runs (and reads the audit head) under the lock, on the newest state.
+        cursor.execute("COMMIT")
+        cursor.execute("BEGIN IMMEDIATE")
 
 
 class BoundedIntConverter(IntegerConverter):

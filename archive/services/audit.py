@@ -60,10 +60,14 @@ def record(session, actor, action: str, obj=None, *, outcome: str = "ok", **deta
     """Append one event in the caller's transaction (committed with the change it records).
 
     `obj` is a model instance or a (type, id) pair. Locking the head row serialises
-    writers, so two concurrent events can never chain to the same predecessor.
+    writers, so two concurrent events can never chain to the same predecessor (on SQLite,
+    FOR UPDATE takes the database's write lock: see archive._sqlite_pragmas). The head is
+    read afresh (populate_existing): the session keeps objects across commits, and the
+    one it read for an earlier event may have been overtaken by another worker's.
     """
     head = session.execute(
         select(AuditHead).where(AuditHead.id == 1).with_for_update()
+        .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if head is None:
         head = AuditHead(id=1, seq=0, hash=GENESIS)
