@@ -50,6 +50,13 @@ class Document(db.Model):
         return Level(self.classification)
 
     @property
+    def access_level(self) -> Level:
+        """The level the document is protected at: its own, or its dossier's if higher.
+        A dossier's level is a floor for everything in it, so a reader who may not open
+        the dossier does not open its documents either (issue 14, finding 15)."""
+        return Level(max(self.classification, self.dossier.classification))
+
+    @property
     def text_problems(self) -> list["StoredFile"]:
         return [f for f in self.files if f.text_status == "failed"]
 

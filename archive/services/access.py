@@ -6,7 +6,9 @@ Web views, the API, search, downloads, previews and the CLI all ask here. Rules:
   grant for that department or customer (002:67);
 - the archive room (officers, GM office) and auditors work across departments, still
   within their clearance; GM and deputy GM see everything (002:43);
-- 绝密 opens only for persons the GM designated for that dossier or document (002:43).
+- 绝密 opens only for persons the GM designated for that dossier or document (002:43);
+- a document is protected at the higher of its own level and its dossier's
+  (`Document.access_level`): whoever may not open a dossier opens none of its documents.
 """
 
 from sqlalchemy import and_, or_, select
@@ -167,11 +169,11 @@ def can(user, action: str, obj=None) -> bool:
     if action == "document.upload":
         return role in FILERS and can(user, "dossier.view", obj)
     if action in ("document.view", "document.read"):
-        return _opens(user, obj.dossier.customer, obj.classification, document=obj)
+        return _opens(user, obj.dossier.customer, obj.access_level, document=obj)
     if action == "document.copy":
         if not can(user, "document.read", obj):
             return False
-        return role is Role.GM or obj.classification < Level.TOP_SECRET or _copy_approved(user, obj)
+        return role is Role.GM or obj.access_level < Level.TOP_SECRET or _copy_approved(user, obj)
     if action == "classification.request":
         # The handling department (000:742): filers within the customer's reach who see it.
         view = "dossier.view" if isinstance(obj, Dossier) else "document.view"

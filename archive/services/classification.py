@@ -152,14 +152,18 @@ def _apply(session, actor: User, change: ClassificationChange) -> list[int]:
                 Conflict("对象的密级在申请后已变更，请重新申请", code="level_moved"))
     low, high = sorted((change.from_level, change.to_level))
     documents: list[Document] = []
+    reindex: list[Document] = []
     if isinstance(target, Dossier):
         active = [d for d in target.documents if d.status == DocumentStatus.ACTIVE.value]
         if change.raising:
             documents = [d for d in active if d.classification < change.to_level]
         else:
             documents = [d for d in active if low < d.classification <= high]
+        # The dossier's level is a floor for every document's access (access_level).
+        reindex = active
     else:
         documents = [target]
+        reindex = documents
     moved = []
     for document in documents:
         if document is not target:
@@ -172,7 +176,7 @@ def _apply(session, actor: User, change: ClassificationChange) -> list[int]:
                  from_level=Level(change.from_level).label, to_level=Level(change.to_level).label,
                  requested_by=change.requested_by.username, reason=change.reason,
                  documents=moved)
-    return [d.id for d in documents]
+    return [d.id for d in reindex]
 
 
 def reject(session, actor: User, change_id, note: str = "") -> ClassificationChange:

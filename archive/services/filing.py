@@ -299,7 +299,7 @@ def delivery_form(actor: User, document: Document, stored: StoredFile,
     carry a stamp, so only the GM receives them, as stored, and never as a preview."""
     from archive.services import stamping
 
-    if document.level < Level.SECRET:
+    if document.access_level < Level.SECRET:
         return "stored"
     if stored.kind in ("pdf", *stamping.IMAGE_KINDS):
         return "stamped"
@@ -324,7 +324,7 @@ def read_for_delivery(session, actor: User, document_id, file_id=None, *,
     document = get_or_404(session, Document, document_id, "文件不存在")
     access.require(actor, "document.read", document)
     stored = _pick_file(document, file_id)
-    level = document.level
+    level = document.access_level
     if purpose == "download" and not access.can(actor, "document.copy", document):
         _deny(session, actor, document, purpose, stored, Forbidden(
             "绝密文件未经总经理批准，不得下载、打印或复制"))

@@ -49,8 +49,9 @@ def _readers(session, documents: list[Document]) -> dict[int, list[int]]:
 
 def to_index_doc(document: Document, readers: list[int]) -> dict:
     dossier = document.dossier
+    access_level = int(document.access_level)
     # A designation opens only 绝密 (access._opens); below that it must not widen search.
-    if document.classification < Level.TOP_SECRET:
+    if access_level < Level.TOP_SECRET:
         readers = []
     customer = dossier.customer
     return {
@@ -66,6 +67,7 @@ def to_index_doc(document: Document, readers: list[int]) -> dict:
         "category": document.category,
         "carrier": document.carrier,
         "classification": document.classification,
+        "access_level": access_level,
         "retention": document.retention,
         "department_id": document.department_id,
         "department": document.department.name if document.department else "",

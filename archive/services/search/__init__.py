@@ -25,10 +25,12 @@ class Visibility:
     """Which documents a searcher may see; computed by the app's access module.
 
     visible(doc) iff unrestricted
-      OR (doc.classification <= max_level AND doc.classification < TOP_SECRET
+      OR (doc.access_level <= max_level AND doc.access_level < TOP_SECRET
           AND (department_ids is None OR doc.department_id in department_ids
                OR doc.customer_id in customer_ids))
       OR (user_id is not None AND user_id in doc.readers)
+
+    access_level is the higher of the document's own level and its dossier's.
     """
 
     unrestricted: bool = False
@@ -53,6 +55,7 @@ class IndexDoc(TypedDict):
     category: str
     carrier: str
     classification: int
+    access_level: int  # max(classification, the dossier's); absent: classification
     retention: str
     department_id: int
     department: str

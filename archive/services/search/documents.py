@@ -18,6 +18,7 @@ class Prepared:
     customer_id: int
     department_id: int
     classification: int
+    access_level: int
     category: str
     carrier: str
     readers: tuple[int, ...]
@@ -60,6 +61,7 @@ def prepare(doc: IndexDoc) -> Prepared:
         customer_id=int(doc["customer_id"]),
         department_id=int(doc["department_id"]),
         classification=int(doc["classification"]),
+        access_level=int(doc.get("access_level", doc["classification"])),
         category=doc.get("category") or "",
         carrier=doc.get("carrier") or "",
         readers=tuple(int(r) for r in doc.get("readers") or ()),

@@ -39,7 +39,7 @@ def visibility_filter(vis: Visibility) -> Node | None:
     cleared: Node | None = None
     level = min(vis.max_level, TOP_SECRET - 1)
     if level >= 0:
-        within = Range("classification", None, level)
+        within = Range("access_level", None, level)
         if vis.department_ids is None:
             cleared = within
         else:

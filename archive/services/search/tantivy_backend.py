@@ -31,7 +31,8 @@ WORD_BOOST = 1.5
 # Larger than any facet's number of distinct values (departments, years).
 FACET_SIZE = 10_000
 
-_INT_FIELDS = ("dossier_id", "customer_id", "department_id", "classification", "day", "year")
+_INT_FIELDS = ("dossier_id", "customer_id", "department_id", "classification", "access_level",
+               "day", "year")
 _Q = tantivy.Query
 _MUST, _SHOULD, _MUST_NOT = tantivy.Occur.Must, tantivy.Occur.Should, tantivy.Occur.MustNot
 
@@ -150,7 +151,7 @@ def _register(index: tantivy.Index) -> tantivy.Index:
 class TantivySearch(IndexService):
     """`SearchService` on tantivy."""
 
-    FORMAT = "tantivy-3"  # 2: quad streams; 3: tri streams
+    FORMAT = "tantivy-4"  # 2: quad streams; 3: tri streams; 4: access_level
 
     def __init__(self, root: pathlib.Path):
         self.index: tantivy.Index | None = None

@@ -25,7 +25,8 @@ from .service import Found, IndexService, Page, retry_vanished
 WRITER_MB = 256
 TITLE_BOOST = 2.0
 WORD_BOOST = 1.5
-_INT_FIELDS = ("dossier_id", "customer_id", "department_id", "classification", "day", "year")
+_INT_FIELDS = ("dossier_id", "customer_id", "department_id", "classification", "access_level",
+               "day", "year")
 
 
 def _schema() -> fields.Schema:
@@ -110,7 +111,7 @@ def _compile(node: Node, rank: bool = False) -> wq.Query:
 class WhooshSearch(IndexService):
     """`SearchService` on Whoosh."""
 
-    FORMAT = "whoosh-3"  # 2: quad streams; 3: tri streams
+    FORMAT = "whoosh-4"  # 2: quad streams; 3: tri streams; 4: access_level
 
     def __init__(self, root: pathlib.Path):
         self.index: whoosh.index.Index | None = None
