@@ -8,6 +8,7 @@ stored blob, and so its sha256, never changes.
 
 import io
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -52,17 +53,137 @@ class Stamp:
         return f"{self.level.label} {self.viewer} {self.at:%Y-%m-%d %H:%M}"
 
 
-def _overlay(width: float, height: float, stamp: Stamp, font_path: Path):
-    """One transparent page of the given size carrying the stamp."""
+# Stamping runs inside the download request (gunicorn gives a worker 30 s).
+TIME_BUDGET_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """Where a page shows the stamp: the size of the page as displayed (after /Rotate)
+    and the matrix from that upright frame to the page's own coordinates."""
+
+    size: tuple[float, float]
+    matrix: tuple[float, ...]
+
+
+def stamp_pdf(data: bytes, stamp: Stamp) -> bytes:
+    """A copy of the PDF `data` with `stamp` on every page.
+
+    The stamp is a form XObject per page size, drawn after each page's own content; that
+    content is referenced, never parsed or copied, so pages sharing one content stream
+    cost what any page costs (docs/hardening.md). Refused with a StampError: an
+    encrypted or damaged PDF, more than `pagetree.MAX_PAGES` pages, or work beyond
+    `TIME_BUDGET_SECONDS`.
+    """
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.errors import PyPdfError
+
+    from archive.services.extraction import pagetree
+
+    deadline = time.monotonic() + TIME_BUDGET_SECONDS
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise StampError("PDF 已加密，无法加盖水印")
+        pagetree.require_at_most(reader)
+        writer = PdfWriter(clone_from=reader)
+        pages = _distinct(writer.pages, deadline)
+        placements = [_placement(page) for page in pages]
+        forms = _overlay_forms(writer, sorted({p.size for p in placements}), stamp)
+        _Drawing(writer, forms).add(pages, placements, deadline)
+        out = io.BytesIO()
+        writer.write(out)
+        return out.getvalue()
+    except StampError:
+        raise
+    except pagetree.TooManyPages as exc:
+        raise StampError(str(exc)) from exc
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise StampError(f"无法为该 PDF 加盖水印：{type(exc).__name__}") from exc
+
+
+def _check_time(deadline: float) -> None:
+    if time.monotonic() > deadline:
+        raise StampError(f"PDF 过于复杂，加盖水印超过 {TIME_BUDGET_SECONDS:g} 秒")
+
+
+def _distinct(pages, deadline: float) -> list:
+    """The pages, each once: a page tree may list one page object several times."""
+    seen, distinct = set(), []
+    for page in pages:
+        _check_time(deadline)
+        key = id(page.indirect_reference.get_object()) if page.indirect_reference else id(page)
+        if key not in seen:
+            seen.add(key)
+            distinct.append(page)
+    return distinct
+
+
+def _placement(page) -> _Placement:
+    """The visible box (crop box, else media box; inherited from the page tree) turned
+    upright as the page's /Rotate shows it."""
+    from pypdf.generic import RectangleObject
+
+    box = page.get_inherited("/CropBox") or page.get_inherited("/MediaBox")
+    if box is None:
+        raise ValueError("page without a media box")
+    box = RectangleObject(box)
+    left, bottom = float(box.left), float(box.bottom)
+    width, height = float(box.width), float(box.height)
+    if width < 1 or height < 1:
+        raise ValueError("empty page box")
+    rotate = page.get_inherited("/Rotate")
+    rotate = int(rotate) % 360 if isinstance(rotate, (int, float)) else 0
+    # Display -> page coordinates: the page rotated back counter-clockwise by /Rotate.
+    matrix = {
+        90: (0, 1, -1, 0, left + width, bottom),
+        180: (-1, 0, 0, -1, left + width, bottom + height),
+        270: (0, -1, 1, 0, left, bottom + height),
+    }.get(rotate, (1, 0, 0, 1, left, bottom))
+    size = (height, width) if rotate in (90, 270) else (width, height)
+    return _Placement(size=(round(size[0], 2), round(size[1], 2)), matrix=matrix)
+
+
+def _overlay_forms(writer, sizes: list[tuple[float, float]], stamp: Stamp) -> dict:
+    """A form XObject (added to `writer`) per upright page size, carrying the stamp.
+
+    fpdf2 draws them all as pages of one document, so the font is embedded once.
+    """
     from fpdf import FPDF
     from pypdf import PdfReader
+    from pypdf.generic import ArrayObject, DecodedStreamObject, FloatObject, NameObject
 
-    pdf = FPDF(unit="pt", format=(width, height))
+    from archive.samples import cjk_font
+
+    pdf = FPDF(unit="pt")
     pdf.set_auto_page_break(False)
     pdf.set_margins(0, 0, 0)
-    pdf.add_font("cjk", fname=font_path)
-    pdf.fonts["cjk"].ttfont.recalcBBoxes = False
-    pdf.add_page()
+    with tempfile.TemporaryDirectory(prefix="juanzong-stamp-") as tmp:
+        # fpdf2 loads fonts only from a path.
+        font_path = Path(tmp) / "cjk.ttf"
+        font_path.write_bytes(cjk_font(stamp.line + stamp.watermark))
+        pdf.add_font("cjk", fname=font_path)
+        pdf.fonts["cjk"].ttfont.recalcBBoxes = False
+        for width, height in sizes:
+            pdf.add_page(format=(width, height))
+            _draw_stamp(pdf, width, height, stamp)
+        rendered = PdfReader(io.BytesIO(bytes(pdf.output()))).pages
+    forms = {}
+    for (width, height), page in zip(sizes, rendered, strict=True):
+        form = DecodedStreamObject()
+        form.set_data(b"\n".join(_content_streams(page)))
+        form.update({
+            NameObject("/Type"): NameObject("/XObject"),
+            NameObject("/Subtype"): NameObject("/Form"),
+            NameObject("/BBox"): ArrayObject(map(FloatObject, (0, 0, width, height))),
+            NameObject("/Resources"): page["/Resources"].clone(writer),
+        })
+        forms[(width, height)] = writer._add_object(form.flate_encode())
+    return forms
+
+
+def _draw_stamp(pdf, width: float, height: float, stamp: Stamp) -> None:
+    """The header and footer line and the diagonal watermark on the current page."""
     line_size = max(6.0, min(9.0, width / 70))
     pdf.set_font("cjk", size=line_size)
     pdf.set_text_color(190, 0, 0)
@@ -77,39 +198,97 @@ def _overlay(width: float, height: float, stamp: Stamp, font_path: Path):
             with pdf.rotation(angle=30, x=width / 2, y=cy):
                 pdf.set_xy(0, cy - size / 2)
                 pdf.cell(width, size, stamp.watermark, align="C")
-    return PdfReader(io.BytesIO(bytes(pdf.output()))).pages[0]
 
 
-def stamp_pdf(data: bytes, stamp: Stamp) -> bytes:
-    """A copy of the PDF `data` with `stamp` on every page."""
-    from pypdf import PdfReader, PdfWriter, Transformation
-    from pypdf.errors import PyPdfError
+def _content_streams(page) -> list[bytes]:
+    from pypdf.generic import ArrayObject
 
-    from archive.samples import cjk_font
+    contents = page["/Contents"]
+    streams = contents if isinstance(contents, ArrayObject) else [contents]
+    return [s.get_object().get_data() for s in streams]
 
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise StampError("PDF 已加密，无法加盖水印")
-        writer = PdfWriter(clone_from=reader)
-        with tempfile.TemporaryDirectory(prefix="juanzong-stamp-") as tmp:
-            # fpdf2 loads fonts only from a path.
-            font_path = Path(tmp) / "cjk.ttf"
-            font_path.write_bytes(cjk_font(stamp.line + stamp.watermark))
-            overlays = {}
-            for page in writer.pages:
-                page.transfer_rotation_to_content()
-                box = page.mediabox
-                size = (round(float(box.width), 2), round(float(box.height), 2))
-                if size not in overlays:
-                    overlays[size] = _overlay(*size, stamp, font_path)
-                page.merge_transformed_page(
-                    overlays[size], Transformation().translate(float(box.left), float(box.bottom))
-                )
-        out = io.BytesIO()
-        writer.write(out)
-        return out.getvalue()
-    except StampError:
-        raise
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise StampError(f"无法为该 PDF 加盖水印：{type(exc).__name__}") from exc
+
+class _Drawing:
+    """Adds the stamp to pages: each page's /Contents becomes
+    [q, its own streams..., Q, draw] where `draw` places the form XObject for its size,
+    named in the page's resources. The q/Q pair keeps the page's graphics state from
+    moving or clipping the stamp. Streams and arrays shared by pages stay shared."""
+
+    def __init__(self, writer, forms: dict):
+        from pypdf.generic import DecodedStreamObject
+
+        self.writer = writer
+        self.forms = forms
+        self.streams: dict[bytes, object] = {}  # content -> reference, for q, Q and draws
+        self.wrapped: dict[tuple[int, bytes], object] = {}  # (shared array, draw) -> new array
+        self._stream_type = DecodedStreamObject
+
+    def _stream(self, content: bytes):
+        if content not in self.streams:
+            stream = self._stream_type()
+            stream.set_data(content)
+            self.streams[content] = self.writer._add_object(stream)
+        return self.streams[content]
+
+    def add(self, pages: list, placements: list[_Placement], deadline: float) -> None:
+        for page, placement in zip(pages, placements, strict=True):
+            _check_time(deadline)
+            name = self._name_in_resources(page, self.forms[placement.size])
+            matrix = " ".join(f"{value:.2f}" for value in placement.matrix)
+            draw = f"q {matrix} cm {name} Do Q".encode()
+            self._wrap_contents(page, draw)
+
+    def _name_in_resources(self, page, form) -> str:
+        """The name `form` has in the page's XObject resources, added if missing. A
+        resource dictionary shared with other pages gains the name for all of them."""
+        from pypdf.generic import DictionaryObject, NameObject
+
+        holder, seen = page, set()
+        while "/Resources" not in holder and id(holder) not in seen:
+            seen.add(id(holder))  # a /Parent chain may loop
+            parent = _resolved(holder, "/Parent")
+            if not isinstance(parent, DictionaryObject):
+                break
+            holder = parent
+        resources = _resolved(holder, "/Resources")
+        if not isinstance(resources, DictionaryObject):
+            resources = page[NameObject("/Resources")] = DictionaryObject()
+        xobjects = _resolved(resources, "/XObject")
+        if not isinstance(xobjects, DictionaryObject):
+            xobjects = resources[NameObject("/XObject")] = DictionaryObject()
+        name = f"/JuanzongStamp{form.idnum}"
+        while name in xobjects and xobjects.raw_get(name) != form:
+            name += "x"  # the page's own resource of that name stays untouched
+        xobjects[NameObject(name)] = form
+        return name
+
+    def _wrap_contents(self, page, draw: bytes) -> None:
+        from pypdf.generic import ArrayObject, IndirectObject, NameObject, StreamObject
+
+        raw = page.raw_get("/Contents") if "/Contents" in page else None
+        own = raw.get_object() if raw is not None else None
+        key = None
+        if isinstance(own, ArrayObject):
+            streams = list(own)
+            if isinstance(raw, IndirectObject):
+                key = (raw.idnum, draw)
+        elif isinstance(own, StreamObject):
+            streams = [raw]
+        else:
+            streams = []
+        if key in self.wrapped:
+            page[NameObject("/Contents")] = self.wrapped[key]
+            return
+        streams = [s if isinstance(s, IndirectObject) else self.writer._add_object(s) for s in streams]
+        if streams:
+            streams = [self._stream(b"q\n"), *streams, self._stream(b"\nQ\n")]
+        contents = ArrayObject([*streams, self._stream(draw)])
+        if key is not None:
+            contents = self.wrapped[key] = self.writer._add_object(contents)
+        page[NameObject("/Contents")] = contents
+
+
+def _resolved(dictionary, key: str):
+    """dictionary[key] with a reference followed, or None."""
+    value = dictionary.get(key)
+    return value.get_object() if value is not None else None

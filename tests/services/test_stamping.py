@@ -3,16 +3,19 @@
 
 import hashlib
 import io
+import re
+import time
 from datetime import timedelta
 
 import pytest
-from pypdf import PdfReader
+from pypdf import PdfReader, Transformation
 from sqlalchemy import select
 
 from archive import samples
 from archive.models import AuditEvent, CopyApproval, Level
 from archive.services import clock, filing, grants, stamping
 from archive.services.errors import Forbidden, Invalid, NotFound
+from tests import sample_pdfs
 
 LONG = ["客户资料的密级统一定为公司内部文档，特殊资料有必要提高密级的，由经办部门与总经理办公室共同确定。" * 6] * 8
 
@@ -159,3 +162,118 @@ def test_copy_approval_refusals(session, users, dossier, file_doc):
         grants.approve_copy(session, users["gm"], {"user": "officer",
                             "document_id": top.id, "reason": "x"})
     assert session.query(CopyApproval).count() == 0
+
+
+# ---- hostile and unusual PDFs: stamped in time linear in the pages, or refused ----------
+
+
+def _shared_content_pdf(pages: int, *, declared: int | None = None) -> bytes:
+    """`pages` A4 pages drawing ONE content stream (object 4): a few KB per hundred pages.
+    `declared` replaces the page tree's /Count."""
+    return sample_pdfs.text_pages_pdf(pages, 100).replace(
+        b"/Count %d >>" % pages, b"/Count %d >>" % (pages if declared is None else declared))
+
+
+def _draw_matrix(page):
+    """The matrix and the form XObject of the stamp: the last content stream of the page
+    is `q a b c d e f cm /Name Do Q`."""
+    last = page["/Contents"][-1].get_object().get_data().decode()
+    match = re.fullmatch(r"q ((?:\S+ ){6})cm (/\S+) Do Q", last)
+    form = page["/Resources"]["/XObject"][match.group(2)]
+    return [float(v) for v in match.group(1).split()], form
+
+
+def test_pages_sharing_one_content_stream_are_stamped_once_each_in_linear_time():
+    hostile = _shared_content_pdf(500)  # 78 KB; ran past gunicorn's 30 s timeout
+    assert len(hostile) < 100_000
+    stamp = stamping.Stamp(Level.SECRET, "王销售", clock.now())
+    started = time.perf_counter()
+    stamped = stamping.stamp_pdf(hostile, stamp)
+    # Guard against quadratic time only: measured 0.9 s (before: 27 s for 200 pages).
+    assert time.perf_counter() - started < 10
+    reader = PdfReader(io.BytesIO(stamped))
+    assert len(reader.pages) == 500
+    shared = {page["/Contents"][1].idnum for page in reader.pages}
+    assert len(shared) == 1  # every page still draws the one original stream, not a copy
+    assert stamped.count(b"HT-2024-0031") == 0  # ... kept compressed and written once
+    # Per page a /Contents array and a resource entry: output linear in the pages.
+    assert len(stamped) < len(hostile) + 60_000 + 500 * 150
+    for page in (reader.pages[0], reader.pages[-1]):
+        text = page.extract_text()
+        assert text.count("王销售") == 4  # header, footer, two watermarks: once each
+        assert "HT-2024-0031" in text
+
+
+@pytest.mark.parametrize("rotate", [0, 90, 180, 270])
+def test_rotated_pages_carry_the_stamp_upright_as_shown(rotate):
+    source = sample_pdfs.text_pages_pdf(1, 3).replace(
+        b"/MediaBox [0 0 595 842]", b"/MediaBox [10 20 605 862] /Rotate %d" % rotate)
+    page = PdfReader(io.BytesIO(stamping.stamp_pdf(
+        source, stamping.Stamp(Level.SECRET, "王销售", clock.now())))).pages[0]
+    assert page.rotation == rotate  # the page is not turned; the stamp is
+    (a, b, c, d, e, f), form = _draw_matrix(page)
+    width, height = (842, 595) if rotate in (90, 270) else (595, 842)
+    assert [float(v) for v in form["/BBox"]] == [0, 0, width, height]
+    # pypdf's own idea of the page as shown: turned by /Rotate, moved to the origin.
+    box = page.mediabox
+    shown = Transformation().translate(-float(box.left + box.width / 2),
+                                       -float(box.bottom + box.height / 2)).rotate(-rotate)
+    corners = [shown.apply_on(box.lower_left), shown.apply_on(box.upper_right)]
+    shown = shown.translate(-min(x for x, _ in corners), -min(y for _, y in corners))
+    for x, y in [(0, 0), (width, 0), (0, height), (width, height)]:
+        on_page = (a * x + c * y + e, b * x + d * y + f)
+        assert shown.apply_on(on_page) == pytest.approx((x, y), abs=0.01)
+
+
+def test_pages_sharing_resources_and_inherited_boxes_are_stamped():
+    # The media box and the resources sit on the /Pages node, shared by every page.
+    source = sample_pdfs.text_pages_pdf(3, 3)
+    source = source.replace(b"/Count 3 >>", b"/Count 3 /MediaBox [0 0 595 842] /Resources 5 0 R >>")
+    source = source.replace(b" /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >>", b"")
+    source = source.replace(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+                            b"<< /Font << /F1 6 0 R >> >>\nendobj\n6 0 obj\n"
+                            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    source = sample_pdfs.with_bad_startxref(source)  # object offsets moved: pypdf rebuilds the table
+    stamped = stamping.stamp_pdf(source, stamping.Stamp(Level.SECRET, "王销售", clock.now()))
+    for text in _pages(stamped):
+        assert "HT-2024-0031" in text and text.count("王销售") == 4
+
+
+@pytest.mark.parametrize("pages, declared, message", [
+    (5001, None, "PDF 页数过多（共 5001 页，超过 5000 页的上限）"),
+    (5001, 1, "PDF 页数过多（超过 5000 页的上限）"),  # a /Count that lies: the walk stops
+])
+def test_more_pages_than_the_limit_are_refused_quickly(pages, declared, message):
+    data = _shared_content_pdf(pages, declared=declared)
+    started = time.perf_counter()
+    with pytest.raises(stamping.StampError) as err:
+        stamping.stamp_pdf(data, stamping.Stamp(Level.SECRET, "王销售", clock.now()))
+    assert time.perf_counter() - started < 5  # measured 0.2 s
+    assert str(err.value) == message
+
+
+def test_stamping_stops_at_its_time_budget(monkeypatch):
+    monkeypatch.setattr(stamping, "TIME_BUDGET_SECONDS", 0)
+    with pytest.raises(stamping.StampError) as err:
+        stamping.stamp_pdf(samples.make_pdf("收入证明", LONG),
+                           stamping.Stamp(Level.SECRET, "王销售", clock.now()))
+    assert str(err.value) == "PDF 过于复杂，加盖水印超过 0 秒"
+
+
+def test_a_secret_pdf_too_long_to_stamp_is_refused_with_a_reason(app, session, users, dossier,
+                                                                  file_doc):
+    data = _shared_content_pdf(5001)
+    document = file_doc(dossier, "超长文件", files=[("超长.pdf", data)], classification="秘密")
+    assert document.files[0].text_status == "failed"  # kept, flagged 未提取文字
+    store = app.extensions["blob_store"]
+    events = session.query(AuditEvent).count()
+    for purpose in ("preview", "download"):
+        with pytest.raises(Forbidden) as err:
+            filing.read_for_delivery(session, users["head"], document.id, store=store,
+                                     purpose=purpose)
+        assert err.value.message.startswith("PDF 页数过多（共 5001 页，超过 5000 页的上限），无法加盖水印")
+    denied = session.execute(select(AuditEvent.action, AuditEvent.outcome).where(
+        AuditEvent.object_id == str(document.id), AuditEvent.outcome == "denied")).all()
+    assert sorted(denied) == [("document.download", "denied"), ("document.preview", "denied")]
+    assert session.query(AuditEvent).count() == events + 2
+    assert _blob(app, document.files[0].sha256) == data
