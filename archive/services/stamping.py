@@ -62,7 +62,7 @@ class _Placement:
     """Where a page shows the stamp: the size of the page as displayed (after /Rotate)
     and the matrix from that upright frame to the page's own coordinates."""
 
-    size: tuple[float, float]
+    size: tuple[int, int]
     matrix: tuple[float, ...]
 
 
@@ -75,6 +75,7 @@ def stamp_pdf(data: bytes, stamp: Stamp) -> bytes:
     encrypted or damaged PDF, more than `pagetree.MAX_PAGES` pages, or work beyond
     `TIME_BUDGET_SECONDS`.
     """
+    from fpdf.errors import FPDFException
     from pypdf import PdfReader, PdfWriter
     from pypdf.errors import PyPdfError
 
@@ -89,7 +90,7 @@ def stamp_pdf(data: bytes, stamp: Stamp) -> bytes:
         writer = PdfWriter(clone_from=reader)
         pages = _distinct(writer.pages, deadline)
         placements = [_placement(page) for page in pages]
-        forms = _overlay_forms(writer, sorted({p.size for p in placements}), stamp)
+        forms = _overlay_forms(writer, sorted({p.size for p in placements}), stamp, deadline)
         _Drawing(writer, forms).add(pages, placements, deadline)
         out = io.BytesIO()
         writer.write(out)
@@ -98,7 +99,7 @@ def stamp_pdf(data: bytes, stamp: Stamp) -> bytes:
         raise
     except pagetree.TooManyPages as exc:
         raise StampError(str(exc)) from exc
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+    except (PyPdfError, FPDFException, ValueError, KeyError, TypeError, OSError) as exc:
         raise StampError(f"无法为该 PDF 加盖水印：{type(exc).__name__}") from exc
 
 
@@ -119,19 +120,22 @@ def _distinct(pages, deadline: float) -> list:
     return distinct
 
 
+# PDF 1.7 caps a page at 200 inches (14 400 points) a side; larger ones are built to
+# make the stamp's drawing huge.
+_MAX_SIDE = 14_400
+
+
 def _placement(page) -> _Placement:
     """The visible box (crop box, else media box; inherited from the page tree) turned
     upright as the page's /Rotate shows it."""
-    from pypdf.generic import RectangleObject
-
     box = page.get_inherited("/CropBox") or page.get_inherited("/MediaBox")
     if box is None:
         raise ValueError("page without a media box")
-    box = RectangleObject(box)
-    left, bottom = float(box.left), float(box.bottom)
-    width, height = float(box.width), float(box.height)
-    if width < 1 or height < 1:
-        raise ValueError("empty page box")
+    x0, y0, x1, y1 = (float(value) for value in box)  # any two opposite corners
+    left, bottom = min(x0, x1), min(y0, y1)
+    width, height = abs(x1 - x0), abs(y1 - y0)
+    if not (1 <= width <= _MAX_SIDE and 1 <= height <= _MAX_SIDE):
+        raise StampError(f"PDF 页面尺寸异常（{width:g} × {height:g} 点）")
     rotate = page.get_inherited("/Rotate")
     rotate = int(rotate) % 360 if isinstance(rotate, (int, float)) else 0
     # Display -> page coordinates: the page rotated back counter-clockwise by /Rotate.
@@ -141,13 +145,17 @@ def _placement(page) -> _Placement:
         270: (0, -1, 1, 0, left, bottom + height),
     }.get(rotate, (1, 0, 0, 1, left, bottom))
     size = (height, width) if rotate in (90, 270) else (width, height)
-    return _Placement(size=(round(size[0], 2), round(size[1], 2)), matrix=matrix)
+    # Whole points: scans vary by fractions of a point from page to page, and each size
+    # costs a form; half a point is invisible in where the stamp sits.
+    return _Placement(size=(round(size[0]), round(size[1])), matrix=matrix)
 
 
-def _overlay_forms(writer, sizes: list[tuple[float, float]], stamp: Stamp) -> dict:
+def _overlay_forms(writer, sizes: list[tuple[int, int]], stamp: Stamp,
+                   deadline: float) -> dict:
     """A form XObject (added to `writer`) per upright page size, carrying the stamp.
 
-    fpdf2 draws them all as pages of one document, so the font is embedded once.
+    fpdf2 draws them all as pages of one document, so the font is embedded once. Each
+    size costs ~5 ms: a file of thousands of page sizes meets the time budget here.
     """
     from fpdf import FPDF
     from pypdf import PdfReader
@@ -165,9 +173,11 @@ def _overlay_forms(writer, sizes: list[tuple[float, float]], stamp: Stamp) -> di
         pdf.add_font("cjk", fname=font_path)
         pdf.fonts["cjk"].ttfont.recalcBBoxes = False
         for width, height in sizes:
+            _check_time(deadline)
             pdf.add_page(format=(width, height))
             _draw_stamp(pdf, width, height, stamp)
         rendered = PdfReader(io.BytesIO(bytes(pdf.output()))).pages
+    _check_time(deadline)
     forms = {}
     for (width, height), page in zip(sizes, rendered, strict=True):
         form = DecodedStreamObject()

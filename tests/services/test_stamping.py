@@ -277,3 +277,19 @@ def test_a_secret_pdf_too_long_to_stamp_is_refused_with_a_reason(app, session, u
     assert sorted(denied) == [("document.download", "denied"), ("document.preview", "denied")]
     assert session.query(AuditEvent).count() == events + 2
     assert _blob(app, document.files[0].sha256) == data
+
+
+@pytest.mark.parametrize("box, refusal", [
+    (b"[605 862 10 20]", None),  # corners in the other order: the same page
+    (b"[0 0 1000000000 1000000000]", "PDF 页面尺寸异常（1e+09 × 1e+09 点）"),
+    (b"[0 0 0.5 900]", "PDF 页面尺寸异常（0.5 × 900 点）"),
+])
+def test_odd_page_boxes_are_stamped_or_refused(box, refusal):
+    source = sample_pdfs.text_pages_pdf(1, 3).replace(b"[0 0 595 842]", box)
+    stamp = stamping.Stamp(Level.SECRET, "王销售", clock.now())
+    if refusal is None:
+        assert _pages(stamping.stamp_pdf(source, stamp))[0].count("王销售") == 4
+        return
+    with pytest.raises(stamping.StampError) as err:
+        stamping.stamp_pdf(source, stamp)
+    assert str(err.value) == refusal
