@@ -20,7 +20,8 @@ ERRORS = {
     403: ("Forbidden", "The token's user may not do this (role, department, clearance)."),
     404: ("NotFound", "No such object, or one the user may not know exists."),
     409: ("Conflict", ("The change clashes with what exists (duplicate code, number, "
-                       "dossier for the unit, reference).")),
+                       "dossier for the unit, reference), or an Idempotency-Key already "
+                       "used for a different upload (`idempotency_key_reused`).")),
     413: ("TooLarge", "The upload is larger than the configured limit."),
     415: ("UnsupportedType", ("The file's content is of a type the archive refuses, or "
                               "does not match its extension.")),
@@ -28,6 +29,8 @@ ERRORS = {
                       "`out_of_range` (an integer past 2^63-1), `bidi_control` (text holding "
                       "a direction control such as U+202E), `file_not_attached` (the `file` "
                       "field sent as text, not as a file).")),
+    503: ("Unavailable", ("The search index is being rebuilt (`index_rebuilding`), e.g. after "
+                          "it was lost; the archive itself is unaffected. Try again shortly.")),
     507: ("InsufficientStorage", ("The archive's storage is full (`storage_full`): nothing "
                                   "was stored; try again once an administrator made room.")),
 }
@@ -264,7 +267,10 @@ SCHEMAS = {
         "properties": {
             "id": {"type": "integer"}, "dossier_id": {"type": "integer"},
             "group": {"type": "string", "enum": list(GROUPS)},
-            "seq": {"type": "integer", "description": "顺序号 item no. within the group."},
+            "seq": {"type": ["integer", "null"],
+                    "description": "顺序号 item no. within the group; null for readers outside "
+                                   "the archive room (numbers are given across every level, "
+                                   "so a gap would tell of a hidden item)."},
             "title": {"type": "string"},
             "category": {"type": "string", "enum": list(CATEGORIES)},
             "carrier": {"type": "string", "enum": list(CARRIERS)},
@@ -314,13 +320,16 @@ SCHEMAS = {
     "AuditEvent": {
         "type": "object",
         "required": ["seq", "at", "actor", "action", "object_type", "object_id", "outcome",
-                     "details", "hash"],
+                     "details", "details_withheld", "hash"],
         "properties": {
             "seq": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
             "actor": {"type": "string"}, "action": {"type": "string"},
             "object_type": {"type": "string"}, "object_id": {"type": "string"},
             "ip": {"type": "string"}, "outcome": {"type": "string"},
-            "details": {"type": "string", "description": "Canonical JSON."},
+            "details": {"type": ["string", "null"], "description": (
+                "Canonical JSON; null when withheld: the event is about a document or "
+                "dossier above the reader's clearance (titles, file names, numbers).")},
+            "details_withheld": {"type": "boolean"},
             "hash": {"type": "string", "description": "Hash chaining this event to the one "
                      "before."},
         },
@@ -365,9 +374,16 @@ PATHS = {
         parameters=[_id("dossier_id", "dossier")], requestBody=_body("ReferenceInput"))},
     "/api/v1/dossiers/{dossier_id}/documents": {"post": _operation(
         "File a document into the dossier", "documents",
-        (201, _json(_ref("Document"), "The filed document.")),
-        (403, 404, 413, 415, 422, 507),
-        parameters=[_id("dossier_id", "dossier")],
+        (201, _json(_ref("Document"), ("The filed document; with an Idempotency-Key "
+                                        "already used for this same upload, the document "
+                                        "it filed (header Idempotent-Replayed: true)."))),
+        (403, 404, 409, 413, 415, 422, 507),
+        parameters=[_id("dossier_id", "dossier"), {
+            "name": "Idempotency-Key", "in": "header", "required": False,
+            "description": ("1-100 visible ASCII characters chosen by the client, new for "
+                            "each upload: a retry with the same key and the same request "
+                            "returns the first document instead of filing it twice."),
+            "schema": {"type": "string", "minLength": 1, "maxLength": 100}}],
         requestBody={"required": True, "content": {"multipart/form-data": {
             "schema": _ref("DocumentUpload"),
             "encoding": {"file": {"contentType": "application/octet-stream"}},
@@ -389,7 +405,7 @@ PATHS = {
     "/api/v1/search": {"get": _operation(
         "Full-text search over the documents the user may open (audited)", "search",
         (200, _json(_ref("SearchResult"), "One page of hits and the facets.")),
-        (400, 403, 422),
+        (400, 403, 422, 503),
         parameters=[
             _query("q", "Query: words, \"phrases\", AND / OR / NOT."),
             _query("customer", "A customer's id, or part of a name or code."),

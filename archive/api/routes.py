@@ -106,7 +106,8 @@ def get_dossier(dossier_id: int):
     dossier = customers.get_dossier(db.session, current_user, dossier_id)
     return jsonify(out.dossier(dossier, filing.volume_index(current_user, dossier),
                                customers.references(db.session, current_user, dossier),
-                               access.shown_level(current_user, dossier)))
+                               access.shown_level(current_user, dossier),
+                               numbered=access.can(current_user, "numbering.view")))
 
 
 @bp.post("/dossiers/<int:dossier_id>/references")
@@ -134,7 +135,8 @@ def upload_document(dossier_id: int):
         key=request.headers.get("Idempotency-Key"), store=_store(),
         limits=filing.Limits.from_config(current_app.config),
     )
-    response = jsonify(out.document(document))
+    response = jsonify(out.document(document,
+                                    numbered=access.can(current_user, "numbering.view")))
     if replayed:  # the first answer again, for a client that never received it
         response.headers["Idempotent-Replayed"] = "true"
     return response, 201
@@ -143,7 +145,8 @@ def upload_document(dossier_id: int):
 @bp.get("/documents/<int:document_id>")
 @login_required
 def get_document(document_id: int):
-    return jsonify(out.document(filing.get_document(db.session, current_user, document_id)))
+    document = filing.get_document(db.session, current_user, document_id)
+    return jsonify(out.document(document, numbered=access.can(current_user, "numbering.view")))
 
 
 @bp.get("/documents/<int:document_id>/content")
@@ -190,11 +193,13 @@ def audit_events():
 
     stmt = audit.query(db.session, **audit_filters(request.args))
     rows = db.session.execute(stmt.limit(500)).scalars().all()
+    withheld = audit.withheld(db.session, current_user, rows)
     audit.record(db.session, current_user, "audit.viewed", None, filters=request.args.to_dict())
     db.session.commit()
     return jsonify({"events": [
         {"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor_name, "action": e.action,
          "object_type": e.object_type, "object_id": e.object_id, "ip": e.ip,
-         "outcome": e.outcome, "details": e.details, "hash": e.hash}
+         "outcome": e.outcome, "details": None if e.id in withheld else e.details,
+         "details_withheld": e.id in withheld, "hash": e.hash}
         for e in rows
     ]})

@@ -53,9 +53,12 @@ def stored_file(f: StoredFile) -> dict:
             "text_error": f.text_error}
 
 
-def document(d: Document) -> dict:
+def document(d: Document, *, numbered: bool = True) -> dict:
+    """`numbered`: whether the reader may see sequence numbers (numbering.view); else
+    `seq` is null, since a gap in them would tell of an item above the reader."""
     return {
-        "id": d.id, "dossier_id": d.dossier_id, "group": d.group.code, "seq": d.seq,
+        "id": d.id, "dossier_id": d.dossier_id, "group": d.group.code,
+        "seq": d.seq if numbered else None,
         "title": d.title, "category": d.category, "carrier": d.carrier,
         "date": d.doc_date.isoformat() if d.doc_date else None, "pages": d.pages,
         "classification": level(d.classification), "retention": d.retention,
@@ -70,11 +73,12 @@ def document(d: Document) -> dict:
     }
 
 
-def dossier(d: Dossier, groups, refs, shown_level) -> dict:
+def dossier(d: Dossier, groups, refs, shown_level, *, numbered: bool = True) -> dict:
     body = dossier_summary(d)
     body["level"] = level(shown_level)
     body["groups"] = [
-        {"code": g.code, "name": g.name, "documents": [document(x) for x in docs]}
+        {"code": g.code, "name": g.name,
+         "documents": [document(x, numbered=numbered) for x in docs]}
         for g, docs in groups
     ]
     body["references"] = [reference(r) for r in refs]

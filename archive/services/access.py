@@ -39,6 +39,13 @@ def _role(user) -> Role | None:
     return Role(user.role)
 
 
+def _unproxied(user):
+    """The user behind Flask-Login's `current_user`: every attribute read through the proxy
+    looks the user up again, and one page asks for role, clearance and department of
+    every document it lists."""
+    return user._get_current_object() if hasattr(user, "_get_current_object") else user
+
+
 def _grants(user: User):
     """Active cross-department grants: (department ids, customer ids)."""
     cached = getattr(user, "_active_grants", None)
@@ -128,14 +135,19 @@ def in_scope(user: User, customer: Customer) -> bool:
     return customer.department_id in departments or customer.id in customers
 
 
-def _opens(user: User, customer: Customer, level: int, *, document=None, dossier=None) -> bool:
-    """Content access: GM always; 绝密 only for designated persons, whoever they are;
-    below that, clearance at least the level and the customer within reach."""
-    if _role(user) is Role.GM:
+def _opens(user: User, obj, level: int, *, document=None, dossier=None) -> bool:
+    """Content access to `obj` (a dossier or document): GM always; 绝密 only for designated
+    persons, whoever they are; below that, clearance at least the level and the customer
+    within reach (the archive room's reach is the whole archive: its customer is not
+    loaded)."""
+    role = _role(user)
+    if role is Role.GM:
         return True
     if level >= Level.TOP_SECRET:
         return _designated(user, document=document, dossier=dossier)
-    return user.clearance >= level and in_scope(user, customer)
+    if user.clearance < level:
+        return False
+    return role in ARCHIVE_WIDE or in_scope(user, _customer_of(obj))
 
 
 def can(user, action: str, obj=None) -> bool:
@@ -146,13 +158,19 @@ def can(user, action: str, obj=None) -> bool:
     preview, download), document.copy (download/print of a 绝密 document: GM approval),
     classification.request (obj: document or dossier), classification.decide (obj: a
     ClassificationChange), grant.manage, designation.manage, copy.approve (GM only),
-    audit.view, user.manage, search.
+    audit.view, user.manage, search, numbering.view (sequence numbers: the archive room).
     """
+    user = _unproxied(user)
     role = _role(user)
     if role is None:
         return False
     if action in ("customer.list", "search"):
         return True
+    if action == "numbering.view":
+        # Sequence numbers are given across every level: a gap would tell a reader that
+        # an item above them exists. Only the archive room (and its auditors and the GM)
+        # works with them (docs/hardening.md, finding 14).
+        return role in ARCHIVE_WIDE
     if action == "audit.view":
         # The trail records what administrators do too: they do not read it themselves.
         return role in (Role.AUDITOR, Role.GM)
@@ -165,11 +183,11 @@ def can(user, action: str, obj=None) -> bool:
     if action == "dossier.create":
         return role in FILERS and in_scope(user, obj)  # obj: the customer
     if action == "dossier.view":
-        return _opens(user, obj.customer, obj.classification, dossier=obj)
+        return _opens(user, obj, obj.classification, dossier=obj)
     if action == "document.upload":
         return role in FILERS and can(user, "dossier.view", obj)
     if action in ("document.view", "document.read"):
-        return _opens(user, obj.dossier.customer, obj.access_level, document=obj)
+        return _opens(user, obj, obj.access_level, document=obj)
     if action == "document.copy":
         if not can(user, "document.read", obj):
             return False
@@ -259,6 +277,7 @@ def shown_level(user: User, dossier: Dossier) -> Level:
 
 def visible_documents(user: User, documents):
     """The documents of a list the user may see (for dossier pages and listings)."""
+    user = _unproxied(user)
     return [d for d in documents if can(user, "document.view", d)]
 
 
@@ -266,13 +285,14 @@ def visibility(user: User):
     """The search filter equivalent to `can(user, 'document.view', doc)`."""
     from archive.services.search import Visibility
 
+    user = _unproxied(user)
     role = _role(user)
     if role is Role.GM:
         return Visibility(unrestricted=True, user_id=user.id)
-    departments, customers = _grants(user)
-    if role in ARCHIVE_WIDE:
-        department_ids = None
+    if role in ARCHIVE_WIDE:  # every department: grants add nothing
+        department_ids, customers = None, frozenset()
     else:
+        departments, customers = _grants(user)
         department_ids = frozenset({user.department_id, *departments} - {None})
     return Visibility(
         unrestricted=False,

@@ -35,6 +35,7 @@ def register(app: Flask) -> None:
             "level_label": lambda value: Level(value).label,
             "shown_level": lambda dossier: access.shown_level(current_user, dossier),
             "company_name": current_app.config["COMPANY_NAME"],
+            "numbered": access.can(current_user, "numbering.view"),
         }
 
 

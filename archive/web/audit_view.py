@@ -56,6 +56,7 @@ def index():
     total = db.session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
     events = db.session.execute(
         stmt.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).scalars().all()
+    withheld = audit.withheld(db.session, current_user, events)
     audit.record(db.session, current_user, "audit.viewed", None, filters=request.args.to_dict())
     db.session.commit()
     pages = max(1, -(-total // PAGE_SIZE))
@@ -64,7 +65,8 @@ def index():
         return url_for("audit.index", **{**request.args.to_dict(), "page": number})
 
     return render_template("audit/index.html", events=events, params=request.args, total=total,
-                           page=page, pages=pages, page_url=page_url)
+                           page=page, pages=pages, page_url=page_url, withheld=withheld,
+                           withheld_text=audit.WITHHELD)
 
 
 @bp.get("/export.csv")
@@ -76,10 +78,13 @@ def export():
     writer = csv.writer(buffer)
     writer.writerow(["seq", "time", "actor", "action", "object_type", "object_id", "ip",
                      "outcome", "details", "hash"])
-    for e in db.session.execute(audit.query(db.session, **filters)).scalars():
+    events = db.session.execute(audit.query(db.session, **filters)).scalars().all()
+    withheld = audit.withheld(db.session, current_user, events)
+    for e in events:
+        details = audit.WITHHELD if e.id in withheld else e.details
         writer.writerow([_cell(v) for v in (e.seq, e.at.isoformat(), e.actor_name, e.action,
                                             e.object_type, e.object_id, e.ip, e.outcome,
-                                            e.details, e.hash)])
+                                            details, e.hash)])
     audit.record(db.session, current_user, "audit.exported", None, filters=request.args.to_dict())
     db.session.commit()
     return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv",

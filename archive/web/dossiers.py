@@ -68,12 +68,15 @@ def upload(dossier_id: int):
             flash(exc.message, "error")
             return render_template("dossiers/upload.html", dossier=dossier,
                                    form=request.form), exc.status
-        if replayed:
+        filed = {"group": document.group.code, "seq": document.seq, "title": document.title}
+        if not access.can(current_user, "numbering.view"):
+            flash(_("此表单已提交过，文件已归档，未重复归档：%(group)s 组《%(title)s》", **filed)
+                  if replayed else _("已归档：%(group)s 组《%(title)s》", **filed), "info")
+        elif replayed:
             flash(_("此表单已提交过，文件已归档，未重复归档：%(group)s 组第 %(seq)s 号《%(title)s》",
-                    group=document.group.code, seq=document.seq, title=document.title), "info")
+                    **filed), "info")
         else:
-            flash(_("已归档：%(group)s 组第 %(seq)s 号《%(title)s》", group=document.group.code,
-                    seq=document.seq, title=document.title), "info")
+            flash(_("已归档：%(group)s 组第 %(seq)s 号《%(title)s》", **filed), "info")
         return redirect(url_for("dossiers.show", dossier_id=dossier.id))
     # One key per form: submitting it twice (a reload, a double click, a retry after a
     # dropped connection) files the document once.
