@@ -74,6 +74,12 @@ _KNOWN_REFUSED = [
     (b"{\\rtf", "RTF 文档，请另存为 .docx 或 PDF"),
 ]
 _CONTROL = re.compile(rb"[\x01-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
+# Pixels of one image (or one TIFF page) the archive takes. A 秘密 copy of an image is a
+# stamped PDF of it, which decodes every pixel: 80 million take 240 MB and 2.4 s. An A3
+# page scanned at 600 dpi is 70 million. Below Pillow's own decompression-bomb warning
+# (89 million), so Pillow never warns about an image the archive keeps.
+MAX_IMAGE_PIXELS = 80_000_000
+_IMAGE_KINDS = ("png", "jpeg", "tiff")
 
 
 def safe_filename(name: str) -> str:
@@ -99,7 +105,8 @@ def inspect(data: bytes, filename: str, *, max_bytes: int, max_docx_uncompressed
     unsupported_type), a name whose extension promises another accepted type
     (UnsupportedType extension_mismatch), a DOCX that would inflate beyond
     `max_docx_uncompressed` or more than 200-fold (TooLarge zip_bomb), a broken DOCX
-    (Invalid corrupt_docx) and a PDF that needs a password to open (Invalid encrypted_pdf).
+    (Invalid corrupt_docx), a PDF that needs a password to open (Invalid encrypted_pdf) and
+    an image of more than MAX_IMAGE_PIXELS pixels (Invalid image_too_large).
     """
     name = safe_filename(filename)
     if not data:
@@ -115,6 +122,8 @@ def inspect(data: bytes, filename: str, *, max_bytes: int, max_docx_uncompressed
         raise _refusal(data, extension, claimed, found)
     if found.kind == "pdf":
         _require_openable_pdf(data)
+    if found.kind in _IMAGE_KINDS:
+        _require_deliverable_size(data)
     return found
 
 
@@ -253,6 +262,43 @@ def _require_openable_pdf(data: bytes) -> None:
         return
     if locked:
         raise Invalid("PDF 文件已加密，无法读取内容；请上传未加密的版本", code="encrypted_pdf")
+
+
+def _require_deliverable_size(data: bytes) -> None:
+    """Refuse an image with a page of more than MAX_IMAGE_PIXELS pixels: it could never
+    leave the archive at 秘密 (see `stamping.image_to_pdf`). Only headers are read, and
+    that matters: a PNG of a few hundred kilobytes can declare 400 million pixels."""
+    from PIL import Image, ImageSequence
+
+    from archive.services.extraction.pagetree import MAX_PAGES
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
+                width, height = frame.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    page = f"第 {number} 页" if getattr(image, "n_frames", 1) > 1 else ""
+                    raise _image_too_large(f"：{page}{width} × {height} 像素（{_megapixels(width * height)}）")
+                if number >= MAX_PAGES:
+                    break  # pages beyond cannot be delivered at 秘密 anyway
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's own check, at twice its limit, fires while the header is read.
+        raise _image_too_large("") from exc
+    except Invalid:
+        raise
+    except Exception:  # noqa: BLE001 - a damaged image is kept; delivery says it cannot be read
+        return
+
+
+def _image_too_large(found: str) -> Invalid:
+    return Invalid(
+        f"图像尺寸过大{found}，超过 {_megapixels(MAX_IMAGE_PIXELS)}的上限；请降低分辨率后重新上传",
+        code="image_too_large",
+    )
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 10_000:.0f} 万像素"
 
 
 def _refusal(data: bytes, extension: str, claimed: str | None, found: FileType | None) -> UnsupportedType:

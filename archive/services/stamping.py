@@ -17,24 +17,52 @@ from archive.models.enums import Level
 
 
 class StampError(Exception):
-    """The PDF cannot be stamped (damaged, or encrypted with a password)."""
+    """The file cannot be stamped: damaged, encrypted with a password, or too large or
+    too complex to stamp within the time budget."""
 
 
 # Scans and photos: delivered at 秘密+ as a PDF of the image, so they carry the stamp.
 IMAGE_KINDS = ("png", "jpeg", "tiff")
+# Stamping runs inside the download request (gunicorn gives a worker 30 s): converting an
+# image and stamping the PDF have this long each.
+TIME_BUDGET_SECONDS = 10.0
 
 
 def image_to_pdf(data: bytes) -> bytes:
-    """A PDF with one page per image frame (TIFF scans may hold several)."""
-    from PIL import Image, ImageSequence, UnidentifiedImageError
+    """A PDF with one page per image frame (TIFF scans may hold several).
 
+    Frames are converted one at a time, so memory holds one page of pixels. Refused
+    with a StampError: an image that cannot be read, a frame of more than
+    `filetypes.MAX_IMAGE_PIXELS` pixels (filing refuses those; older files may hold
+    them), more than `pagetree.MAX_PAGES` frames, or work beyond `TIME_BUDGET_SECONDS`.
+    """
+    from PIL import Image, ImageSequence, UnidentifiedImageError
+    from pypdf import PdfReader, PdfWriter
+
+    from archive.services.extraction.pagetree import MAX_PAGES
+    from archive.services.filetypes import MAX_IMAGE_PIXELS
+
+    deadline = time.monotonic() + TIME_BUDGET_SECONDS
+    writer = PdfWriter()
     try:
         with Image.open(io.BytesIO(data)) as image:
-            frames = [frame.convert("RGB") for frame in ImageSequence.Iterator(image)]
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+            if getattr(image, "n_frames", 1) > MAX_PAGES:
+                raise StampError(f"图像页数过多（超过 {MAX_PAGES} 页的上限）")
+            for frame in ImageSequence.Iterator(image):
+                _check_time(deadline, "图像页数过多或过大")
+                width, height = frame.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise StampError(f"图像尺寸过大（{width} × {height} 像素）")
+                page = io.BytesIO()
+                frame.convert("RGB").save(page, "PDF", resolution=150)
+                writer.add_page(PdfReader(page).pages[0])
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's own check, at twice its limit, fires while the header is read.
+        raise StampError("图像尺寸过大") from exc
+    except (UnidentifiedImageError, OSError, ValueError, EOFError) as exc:
         raise StampError("图像文件已损坏") from exc
     out = io.BytesIO()
-    frames[0].save(out, "PDF", save_all=True, append_images=frames[1:], resolution=150)
+    writer.write(out)
     return out.getvalue()
 
 
@@ -52,9 +80,6 @@ class Stamp:
     def watermark(self) -> str:
         return f"{self.level.label} {self.viewer} {self.at:%Y-%m-%d %H:%M}"
 
-
-# Stamping runs inside the download request (gunicorn gives a worker 30 s).
-TIME_BUDGET_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -103,9 +128,9 @@ def stamp_pdf(data: bytes, stamp: Stamp) -> bytes:
         raise StampError(f"无法为该 PDF 加盖水印：{type(exc).__name__}") from exc
 
 
-def _check_time(deadline: float) -> None:
+def _check_time(deadline: float, subject: str = "PDF 过于复杂") -> None:
     if time.monotonic() > deadline:
-        raise StampError(f"PDF 过于复杂，加盖水印超过 {TIME_BUDGET_SECONDS:g} 秒")
+        raise StampError(f"{subject}，加盖水印超过 {TIME_BUDGET_SECONDS:g} 秒")
 
 
 def _distinct(pages, deadline: float) -> list:

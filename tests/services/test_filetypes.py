@@ -6,10 +6,13 @@ import tracemalloc
 import zipfile
 
 import pytest
+from PIL import Image
 
 from archive import samples
+from archive.services import filetypes
 from archive.services.errors import Invalid, TooLarge, UnsupportedType
 from archive.services.filetypes import inspect, safe_filename
+from tests import sample_images
 
 LIMITS = {"max_bytes": 2 * 2**20, "max_docx_uncompressed": 20 * 2**20}
 OLE_DOC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
@@ -230,3 +233,40 @@ def test_names_that_could_escape_or_hide_are_refused(name):
 
 def test_inspect_refuses_a_bad_name_too(contract_pdf):
     refused(Invalid, "bad_filename", contract_pdf, "../合同.pdf")
+
+
+# ---- images that could never leave the archive at 秘密 --------------------------------
+
+
+@pytest.mark.parametrize("width, height, message", [
+    # Past twice Pillow's limit: Pillow itself refuses while the header is read.
+    (20_000, 20_000, "图像尺寸过大，超过 8000 万像素的上限；请降低分辨率后重新上传"),
+    (10_000, 9_000, "图像尺寸过大：10000 × 9000 像素（9000 万像素），超过 8000 万像素的上限；"
+                    "请降低分辨率后重新上传"),
+])
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow's, past 89 million
+def test_an_image_of_too_many_pixels_is_refused_from_its_header(width, height, message):
+    png = sample_images.huge_png(width, height)
+    assert len(png) < 100_000
+    tracemalloc.start()
+    started = time.perf_counter()
+    error = refused(Invalid, "image_too_large", png, "扫描件.png")
+    elapsed = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert error.message == message and error.status == 422
+    assert elapsed < 1.0 and peak < 10 * 2**20  # no pixel was decoded
+
+
+def test_an_image_at_the_pixel_limit_is_accepted():
+    assert filetypes.MAX_IMAGE_PIXELS == 10_000 * 8_000
+    assert check(sample_images.huge_png(10_000, 8_000), "扫描件.png").kind == "png"
+
+
+def test_every_page_of_a_tiff_is_measured(monkeypatch):
+    first, second = Image.new("L", (100, 100), 255), Image.new("L", (300, 200), 255)
+    out = io.BytesIO()
+    first.save(out, "TIFF", save_all=True, append_images=[second])
+    monkeypatch.setattr(filetypes, "MAX_IMAGE_PIXELS", 50_000)
+    error = refused(Invalid, "image_too_large", out.getvalue(), "扫描.tif")
+    assert error.message.startswith("图像尺寸过大：第 2 页300 × 200 像素")

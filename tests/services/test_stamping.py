@@ -13,9 +13,10 @@ from sqlalchemy import select
 
 from archive import samples
 from archive.models import AuditEvent, CopyApproval, Level
-from archive.services import clock, filing, grants, stamping
+from archive.services import clock, filetypes, filing, grants, stamping
 from archive.services.errors import Forbidden, Invalid, NotFound
-from tests import sample_pdfs
+from tests import sample_images, sample_pdfs
+from tests.conftest import archive_state
 
 LONG = ["客户资料的密级统一定为公司内部文档，特殊资料有必要提高密级的，由经办部门与总经理办公室共同确定。" * 6] * 8
 
@@ -293,3 +294,62 @@ def test_odd_page_boxes_are_stamped_or_refused(box, refusal):
     with pytest.raises(stamping.StampError) as err:
         stamping.stamp_pdf(source, stamp)
     assert str(err.value) == refusal
+
+
+# ---- images: converted a frame at a time, refused when too large ----------------------
+
+
+def test_a_secret_multi_page_scan_becomes_one_stamped_page_per_frame(app, session, users,
+                                                                      dossier, file_doc):
+    tiff = samples.make_tiff(frames=3)
+    document = file_doc(dossier, "签收单扫描件", "入伙", files=[("签收单.tif", tiff)],
+                        classification="秘密")
+    delivery = filing.read_for_delivery(session, users["head"], document.id,
+                                        store=app.extensions["blob_store"], purpose="preview")
+    assert delivery.stamped and delivery.mime == "application/pdf"
+    assert [text.count("陈经理") for text in _pages(delivery.data)] == [4, 4, 4]
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow's, past 89 million
+@pytest.mark.parametrize("width, height, message", [
+    (20_000, 20_000, "图像尺寸过大"),  # Pillow refuses it while reading the header
+    (10_000, 9_000, "图像尺寸过大（10000 × 9000 像素）"),
+])
+def test_an_image_too_large_to_convert_is_a_stamp_error(width, height, message):
+    started = time.perf_counter()
+    with pytest.raises(stamping.StampError) as err:
+        stamping.image_to_pdf(sample_images.huge_png(width, height))
+    assert time.perf_counter() - started < 1
+    assert str(err.value) == message
+
+
+def test_an_image_too_large_to_deliver_is_refused_at_filing_and_nothing_is_stored(
+        app, dossier, file_doc):
+    before = archive_state(app)
+    with pytest.raises(Invalid) as err:
+        file_doc(dossier, "户型图", files=[("户型图.png", sample_images.huge_png(20_000, 20_000))],
+                 classification="秘密")
+    assert (err.value.code, err.value.status) == ("image_too_large", 422)
+    assert archive_state(app) == before
+
+
+def test_a_huge_image_filed_before_the_limit_is_refused_at_delivery_with_a_reason(
+        app, session, users, dossier, file_doc, monkeypatch):
+    png = sample_images.huge_png(20_000, 20_000)
+    # As an earlier release filed it, without looking at the image's size.
+    monkeypatch.setattr(filetypes, "_require_deliverable_size", lambda data: None)
+    document = file_doc(dossier, "户型图", files=[("户型图.png", png)], classification="秘密")
+    monkeypatch.undo()
+    store = app.extensions["blob_store"]
+    for purpose in ("preview", "download"):
+        with pytest.raises(Forbidden) as err:
+            filing.read_for_delivery(session, users["head"], document.id, store=store,
+                                     purpose=purpose)
+        assert err.value.message == "图像尺寸过大，无法加盖水印，不能提供；请联系档案员"
+    delivery = filing.read_for_delivery(session, users["gm"], document.id, store=store)
+    assert delivery.data == png and not delivery.stamped  # the GM sees everything, as stored
+    outcomes = session.execute(select(AuditEvent.actor_name, AuditEvent.action, AuditEvent.outcome)
+                               .where(AuditEvent.object_id == str(document.id))).all()
+    assert ("head", "document.preview", "denied") in outcomes
+    assert ("head", "document.download", "denied") in outcomes
+    assert ("gm", "document.download", "ok") in outcomes
