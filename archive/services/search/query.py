@@ -7,7 +7,9 @@ Syntax
 * ``AND``, ``OR``, ``NOT`` (uppercase only; lowercase ``and`` is an ordinary term),
   ``-term`` for NOT, parentheses for grouping; ``OR`` binds looser than ``AND``;
 * ``title:``, ``customer:``, ``number:`` (dossier number), ``file:`` restrict a term
-  or a quoted phrase to one field; unprefixed terms search every text field.
+  or a quoted phrase to one field; unprefixed terms search every text field;
+* at most `MAX_TERMS` terms and `MAX_NESTING` levels of parentheses and NOT (a term
+  given twice is searched once).
 
 Malformed input raises `BadRequest` with a Chinese message; nothing else escapes.
 """
@@ -22,6 +24,11 @@ from archive.services.errors import BadRequest
 from . import analysis
 
 MAX_QUERY_CHARS = 1000
+# Terms (words, phrases, field terms) in one query, and levels of parentheses and NOT:
+# a person searching writes a handful of each. Every term costs the engines and the
+# snippets work; each level costs the parser and the backends a recursion.
+MAX_TERMS = 32
+MAX_NESTING = 16
 FIELDS = {"title": "title", "customer": "customer", "number": "number", "file": "file"}
 ALL = "all"  # scope of an unprefixed term: every text field
 
@@ -80,37 +87,43 @@ def match(scope: str, literal: str) -> Match | None:
 
 
 def all_of(nodes: list[Node | None]) -> Node | None:
-    """AND of the non-empty `nodes`, flattened; None if there are none."""
+    """AND of the non-empty `nodes`, flattened, each once; None if there are none."""
     kept: list[Node] = []
     for node in nodes:
         if isinstance(node, And):
             kept.extend(node.children)
         elif node is not None:
             kept.append(node)
+    kept = list(dict.fromkeys(kept))
     if not kept:
         return None
     return kept[0] if len(kept) == 1 else And(tuple(kept))
 
 
 def any_of(nodes: list[Node | None]) -> Node | None:
-    """OR of the non-empty `nodes`, flattened; None if there are none."""
+    """OR of the non-empty `nodes`, flattened, each once; None if there are none."""
     kept: list[Node] = []
     for node in nodes:
         if isinstance(node, Or):
             kept.extend(node.children)
         elif node is not None:
             kept.append(node)
+    kept = list(dict.fromkeys(kept))
     if not kept:
         return None
     return kept[0] if len(kept) == 1 else Or(tuple(kept))
 
 
 def positive_literals(node: Node | None) -> list[str]:
-    """Literals a hit must (or may) contain — the ones worth highlighting."""
+    """Literals a hit must (or may) contain — the ones worth highlighting — each once."""
+    return list(dict.fromkeys(_positive_literals(node)))
+
+
+def _positive_literals(node: Node | None) -> list[str]:
     if isinstance(node, Match):
         return [node.literal] if node.scope in (ALL, "title") else []
     if isinstance(node, And | Or):
-        return [lit for child in node.children for lit in positive_literals(child)]
+        return [lit for child in node.children for lit in _positive_literals(child)]
     return []
 
 
@@ -187,6 +200,7 @@ class _Parser:
     def __init__(self, tokens: list[_Token]):
         self.tokens = tokens
         self.pos = 0
+        self.depth = 0  # parentheses and NOTs open around the current token
 
     def peek(self) -> str | None:
         return self.tokens[self.pos].kind if self.pos < len(self.tokens) else None
@@ -226,11 +240,18 @@ class _Parser:
                 return all_of(nodes)
             nodes.append(self.parse_unary())
 
+    def nest(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise _syntax_error(f"括号或 NOT 嵌套过深，不能超过 {MAX_NESTING} 层")
+
     def parse_unary(self) -> Node | None:
         if self.peek() == "NOT":
             self.take()
             self.operand_after("NOT")
+            self.nest()
             child = self.parse_unary()
+            self.depth -= 1
             return Not(child) if child is not None else None
         return self.parse_primary()
 
@@ -240,10 +261,12 @@ class _Parser:
             self.take()
             if self.peek() == ")":
                 raise _syntax_error("括号内没有检索词")
+            self.nest()
             node = self.parse_or()
             if self.peek() != ")":
                 raise _syntax_error("括号不成对")
             self.take()
+            self.depth -= 1
             return node
         if kind == "TERM":
             token = self.take()
@@ -258,4 +281,8 @@ def parse(text: str) -> Node | None:
     if len(text) > MAX_QUERY_CHARS:
         raise BadRequest(f"查询过长：不能超过{MAX_QUERY_CHARS}个字符", code="bad_query")
     tokens = _lex(analysis.CONTROL_CHARS.sub("", text))
+    terms = sum(token.kind == "TERM" for token in tokens)
+    if terms > MAX_TERMS:
+        raise BadRequest(f"检索词过多：共 {terms} 个，一次最多 {MAX_TERMS} 个，请精简查询",
+                         code="bad_query")
     return _Parser(tokens).parse() if tokens else None

@@ -28,7 +28,11 @@ _FOLDS = re.compile("[" + re.escape("".join(
     and unicodedata.normalize("NFKC", c) != c)) + "]")
 # Characters NFKC leaves alone and that lowercase 1:1: no offset bookkeeping needed.
 _STABLE = re.compile(r"[\u4e00-\u9fff\u0020-\u007e\n\r\t]+")
-_ASCII_EDGE = f"[^\\W_{analysis.CJK_CHARS}]"
+# A letter or digit that is not CJK: what continues a letter/digit unit. Case does not
+# change the class, and folding case over the CJK ranges would triple its compile time.
+_RUN_CHAR = f"(?-i:[^\\W_{analysis.CJK_CHARS}])"
+_NOT_AFTER_RUN = f"(?<!{_RUN_CHAR})"
+_NOT_BEFORE_RUN = f"(?!{_RUN_CHAR})"
 
 
 def _fold(text: str) -> tuple[str, list[int] | None]:
@@ -58,8 +62,15 @@ def _fold(text: str) -> tuple[str, list[int] | None]:
 
 @functools.lru_cache(maxsize=256)
 def _pattern(literals: tuple[str, ...]) -> re.Pattern[str] | None:
-    """One regex finding any of the query literals in folded, simplified text."""
-    alternatives = []
+    """One regex finding any of the query literals in folded, simplified text.
+
+    A letter/digit unit must not continue a longer run of letters and digits (``ht`` is
+    not in ``http``). That test names every CJK range and costs ~10 ms to compile, so
+    it is written once per group of alternatives that start (end) with such a unit,
+    not once per unit: inside a literal, two letter/digit units are kept apart by a
+    separator instead. Compiling then costs about the same for any number of literals,
+    and a literal given twice is one alternative."""
+    groups: dict[tuple[bool, bool], set[str]] = {}
     for literal in literals:
         units, cjk = analysis.units(analysis.normalize(literal))
         if not units:
@@ -69,17 +80,23 @@ def _pattern(literals: tuple[str, ...]) -> re.Pattern[str] | None:
             if unit == analysis.GAP:
                 parts.append(r"[\W_]+")
                 continue
-            if i:
-                # PDF whitespace between CJK characters is folded away by normalize.
-                parts.append(r"\s*" if cjk[i] and cjk[i - 1] else r"[\W_]*")
-            if cjk[i]:
-                parts.append(_any_script(unit))
-            else:
-                parts.append(f"(?<!{_ASCII_EDGE}){_any_width(unit)}(?!{_ASCII_EDGE})")
-        alternatives.append("".join(parts))
-    if not alternatives:
+            if i and cjk[i] and cjk[i - 1]:
+                parts.append(r"\s*")  # PDF whitespace between CJK characters is folded away
+            elif i and not cjk[i] and not cjk[i - 1]:
+                parts.append(r"[\W_]+")  # two letter/digit units: never one run
+            elif i:
+                parts.append(r"[\W_]*")
+            parts.append(_any_script(unit) if cjk[i] else _any_width(unit))
+        edges = (not cjk[0], not cjk[-1])
+        groups.setdefault(edges, set()).add("".join(parts))
+    if not groups:
         return None
-    return re.compile("|".join(sorted(alternatives, key=len, reverse=True)), re.IGNORECASE)
+    branches = []
+    # Longest alternatives first: at one position the longer literal is marked.
+    for (starts, ends), alternatives in sorted(groups.items(), key=lambda g: -max(map(len, g[1]))):
+        body = "|".join(sorted(alternatives, key=lambda a: (-len(a), a)))
+        branches.append(f"{_NOT_AFTER_RUN if starts else ''}(?:{body}){_NOT_BEFORE_RUN if ends else ''}")
+    return re.compile("|".join(branches), re.IGNORECASE)
 
 
 def _any_script(char: str) -> str:
