@@ -26,6 +26,10 @@ IMAGE_KINDS = ("png", "jpeg", "tiff")
 # Stamping runs inside the download request (gunicorn gives a worker 30 s): converting an
 # image and stamping the PDF have this long each.
 TIME_BUDGET_SECONDS = 10.0
+# The stamped copy is the whole file rewritten, and pypdf reads and copies every object
+# first, at up to 0.25 ms each, which cannot be interrupted: 30 000 objects take up to
+# 7.5 s. A 5 000-page PDF of text has about 10 000.
+MAX_OBJECTS = 30_000
 
 
 def image_to_pdf(data: bytes) -> bytes:
@@ -97,8 +101,8 @@ def stamp_pdf(data: bytes, stamp: Stamp) -> bytes:
     The stamp is a form XObject per page size, drawn after each page's own content; that
     content is referenced, never parsed or copied, so pages sharing one content stream
     cost what any page costs (docs/hardening.md). Refused with a StampError: an
-    encrypted or damaged PDF, more than `pagetree.MAX_PAGES` pages, or work beyond
-    `TIME_BUDGET_SECONDS`.
+    encrypted or damaged PDF, more than `pagetree.MAX_PAGES` pages or `MAX_OBJECTS`
+    objects, or work beyond `TIME_BUDGET_SECONDS`.
     """
     from fpdf.errors import FPDFException
     from pypdf import PdfReader, PdfWriter
@@ -112,6 +116,9 @@ def stamp_pdf(data: bytes, stamp: Stamp) -> bytes:
         if reader.is_encrypted and not reader.decrypt(""):
             raise StampError("PDF 已加密，无法加盖水印")
         pagetree.require_at_most(reader)
+        objects = sum(map(len, reader.xref.values())) + len(reader.xref_objStm)
+        if objects > MAX_OBJECTS:
+            raise StampError(f"PDF 结构过于复杂（共 {objects} 个对象，超过 {MAX_OBJECTS} 个的上限）")
         writer = PdfWriter(clone_from=reader)
         pages = _distinct(writer.pages, deadline)
         placements = [_placement(page) for page in pages]

@@ -253,6 +253,21 @@ def test_more_pages_than_the_limit_are_refused_quickly(pages, declared, message)
     assert str(err.value) == message
 
 
+def test_a_pdf_of_more_objects_than_can_be_rewritten_in_time_is_refused_quickly():
+    # One page naming 30 001 empty forms: 4 MB that pypdf would read and copy for ~7 s
+    # (90 000 of them: past the 10 s budget, and that copying cannot be interrupted).
+    count = stamping.MAX_OBJECTS + 1
+    forms = {10 + i: b"<< /Type /XObject /Subtype /Form /BBox [0 0 1 1] /Length 0 >>\nstream\n\nendstream"
+             for i in range(count)}
+    names = b" ".join(b"/X%d %d 0 R" % (i, 10 + i) for i in range(count))
+    data = sample_pdfs.page_pdf(b"", b"/XObject 5 0 R", extra={5: b"<< %s >>" % names, **forms})
+    started = time.perf_counter()
+    with pytest.raises(stamping.StampError) as err:
+        stamping.stamp_pdf(data, stamping.Stamp(Level.SECRET, "王销售", clock.now()))
+    assert time.perf_counter() - started < 3  # measured 0.6 s
+    assert str(err.value) == "PDF 结构过于复杂（共 30006 个对象，超过 30000 个的上限）"
+
+
 def test_stamping_stops_at_its_time_budget(monkeypatch):
     monkeypatch.setattr(stamping, "TIME_BUDGET_SECONDS", 0)
     with pytest.raises(stamping.StampError) as err:
