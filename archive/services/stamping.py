@@ -152,8 +152,7 @@ def _distinct(pages, deadline: float) -> list:
     return distinct
 
 
-# PDF 1.7 caps a page at 200 inches (14 400 points) a side; larger ones are built to
-# make the stamp's drawing huge.
+# PDF 1.7 caps a page at 200 inches (14 400 points) a side: a bigger box is no real page.
 _MAX_SIDE = 14_400
 
 

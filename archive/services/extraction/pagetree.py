@@ -1,9 +1,9 @@
 """How many pages a PDF holds, found before pypdf opens its whole page tree.
 
 pypdf builds a page object for every leaf of the page tree the first time anyone asks
-for a page or the page count, and that cannot be interrupted: 100 000 pages take 13 s,
-a few kilobytes of tree listing one page many times take as long. Extraction and
-stamping ask here first, so no PDF holds a request longer than its first `limit` pages.
+for a page or the page count, and that cannot be interrupted: 100 000 pages take 13 s;
+a few kilobytes of tree listing one page 100 000 times take seconds. Extraction and
+stamping ask here first, so no PDF costs a request more than its first `limit` pages.
 """
 
 # Far beyond a contract or a bound scan (a few hundred pages); reading or stamping this
@@ -41,8 +41,10 @@ def require_at_most(reader, limit: int = MAX_PAGES) -> None:
     if isinstance(declared, int) and declared > limit:
         raise TooManyPages(declared, limit)
     pages = entries = 0
-    path = [id(root)]  # the nodes above the one being walked: a tree listing its own
-    stack = [iter(_kids(root))]  # ancestor is a cycle, left to pypdf to refuse
+    # The nodes above the kids being walked: a node listing one of them is a cycle,
+    # skipped here and refused by pypdf.
+    path = [id(root)]
+    stack = [iter(_kids(root))]
     while stack:
         kid = next(stack[-1], _END)
         if kid is _END:
