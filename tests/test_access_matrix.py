@@ -273,7 +273,7 @@ def _build_world(app) -> World:
     documents["kf"] = document(dossiers["kf_internal"], 1, "矩阵文件kf")
     # The index holds the archive, as after `make run`: an index that lacks the archive's
     # documents answers "being rebuilt" (503), not an empty result.
-    indexing.rebuild(session)
+    indexing.index_after_commit(session, [d.id for d in documents.values()])
 
     # 002:43 a person the GM designated for the 绝密 dossier; 002:67 a GM-approved grant.
     session.add(Designation(user_id=users["legal"].id, dossier_id=dossiers["xs_top"].id,
