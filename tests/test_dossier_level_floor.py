@@ -94,3 +94,19 @@ def test_lowering_the_dossier_opens_its_items_in_search(call, low_item):
         assert done.status_code == 200, done.get_json()
     assert [h["document_id"] for h in _search(call, "staff")["hits"]] == [document.id]
     assert call("staff", "GET", f"/api/v1/documents/{document.id}").status_code == 200
+
+
+def test_the_gm_can_approve_copies_of_items_a_top_secret_dossier_protects(
+        app, users, make_customer, make_dossier, file_doc):
+    from archive.services import access, grants
+
+    dossier = make_dossier(make_customer("周绝密"), room="0901", actor="gm", classification="绝密")
+    document = file_doc(dossier, "合同", "销售", files=[("a.pdf", PDF)], classification="秘密",
+                        actor="gm")
+    grants.designate(db.session, users["gm"], {"user": "staff_secret", "dossier_id": dossier.id})
+    reader = users["staff_secret"]
+    assert access.can(reader, "document.read", document)
+    assert not access.can(reader, "document.copy", document)  # 绝密 by its dossier: 002:45
+    grants.approve_copy(db.session, users["gm"], {"user": "staff_secret",
+                                                  "document_id": document.id, "reason": "诉讼"})
+    assert access.can(reader, "document.copy", document)

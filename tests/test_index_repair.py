@@ -11,7 +11,7 @@ import pytest
 
 from archive.extensions import db
 from archive.models import Document
-from archive.services import indexing
+from archive.services import filing, indexing
 from archive.services.search import open_search
 
 
@@ -106,3 +106,80 @@ def test_uploads_go_on_while_the_index_is_gone_and_are_indexed_by_the_repair(
     assert db.session.get(Document, created.get_json()["id"]).needs_index
     found = _wait_for_repair(app, client, headers, query="汉白玉栏杆")
     assert found.get_json()["total"] == 1
+
+
+def _wait_repair_done(timeout=60):
+    deadline = time.monotonic() + timeout
+    while indexing._repairing.locked() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_a_rebuild_does_not_hold_the_database_write_lock(app, filed, monkeypatch):
+    """Writers (every audited request) go on while the repair rebuilds a large archive."""
+    import sqlite3
+    import threading
+
+    search = app.extensions["search"]
+    original = search.rebuild
+    started, release = threading.Event(), threading.Event()
+
+    def paused_rebuild(docs, total=None, progress=False):
+        first = next(iter(docs))  # the rebuild is reading the archive...
+        started.set()
+        release.wait(30)  # ...and indexing it, for as long as a big archive takes
+
+        def rest():
+            yield first
+            yield from docs
+        return original(rest(), total=total, progress=progress)
+
+    monkeypatch.setattr(search, "rebuild", paused_rebuild)
+    shutil.rmtree(app.config["INDEX_DIR"])
+    assert indexing.repair_in_background(app)
+    assert started.wait(30)
+    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    connection = sqlite3.connect(path, timeout=1, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")  # what an audit event, login or upload takes
+        connection.execute("ROLLBACK")
+    finally:
+        release.set()
+        connection.close()
+        _wait_repair_done()
+    assert app.extensions["search"].count() == 4
+
+
+def test_a_few_flagged_documents_are_indexed_without_rebuilding_everything(
+        app, filed, users, login_as, monkeypatch):
+    dossier, _ = filed
+    late = filing.file_document(db.session, users["officer"], dossier.id,
+                                {"title": "刚归档", "category": "维修"}, [],
+                                store=app.extensions["blob_store"],
+                                limits=filing.Limits.from_config(app.config), index=False)
+    rebuilds = []
+    monkeypatch.setattr(indexing, "rebuild", lambda *a, **k: rebuilds.append(1) or 0)
+    assert login_as("staff").get("/").status_code == 200  # the dashboard starts the repair
+    _wait_repair_done()
+    assert rebuilds == []
+    assert late.id in app.extensions["search"].document_ids()
+
+
+def test_a_worker_that_recreated_the_index_empty_does_not_fill_it_with_a_few_documents(
+        app, client, api, filed, file_doc):
+    """Writing new uploads into the empty index a restarted worker made would turn
+    "being rebuilt" into a partial archive that looks whole."""
+    dossier, roof = filed
+    app.extensions["search"].close()
+    shutil.rmtree(app.config["INDEX_DIR"])
+    app.extensions["search"] = open_search(app.config["SEARCH_BACKEND"], app.config["INDEX_DIR"])
+    later = file_doc(dossier, "新的维修记录", "维修")  # its first request is an upload
+    db.session.expire_all()
+    assert db.session.get(Document, later.id).needs_index
+    assert app.extensions["search"].count() == 0
+    assert indexing.unavailable_reason(db.session) == "empty"
+    headers = api("officer")
+    assert client.get("/api/v1/search", query_string={"q": "琉璃瓦"},
+                      headers=headers).status_code == 503
+    found = _wait_for_repair(app, client, headers)
+    assert [h["document_id"] for h in found.get_json()["hits"]] == [roof.id]
+    assert app.extensions["search"].count() == 5

@@ -198,7 +198,7 @@ def approve_copy(session, gm: User, data: dict) -> CopyApproval:
     access.require(gm, "copy.approve")
     user = find_user(session, data.get("user"))
     document = get_or_404(session, Document, data.get("document_id"), "文件不存在")
-    if document.classification < Level.TOP_SECRET:
+    if document.access_level < Level.TOP_SECRET:  # its own level, or its dossier's
         raise Invalid("只有绝密文件需要复制批准", code="not_top_secret")
     if not access.can(user, "document.read", document):
         raise Invalid("该人员未被指定知悉此文件，请先指定", code="not_designated")

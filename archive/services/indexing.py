@@ -12,6 +12,7 @@ import fcntl
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 
 from flask import current_app
@@ -21,6 +22,7 @@ from sqlalchemy.orm import selectinload
 from archive.extensions import db
 from archive.models import Designation, Document
 from archive.models.enums import DocumentStatus, Level
+from archive.services.search.service import IndexUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +96,14 @@ def index_after_commit(session, document_ids: list[int]) -> bool:
     documents = _load(session, ids)
     try:
         readers = _readers(session, documents)
-        search_service().index_many(to_index_doc(d, readers[d.id]) for d in documents)
+        records = [to_index_doc(d, readers[d.id]) for d in documents]
+        _refuse_partial(session, ids)
+        session.commit()  # the index write must not hold the database's write lock
+        search_service().index_many(records)
+    except IndexUnavailable as exc:
+        log.warning("search index unavailable (%s); documents %s flagged needs_index", exc, ids)
+        _flag(session, ids)  # the next search or dashboard view starts the repair
+        return False
     except Exception:
         log.exception("search index write failed; documents %s flagged needs_index", ids)
         session.rollback()
@@ -105,6 +114,24 @@ def index_after_commit(session, document_ids: list[int]) -> bool:
     # Always end the transaction: on SQLite it holds the write lock.
     session.commit()
     return True
+
+
+def _flag(session, ids: list[int]) -> None:
+    session.rollback()
+    session.execute(update(Document).where(Document.id.in_(ids)).values(needs_index=True))
+    session.commit()
+
+
+def _refuse_partial(session, ids: list[int]) -> None:
+    """Raise IndexUnavailable for an empty index in an archive that holds other
+    documents (a process recreated it after it was lost): writing a few documents into it
+    would turn "nothing found, being rebuilt" into a partial archive that looks whole."""
+    if search_service().count():
+        return
+    others = session.execute(select(Document.id).where(
+        Document.status == DocumentStatus.ACTIVE.value, Document.id.not_in(ids)).limit(1)).first()
+    if others:
+        raise IndexUnavailable("the index is empty but the archive is not")
 
 
 def remove(document_id: int) -> None:
@@ -124,10 +151,14 @@ def all_documents(session, batch: int = 500):
             return
         documents = _load(session, ids)
         readers = _readers(session, documents)
-        for doc in documents:
-            yield to_index_doc(doc, readers[doc.id])
+        records = [to_index_doc(doc, readers[doc.id]) for doc in documents]
         last = ids[-1]
+        # End the read before the batch is indexed: outside a web request a transaction
+        # holds SQLite's write lock from its first statement, and a rebuild of a large
+        # archive runs for minutes while every audited request needs that lock.
+        session.commit()
         session.expunge_all()
+        yield from records
 
 
 def rebuild(session, progress: bool = False) -> int:
@@ -140,6 +171,7 @@ def rebuild(session, progress: bool = False) -> int:
     flagged = session.execute(
         select(Document.id).where(Document.needs_index.is_(True))
     ).scalars().all()
+    session.commit()
     count = search_service().rebuild(all_documents(session), total=total, progress=progress)
     if flagged:
         session.execute(update(Document).where(Document.id.in_(flagged)).values(needs_index=False))
@@ -151,21 +183,21 @@ def rebuild_if_needed(session, progress: bool = False) -> int | None:
     """Rebuild the index unless it holds exactly the active documents (after an upgrade
     that changed its format, a backend switch, a lost or restored index directory).
     Documents left flagged `needs_index` are indexed either way. Returns how many
-    documents a rebuild indexed, or None when none was needed."""
-    from archive.services.search.service import IndexUnavailable
-
+    documents a rebuild indexed, or None when none was needed. Flagged documents are
+    indexed first, so a few of them never cost a rebuild of the whole archive."""
+    while session.execute(select(Document.id).where(Document.needs_index.is_(True)).limit(1)).first():
+        if not index_after_commit(session, []):  # 500 at a time
+            break
     active = set(session.execute(
         select(Document.id).where(Document.status == DocumentStatus.ACTIVE.value)
     ).scalars())
+    session.commit()
     try:
         indexed = search_service().document_ids()
     except IndexUnavailable:
         indexed = None
     if indexed != active:
         return rebuild(session, progress=progress)
-    while session.execute(select(Document.id).where(Document.needs_index.is_(True)).limit(1)).first():
-        if not index_after_commit(session, []):  # 500 at a time
-            break
     return None
 
 
@@ -183,15 +215,22 @@ def _lock_path(app) -> Path:
 
 
 @contextlib.contextmanager
-def _repair_lock(app):
-    """Yields whether this caller holds the cross-process repair lock (never waits)."""
+def _repair_lock(app, wait: float = 0.0):
+    """Yields whether this caller holds the cross-process repair lock, trying for up to
+    `wait` seconds: a repair must not give up because another process's `repairing()`
+    probe held the lock for an instant."""
     fd = os.open(_lock_path(app), os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(0.05)
         yield True
     finally:
         os.close(fd)
@@ -213,7 +252,7 @@ def repair_in_background(app) -> bool:
 
     def run():
         try:
-            with _repair_lock(app) as mine, app.app_context():
+            with _repair_lock(app, wait=2.0) as mine, app.app_context():
                 if mine:
                     log.warning("search index incomplete or missing: rebuilding from the database")
                     rebuild_if_needed(db.session)
@@ -238,8 +277,6 @@ def unavailable_reason(session) -> str | None:
     """Why the index cannot answer searches truthfully now, or None: "missing" (it has
     gone) or "empty" (it holds nothing while the archive holds documents, as when a
     process started after it was deleted)."""
-    from archive.services.search.service import IndexUnavailable
-
     try:
         if search_service().count() > 0:
             return None
