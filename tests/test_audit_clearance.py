@@ -78,3 +78,100 @@ def test_withheld_covers_level_changes_about_hidden_documents(app, client, api, 
     change = [e for e in events if e["action"] == "classification.requested"]
     assert change and change[0]["details_withheld"] is True
     assert SECRET_TITLE not in str(events)
+
+
+def _audit(client, api, user="auditor", **query):
+    g.pop("_login_user", None)
+    return client.get("/api/v1/audit", query_string=query, headers=api(user)).get_json()["events"]
+
+
+def test_a_reference_to_a_hidden_dossier_does_not_name_it(app, client, api, make_customer,
+                                                         make_dossier):
+    customer = make_customer("钱参照")
+    low = make_dossier(customer, room="0101", actor="gm")
+    secret = make_dossier(customer, room="0102", actor="gm", classification="绝密")
+    db.session.commit()
+    g.pop("_login_user", None)
+    made = client.post(f"/api/v1/dossiers/{low.id}/references", headers=api("gm"),
+                       json={"to_dossier_id": secret.id})
+    assert made.status_code == 201, made.get_json()
+    events = _audit(client, api)
+    assert [e for e in events if e["action"] == "dossier.referenced"][0]["details_withheld"]
+    assert secret.number not in str(events)
+
+
+def test_withheld_details_cannot_be_guessed_from_the_event_hash(app, client, api,
+                                                                make_customer, make_dossier):
+    """Dossier numbers follow a pattern: without a secret salt in the hash, an auditor
+    could hash every candidate number and find the withheld one."""
+    import hashlib
+    import json
+    from datetime import datetime
+
+    secret = make_dossier(make_customer("孙绝密"), building="7", unit_no="2", room="1203",
+                          actor="gm", classification="绝密")
+    db.session.commit()
+    events = _audit(client, api)
+    by_seq = {e["seq"]: e for e in events}
+    shown = next(e for e in events if e["action"] == "dossier.created"
+                 and e["object_id"] == str(secret.id))
+    assert shown["details_withheld"]
+    stored = db.session.query(AuditEvent).filter_by(seq=shown["seq"]).one()
+    assert len(stored.salt) == 32 and stored.salt not in str(events)
+    # Even the right guess, with every shown field and the true actor id, does not give
+    # the hash: the salt is missing.
+    canonical = json.dumps({
+        "seq": shown["seq"],
+        "at": datetime.fromisoformat(shown["at"]).isoformat(timespec="microseconds"),
+        "actor_id": stored.actor_id, "actor_name": shown["actor"], "action": shown["action"],
+        "object_type": shown["object_type"], "object_id": shown["object_id"], "ip": shown["ip"],
+        "outcome": shown["outcome"], "details": json.loads(stored.details),
+    }, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    prev = by_seq[shown["seq"] - 1]["hash"]
+    assert hashlib.sha256((prev + canonical).encode()).hexdigest() != shown["hash"]
+    assert audit.chain_hash(prev, stored) == shown["hash"]
+    assert audit.verify(db.session).ok
+
+
+def test_events_from_before_the_salt_still_verify(app, top_secret):
+    old = db.session.query(AuditEvent).order_by(AuditEvent.seq).first()
+    old.salt = ""
+    previous = audit.GENESIS
+    old.hash = audit.chain_hash(previous, old)
+    # Re-chain the rest as a trail written before salts would be.
+    for event in db.session.query(AuditEvent).order_by(AuditEvent.seq):
+        event.prev_hash = previous
+        event.hash = audit.chain_hash(previous, event)
+        previous = event.hash
+    head = db.session.get(audit.AuditHead, 1)
+    head.hash = previous
+    db.session.commit()
+    assert audit.verify(db.session).ok
+    old.details = old.details.replace("}", ', "x": 1}') if old.details != "{}" else '{"x": 1}'
+    db.session.commit()
+    assert not audit.verify(db.session).ok
+
+
+def test_a_search_by_someone_who_reaches_further_does_not_count_hidden_matches(
+        app, client, api, top_secret):
+    g.pop("_login_user", None)
+    assert client.get("/api/v1/search", query_string={"q": "董事会决议"},
+                      headers=api("gm")).get_json()["total"] == 1
+    g.pop("_login_user", None)
+    assert client.get("/api/v1/search", query_string={"q": "董事会决议"},
+                      headers=api("auditor")).get_json()["total"] == 0
+    searches = [e for e in _audit(client, api, action="search") if e["action"] == "search"]
+    by_actor = {e["actor"]: e for e in searches}
+    assert by_actor["gm"]["details_withheld"] and by_actor["gm"]["details"] is None
+    assert not by_actor["auditor"]["details_withheld"]  # one's own searches stay readable
+
+
+def test_a_revoked_designation_keeps_its_target_withheld(app, client, api, users, top_secret):
+    from archive.services import grants
+
+    _, document, _ = top_secret
+    designation = grants.designate(db.session, users["gm"],
+                                   {"user": "staff_secret", "document_id": document.id})
+    grants.revoke_designation(db.session, users["gm"], designation.id)
+    events = [e for e in _audit(client, api) if e["action"].startswith("designation.")]
+    assert len(events) == 2 and all(e["details_withheld"] for e in events)

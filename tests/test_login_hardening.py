@@ -318,3 +318,12 @@ def test_access_denials_are_audited_although_the_request_is_rolled_back(
     assert '"permission": "dossier.view"' in denied[-2].details
     assert '"permission": "document.upload"' in denied[-1].details
     assert audit.verify(db.session).ok
+
+
+def test_signing_in_again_ends_the_browsers_previous_session(app, login_as):
+    client = login_as("staff")
+    saved = _cookie(client)
+    assert login(client, "head").status_code == 302
+    assert _replay(app, saved).status_code == 302
+    ended = db.session.query(LoginSession).filter_by(end_reason="relogin").one()
+    assert ended.user.username == "staff"

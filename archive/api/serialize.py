@@ -53,7 +53,7 @@ def stored_file(f: StoredFile) -> dict:
             "text_error": f.text_error}
 
 
-def document(d: Document, *, numbered: bool = True) -> dict:
+def document(d: Document, *, numbered: bool = False) -> dict:
     """`numbered`: whether the reader may see sequence numbers (numbering.view); else
     `seq` is null, since a gap in them would tell of an item above the reader."""
     return {
@@ -73,7 +73,7 @@ def document(d: Document, *, numbered: bool = True) -> dict:
     }
 
 
-def dossier(d: Dossier, groups, refs, shown_level, *, numbered: bool = True) -> dict:
+def dossier(d: Dossier, groups, refs, shown_level, *, numbered: bool = False) -> dict:
     body = dossier_summary(d)
     body["level"] = level(shown_level)
     body["groups"] = [

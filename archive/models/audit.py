@@ -23,6 +23,10 @@ class AuditEvent(db.Model):
     ip: Mapped[str] = mapped_column(String(64), default="")
     outcome: Mapped[str] = mapped_column(String(20), default="ok")
     details: Mapped[str] = mapped_column(Text, default="{}")  # canonical JSON
+    # Random, hashed with the event and never shown: a reader from whom the details are
+    # withheld cannot recover them by hashing guesses (dossier numbers follow a pattern).
+    # Empty on events written before it existed; they hash as they always did.
+    salt: Mapped[str] = mapped_column(String(32), default="", server_default="")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

@@ -8,6 +8,7 @@ altered, deleted or inserted.
 import contextvars
 import hashlib
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,9 +33,12 @@ def _object_ref(obj) -> tuple[str, str]:
 
 
 def canonical(event: AuditEvent) -> str:
-    """The event's content as the chain hashes it (every column but the hashes)."""
+    """The event's content as the chain hashes it (every column but the hashes; the salt
+    only where there is one, so events from before it verify unchanged)."""
+    salt = {"salt": event.salt} if event.salt else {}
     return json.dumps(
         {
+            **salt,
             "seq": event.seq,
             "at": event.at.isoformat(timespec="microseconds"),
             "actor_id": event.actor_id,
@@ -84,6 +88,7 @@ def record(session, actor, action: str, obj=None, *, outcome: str = "ok", **deta
         ip=client_ip.get(),
         outcome=outcome,
         details=json.dumps(details, ensure_ascii=False, sort_keys=True, default=str),
+        salt=secrets.token_hex(16),
         prev_hash=head.hash,
     )
     event.hash = chain_hash(head.hash, event)
@@ -153,44 +158,99 @@ WITHHELD = "（涉及超出本人密级的内容，详情已隐去）"
 
 
 def withheld(session, viewer, events) -> set[int]:
-    """Ids of the events whose details `viewer` may not read: those about a document or
-    dossier (directly, or through a level change, designation or copy approval) that
-    the viewer may not open. Every event stays listed with who, when, what and the
-    object's id, so the trail is complete and countable; only the details, which name
-    titles, file names and dossier numbers, are withheld (docs/hardening.md, finding 16).
-    `flask verify-audit` checks the whole chain regardless."""
-    from archive.models import ClassificationChange, Designation, Document, Dossier
+    """Ids of the events whose details `viewer` may not read (docs/hardening.md, finding 16).
+
+    Every event stays listed with who, when, what and the object's id, so the trail is
+    complete and countable; only the details, which name titles, file names and dossier
+    numbers, are withheld when the event concerns a document or dossier the viewer may
+    not open: its object, or one its details name (a level change's or designation's
+    target, a reference's other dossier). What cannot be resolved any more is withheld
+    (fail closed). A search's words and hit count are withheld when the searcher reaches
+    further than the viewer (the count would confirm hidden matches). Refusals
+    (`access.denied`) carry only the path asked for and are always shown. The GM reads
+    everything; `flask verify-audit` checks the whole chain regardless."""
+    from archive.models import ClassificationChange, Designation, Document, Dossier, User
     from archive.services import access
 
-    wanted: dict[str, set[int]] = {}
-    for event in events:
-        if event.object_id.isdecimal():
-            wanted.setdefault(event.object_type, set()).add(int(event.object_id))
+    if access.is_gm(viewer):
+        return set()
     models = {"document": Document, "dossier": Dossier,
               "classificationchange": ClassificationChange, "designation": Designation}
-    loaded = {
+    concerns = {e.id: _concerns(e, models) for e in events if e.action != "access.denied"}
+    wanted: dict[str, set] = {}
+    for refs in concerns.values():
+        for kind, key in refs:
+            wanted.setdefault(kind, set()).add(key)
+    loaded: dict[str, dict] = {
         kind: {row.id: row for row in session.execute(
             select(model).where(model.id.in_(wanted[kind]))).scalars()}
         for kind, model in models.items() if wanted.get(kind)
     }
-    verdicts: dict[tuple[str, int], bool] = {}
+    if wanted.get("dossier_number"):
+        loaded["dossier_number"] = {row.number: row for row in session.execute(
+            select(Dossier).where(Dossier.number.in_(wanted["dossier_number"]))).scalars()}
+    verdicts: dict[tuple[str, object], bool] = {}
 
-    def hidden(kind: str, object_id: int) -> bool:
-        key = (kind, object_id)
-        if key not in verdicts:
-            row = loaded.get(kind, {}).get(object_id)
-            target = row
-            if isinstance(row, ClassificationChange):
-                target = row.target
-            elif isinstance(row, Designation):
-                target = (session.get(Document, row.document_id) if row.document_id
-                          else session.get(Dossier, row.dossier_id))
+    def hidden(kind: str, key) -> bool:
+        if (kind, key) not in verdicts:
+            target = loaded.get(kind, {}).get(key)
+            if isinstance(target, ClassificationChange):
+                target = target.target
+            elif isinstance(target, Designation):
+                target = (session.get(Document, target.document_id) if target.document_id
+                          else session.get(Dossier, target.dossier_id))
             if target is None:
-                verdicts[key] = False  # nothing (left) to hide
+                verdicts[kind, key] = True
             else:
                 action = "document.view" if isinstance(target, Document) else "dossier.view"
-                verdicts[key] = not access.can(viewer, action, target)
-        return verdicts[key]
+                verdicts[kind, key] = not access.can(viewer, action, target)
+        return verdicts[kind, key]
 
-    return {e.id for e in events if e.object_id.isdecimal() and e.object_type in models
-            and hidden(e.object_type, int(e.object_id))}
+    result = {event_id for event_id, refs in concerns.items()
+              if any(hidden(kind, key) for kind, key in refs)}
+    searchers = {e.actor_id for e in events if e.action == "search" and e.actor_id}
+    if searchers:
+        actors = {u.id: u for u in session.execute(
+            select(User).where(User.id.in_(searchers))).scalars()}
+        result |= {e.id for e in events if e.action == "search" and e.actor_id in actors
+                   and _reaches_beyond(session, actors[e.actor_id], viewer)}
+    return result
+
+
+def _concerns(event: AuditEvent, models) -> list[tuple[str, object]]:
+    """The (kind, id) of every document, dossier, change or designation an event is about."""
+    refs: list[tuple[str, object]] = []
+    if event.object_type in models and event.object_id:
+        refs.append((event.object_type, _int(event.object_id)))
+    try:
+        details = json.loads(event.details or "{}")
+    except ValueError:
+        details = {}
+    target = details.get("target") if isinstance(details, dict) else None
+    if isinstance(target, str) and ":" in target:
+        kind, _, key = target.partition(":")
+        if kind in models:
+            refs.append((kind, _int(key)))
+    if event.action == "dossier.referenced" and isinstance(details.get("to"), str):
+        refs.append(("dossier_number", details["to"]))
+    return refs
+
+
+def _int(value: str) -> int:
+    """An id from the trail; a malformed one names nothing (and so is withheld)."""
+    return int(value) if value.isdecimal() and len(value) < 19 else -1
+
+
+def _reaches_beyond(session, actor, viewer) -> bool:
+    """Whether `actor` may open something `viewer` may not (higher clearance, the GM's
+    reach, or a 绝密 designation)."""
+    from archive.models import Designation
+    from archive.services import access
+
+    if actor.id == viewer.id:
+        return False
+    if access.is_gm(actor) or actor.clearance > viewer.clearance:
+        return True
+    return session.execute(
+        select(Designation.id).where(Designation.user_id == actor.id).limit(1)
+    ).first() is not None

@@ -70,6 +70,13 @@ def end(row: LoginSession, reason: str) -> None:
         row.end_reason = reason
 
 
+def end_token(session, token: str | None, reason: str) -> None:
+    """End the session `token` names, if it is open (the caller commits)."""
+    row = find(session, token)
+    if row is not None:
+        end(row, reason)
+
+
 def logout(session, user: User, token: str | None) -> None:
     """End the session `token` names (if it is `user`'s) and audit the logout."""
     from archive.services import audit

@@ -44,6 +44,8 @@ def login():
         except DomainError as exc:
             flash(exc.message, "error")
             return render_template("auth/login.html"), 401
+        # Signing in again from a browser that was signed in ends its previous session.
+        sessions.end_token(db.session, session.get(SESSION_TOKEN), "relogin")
         token = sessions.start(db.session, user, ip=request.remote_addr or "",
                                user_agent=request.user_agent.string)
         db.session.commit()
