@@ -34,13 +34,13 @@ def _free_port() -> int:
 def _serve(env: dict, port: int) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}",
-         "archive:create_app()"],
+         "--timeout", "120", "archive:create_app()"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        try:  # answering, not only bound: the worker has booted
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=30):
                 return process
         except OSError:
             if process.poll() is not None:

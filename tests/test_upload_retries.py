@@ -93,8 +93,12 @@ def test_documents_are_flagged_until_the_index_holds_them(app, users, make_custo
 
 # -- idempotency keys -------------------------------------------------------------------
 
+# One file for every retry: the same request must carry the same bytes.
+RETRIED_PDF = samples.make_pdf("重试的上传", ["网络中断后客户端重试同一上传：青瓦白墙"])
+
+
 def _post(client, headers, dossier_id, title="重试的上传", key="retry-0001", data=b"", **fields):
-    pdf = data or samples.make_pdf(title, ["网络中断后客户端重试同一上传：青瓦白墙"])
+    pdf = data or RETRIED_PDF
     return client.post(
         f"/api/v1/dossiers/{dossier_id}/documents",
         data={"title": title, "category": "维修", "file": (__import__("io").BytesIO(pdf), "a.pdf"),
