@@ -65,11 +65,16 @@ class IndexDirectory:
     def generation(self) -> str | None:
         """Name of the live generation (cheap enough to call on every search); None
         when there is none, or when its directory has gone from under the link."""
-        try:
-            name = os.readlink(self.link)
-        except FileNotFoundError:
-            return None
-        return name if (self.root / name).is_dir() else None
+        for _ in range(3):
+            try:
+                name = os.readlink(self.link)
+            except FileNotFoundError:
+                return None
+            if (self.root / name).is_dir():
+                return name
+            # A swap may have replaced the link and deleted the old generation between
+            # the two calls: read the link again before calling the index gone.
+        return None
 
     def ensure(self, create: Callable[[pathlib.Path], None]) -> pathlib.Path:
         """Path of the live generation, creating an empty one with `create` if none."""
