@@ -19,6 +19,13 @@ def _fail(message: str, code: int = 1):
     sys.exit(code)
 
 
+def _user_named(name: str) -> User:
+    user = db.session.execute(select(User).where(User.username == name)).scalar_one_or_none()
+    if user is None:
+        _fail(f"用户不存在：{name}")
+    return user
+
+
 def init_db() -> None:
     """Create or upgrade the schema and seed fixed tables (idempotent)."""
     from flask_migrate import upgrade
@@ -80,9 +87,7 @@ def init_app(app: Flask) -> None:
     @click.argument("name")
     def create_token_command(name):
         """Create an API token for user NAME; the token is printed alone on the last line."""
-        user = db.session.execute(select(User).where(User.username == name)).scalar_one_or_none()
-        if user is None:
-            _fail(f"用户不存在：{name}")
+        user = _user_named(name)
         token = accounts.create_token(db.session, user)
         click.echo(f"API token for {name} (shown once):")
         click.echo(token)
@@ -91,9 +96,7 @@ def init_app(app: Flask) -> None:
     @click.argument("name")
     def deactivate_user_command(name):
         """Deactivate user NAME: no more logins; every session and API token ends now."""
-        user = db.session.execute(select(User).where(User.username == name)).scalar_one_or_none()
-        if user is None:
-            _fail(f"用户不存在：{name}")
+        user = _user_named(name)
         try:
             accounts.deactivate_user(db.session, user)
         except DomainError as exc:
