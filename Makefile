@@ -5,7 +5,10 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app archive
 HOST ?= 127.0.0.1
 PORT ?= 5000
-WORKERS ?= 2
+# One sync worker per core: requests are CPU-bound and hold SQLite's write lock only for
+# their audit event, so more processes or threads only share the same cores (measured
+# with bench/web_load.py: docs/benchmarks.md, "Web load").
+WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: run test lint venv system-deps setup bench bench-load clean compile-translations translations
 
