@@ -369,9 +369,9 @@ def _call(world: World, username, method: str, rule: str, spec: Rule, values: di
     headers = {}
     if username and api:
         headers["Authorization"] = f"Bearer {world.tokens[username]}"
-    elif username and rule == "/logout":
-        # Logging out ends the session on the server: log in afresh, so the shared
-        # cookie stays good for every other call.
+    elif username and rule in ("/logout", "/login"):
+        # Logging out, or in again, ends the session on the server: log in afresh, so
+        # the shared cookie stays good for every other call.
         response = client.post("/login", data={"username": username,
                                                 "password": PASSWORDS[username]})
         assert response.status_code == 302, username
