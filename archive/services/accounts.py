@@ -3,10 +3,12 @@
 import hashlib
 import re
 import secrets
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from archive.models import ApiToken, User
 from archive.models.enums import Level, Role
@@ -127,12 +129,21 @@ def create_token(session, user: User) -> str:
     return token
 
 
+# last_used_at is written at most this often: a write per API request would take the
+# database's write lock for a time stamp (GET requests otherwise take it only for their
+# audit event).
+TOKEN_TOUCH_EVERY = timedelta(seconds=60)
+
+
 def user_for_token(session, token: str) -> User | None:
+    """The active user whose unrevoked token this is, or None."""
     row = session.execute(
-        select(ApiToken).where(ApiToken.token_hash == _token_hash(token or ""),
-                               ApiToken.revoked.is_(False))
+        select(ApiToken).options(joinedload(ApiToken.user))
+        .where(ApiToken.token_hash == _token_hash(token or ""), ApiToken.revoked.is_(False))
     ).scalar_one_or_none()
     if row is None or not row.user.active:
         return None
-    row.last_used_at = now()
+    moment = now()
+    if row.last_used_at is None or moment - row.last_used_at >= TOKEN_TOUCH_EVERY:
+        row.last_used_at = moment
     return row.user

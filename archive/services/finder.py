@@ -2,8 +2,9 @@
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
-from archive.models import Document, User
+from archive.models import Document, Dossier, User
 from archive.models.enums import CARRIERS, CATEGORIES, DocumentStatus
 from archive.services import access, audit, indexing, validation
 from archive.services.errors import Invalid, Unavailable
@@ -92,8 +93,10 @@ def _openable(session, actor: User, hits):
     if not hits:
         return hits, {}
     ids = [h.document_id for h in hits]
+    # The check reads each hit's dossier and customer: load them with the hits.
     documents = {d.id: d for d in session.execute(
-        select(Document).where(Document.id.in_(ids),
+        select(Document).options(joinedload(Document.dossier).joinedload(Dossier.customer))
+        .where(Document.id.in_(ids),
                                Document.status == DocumentStatus.ACTIVE.value)).scalars()}
     shown = [h for h in hits if h.document_id in documents
              and access.can(actor, "document.view", documents[h.document_id])]
