@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -64,7 +64,11 @@ def init_app(app: Flask) -> None:
         denial = getattr(exc, "denial", None)
         if denial is not None:
             _record_denial(denial)
-        return respond(exc.status, exc.code, exc.message, exc.details)
+        response, status = respond(exc.status, exc.code, exc.message, exc.details)
+        if status == 503:  # being repaired: tell clients when to ask again
+            response = make_response(response, status)
+            response.headers["Retry-After"] = "10"
+        return response, status
 
     @app.errorhandler(CSRFError)
     def _csrf(exc):

@@ -49,7 +49,7 @@ def test_an_index_deleted_while_serving_answers_rebuilding_then_is_rebuilt(app, 
                       headers=headers).get_json()["total"] == 1
     shutil.rmtree(app.config["INDEX_DIR"])
     refused = client.get("/api/v1/search", query_string={"q": "琉璃瓦"}, headers=headers)
-    assert refused.status_code == 503
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "10"
     assert refused.get_json()["error"]["code"] == "index_rebuilding"
     assert "正在重建" in refused.get_json()["error"]["message"]
     found = _wait_for_repair(app, client, headers)
