@@ -1,6 +1,5 @@
 """Users, passwords (argon2), API tokens and logins."""
 
-import hashlib
 import re
 import secrets
 from datetime import timedelta
@@ -116,14 +115,10 @@ def _revoke_tokens(session, user: User) -> None:
         token.revoked = True
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def create_token(session, user: User) -> str:
     """A new API token for `user`; only its hash is kept, so this is the one chance to see it."""
     token = "jz_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token), prefix=token[:10]))
+    session.add(ApiToken(user_id=user.id, token_hash=sessions.token_hash(token), prefix=token[:10]))
     audit.record(session, user, "token.created", user, prefix=token[:10])
     session.commit()
     return token
@@ -139,7 +134,7 @@ def user_for_token(session, token: str) -> User | None:
     """The active user whose unrevoked token this is, or None."""
     row = session.execute(
         select(ApiToken).options(joinedload(ApiToken.user))
-        .where(ApiToken.token_hash == _token_hash(token or ""), ApiToken.revoked.is_(False))
+        .where(ApiToken.token_hash == sessions.token_hash(token or ""), ApiToken.revoked.is_(False))
     ).scalar_one_or_none()
     if row is None or not row.user.active:
         return None

@@ -106,9 +106,7 @@ def index_after_commit(session, document_ids: list[int]) -> bool:
         return False
     except Exception:
         log.exception("search index write failed; documents %s flagged needs_index", ids)
-        session.rollback()
-        session.execute(update(Document).where(Document.id.in_(ids)).values(needs_index=True))
-        session.commit()
+        _flag(session, ids)
         return False
     session.execute(update(Document).where(Document.id.in_(ids)).values(needs_index=False))
     # Always end the transaction: on SQLite it holds the write lock.
@@ -126,12 +124,19 @@ def _refuse_partial(session, ids: list[int]) -> None:
     """Raise IndexUnavailable for an empty index in an archive that holds other
     documents (a process recreated it after it was lost): writing a few documents into it
     would turn "nothing found, being rebuilt" into a partial archive that looks whole."""
-    if search_service().count():
-        return
-    others = session.execute(select(Document.id).where(
-        Document.status == DocumentStatus.ACTIVE.value, Document.id.not_in(ids)).limit(1)).first()
-    if others:
+    if _empty_beside_archive(session, besides=ids):
         raise IndexUnavailable("the index is empty but the archive is not")
+
+
+def _empty_beside_archive(session, besides=()) -> bool:
+    """Whether the index holds nothing while the archive holds active documents (other
+    than `besides`). Raises IndexUnavailable if the index has gone."""
+    if search_service().count():
+        return False
+    held = select(Document.id).where(Document.status == DocumentStatus.ACTIVE.value)
+    if besides:
+        held = held.where(Document.id.not_in(besides))
+    return session.execute(held.limit(1)).first() is not None
 
 
 def remove(document_id: int) -> None:
@@ -278,10 +283,6 @@ def unavailable_reason(session) -> str | None:
     gone) or "empty" (it holds nothing while the archive holds documents, as when a
     process started after it was deleted)."""
     try:
-        if search_service().count() > 0:
-            return None
+        return "empty" if _empty_beside_archive(session) else None
     except IndexUnavailable:
         return "missing"
-    held = session.execute(select(Document.id).where(
-        Document.status == DocumentStatus.ACTIVE.value).limit(1)).first()
-    return "empty" if held else None

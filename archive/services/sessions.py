@@ -22,14 +22,15 @@ from archive.services.clock import now
 TOUCH_EVERY = timedelta(seconds=60)
 
 
-def _hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """What is stored of a secret token (a session's, an API token): its SHA-256."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def start(session, user: User, *, ip: str = "", user_agent: str = "") -> str:
     """Open a session for `user` and return the token for the cookie (not stored)."""
     token = secrets.token_urlsafe(32)
-    session.add(LoginSession(token_hash=_hash(token), user_id=user.id, ip=ip[:64],
+    session.add(LoginSession(token_hash=token_hash(token), user_id=user.id, ip=ip[:64],
                              user_agent=user_agent[:300]))
     return token
 
@@ -40,7 +41,7 @@ def find(session, token: str | None) -> LoginSession | None:
         return None
     return session.execute(
         select(LoginSession).options(joinedload(LoginSession.user))
-        .where(LoginSession.token_hash == _hash(token))
+        .where(LoginSession.token_hash == token_hash(token))
     ).scalar_one_or_none()
 
 
@@ -93,7 +94,7 @@ def end_all(session, user: User, reason: str, *, keep: str | None = None) -> int
             .where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
             .values(ended_at=now(), end_reason=reason))
     if keep:
-        stmt = stmt.where(LoginSession.token_hash != _hash(keep))
+        stmt = stmt.where(LoginSession.token_hash != token_hash(keep))
     return session.execute(stmt).rowcount
 
 
