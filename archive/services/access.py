@@ -1,6 +1,7 @@
-"""The one place that decides who may do what (`can`, `require`, `visibility`).
+"""The one place that decides who may do what (`can`, `require`, `may_read`, `visibility`).
 
-Web views, the API, search, downloads, previews and the CLI all ask here. Rules:
+Web views, the API, search, downloads, previews, the CLI and the approval engine all ask
+here. Rules:
 - content is open to a user whose clearance is at least its level, and whose department
   is the customer's responsible department, or who holds a GM-approved, time-limited
   grant for that department or customer (002:67);
@@ -9,7 +10,16 @@ Web views, the API, search, downloads, previews and the CLI all ask here. Rules:
 - 绝密 opens only for persons the GM designated for that dossier or document (002:43);
 - a document is protected at the higher of its own level and its dossier's
   (`Document.access_level`): whoever may not open a dossier opens none of its documents.
+
+Reading is one rule, `Reach` (what a user reaches, computed once per call by `reach`),
+in the three forms that must agree: the object check `may_read`, the SQL conditions
+`customer_filter` and `dossier_filter`, and the search filter `visibility`
+(tests/services/test_may_read.py holds them to each other). Every other action is a row
+of `RULES`.
 """
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy import and_, or_, select
 
@@ -31,6 +41,9 @@ from archive.services.errors import Forbidden, NotFound
 ARCHIVE_WIDE = {Role.GM, Role.GM_OFFICE, Role.OFFICER, Role.AUDITOR}
 FILERS = {Role.OFFICER, Role.GM_OFFICE, Role.STAFF, Role.DEPT_HEAD, Role.LEGAL, Role.GM}
 READ_ONLY = {Role.AUDITOR}
+# From this level up, content opens only to persons the GM designated (and to the GM):
+# no clearance reaches it, and below it a designation opens nothing (002:43).
+BY_DESIGNATION = Level.TOP_SECRET
 
 
 def _role(user) -> Role | None:
@@ -102,12 +115,145 @@ def _copy_approved(user: User, document: Document) -> bool:
 
 
 def forget(user: User) -> None:
-    """Drop the grants cached on `user` (after granting, revoking, or moving the clock)."""
+    """Drop the grants and reach cached on `user` (after granting, revoking, or moving
+    the clock)."""
     user.__dict__.pop("_active_grants", None)
+    user.__dict__.pop("_reach", None)
 
 
 def _customer_of(obj) -> Customer:
     return obj.customer if isinstance(obj, Dossier) else obj.dossier.customer
+
+
+# -- may read: one rule, three forms -----------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """What a user may read. Content at `level` (a document's: `Document.access_level`)
+    opens iff `unrestricted`; or the level is `BY_DESIGNATION` or above and the user is
+    designated for it or its dossier; or the level is at most `max_level` and its customer
+    is `covered`."""
+
+    unrestricted: bool = False  # GM and deputy GM (002:43)
+    max_level: int = -1  # the clearance, capped below BY_DESIGNATION
+    departments: frozenset[int] | None = frozenset()  # None: every customer (archive room)
+    customers: frozenset[int] = frozenset()  # customers granted one by one (002:67)
+    user_id: int | None = None  # whose designations count
+
+    def covers(self, customer: Customer) -> bool:
+        """Whether the customer's files are within departmental reach (002:67)."""
+        return (self.departments is None or customer.department_id in self.departments
+                or customer.id in self.customers)
+
+    def opens(self, level: int, customer: Callable[[], Customer],
+              designated: Callable[[], bool]) -> bool:
+        """The object check; `customer` (a load) and `designated` (a query) are called
+        only when the answer depends on them."""
+        if self.unrestricted:
+            return True
+        if level >= BY_DESIGNATION:
+            return designated()
+        # The archive room's reach is every customer: it need not be loaded.
+        return level <= self.max_level and (self.departments is None or self.covers(customer()))
+
+
+NOBODY = Reach()
+
+
+def reach(user) -> Reach:
+    """What `user` may read (NOBODY when signed out)."""
+    user = _unproxied(user)
+    return _reach(user, _role(user))
+
+
+def _reach(user: User, role: Role | None) -> Reach:
+    if role is None:
+        return NOBODY
+    # Cached on the user like the grants it holds (`forget` drops both): a search page
+    # asks for it per hit, a dossier page per document.
+    key = (role, user.clearance, user.department_id)
+    cached = user.__dict__.get("_reach")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    cap = min(user.clearance, BY_DESIGNATION - 1)
+    if role is Role.GM:
+        result = Reach(unrestricted=True, max_level=cap, departments=None, user_id=user.id)
+    elif role in ARCHIVE_WIDE:  # every department: grants add nothing, and are not asked
+        result = Reach(max_level=cap, departments=None, user_id=user.id)
+    else:
+        departments, customers = _grants(user)
+        result = Reach(max_level=cap, customers=customers, user_id=user.id,
+                       departments=frozenset({user.department_id, *departments} - {None}))
+    user._reach = (key, result)
+    return result
+
+
+def may_read(user, obj: Customer | Dossier | Document) -> bool:
+    """The may-read rule for one Customer (its files within reach), Dossier or Document
+    (its content: `dossier.view`, `document.view` and `document.read` ask this). Whoever
+    decides about an object, e.g. an approval step, must pass it; for a batch, for every
+    item."""
+    user = _unproxied(user)
+    return _reads(user, _reach(user, _role(user)), obj)
+
+
+def _reads(user: User, scope: Reach, obj) -> bool:
+    if isinstance(obj, Document):
+        return scope.opens(obj.access_level, lambda: obj.dossier.customer,
+                           lambda: _designated(user, document=obj))
+    if isinstance(obj, Dossier):
+        # Loaded whatever the reach: pages read it after the check, when the dossier may
+        # be detached from its session.
+        customer = obj.customer
+        return scope.opens(obj.classification, lambda: customer,
+                           lambda: _designated(user, dossier=obj))
+    if isinstance(obj, Customer):
+        return scope.covers(obj)
+    raise TypeError(f"may_read: not a customer, dossier or document: {obj!r}")
+
+
+def in_scope(user: User, customer: Customer | None) -> bool:
+    """Whether the customer's files are within the user's departmental reach."""
+    return reach(user).covers(customer)
+
+
+def _customer_condition(scope: Reach):
+    if scope.departments is None:
+        return None
+    return or_(Customer.department_id.in_(scope.departments), Customer.id.in_(scope.customers))
+
+
+def customer_filter(user: User):
+    """A SQL condition on Customer limiting a listing to the user's scope (or None)."""
+    return _customer_condition(reach(user))
+
+
+def dossier_filter(user: User):
+    """A SQL condition on Dossier equivalent to `may_read(user, dossier)` (or None), for
+    counts and listings that must not include what the user may not open."""
+    scope = reach(user)
+    if scope.unrestricted:
+        return None
+    cleared = Dossier.classification <= scope.max_level
+    customers = _customer_condition(scope)
+    if customers is not None:
+        cleared = and_(cleared, Dossier.customer_id.in_(select(Customer.id).where(customers)))
+    designated = and_(
+        Dossier.classification >= int(BY_DESIGNATION),
+        Dossier.id.in_(select(Designation.dossier_id).where(Designation.user_id == scope.user_id)),
+    )
+    return or_(cleared, designated)
+
+
+def visibility(user: User):
+    """The search filter equivalent to `may_read(user, document)`. The index lists as a
+    document's readers its designated users from BY_DESIGNATION up (indexing.to_index_doc)."""
+    from archive.services.search import Visibility
+
+    scope = reach(user)
+    return Visibility(unrestricted=scope.unrestricted, max_level=scope.max_level,
+                      department_ids=scope.departments, customer_ids=scope.customers,
+                      user_id=scope.user_id)
 
 
 def _may_decide(user: User, change: ClassificationChange) -> bool:
@@ -122,85 +268,83 @@ def _may_decide(user: User, change: ClassificationChange) -> bool:
     return role is Role.DEPT_HEAD and user.department_id == _customer_of(target).department_id
 
 
-def in_scope(user: User, customer: Customer | None) -> bool:
-    """Whether the customer's files are within the user's departmental reach."""
-    role = _role(user)
-    if role is None:
+# -- every action: one row each ----------------------------------------------------------
+
+Rule = Callable[[User, Role, object], bool]  # (the user, their role, the object) -> allowed
+
+
+def _signed_in(user, role, obj) -> bool:
+    return True
+
+
+def _gm(user, role, obj) -> bool:
+    return role is Role.GM
+
+
+def _filer(user, role, obj) -> bool:
+    return role in FILERS
+
+
+def _reads_it(user, role, obj) -> bool:
+    return _reads(user, _reach(user, role), obj)
+
+
+def _files_into(user, role, obj) -> bool:
+    """A filer who may read the customer or the dossier filed into."""
+    return role in FILERS and _reads_it(user, role, obj)
+
+
+def _copies(user, role, document) -> bool:
+    """A download or print is a copy: of 绝密, the GM's or with his approval (002:45)."""
+    if not _reads_it(user, role, document):
         return False
-    if role in ARCHIVE_WIDE:
-        return True
-    if customer.department_id == user.department_id:
-        return True
-    departments, customers = _grants(user)
-    return customer.department_id in departments or customer.id in customers
+    return (role is Role.GM or document.access_level < Level.TOP_SECRET
+            or _copy_approved(user, document))
 
 
-def _opens(user: User, customer: Customer | None, level: int, *, document=None,
-           dossier=None) -> bool:
-    """Content access: GM always; 绝密 only for designated persons, whoever they are;
-    below that, clearance at least the level and the customer within reach (None: the
-    archive room's reach, every customer)."""
-    if _role(user) is Role.GM:
-        return True
-    if level >= Level.TOP_SECRET:
-        return _designated(user, document=document, dossier=dossier)
-    return user.clearance >= level and in_scope(user, customer)
+def _requests_level_change(user, role, obj) -> bool:
+    """The handling department (000:742): filers who read the document or dossier and
+    whose reach covers its customer (a designation alone does not)."""
+    scope = _reach(user, role)
+    return role in FILERS and scope.covers(_customer_of(obj)) and _reads(user, scope, obj)
+
+
+RULES: dict[str, Rule] = {
+    # What anyone signed in then sees is filtered by the may-read rule.
+    "customer.list": _signed_in,
+    "search": _signed_in,
+    "customer.create": _filer,
+    "customer.view": _reads_it,  # obj: Customer; 002:67
+    "dossier.create": _files_into,  # obj: the Customer
+    "dossier.view": _reads_it,  # 002:43, 002:67
+    "document.upload": _files_into,  # obj: the Dossier
+    "document.view": _reads_it,  # metadata; 002:43, 002:67
+    "document.read": _reads_it,  # bytes: preview, download
+    "document.copy": _copies,  # download or print; 002:45
+    "classification.request": _requests_level_change,  # obj: Document or Dossier; 000:742
+    "classification.decide": lambda user, role, change: _may_decide(user, change),  # 000:742
+    "grant.manage": _gm,  # 002:67
+    "designation.manage": _gm,  # 002:43
+    "copy.approve": _gm,  # 002:45
+    # The trail records what administrators do too: they do not read it themselves.
+    "audit.view": lambda user, role, obj: role in (Role.AUDITOR, Role.GM),
+    "user.manage": lambda user, role, obj: role is Role.ADMIN,
+    # Sequence numbers are given across every level: a gap would tell a reader that an
+    # item above them exists. Only the archive room (its auditors, the GM) works with
+    # them (docs/hardening.md, finding 14).
+    "numbering.view": lambda user, role, obj: role in ARCHIVE_WIDE,
+}
 
 
 def can(user, action: str, obj=None) -> bool:
-    """Whether `user` may perform `action` on `obj`. Actions:
-
-    customer.list, customer.create, customer.view, dossier.create, dossier.view,
-    document.upload (obj: dossier), document.view (metadata), document.read (bytes,
-    preview, download), document.copy (download/print of a 绝密 document: GM approval),
-    classification.request (obj: document or dossier), classification.decide (obj: a
-    ClassificationChange), grant.manage, designation.manage, copy.approve (GM only),
-    audit.view, user.manage, search, numbering.view (sequence numbers: the archive room).
-    """
+    """Whether `user` may perform `action` (a key of RULES) on `obj`. Nobody signed out
+    may do anything; an action not in RULES is a programming error (ValueError)."""
+    rule = RULES.get(action)
+    if rule is None:
+        raise ValueError(f"unknown action {action}")
     user = _unproxied(user)
     role = _role(user)
-    if role is None:
-        return False
-    if action in ("customer.list", "search"):
-        return True
-    if action == "numbering.view":
-        # Sequence numbers are given across every level: a gap would tell a reader that
-        # an item above them exists. Only the archive room (and its auditors and the GM)
-        # works with them (docs/hardening.md, finding 14).
-        return role in ARCHIVE_WIDE
-    if action == "audit.view":
-        # The trail records what administrators do too: they do not read it themselves.
-        return role in (Role.AUDITOR, Role.GM)
-    if action == "user.manage":
-        return role is Role.ADMIN
-    if action == "customer.create":
-        return role in FILERS
-    if action == "customer.view":
-        return in_scope(user, obj)
-    if action == "dossier.create":
-        return role in FILERS and in_scope(user, obj)  # obj: the customer
-    if action == "dossier.view":
-        return _opens(user, obj.customer, obj.classification, dossier=obj)
-    if action == "document.upload":
-        return role in FILERS and can(user, "dossier.view", obj)
-    if action in ("document.view", "document.read"):
-        # A search page checks twenty documents: the archive room's reach is every
-        # customer, so their customers need not be loaded for it.
-        customer = None if role in ARCHIVE_WIDE else obj.dossier.customer
-        return _opens(user, customer, obj.access_level, document=obj)
-    if action == "document.copy":
-        if not can(user, "document.read", obj):
-            return False
-        return role is Role.GM or obj.access_level < Level.TOP_SECRET or _copy_approved(user, obj)
-    if action == "classification.request":
-        # The handling department (000:742): filers within the customer's reach who see it.
-        view = "dossier.view" if isinstance(obj, Dossier) else "document.view"
-        return role in FILERS and in_scope(user, _customer_of(obj)) and can(user, view, obj)
-    if action == "classification.decide":
-        return _may_decide(user, obj)
-    if action in ("grant.manage", "designation.manage", "copy.approve"):
-        return role is Role.GM
-    raise ValueError(f"unknown action {action}")
+    return role is not None and rule(user, role, obj)
 
 
 # The messages for an id that does not exist (customers.get_or_404 and its callers): a
@@ -233,39 +377,8 @@ def is_gm(user) -> bool:
 
 def max_filing_level(user: User) -> Level:
     """Nobody files a document at a level they could not open themselves."""
-    if _role(user) is Role.GM:
-        return Level.TOP_SECRET
-    return Level(min(user.clearance, Level.CONFIDENTIAL))
-
-
-def customer_filter(user: User):
-    """A SQL condition on Customer limiting a listing to the user's scope (or None)."""
-    role = _role(user)
-    if role in ARCHIVE_WIDE:
-        return None
-    departments, customers = _grants(user)
-    return or_(
-        Customer.department_id == user.department_id,
-        Customer.department_id.in_(departments),
-        Customer.id.in_(customers),
-    )
-
-
-def dossier_filter(user: User):
-    """A SQL condition on Dossier equivalent to `can(user, 'dossier.view', dossier)`
-    (or None), for counts and listings that must not include what the user may not open."""
-    role = _role(user)
-    if role is Role.GM:
-        return None
-    cleared = Dossier.classification <= min(user.clearance, int(Level.CONFIDENTIAL))
-    scope = customer_filter(user)
-    if scope is not None:
-        cleared = and_(cleared, Dossier.customer_id.in_(select(Customer.id).where(scope)))
-    designated = and_(
-        Dossier.classification >= int(Level.TOP_SECRET),
-        Dossier.id.in_(select(Designation.dossier_id).where(Designation.user_id == user.id)),
-    )
-    return or_(cleared, designated)
+    scope = reach(user)
+    return Level.TOP_SECRET if scope.unrestricted else Level(scope.max_level)
 
 
 def shown_level(user: User, dossier: Dossier) -> Level:
@@ -279,25 +392,3 @@ def visible_documents(user: User, documents):
     """The documents of a list the user may see (for dossier pages and listings)."""
     user = _unproxied(user)
     return [d for d in documents if can(user, "document.view", d)]
-
-
-def visibility(user: User):
-    """The search filter equivalent to `can(user, 'document.view', doc)`."""
-    from archive.services.search import Visibility
-
-    user = _unproxied(user)
-    role = _role(user)
-    if role is Role.GM:
-        return Visibility(unrestricted=True, user_id=user.id)
-    if role in ARCHIVE_WIDE:  # every department: grants add nothing
-        department_ids, customers = None, frozenset()
-    else:
-        departments, customers = _grants(user)
-        department_ids = frozenset({user.department_id, *departments} - {None})
-    return Visibility(
-        unrestricted=False,
-        max_level=min(user.clearance, int(Level.CONFIDENTIAL)),
-        department_ids=department_ids,
-        customer_ids=customers,
-        user_id=user.id,
-    )
