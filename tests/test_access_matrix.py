@@ -15,10 +15,10 @@ from datetime import timedelta
 import pytest
 
 from archive import create_app, samples
+from archive.clock import now
 from archive.extensions import db
 from archive.models import AccessGrant, Designation, User
 from archive.services import access, accounts, customers, filing, indexing
-from archive.services.clock import now
 from config import TestConfig
 from tests.conftest import NUMBER_FORMAT, PASSWORDS
 

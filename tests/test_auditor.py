@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
+from archive import clock
 from archive.extensions import db
 from archive.models import AuditEvent
-from archive.services import clock
 
 AUDIT_ROUTES = ("/audit", "/audit/export.csv")
 READERS = ("auditor", "gm")

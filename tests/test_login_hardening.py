@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from archive import create_app
+from archive import clock, create_app
 from archive.extensions import db
 from archive.models import AuditEvent, LoginSession, User
-from archive.services import accounts, audit, clock, sessions
+from archive.services import accounts, audit, sessions
 from archive.services.errors import Invalid
 from config import ProductionConfig, TestConfig
 from tests.conftest import PASSWORDS, login

@@ -5,8 +5,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from archive.clock import now
 from archive.extensions import db
-from archive.services.clock import now
 
 
 class AuditEvent(db.Model):

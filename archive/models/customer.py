@@ -5,10 +5,10 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from archive.clock import now
 from archive.extensions import db
 from archive.models.enums import GROUPS, DossierStatus, Level, Retention
 from archive.models.org import Department, User
-from archive.services.clock import now
 
 
 class Customer(db.Model):

@@ -6,9 +6,9 @@ from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from archive.clock import now
 from archive.extensions import db
 from archive.models.enums import Level, Role
-from archive.services.clock import now
 
 
 class Department(db.Model):

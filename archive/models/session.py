@@ -5,9 +5,9 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from archive.clock import now
 from archive.extensions import db
 from archive.models.org import User
-from archive.services.clock import now
 
 
 class LoginSession(db.Model):

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, or_, select
 
+from archive.clock import now
 from archive.models import (
     AccessGrant,
     ClassificationChange,
@@ -35,7 +36,6 @@ from archive.models import (
     Role,
     User,
 )
-from archive.services.clock import now
 from archive.services.errors import Forbidden, NotFound
 
 ARCHIVE_WIDE = {Role.GM, Role.GM_OFFICE, Role.OFFICER, Role.AUDITOR}

@@ -9,10 +9,10 @@ from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from archive.clock import now
 from archive.models import ApiToken, User
 from archive.models.enums import Level, Role
 from archive.services import audit, sessions
-from archive.services.clock import now
 from archive.services.errors import Conflict, Invalid, Unauthorized
 
 _hasher = PasswordHasher()

@@ -14,8 +14,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from archive.clock import now
 from archive.models import AuditEvent, AuditHead
-from archive.services.clock import now
 
 GENESIS = "0" * 64
 

@@ -1,25 +1,6 @@
-"""The one source of time, so tests can move it without sleeping."""
+"""The clock, under the name services and tests used before it became the leaf module
+`archive.clock` (which models may import): the same functions, so moving it here moves it there."""
 
-from datetime import datetime, timedelta
+from archive.clock import now, reset, today, travel
 
-_offset = timedelta(0)
-
-
-def now() -> datetime:
-    """Current local time (naive), shifted by any offset a test has set."""
-    return datetime.now().replace(microsecond=0) + _offset
-
-
-def today():
-    return now().date()
-
-
-def travel(delta: timedelta) -> None:
-    """Move the clock forward (tests only)."""
-    global _offset
-    _offset += delta
-
-
-def reset() -> None:
-    global _offset
-    _offset = timedelta(0)
+__all__ = ["now", "reset", "today", "travel"]

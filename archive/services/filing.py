@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import sqlalchemy.exc
 from sqlalchemy import select
 
+from archive.clock import now
 from archive.models import Document, Dossier, Group, RetentionRule, StoredFile, UploadKey, User
 from archive.models.enums import DEFAULT_GROUP_FOR_CATEGORY, DEFAULT_RETENTION, GROUPS, Level
 from archive.services import access, audit, extraction, filetypes, indexing, numbering, validation
@@ -319,7 +320,6 @@ def read_for_delivery(session, actor: User, document_id, file_id=None, *,
     Every outcome, refusals included, is audited.
     """
     from archive.services import stamping
-    from archive.services.clock import now
 
     document = get_or_404(session, Document, document_id, "文件不存在")
     access.require(actor, "document.read", document)

@@ -14,8 +14,8 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
+from archive.clock import now
 from archive.models import LoginSession, User
-from archive.services.clock import now
 
 # last_seen_at is written at most this often: a write per request would put every page
 # view behind the database's write lock for nothing but a time stamp.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from archive.services.clock import now
+from archive.clock import now
 from archive.services.errors import IntegrityError, NotFound, StorageFull
 
 # A write that failed for want of room: the disk is full, or the archive's quota on it.

@@ -11,9 +11,9 @@ import pytest
 from pypdf import PdfReader, Transformation
 from sqlalchemy import select
 
-from archive import samples
+from archive import clock, samples
 from archive.models import AuditEvent, CopyApproval, Level
-from archive.services import clock, filetypes, filing, grants, stamping
+from archive.services import filetypes, filing, grants, stamping
 from archive.services.errors import Forbidden, Invalid, NotFound
 from tests import sample_images, sample_pdfs
 from tests.conftest import archive_state
