@@ -21,7 +21,8 @@ from sqlalchemy.orm import selectinload
 
 from archive.extensions import db
 from archive.models import Designation, Document
-from archive.models.enums import DocumentStatus, Level
+from archive.models.enums import DocumentStatus
+from archive.services import access
 from archive.services.search.service import IndexUnavailable
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,8 @@ def _readers(session, documents: list[Document]) -> dict[int, list[int]]:
 def to_index_doc(document: Document, readers: list[int]) -> dict:
     dossier = document.dossier
     access_level = int(document.access_level)
-    # A designation opens only 绝密 (access._opens); below that it must not widen search.
-    if access_level < Level.TOP_SECRET:
+    # Below access.BY_DESIGNATION a designation opens nothing: it must not widen search.
+    if access_level < access.BY_DESIGNATION:
         readers = []
     customer = dossier.customer
     return {
