@@ -15,10 +15,10 @@ from datetime import timedelta
 
 import pytest
 
+from archive.clock import now
 from archive.extensions import db
 from archive.models import AccessGrant, Customer, Designation, Document, Dossier, Level, Role, User
 from archive.services import access, filing, indexing
-from archive.services.clock import now
 from archive.services.indexing import search_service
 from archive.services.search import SearchQuery
 
