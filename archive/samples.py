@@ -1,14 +1,14 @@
-"""Real sample files with Chinese text, for tests, the demo data and the benchmarks.
+"""Realistic sample files with Chinese text, for the demo data, tests and the benchmarks.
 
 Everything here produces genuine bytes that the intake layer must handle: PDFs with a
-text layer (fpdf2 and the Noto Sans CJK font of Debian's `fonts-noto-cjk`), DOCX
-(python-docx), images, a WAV, an MP4 skeleton, and the broken or hostile files uploads
-bring in practice (scans, encrypted and truncated PDFs, a zip bomb). Text depends only
-on the `random.Random` passed in; files depend only on their arguments.
+text layer (fpdf2 and the CJK font of archive.services.fonts), DOCX (python-docx),
+images, a WAV, an MP4 skeleton. Text depends only on the `random.Random` passed in;
+files depend only on their arguments. The broken and hostile files uploads bring in
+practice (scans, encrypted and truncated PDFs, a zip bomb) are the tests' own
+(tests/hostile_files.py).
 """
 
 import datetime as dt
-import functools
 import io
 import math
 import random
@@ -16,16 +16,10 @@ import struct
 import tempfile
 import wave
 import zipfile
-import zlib
 from pathlib import Path
 
-from fontTools.fontBuilder import FontBuilder
-from fontTools.pens.cu2quPen import Cu2QuPen
-from fontTools.pens.ttGlyphPen import TTGlyphPen
-from fontTools.ttLib import TTCollection, TTFont, newTable
-from fontTools.ttLib.tables._g_l_y_f import Glyph
+from archive.services.fonts import CJK_FONT, cjk_face_index, cjk_font
 
-CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 # Fixed so that the same arguments give the same bytes (and the same sha256).
 FIXED_DATE = dt.datetime(2024, 1, 2, 9, 30, tzinfo=dt.UTC)
 
@@ -182,98 +176,6 @@ def _amounts(rng: random.Random) -> dict[str, str]:
     }
 
 
-# ---- fonts -------------------------------------------------------------------------
-# fpdf2 embeds a subset of the font in every PDF. Subsetting the 19 MB Noto CJK
-# collection takes ~0.4 s per PDF, and its CID-keyed CFF outlines make pypdf read the
-# text back with a NUL before every character. So the glyphs a document needs are
-# converted once per process to TrueType outlines, and each PDF gets a tiny TrueType font
-# with only its own characters: ~20 ms per PDF instead of ~400 ms, and clean text.
-
-
-class _CJKGlyphs:
-    """The Simplified Chinese face of Noto Sans CJK, with converted glyphs cached."""
-
-    def __init__(self, path: Path):
-        if not path.exists():
-            raise RuntimeError(
-                f"CJK font not found at {path}: install the Debian package fonts-noto-cjk"
-            )
-        faces = TTCollection(str(path), lazy=True).fonts
-        self.index = next(
-            i for i, face in enumerate(faces) if face["name"].getDebugName(4) == "Noto Sans CJK SC"
-        )
-        self.font = TTFont(str(path), fontNumber=self.index, lazy=True)
-        self.cmap = self.font.getBestCmap()
-        self.glyph_set = self.font.getGlyphSet()
-        self.metrics = self.font["hmtx"]
-        # glyph name -> (compiled TrueType glyph, its point count, its contour count)
-        self.compiled: dict[str, tuple[bytes, int, int]] = {}
-
-    def glyph(self, name: str) -> tuple[bytes, int, int]:
-        """A compiled TrueType glyph, converted from the cubic CFF outline on first use."""
-        entry = self.compiled.get(name)
-        if entry is None:
-            pen = TTGlyphPen(None)
-            self.glyph_set[name].draw(Cu2QuPen(pen, max_err=1.0, reverse_direction=True))
-            glyph = pen.glyph()
-            glyph.recalcBounds(None)
-            data = glyph.compile(None, recalcBBoxes=False)
-            entry = self.compiled[name] = (data, len(glyph.coordinates), max(glyph.numberOfContours, 0))
-        return entry
-
-    def font_for(self, text: str) -> bytes:
-        """A small TrueType font covering the characters of `text` (plus ASCII)."""
-        names, cmap = [".notdef"], {}
-        for code in sorted(set(map(ord, text)) | set(range(0x20, 0x7F))):
-            name = self.cmap.get(code)
-            if name is not None:
-                cmap[code] = name
-                names.append(name)
-        names = list(dict.fromkeys(names))
-        compiled = [self.glyph(name) for name in names]
-        # Glyphs holding their compiled bytes are written back as they are, not re-encoded.
-        glyphs = {name: Glyph(data) for name, (data, _, _) in zip(names, compiled, strict=True)}
-        source_head, os2 = self.font["head"], self.font["OS/2"]
-        builder = FontBuilder(source_head.unitsPerEm, isTTF=True)
-        builder.font.recalcBBoxes = False
-        builder.setupGlyphOrder(names)
-        builder.setupCharacterMap(cmap)
-        # setupGlyf() would decompile every glyph to validate it; these are already valid.
-        builder.font["loca"], builder.font["glyf"] = newTable("loca"), newTable("glyf")
-        builder.font["glyf"].glyphs, builder.font["glyf"].glyphOrder = glyphs, names
-        builder.setupHorizontalMetrics({name: self.metrics[name] for name in names})
-        # Bounds are not recomputed on save (see make_pdf), so maxp must be right already.
-        builder.font["maxp"].maxPoints = max(points for _, points, _ in compiled)
-        builder.font["maxp"].maxContours = max(contours for _, _, contours in compiled)
-        builder.setupHorizontalHeader(ascent=self.font["hhea"].ascent, descent=self.font["hhea"].descent)
-        for bound in ("xMin", "yMin", "xMax", "yMax"):
-            # The face's own box bounds every subset; cheaper than recomputing it.
-            setattr(builder.font["head"], bound, getattr(source_head, bound))
-        builder.setupNameTable({"familyName": "Juanzong Sans SC", "styleName": "Regular"})
-        builder.setupOS2(
-            sTypoAscender=os2.sTypoAscender,
-            sTypoDescender=os2.sTypoDescender,
-            usWinAscent=os2.usWinAscent,
-            usWinDescent=os2.usWinDescent,
-            sCapHeight=os2.sCapHeight,
-        )
-        builder.setupPost()
-        out = io.BytesIO()
-        builder.save(out)
-        return out.getvalue()
-
-
-@functools.cache
-def _cjk_glyphs() -> _CJKGlyphs:
-    return _CJKGlyphs(CJK_FONT)
-
-
-def cjk_font(text: str) -> bytes:
-    """A small TrueType font with the glyphs of `text` (plus ASCII), for fpdf2: the one
-    way the app draws Chinese into PDFs (samples here, download stamps in stamping)."""
-    return _cjk_glyphs().font_for(text)
-
-
 # ---- documents ---------------------------------------------------------------------
 
 
@@ -284,8 +186,7 @@ def make_pdf(title: str, paragraphs: list[str], *, author: str | None = None) ->
     """
     from fpdf import FPDF
 
-    glyphs = _cjk_glyphs()
-    font = glyphs.font_for(title + "".join(paragraphs) + (author or "") + "\u3000")
+    font = cjk_font(title + "".join(paragraphs) + (author or "") + "\u3000")
     with tempfile.TemporaryDirectory(prefix="juanzong-font-") as tmp:
         # fpdf2 only loads fonts from a path.
         font_path = Path(tmp) / "cjk.ttf"
@@ -297,7 +198,7 @@ def make_pdf(title: str, paragraphs: list[str], *, author: str | None = None) ->
         if author:
             pdf.set_author(author)
         pdf.add_font("cjk", fname=font_path)
-        # The glyphs' bounds and maxp are already exact (see _CJKGlyphs.font_for); letting
+        # The glyphs' bounds and maxp are already exact (see fonts.cjk_font); letting
         # fontTools recompute them re-encodes every glyph and doubles the time per PDF.
         pdf.fonts["cjk"].ttfont.recalcBBoxes = False
         pdf.set_margins(20, 20, 20)
@@ -371,13 +272,13 @@ def _normalise_docx(data: bytes, *, pages: int) -> bytes:
 # ---- images, sound, video ----------------------------------------------------------
 
 
-def _page_image(lines: list[str], size: tuple[int, int]):
+def page_image(lines: list[str], size: tuple[int, int]):
     """A grey page with dark Chinese text on it, as a scanner or a phone camera gives."""
     from PIL import Image, ImageDraw, ImageFont
 
     image = Image.new("L", size, 235)
     draw = ImageDraw.Draw(image)
-    font = ImageFont.truetype(str(CJK_FONT), 14, index=_cjk_glyphs().index)
+    font = ImageFont.truetype(str(CJK_FONT), 14, index=cjk_face_index())
     y = 30
     for line in lines:
         for start in range(0, len(line), max(1, (size[0] - 60) // 15)):
@@ -391,21 +292,21 @@ def _page_image(lines: list[str], size: tuple[int, int]):
 def make_png(lines: list[str] | None = None, *, size: tuple[int, int] = (320, 240)) -> bytes:
     """A PNG photo of a page (Chinese text rendered into the pixels, no text layer)."""
     out = io.BytesIO()
-    _page_image(lines or ["入伙验房照片", "客厅墙面裂缝"], size).save(out, "PNG", optimize=True)
+    page_image(lines or ["入伙验房照片", "客厅墙面裂缝"], size).save(out, "PNG", optimize=True)
     return out.getvalue()
 
 
 def make_jpeg(lines: list[str] | None = None, *, size: tuple[int, int] = (320, 240)) -> bytes:
     """A JPEG photo of a page, like a phone picture of a paper document."""
     out = io.BytesIO()
-    image = _page_image(lines or ["维修现场照片", "卫生间顶棚漏水"], size).convert("RGB")
+    image = page_image(lines or ["维修现场照片", "卫生间顶棚漏水"], size).convert("RGB")
     image.save(out, "JPEG", quality=70)
     return out.getvalue()
 
 
 def make_tiff(frames: int = 2, *, size: tuple[int, int] = (200, 280)) -> bytes:
     """A multi-page TIFF, one frame per scanned page."""
-    pages = [_page_image([f"扫描件第{i + 1}页", "房地产证复印件"], size) for i in range(frames)]
+    pages = [page_image([f"扫描件第{i + 1}页", "房地产证复印件"], size) for i in range(frames)]
     out = io.BytesIO()
     pages[0].save(out, "TIFF", save_all=True, append_images=pages[1:], compression="tiff_deflate")
     return out.getvalue()
@@ -437,131 +338,3 @@ def make_mp4(brand: bytes = b"isom") -> bytes:
     """
     ftyp = _box(b"ftyp", brand + struct.pack(">I", 512) + brand + b"isommp41")
     return ftyp + _box(b"free", b"") + _box(b"mdat", bytes(range(256)) * 4)
-
-
-# ---- broken and hostile files --------------------------------------------------------
-
-
-def make_scan_pdf(pages: int = 2) -> bytes:
-    """A PDF of page images only, no text layer: what a scanner produces without OCR."""
-    from fpdf import FPDF
-
-    pdf = FPDF(format="A4")
-    pdf.set_creation_date(FIXED_DATE)
-    pdf.set_creator("Juanzong samples (scanner)")
-    for number in range(1, pages + 1):
-        image = _page_image([f"房地产买卖合同（扫描件）第{number}页", "甲方：某某房地产开发有限公司"], (420, 594))
-        scan = io.BytesIO()
-        image.save(scan, "JPEG", quality=60)
-        pdf.add_page()
-        pdf.image(scan, x=0, y=0, w=pdf.w, h=pdf.h)
-    return bytes(pdf.output())
-
-
-def _encrypted(data: bytes, *, user_password: str, owner_password: str) -> bytes:
-    from pypdf import PdfReader, PdfWriter
-
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
-    writer.encrypt(user_password, owner_password, algorithm="AES-128")
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
-
-
-def _sample_contract() -> bytes:
-    rng = random.Random(7)
-    return make_pdf("房地产买卖合同", chinese_paragraphs("签约", rng, 3, customer="张伟"))
-
-
-def make_encrypted_pdf(user_password: str = "secret") -> bytes:
-    """A contract PDF that needs `user_password` to be opened at all."""
-    return _encrypted(_sample_contract(), user_password=user_password, owner_password="owner-" + user_password)
-
-
-def make_owner_only_encrypted_pdf() -> bytes:
-    """A contract PDF encrypted with an owner password only: it opens with an empty password,
-    as scanner and form PDFs that merely forbid printing or editing do."""
-    return _encrypted(_sample_contract(), user_password="", owner_password="owner-secret")
-
-
-def truncate(data: bytes, fraction: float) -> bytes:
-    """The first `fraction` of `data`: an interrupted upload or download."""
-    return data[: int(len(data) * fraction)]
-
-
-def make_form_pdf(fields: dict[str, str] | None = None) -> bytes:
-    """A one-page PDF with an AcroForm whose text fields are filled in (Chinese values)."""
-    from pypdf import PdfReader, PdfWriter
-    from pypdf.generic import (
-        ArrayObject,
-        BooleanObject,
-        DictionaryObject,
-        FloatObject,
-        NameObject,
-        NumberObject,
-        TextStringObject,
-    )
-
-    fields = fields or {"客户姓名": "张伟", "房号": "翠湖苑3栋2单元1201"}
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf("客户资料登记表", ["请填写以下信息。"]))))
-    widgets = ArrayObject()
-    for row, (name, value) in enumerate(fields.items()):
-        top = 700 - 40 * row
-        widget = writer.add_annotation(0, DictionaryObject({
-            NameObject("/Type"): NameObject("/Annot"),
-            NameObject("/Subtype"): NameObject("/Widget"),
-            NameObject("/FT"): NameObject("/Tx"),
-            NameObject("/T"): TextStringObject(name),
-            NameObject("/V"): TextStringObject(value),
-            NameObject("/Rect"): ArrayObject([FloatObject(v) for v in (100, top, 400, top + 24)]),
-            NameObject("/F"): NumberObject(4),
-        }))
-        widgets.append(widget.indirect_reference)
-    writer.root_object[NameObject("/AcroForm")] = DictionaryObject({
-        NameObject("/Fields"): widgets,
-        NameObject("/NeedAppearances"): BooleanObject(True),
-    })
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
-
-
-@functools.cache
-def make_zip_bomb_docx(expanded_bytes: int = 1100 * 2**20) -> bytes:
-    """A ~1 MB DOCX whose word/document.xml really inflates to `expanded_bytes` (1.1 GiB).
-
-    Built without holding the payload: one deflated megabyte of zeros ends in a full
-    flush, so the compressed block can be repeated and still form one valid stream.
-    """
-    chunk = bytes(2**20)
-    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
-    block = compressor.compress(chunk) + compressor.flush(zlib.Z_FULL_FLUSH)
-    count = expanded_bytes // len(chunk)
-    crc = 0
-    for _ in range(count):
-        crc = zlib.crc32(chunk, crc)
-    bomb = (block * count + compressor.flush(), crc, count * len(chunk))
-    content_types = (
-        b'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
-        b'package/2006/content-types"><Override PartName="/word/document.xml" ContentType="application/'
-        b'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>'
-    )
-    return _raw_zip({"[Content_Types].xml": _deflated(content_types), "word/document.xml": bomb})
-
-
-def _deflated(data: bytes) -> tuple[bytes, int, int]:
-    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
-    return compressor.compress(data) + compressor.flush(), zlib.crc32(data), len(data)
-
-
-def _raw_zip(members: dict[str, tuple[bytes, int, int]]) -> bytes:
-    """A zip archive from already-deflated members (zipfile would deflate them itself)."""
-    local, central = bytearray(), bytearray()
-    for name, (data, crc, size) in members.items():
-        encoded = name.encode()
-        fields = struct.pack("<HHHHHIIIH", 20, 0, 8, 0, 0x5821, crc, len(data), size, len(encoded))
-        central += b"PK\x01\x02" + struct.pack("<H", 20) + fields
-        central += struct.pack("<HHHHII", 0, 0, 0, 0, 0, len(local)) + encoded
-        local += b"PK\x03\x04" + fields + struct.pack("<H", 0) + encoded + data
-    end = struct.pack("<HHHHIIH", 0, 0, len(members), len(members), len(central), len(local), 0)
-    return bytes(local + central + b"PK\x05\x06" + end)

@@ -16,6 +16,7 @@ import re
 import zlib
 
 from archive import samples
+from archive.services import fonts
 
 CONTRACT = "甲方：翠湖苑开发有限公司。乙方：张伟。合同编号HT-2024-0031，标的为翠湖苑3栋2单元1201。"
 # Characters Chromium's ToUnicode maps write as CJK radicals (长 as ⻓ U+2ED3, ...).
@@ -207,7 +208,7 @@ def chromium_pdfs(pages: dict[str, str]) -> dict[str, bytes]:
 def scan_pdf(pages: int = 2, *, bilevel: bool = False) -> bytes:
     """Page images saved as a PDF by Pillow, like a scanner without OCR: JPEG in colour,
     CCITT group 4 when `bilevel` (black and white, as office scanners send faxes)."""
-    images = [samples._page_image([f"房地产买卖合同（扫描件）第{n}页"], (620, 877)) for n in range(1, pages + 1)]
+    images = [samples.page_image([f"房地产买卖合同（扫描件）第{n}页"], (620, 877)) for n in range(1, pages + 1)]
     if bilevel:
         images = [image.convert("1") for image in images]
     out = io.BytesIO()
@@ -237,7 +238,7 @@ def pdfa_pdf(title: str = "房地产买卖合同", text: str = CONTRACT) -> byte
     profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     with tempfile.TemporaryDirectory(prefix="juanzong-font-") as tmp:
         font = Path(tmp) / "cjk.ttf"
-        font.write_bytes(samples.cjk_font(title + text))
+        font.write_bytes(fonts.cjk_font(title + text))
         pdf = FPDF(format="A4")
         pdf.set_creation_date(samples.FIXED_DATE)
         pdf.add_font("cjk", fname=font)

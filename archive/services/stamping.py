@@ -192,7 +192,7 @@ def _overlay_forms(writer, sizes: list[tuple[int, int]], stamp: Stamp,
     from pypdf import PdfReader
     from pypdf.generic import ArrayObject, DecodedStreamObject, FloatObject, NameObject
 
-    from archive.samples import cjk_font
+    from archive.services.fonts import cjk_font
 
     pdf = FPDF(unit="pt")
     pdf.set_auto_page_break(False)

@@ -5,6 +5,7 @@ import io
 import pytest
 
 from archive import samples
+from tests import hostile_files
 from tests.conftest import archive_state
 
 PDF = samples.make_pdf("房地产买卖合同", ["买受人张伟购买翠湖苑3栋2单元1201，合同编号HT-2024-0031。"])
@@ -139,8 +140,8 @@ def test_dossier_for_unknown_customer_is_404(client, api):
     ("empty.pdf", b"", 422, "empty_file"),
     ("photo.pdf", samples.make_png(), 415, "extension_mismatch"),
     ("../secret.pdf", PDF, 422, "bad_filename"),
-    ("locked.pdf", samples.make_encrypted_pdf(), 422, "encrypted_pdf"),
-    ("bomb.docx", samples.make_zip_bomb_docx(), 413, "zip_bomb"),
+    ("locked.pdf", hostile_files.make_encrypted_pdf(), 422, "encrypted_pdf"),
+    ("bomb.docx", hostile_files.make_zip_bomb_docx(), 413, "zip_bomb"),
 ])
 def test_bad_uploads_get_a_clear_json_error_and_store_nothing(app, client, api, name, data,
                                                                 status, code):
@@ -174,8 +175,8 @@ def test_upload_missing_title_is_422(app, client, api):
 
 @pytest.mark.parametrize(("name", "data", "extracted", "status"), [
     ("合同.pdf", PDF, True, "ok"),
-    ("扫描件.pdf", samples.make_scan_pdf(1), False, "empty"),
-    ("残缺.pdf", samples.truncate(PDF, 0.5), False, "failed"),
+    ("扫描件.pdf", hostile_files.make_scan_pdf(1), False, "empty"),
+    ("残缺.pdf", hostile_files.truncate(PDF, 0.5), False, "failed"),
 ])
 def test_text_extracted_says_whether_the_files_gave_searchable_text(client, api, name, data,
                                                                      extracted, status):

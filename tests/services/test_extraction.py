@@ -12,6 +12,7 @@ from pypdf import PdfReader, PdfWriter
 from archive import samples
 from archive.services.extraction import MAX_TEXT_CHARS, extract
 from archive.services.filetypes import inspect
+from tests import hostile_files
 
 LIMITS = {"max_bytes": 20 * 2**20, "max_docx_uncompressed": 200 * 2**20}
 
@@ -46,24 +47,24 @@ def test_pdf_gives_its_chinese_text_and_page_count(long_contract):
 
 
 def test_scan_without_text_layer_is_empty_with_its_pages():
-    result = read(samples.make_scan_pdf(pages=2), "扫描件.pdf")
+    result = read(hostile_files.make_scan_pdf(pages=2), "扫描件.pdf")
     assert (result.status, result.pages, result.text) == ("empty", 2, "")
     assert "扫描件" in result.error
 
 
 def test_owner_password_only_pdf_gives_its_text():
-    result = read(samples.make_owner_only_encrypted_pdf(), "合同.pdf")
+    result = read(hostile_files.make_owner_only_encrypted_pdf(), "合同.pdf")
     assert result.status == "ok" and "张伟" in result.text
 
 
 def test_filled_form_fields_are_part_of_the_text():
-    result = read(samples.make_form_pdf({"客户姓名": "李娜", "房号": "锦绣花园2栋1单元302"}), "登记表.pdf")
+    result = read(hostile_files.make_form_pdf({"客户姓名": "李娜", "房号": "锦绣花园2栋1单元302"}), "登记表.pdf")
     assert result.status == "ok"
     assert "客户姓名：李娜" in result.text and "房号：锦绣花园2栋1单元302" in result.text
 
 
 def test_pdf_cut_in_half_is_failed_with_a_reason_and_no_garbage(long_contract):
-    result = read(samples.truncate(long_contract[1], 0.5), "合同.pdf")
+    result = read(hostile_files.truncate(long_contract[1], 0.5), "合同.pdf")
     assert (result.status, result.pages, result.text) == ("failed", None, "")
     assert "不完整" in result.error
 

@@ -12,7 +12,7 @@ from archive import samples
 from archive.services import filetypes
 from archive.services.errors import Invalid, TooLarge, UnsupportedType
 from archive.services.filetypes import inspect, safe_filename
-from tests import sample_images
+from tests import hostile_files, sample_images
 
 LIMITS = {"max_bytes": 2 * 2**20, "max_docx_uncompressed": 20 * 2**20}
 OLE_DOC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
@@ -115,7 +115,7 @@ def test_an_mp3_name_on_wav_content_is_fine_since_both_are_recordings():
 
 
 def test_owner_password_only_pdf_is_accepted():
-    assert check(samples.make_owner_only_encrypted_pdf(), "扫描仪导出.pdf").kind == "pdf"
+    assert check(hostile_files.make_owner_only_encrypted_pdf(), "扫描仪导出.pdf").kind == "pdf"
 
 
 def test_pdf_header_after_some_junk_is_still_a_pdf(contract_pdf):
@@ -179,7 +179,7 @@ def test_a_text_starting_with_a_quicktime_box_name_is_still_text():
 
 
 def test_password_protected_pdf_is_refused():
-    error = refused(Invalid, "encrypted_pdf", samples.make_encrypted_pdf("secret"), "合同.pdf")
+    error = refused(Invalid, "encrypted_pdf", hostile_files.make_encrypted_pdf("secret"), "合同.pdf")
     assert "加密" in error.message
 
 
@@ -201,7 +201,7 @@ def test_docx_member_with_an_absurd_compression_ratio_is_refused():
 
 
 def test_zip_bomb_is_refused_fast_without_inflating_it():
-    bomb = samples.make_zip_bomb_docx()
+    bomb = hostile_files.make_zip_bomb_docx()
     tracemalloc.start()
     started = time.perf_counter()
     refused(TooLarge, "zip_bomb", bomb, "合同.docx", max_docx_uncompressed=2**30 * 4,

@@ -14,6 +14,7 @@ from archive.services.errors import (
     TooLarge,
     UnsupportedType,
 )
+from tests import hostile_files
 from tests.conftest import NUMBER_FORMAT, archive_state
 
 PDF = samples.make_pdf("认购书", ["客户张伟认购翠湖苑3栋2单元1201，合同编号HT-2024-0031。"])
@@ -147,7 +148,7 @@ def test_text_is_extracted_from_pdf_and_docx(make_customer, make_dossier, file_d
 
 
 def test_a_truncated_pdf_is_kept_and_flagged(make_customer, make_dossier, file_doc):
-    broken = samples.truncate(samples.make_pdf("合同", ["内容"] * 40), 0.5)
+    broken = hostile_files.truncate(samples.make_pdf("合同", ["内容"] * 40), 0.5)
     document = file_doc(make_dossier(make_customer()), "残缺合同", "签约", files=[("x.pdf", broken)])
     assert document.id and document.files[0].sha256
     assert document.files[0].text_status in ("failed", "ok", "empty")
@@ -158,8 +159,8 @@ def test_a_truncated_pdf_is_kept_and_flagged(make_customer, make_dossier, file_d
     ("report.pdf", samples.make_png(), UnsupportedType),
     ("../../etc/passwd.pdf", PDF, Invalid),
     ("a/b.pdf", PDF, Invalid),
-    ("locked.pdf", samples.make_encrypted_pdf(), Invalid),
-    ("bomb.docx", samples.make_zip_bomb_docx(), TooLarge),
+    ("locked.pdf", hostile_files.make_encrypted_pdf(), Invalid),
+    ("bomb.docx", hostile_files.make_zip_bomb_docx(), TooLarge),
     ("program.exe", b"MZ\x90\x00" + b"\x00" * 200, UnsupportedType),
 ])
 def test_bad_files_are_refused_and_nothing_is_stored(app, make_customer, make_dossier, file_doc,

@@ -16,7 +16,7 @@ from archive.services import finder
 from archive.services.errors import Invalid
 from archive.services.extraction import extract, pagetree, pdf
 from archive.services.filetypes import inspect
-from tests import sample_pdfs
+from tests import hostile_files, sample_pdfs
 from tests.conftest import archive_state
 
 LIMITS = {"max_bytes": 20 * 2**20, "max_docx_uncompressed": 200 * 2**20}
@@ -140,7 +140,7 @@ def test_a_form_without_page_content_gives_its_filled_in_values():
     pytest.param(lambda: sample_pdfs.scan_pdf(3), 3, id="JPEG (Pillow)"),
     pytest.param(lambda: sample_pdfs.scan_pdf(2, bilevel=True), 2, id="CCITT G4 (Pillow)"),
     pytest.param(sample_pdfs.jbig2_scan_pdf, 1, id="JBIG2, never decoded"),
-    pytest.param(lambda: samples.make_scan_pdf(2), 2, id="JPEG (fpdf2)"),
+    pytest.param(lambda: hostile_files.make_scan_pdf(2), 2, id="JPEG (fpdf2)"),
 ])
 def test_scans_are_empty_with_their_page_count(maker, pages):
     result = read(maker())
@@ -215,7 +215,7 @@ def test_a_cut_off_pdf_is_flagged_and_never_gives_garbled_text(chromium, fpdf_co
     data = {"fpdf2": fpdf_contract, "chromium": chromium["contract"],
             "object stream": sample_pdfs.object_stream_pdf(), "linearized": sample_pdfs.linearized_pdf()}[producer]
     whole = compact(read(data).text)
-    result = read(samples.truncate(data, fraction))
+    result = read(hostile_files.truncate(data, fraction))
     assert result.pages is None and result.status in ("ok", "failed")
     assert result.error.startswith(CUT_OFF if result.status == "ok" else ("PDF 文件不完整", "PDF 文件已损坏或不完整"))
     assert all(compact(line) in whole for line in result.text.splitlines())  # partial, never garbled
@@ -223,7 +223,7 @@ def test_a_cut_off_pdf_is_flagged_and_never_gives_garbled_text(chromium, fpdf_co
 
 def test_a_cut_off_pdf_is_filed_and_flagged_unread(app, make_customer, make_dossier, file_doc, fpdf_contract):
     document = file_doc(make_dossier(make_customer()), "残缺合同", "签约",
-                        files=[("合同.pdf", samples.truncate(fpdf_contract, 0.5))])
+                        files=[("合同.pdf", hostile_files.truncate(fpdf_contract, 0.5))])
     stored = document.files[0]
     assert (stored.text_status, stored.text, stored.pages) == ("failed", "", None)
     assert stored.text_error == f"{CUT_OFF}，未能读取到文字"

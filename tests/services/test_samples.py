@@ -14,6 +14,8 @@ from pypdf import PdfReader
 
 from archive import samples
 from archive.models.enums import CATEGORIES
+from archive.services import fonts
+from tests import hostile_files
 
 
 @pytest.mark.parametrize("category", CATEGORIES)
@@ -91,25 +93,25 @@ def test_media_samples_open_in_their_readers():
 
 
 def test_scan_pdf_has_pages_but_no_text():
-    reader = PdfReader(io.BytesIO(samples.make_scan_pdf(pages=3)))
+    reader = PdfReader(io.BytesIO(hostile_files.make_scan_pdf(pages=3)))
     assert len(reader.pages) == 3
     assert all(not page.extract_text().strip() for page in reader.pages)
 
 
 def test_encrypted_pdfs_need_or_do_not_need_a_password():
-    locked = PdfReader(io.BytesIO(samples.make_encrypted_pdf("secret")))
+    locked = PdfReader(io.BytesIO(hostile_files.make_encrypted_pdf("secret")))
     assert locked.is_encrypted and locked.decrypt("").name == "NOT_DECRYPTED"
     assert locked.decrypt("secret").name != "NOT_DECRYPTED"
-    opened = PdfReader(io.BytesIO(samples.make_owner_only_encrypted_pdf()))
+    opened = PdfReader(io.BytesIO(hostile_files.make_owner_only_encrypted_pdf()))
     assert opened.is_encrypted and "张伟" in opened.pages[0].extract_text()
 
 
 def test_truncate_keeps_the_leading_fraction():
-    assert samples.truncate(b"0123456789", 0.3) == b"012"
+    assert hostile_files.truncate(b"0123456789", 0.3) == b"012"
 
 
 def test_zip_bomb_is_small_on_disk_but_declares_over_a_gigabyte():
-    bomb = samples.make_zip_bomb_docx()
+    bomb = hostile_files.make_zip_bomb_docx()
     assert len(bomb) < 2 * 2**20
     members = zipfile.ZipFile(io.BytesIO(bomb)).infolist()
     assert sum(m.file_size for m in members) > 2**30
@@ -119,4 +121,4 @@ def test_zip_bomb_is_small_on_disk_but_declares_over_a_gigabyte():
 
 def test_a_missing_cjk_font_names_the_debian_package():
     with pytest.raises(RuntimeError, match="fonts-noto-cjk"):
-        samples._CJKGlyphs(Path("/nonexistent/NotoSansCJK-Regular.ttc"))
+        fonts._CJKGlyphs(Path("/nonexistent/NotoSansCJK-Regular.ttc"))

@@ -7,6 +7,7 @@ import pytest
 
 from archive import create_app, samples
 from config import TestConfig
+from tests import hostile_files
 from tests.conftest import archive_state
 
 PDF = samples.make_pdf("认购书", ["客户张伟认购翠湖苑3栋2单元1201。"])
@@ -101,8 +102,8 @@ def test_dossier_list_flags_unreadable_files_and_scans_without_a_text_layer(logi
                                                                            make_dossier, file_doc):
     dossier = make_dossier(make_customer())
     file_doc(dossier, "购房合同", "签约", files=[("合同.pdf", samples.make_pdf("购房合同", ["买受人张伟。"]))])
-    file_doc(dossier, "身份证扫描件", "销售", files=[("扫描.pdf", samples.make_scan_pdf(1))])
-    file_doc(dossier, "残缺合同", "签约", files=[("残缺.pdf", samples.truncate(
+    file_doc(dossier, "身份证扫描件", "销售", files=[("扫描.pdf", hostile_files.make_scan_pdf(1))])
+    file_doc(dossier, "残缺合同", "签约", files=[("残缺.pdf", hostile_files.truncate(
         samples.make_pdf("残缺合同", ["买受人李娜。"]), 0.5))])
     page = login_as("officer").get(f"/dossiers/{dossier.id}").get_data(as_text=True)
     rows = {title: row for row in page.split("<tr")[1:] for title in ("购房合同", "身份证扫描件", "残缺合同")
