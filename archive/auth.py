@@ -8,7 +8,7 @@ from flask_login import current_user
 from archive.errors import respond
 from archive.extensions import db, login_manager
 from archive.models import User
-from archive.services import accounts, audit, sessions
+from archive.services import access, accounts, audit, sessions
 
 # The cookie's key for the server-side session's token (archive.services.sessions).
 SESSION_TOKEN = "sid"
@@ -81,5 +81,5 @@ def init_app(app: Flask) -> None:
     @app.teardown_request
     def _forget_user_cache(_exc):
         user = getattr(current_user, "_get_current_object", lambda: None)()
-        if user is not None and hasattr(user, "_active_grants"):
-            del user._active_grants
+        if user is not None:
+            access.forget(user)  # the grants and the reach built from them
