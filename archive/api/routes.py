@@ -188,18 +188,12 @@ def search():
 @bp.get("/audit")
 @login_required
 def audit_events():
-    access.require(current_user, "audit.view")
-    from archive.web.audit_view import audit_filters
-
-    stmt = audit.query(db.session, **audit_filters(request.args))
-    rows = db.session.execute(stmt.limit(500)).scalars().all()
-    withheld = audit.withheld(db.session, current_user, rows)
-    audit.record(db.session, current_user, "audit.viewed", None, filters=request.args.to_dict())
+    listing = audit.list_events(db.session, current_user, request.args.to_dict(), limit=500)
     db.session.commit()
     return jsonify({"events": [
         {"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor_name, "action": e.action,
          "object_type": e.object_type, "object_id": e.object_id, "ip": e.ip,
-         "outcome": e.outcome, "details": None if e.id in withheld else e.details,
-         "details_withheld": e.id in withheld, "hash": e.hash}
-        for e in rows
+         "outcome": e.outcome, "details": None if e.id in listing.withheld else e.details,
+         "details_withheld": e.id in listing.withheld, "hash": e.hash}
+        for e in listing.events
     ]})

@@ -10,12 +10,13 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from archive.clock import now
 from archive.models import AuditEvent, AuditHead
+from archive.services.errors import Invalid
 
 GENESIS = "0" * 64
 
@@ -131,6 +132,31 @@ def verify(session) -> ChainReport:
     if head is not None and (head.seq != expected_seq - 1 or head.hash != prev_hash):
         return ChainReport(checked, head.seq, None, f"最新的事件 #{expected_seq} 至 #{head.seq} 缺失（被删除）")
     return ChainReport(checked)
+
+
+def filters(params) -> dict:
+    """The query's filters from the audit page's, its export's or the API's arguments:
+    actor, action, object_type, object (or object_id), and from/to as dates (whole days)
+    or times. A malformed date is refused (422)."""
+
+    def day(key, end=False):
+        value = (params.get(key) or "").strip()
+        if not value:
+            return None
+        try:
+            d = datetime.fromisoformat(value)
+        except ValueError:
+            raise Invalid("日期格式应为 YYYY-MM-DD") from None
+        return datetime.combine(d.date(), time.max if end else time.min) if len(value) == 10 else d
+
+    return {
+        "actor": (params.get("actor") or "").strip() or None,
+        "action": (params.get("action") or "").strip() or None,
+        "object_type": (params.get("object_type") or "").strip() or None,
+        "object_id": (params.get("object") or params.get("object_id") or "").strip() or None,
+        "start": day("from"),
+        "end": day("to", end=True),
+    }
 
 
 def query(session, *, actor: str | None = None, action: str | None = None,
@@ -254,3 +280,36 @@ def _reaches_beyond(session, actor, viewer) -> bool:
     return session.execute(
         select(Designation.id).where(Designation.user_id == actor.id).limit(1)
     ).first() is not None
+
+
+@dataclass
+class Listing:
+    """Events of the trail as one reader may see them."""
+
+    events: list[AuditEvent]
+    # Ids of the events whose details the reader may not read (see `withheld`).
+    withheld: set[int]
+    # How many events match across all pages (None: not counted).
+    total: int | None = None
+
+
+def list_events(session, viewer, params: dict, *, limit: int | None = None, page: int = 1,
+                count: bool = False, recorded_as: str = "audit.viewed") -> Listing:
+    """The events matching `params` (see `filters`), newest first, for a `viewer` who holds
+    audit.view: `limit` of them from `page` on (all without a limit), whose details are
+    withheld from the viewer, and, with `count`, how many match in all. The audit page,
+    its CSV export and the API list the trail here, so each answers the same. The looking
+    is itself recorded (`recorded_as`: audit.viewed, audit.exported) with the arguments."""
+    from archive.services import access
+
+    access.require(viewer, "audit.view")
+    stmt = query(session, **filters(params))
+    total = None
+    if count:
+        total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    if limit is not None:
+        stmt = stmt.limit(limit).offset((page - 1) * limit)
+    events = list(session.execute(stmt).scalars())
+    hidden = withheld(session, viewer, events)
+    record(session, viewer, recorded_as, None, filters=dict(params))
+    return Listing(events, hidden, total)
