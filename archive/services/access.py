@@ -36,7 +36,7 @@ from archive.models import (
     Role,
     User,
 )
-from archive.services.errors import Forbidden, NotFound
+from archive.services.errors import Forbidden, NotFound, not_found  # noqa: F401 (access.NotFound)
 
 ARCHIVE_WIDE = {Role.GM, Role.GM_OFFICE, Role.OFFICER, Role.AUDITOR}
 FILERS = {Role.OFFICER, Role.GM_OFFICE, Role.STAFF, Role.DEPT_HEAD, Role.LEGAL, Role.GM}
@@ -347,11 +347,6 @@ def can(user, action: str, obj=None) -> bool:
     return role is not None and rule(user, role, obj)
 
 
-# The messages for an id that does not exist (customers.get_or_404 and its callers): a
-# hidden object must be refused with exactly the same words, or the answer tells it exists.
-NOT_FOUND_MESSAGES = {"customer": "客户不存在", "dossier": "档案不存在", "document": "文件不存在"}
-
-
 def require(user, action: str, obj=None, *, hide: bool = True) -> None:
     """Raise unless `can(...)`. For objects the user may not see at all, raise NotFound
     (the same answer as for an id that does not exist), so existence does not leak.
@@ -362,7 +357,7 @@ def require(user, action: str, obj=None, *, hide: bool = True) -> None:
         return
     object_type = type(obj).__name__.lower() if obj is not None else ""
     if hide and obj is not None and action.endswith((".view", ".read")):
-        error = NotFound(NOT_FOUND_MESSAGES.get(object_type, "对象不存在"))
+        error = not_found(object_type)
     else:
         error = Forbidden("无权执行此操作")
     error.denial = {"action": action, "object_type": object_type,

@@ -14,17 +14,21 @@ from archive.models import (
 )
 from archive.models.enums import GROUPS, Level, Retention
 from archive.services import access, audit, numbering, validation
-from archive.services.errors import Conflict, Invalid, NotFound
+from archive.services.errors import NOT_FOUND_MESSAGES, Conflict, Invalid, NotFound, not_found
 
 KINDS = {"person": "个人", "company": "公司"}
 GRADES = ("重要", "普通", "潜在", "大", "中", "小")
 
 
 def get_or_404(session, model, object_id, message: str = "对象不存在"):
+    """The `model` row with `object_id`, or NotFound. A customer, dossier or document is
+    refused in the words of `errors.not_found`, as one that may not be seen is; `message`
+    names the other kinds of row (a grant, a level change)."""
     object_id = validation.row_id(object_id)
     obj = session.get(model, object_id) if object_id is not None else None
     if obj is None:
-        raise NotFound(message)
+        kind = model.__name__.lower()
+        raise not_found(kind) if kind in NOT_FOUND_MESSAGES else NotFound(message)
     return obj
 
 
@@ -110,7 +114,7 @@ def list_customers(session, actor: User, *, q: str = "", page: int = 1, per_page
 
 
 def get_customer(session, actor: User, customer_id) -> Customer:
-    customer = get_or_404(session, Customer, customer_id, "客户不存在")
+    customer = get_or_404(session, Customer, customer_id)
     access.require(actor, "customer.view", customer)
     audit.record(session, actor, "customer.viewed", customer)
     session.commit()
@@ -138,7 +142,7 @@ def create_dossier(session, actor: User, data: dict, *, number_format: str) -> D
     A customer's dossiers reference each other automatically (000:738).
     """
     customer_id = validation.integer(data, "customer_id", "客户", required=True)
-    customer = get_or_404(session, Customer, customer_id, "客户不存在")
+    customer = get_or_404(session, Customer, customer_id)
     access.require(actor, "customer.view", customer)
     access.require(actor, "dossier.create", customer, hide=False)
     kind = validation.choice(data, "kind", "档案类型", ["customer", "case"], default="customer")
@@ -194,20 +198,18 @@ def create_dossier(session, actor: User, data: dict, *, number_format: str) -> D
 def add_reference(session, actor: User, from_id, data: dict) -> DossierReference:
     """A manual reference, e.g. from the judgment filed in a customer dossier to the
     litigation case file (000:824)."""
-    source = get_or_404(session, Dossier, from_id, "档案不存在")
+    source = get_or_404(session, Dossier, from_id)
     access.require(actor, "dossier.view", source)
     access.require(actor, "document.upload", source, hide=False)
-    # The same words as access.require's for a hidden dossier: the answer must not tell
-    # whether a dossier the actor may not see exists.
     number = validation.text(data, "to_dossier_number", "被参照档案号", max_len=120)
     if number:  # officers know dossiers by number; the API may give the id
         target = session.execute(
             select(Dossier).where(Dossier.number == number)).scalar_one_or_none()
         if target is None:
-            raise NotFound("档案不存在")
+            raise not_found("dossier")
     else:
         target_id = validation.integer(data, "to_dossier_id", "被参照档案", required=True)
-        target = get_or_404(session, Dossier, target_id, "档案不存在")
+        target = get_or_404(session, Dossier, target_id)
     access.require(actor, "dossier.view", target)
     if target.id == source.id:
         raise Invalid("档案不能参照自身")
@@ -215,9 +217,9 @@ def add_reference(session, actor: User, from_id, data: dict) -> DossierReference
     if document_id is not None:
         from archive.models import Document
 
-        document = get_or_404(session, Document, document_id, "文件不存在")
+        document = get_or_404(session, Document, document_id)
         if document.dossier_id != source.id or not access.can(actor, "document.view", document):
-            raise NotFound("文件不存在")
+            raise not_found("document")
     kind = validation.choice(data, "kind", "参照类型", ["case_file", "related"], default="case_file")
     if session.execute(select(DossierReference.id).filter_by(
             from_dossier_id=source.id, to_dossier_id=target.id, kind=kind)).first():
@@ -237,7 +239,7 @@ def add_reference(session, actor: User, from_id, data: dict) -> DossierReference
 
 
 def get_dossier(session, actor: User, dossier_id, *, record: bool = True) -> Dossier:
-    dossier = get_or_404(session, Dossier, dossier_id, "档案不存在")
+    dossier = get_or_404(session, Dossier, dossier_id)
     access.require(actor, "dossier.view", dossier)
     if record:
         audit.record(session, actor, "dossier.viewed", dossier)

@@ -73,7 +73,7 @@ def file_document(session, actor: User, dossier_id, data: dict, uploads: list[Up
     holds the document: a process killed between the two leaves it flagged, and the
     next index write or `flask reindex --if-needed` takes it up.
     """
-    dossier = get_or_404(session, Dossier, dossier_id, "档案不存在")
+    dossier = get_or_404(session, Dossier, dossier_id)
     access.require(actor, "dossier.view", dossier)
     access.require(actor, "document.upload", dossier, hide=False)
     title = validation.text(data, "title", "题名", required=True, max_len=300)
@@ -224,7 +224,7 @@ def _discard_unreferenced(session, store: LocalBlobStore, digests: list[str]) ->
 
 def get_document(session, actor: User, document_id, *, record: bool = True) -> Document:
     """A document's metadata, if the actor may see it (audited as a view)."""
-    document = get_or_404(session, Document, document_id, "文件不存在")
+    document = get_or_404(session, Document, document_id)
     access.require(actor, "document.view", document)
     if record:
         audit.record(session, actor, "document.viewed", document)
@@ -239,7 +239,7 @@ def read_file(session, actor: User, document_id, file_id=None, *, store: LocalBl
     `purpose` is download or preview; both are audited. A blob whose hash no longer
     matches raises IntegrityError and is never served.
     """
-    document = get_or_404(session, Document, document_id, "文件不存在")
+    document = get_or_404(session, Document, document_id)
     access.require(actor, "document.read", document)
     stored = _pick_file(document, file_id)
     data = _fetch(session, actor, document, stored, store, purpose)
@@ -321,7 +321,7 @@ def read_for_delivery(session, actor: User, document_id, file_id=None, *,
     """
     from archive.services import stamping
 
-    document = get_or_404(session, Document, document_id, "文件不存在")
+    document = get_or_404(session, Document, document_id)
     access.require(actor, "document.read", document)
     stored = _pick_file(document, file_id)
     level = document.access_level

@@ -60,7 +60,7 @@ def show(customer_id: int):
 @bp.route("/<int:customer_id>/dossiers/new", methods=["GET", "POST"])
 @login_required
 def new_dossier(customer_id: int):
-    customer = customers.get_or_404(db.session, customers.Customer, customer_id, "客户不存在")
+    customer = customers.get_or_404(db.session, customers.Customer, customer_id)
     access.require(current_user, "customer.view", customer)
     access.require(current_user, "dossier.create", customer, hide=False)
     if request.method == "POST":
