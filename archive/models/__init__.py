@@ -10,6 +10,9 @@ Glossary — one English name per domain term:
     移交             transfer           参照       (dossier) reference
     立卷人 / 检查人  compiled_by / checked_by
     一户一档         one dossier per customer and unit
+    审批             approval (request) 审批路线   approval route
+    审批步骤         approval step      待审批     inbox
+    总经理办公室主任 GM-office director (a designation on a GM-office user, not a role)
 """
 
 from archive.models.audit import AuditEvent, AuditHead
