@@ -29,6 +29,8 @@ USERS = [
     ("auditor", "郑审计", "auditor", "ZB", Level.CONFIDENTIAL),
     ("admin", "系统管理员", "admin", None, Level.INTERNAL),
 ]
+# 总经理办公室主任 (002:942, 002:946): a designation on a GM-office user, not a role.
+DIRECTORS = {"gmoffice"}
 # Fixed so the README can list them; `make run` prints them once as well.
 DEMO_PASSWORDS = {
     "officer": "Jz2026-dangan", "staff": "Jz2026-xiaoshou", "service": "Jz2026-kefu",
@@ -78,6 +80,7 @@ def load(session, echo=print, seed: int = 2026) -> None:
             session, username=username, password=DEMO_PASSWORDS[username], role=role,
             department_id=departments[dept].id if dept else None, clearance=level,
             display_name=display)
+        users[username].gm_office_director = username in DIRECTORS
     officer = users["officer"]
     fmt = current_app.config["DOSSIER_NUMBER_FORMAT"]
     store = current_app.extensions["blob_store"]

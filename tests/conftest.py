@@ -8,7 +8,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from archive import create_app
-from archive.demo import DEMO_PASSWORDS, DEPARTMENTS, USERS
+from archive.demo import DEMO_PASSWORDS, DEPARTMENTS, DIRECTORS, USERS
 from archive.extensions import db
 from archive.models import Department, User
 from archive.services import accounts
@@ -44,6 +44,10 @@ def template_root(tmp_path_factory):
             accounts.create_user(db.session, username=username, password=PASSWORDS[username],
                                  role=role, clearance=level, display_name=display,
                                  department_id=departments[dept].id if dept else None)
+        # 总经理办公室主任: a designation on a GM-office user (002:942, 002:946)
+        for user in db.session.query(User).filter(User.username.in_(DIRECTORS)):
+            user.gm_office_director = True
+        db.session.commit()
         db.session.remove()
         db.engine.dispose()
     app.extensions["search"].close()

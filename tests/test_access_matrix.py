@@ -87,13 +87,22 @@ def needs_then_invalid(action):
 
 def decision():
     """Approving or rejecting a level change: the change's object must be visible, then
-    the decider must be its department head or the GM office (000:742)."""
+    a step of its route must name the decider (000:742: its department head, the GM
+    office). Once one decider has decided, the next meets a decided step or change (409)."""
     return Rule(checks=(Check("document.view", "target.document"),
-                        Check("classification.decide", "target")), target="change")
+                        Check("approval.decide", "target")), target="change",
+                ok=frozenset({409}))
 
 
 def api_decision():
-    return Rule(checks=decision().checks, target="change", ok=frozenset({409}))
+    return decision()
+
+
+def engine(*actions, ok=()):
+    """A route on one approval request: it must be visible (else as missing), then each
+    action holds."""
+    return Rule(checks=tuple(Check(a, "target") for a in ("approval.view", *actions)),
+                target="approval", ok=frozenset(ok))
 
 
 ROUTES = {
@@ -200,6 +209,26 @@ ROUTES = {
         "POST": needs_then_invalid("copy.approve")},
     ("api.revoke_copy_approval", "/api/v1/copy-approvals/<int:approval_id>/revoke"): {
         "POST": then_lookup("copy.approve", "copy", ok={409})},
+    # The approval engine: the inbox and routes are per signed-in user; a request is seen
+    # by its requester, its deciders and the readers of its subject.
+    ("api.approval_inbox", "/api/v1/approvals"): {"GET": LOGIN},
+    ("api.approval_detail", "/api/v1/approvals/<int:request_id>"): {"GET": engine()},
+    ("api.approval_approve", "/api/v1/approvals/<int:request_id>/approve"): {
+        "POST": engine("approval.decide", ok={409})},
+    ("api.approval_reject", "/api/v1/approvals/<int:request_id>/reject"): {
+        "POST": engine("approval.decide", ok={409})},
+    ("api.approval_withdraw", "/api/v1/approvals/<int:request_id>/withdraw"): {
+        "POST": engine("approval.withdraw", ok={409})},
+    # An empty body passes the permission and is refused as a form error (422).
+    ("api.ask_access", "/api/v1/access-requests"): {
+        "POST": needs_then_invalid("approval.ask_access")},
+    # Not 绝密 (422) or already allowed (409): refused after the access checks.
+    ("api.ask_copy", "/api/v1/documents/<int:document_id>/copy-requests"): {
+        "POST": on("document", "document.view", "document.read", "copy.request",
+                   ok={409, 422})},
+    ("api.approval_routes", "/api/v1/approval-routes"): {"GET": LOGIN},
+    ("api.propose_route_change", "/api/v1/approval-routes/<int:route_id>/changes"): {
+        "POST": then_lookup("route.propose", "route", ok={422})},
 }
 
 QUERY = {"/search": "?q=合同", "/api/v1/search": "?q=合同"}
@@ -286,7 +315,7 @@ def _build_world(app) -> World:
     # Objects of the GM's and the deciders' routes, chosen so that acting on them changes
     # nobody's access to the other targets.
     from archive.models import CopyApproval
-    from archive.services import classification
+    from archive.services import classification, grants
 
     changing = document(dossiers["xs_public"], 1, "矩阵文件待变更")
     change = classification.request_change(session, officer, changing, "2", "矩阵测试")
@@ -311,7 +340,15 @@ def _build_world(app) -> World:
     targets["file"]["wrong_file"] = (
         {"document_id": documents["public"].id, "file_id": documents["kf"].files[0].id},
         documents["public"])
+    # Requests on the engine: a level change (its requester the officer) and a
+    # cross-department request with no protected subject (its requester staff).
+    asked = grants.ask_access(session, users["staff"], {"customer": "矩阵客户KF",
+                                                        "reason": "矩阵测试"})
+    session.commit()
     targets.update({
+        "route": {"level_raise": ({"route_id": change.route_id}, change.route)},
+        "approval": {"level": ({"request_id": change.id}, change),
+                     "access": ({"request_id": asked.id}, asked)},
         "change": {"pending": ({"change_id": change.id}, change)},
         "grant": {"expired": ({"grant_id": expired.id}, expired)},
         "designation": {"gm": ({"designation_id": designation.id}, designation)},
@@ -319,6 +356,7 @@ def _build_world(app) -> World:
     })
     missing = {
         "change": {"change_id": MISSING}, "grant": {"grant_id": MISSING},
+        "approval": {"request_id": MISSING}, "route": {"route_id": MISSING},
         "designation": {"designation_id": MISSING}, "copy": {"approval_id": MISSING},
         "customer": {"customer_id": MISSING}, "dossier": {"dossier_id": MISSING},
         "document": {"document_id": MISSING},

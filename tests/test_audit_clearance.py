@@ -8,7 +8,7 @@ from flask import g
 from archive import samples
 from archive.extensions import db
 from archive.models import AuditEvent
-from archive.services import audit
+from archive.services import audit, work
 
 SECRET_TITLE = "绝密收购意向书"
 PDF = samples.make_pdf(SECRET_TITLE, ["董事会决议"])
@@ -75,7 +75,7 @@ def test_withheld_covers_level_changes_about_hidden_documents(app, client, api, 
     assert asked.status_code == 201, asked.get_json()
     g.pop("_login_user", None)
     events = client.get("/api/v1/audit", headers=api("auditor")).get_json()["events"]
-    change = [e for e in events if e["action"] == "classification.requested"]
+    change = [e for e in events if e["action"] == "approval.requested"]
     assert change and change[0]["details_withheld"] is True
     assert SECRET_TITLE not in str(events)
 
@@ -170,8 +170,10 @@ def test_a_revoked_designation_keeps_its_target_withheld(app, client, api, users
     from archive.services import grants
 
     _, document, _ = top_secret
-    designation = grants.designate(db.session, users["gm"],
-                                   {"user": "staff_secret", "document_id": document.id})
-    grants.revoke_designation(db.session, users["gm"], designation.id)
+    with work.unit(db.session):
+        designation = grants.designate(db.session, users["gm"],
+                                       {"user": "staff_secret", "document_id": document.id})
+    with work.unit(db.session):
+        grants.revoke_designation(db.session, users["gm"], designation.id)
     events = [e for e in _audit(client, api) if e["action"].startswith("designation.")]
     assert len(events) == 2 and all(e["details_withheld"] for e in events)

@@ -89,24 +89,28 @@ def test_lowering_the_dossier_opens_its_items_in_search(call, low_item):
                  {"to": "internal", "reason": "结案后降密"})
     assert asked.status_code == 201, asked.get_json()
     change = asked.get_json()["id"]
-    for approver in ("head", "gmoffice"):
-        done = call(approver, "POST", f"/api/v1/classification-changes/{change}/approve")
-        assert done.status_code == 200, done.get_json()
+    # Lowering is the GM office's decision alone (route level_lower, 000:742).
+    assert call("head", "POST", f"/api/v1/classification-changes/{change}/approve"
+                ).status_code == 403
+    done = call("gmoffice", "POST", f"/api/v1/classification-changes/{change}/approve")
+    assert done.status_code == 200, done.get_json()
     assert [h["document_id"] for h in _search(call, "staff")["hits"]] == [document.id]
     assert call("staff", "GET", f"/api/v1/documents/{document.id}").status_code == 200
 
 
 def test_the_gm_can_approve_copies_of_items_a_top_secret_dossier_protects(
         app, users, make_customer, make_dossier, file_doc):
-    from archive.services import access, grants
+    from archive.services import access, grants, work
 
     dossier = make_dossier(make_customer("周绝密"), room="0901", actor="gm", classification="绝密")
     document = file_doc(dossier, "合同", "销售", files=[("a.pdf", PDF)], classification="秘密",
                         actor="gm")
-    grants.designate(db.session, users["gm"], {"user": "staff_secret", "dossier_id": dossier.id})
+    with work.unit(db.session):
+        grants.designate(db.session, users["gm"], {"user": "staff_secret", "dossier_id": dossier.id})
     reader = users["staff_secret"]
     assert access.can(reader, "document.read", document)
     assert not access.can(reader, "document.copy", document)  # 绝密 by its dossier: 002:45
-    grants.approve_copy(db.session, users["gm"], {"user": "staff_secret",
-                                                  "document_id": document.id, "reason": "诉讼"})
+    with work.unit(db.session):
+        grants.approve_copy(db.session, users["gm"], {"user": "staff_secret",
+                                                      "document_id": document.id, "reason": "诉讼"})
     assert access.can(reader, "document.copy", document)

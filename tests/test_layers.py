@@ -25,12 +25,6 @@ RULES = {
     "archive.api": ("archive.web", *SAMPLE_MODULES),
     "archive": SAMPLE_MODULES,
 }
-# Imports the rules forbid that wait for a change in files another engineer owns (issue 15):
-# these models import their clock from the leaf module archive.clock once those files move on.
-PENDING = {("archive.models.document", "archive.services.clock"),
-           ("archive.models.approval", "archive.services.clock")}
-
-
 def _module_name(path: Path) -> str:
     parts = path.relative_to(ROOT).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -71,9 +65,7 @@ def _violations(layer: str) -> list[str]:
             continue
         for line, names in _imports(path, module):
             banned = sorted(name for name in names
-                            if any(_within(name, prefix) for prefix in RULES[layer])
-                            and not any(module == owner and _within(name, waiting)
-                                        for owner, waiting in PENDING))
+                            if any(_within(name, prefix) for prefix in RULES[layer]))
             if banned:
                 found.append(f"{path.relative_to(ROOT)}:{line} imports {banned[0]}")
     return found

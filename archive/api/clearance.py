@@ -8,15 +8,16 @@ from archive.api import bp
 from archive.api import serialize as out
 from archive.api.routes import _json_body
 from archive.extensions import db
-from archive.services import access, classification, grants
+from archive.services import access, classification, grants, work
 from archive.services.customers import get_dossier
 from archive.services.filing import get_document
 
 
 def _change_request(target):
     body = _json_body()
-    change = classification.request_change(db.session, current_user, target,
-                                           body.get("to", ""), body.get("reason", ""))
+    with work.unit(db.session):
+        change = classification.request_change(db.session, current_user, target,
+                                               body.get("to", ""), body.get("reason", ""))
     return jsonify(out.level_change(change)), 201
 
 
@@ -52,15 +53,19 @@ def pending_classification_changes():
 @bp.post("/classification-changes/<int:change_id>/approve")
 @login_required
 def approve_classification_change(change_id: int):
-    return jsonify(out.level_change(classification.approve(db.session, current_user, change_id)))
+    note = _json_body(optional=True).get("note", "")
+    with work.unit(db.session):
+        change = classification.approve(db.session, current_user, change_id, note)
+    return jsonify(out.level_change(change))
 
 
 @bp.post("/classification-changes/<int:change_id>/reject")
 @login_required
 def reject_classification_change(change_id: int):
     note = _json_body(optional=True).get("note", "")
-    return jsonify(out.level_change(
-        classification.reject(db.session, current_user, change_id, note)))
+    with work.unit(db.session):
+        change = classification.reject(db.session, current_user, change_id, note)
+    return jsonify(out.level_change(change))
 
 
 @bp.get("/grants")
@@ -74,27 +79,35 @@ def list_grants():
 @login_required
 def create_grant():
     access.require(current_user, "grant.manage")
-    return jsonify(out.grant(grants.grant_access(db.session, current_user, _json_body()))), 201
+    body = _json_body()
+    with work.unit(db.session):
+        grant = grants.grant_access(db.session, current_user, body)
+    return jsonify(out.grant(grant)), 201
 
 
 @bp.post("/grants/<int:grant_id>/revoke")
 @login_required
 def revoke_grant(grant_id: int):
-    return jsonify(out.grant(grants.revoke_grant(db.session, current_user, grant_id)))
+    with work.unit(db.session):
+        grant = grants.revoke_grant(db.session, current_user, grant_id)
+    return jsonify(out.grant(grant))
 
 
 @bp.post("/designations")
 @login_required
 def create_designation():
     access.require(current_user, "designation.manage")
-    designation = grants.designate(db.session, current_user, _json_body())
+    body = _json_body()
+    with work.unit(db.session):
+        designation = grants.designate(db.session, current_user, body)
     return jsonify(out.designation(designation)), 201
 
 
 @bp.delete("/designations/<int:designation_id>")
 @login_required
 def delete_designation(designation_id: int):
-    grants.revoke_designation(db.session, current_user, designation_id)
+    with work.unit(db.session):
+        grants.revoke_designation(db.session, current_user, designation_id)
     return "", 204
 
 
@@ -102,14 +115,18 @@ def delete_designation(designation_id: int):
 @login_required
 def create_copy_approval():
     access.require(current_user, "copy.approve")
-    approval = grants.approve_copy(db.session, current_user, _json_body())
+    body = _json_body()
+    with work.unit(db.session):
+        approval = grants.approve_copy(db.session, current_user, body)
     return jsonify(out.copy_approval(approval)), 201
 
 
 @bp.post("/copy-approvals/<int:approval_id>/revoke")
 @login_required
 def revoke_copy_approval(approval_id: int):
-    return jsonify(out.copy_approval(grants.revoke_copy(db.session, current_user, approval_id)))
+    with work.unit(db.session):
+        approval = grants.revoke_copy(db.session, current_user, approval_id)
+    return jsonify(out.copy_approval(approval))
 
 
 # ---- the OpenAPI description of these routes (merged into openapi.SPEC) -------------
@@ -131,11 +148,15 @@ def _describe() -> None:
                 "document_id": oa._nullable("integer"), "dossier_id": oa._nullable("integer"),
                 "from": {"type": "object"}, "to": {"type": "object"},
                 "reason": {"type": "string"},
-                "status": {"type": "string", "enum": ["requested", "applied", "rejected"]},
+                "status": {"type": "string", "enum": ["requested", "applied", "rejected",
+                                                      "withdrawn", "expired"]},
                 "requested_by": who(), "requested_at": stamp,
                 "dept_head": who(), "dept_head_at": stamp,
                 "gm_office": who(), "gm_office_at": stamp,
                 "rejected_by": who(), "note": {"type": "string"}, "decided_at": stamp,
+                "approval": {"type": "object",
+                             "description": "The approval-engine request behind this change "
+                                            "(GET /api/v1/approvals/{id})."},
             },
         },
         "LevelChangeInput": {
@@ -148,10 +169,13 @@ def _describe() -> None:
             "valid_from": stamp, "valid_until": stamp, "approved_by": who(),
             "reason": {"type": "string"}}},
         "GrantInput": {"type": "object", "required": ["user", "valid_until", "reason"],
-                       "description": "Exactly one of department and customer_id.",
+                       "description": "Exactly one of department and customer (or "
+                                      "customer_id).",
                        "properties": {
                            "user": {"type": ["string", "integer"]},
                            "department": oa.DEPARTMENT_INPUT,
+                           "customer": {"type": "string",
+                                        "description": "Name, code or ID number."},
                            "customer_id": {"type": "integer"},
                            "valid_until": {"type": "string",
                                            "description": "YYYY-MM-DD or an ISO time."},

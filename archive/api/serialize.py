@@ -2,7 +2,8 @@
 
 from archive.models import (
     AccessGrant,
-    ClassificationChange,
+    ApprovalRequest,
+    ApprovalRoute,
     CopyApproval,
     Customer,
     Designation,
@@ -11,7 +12,9 @@ from archive.models import (
     DossierReference,
     StoredFile,
 )
+from archive.models.approval import Approver, Decision
 from archive.models.enums import Level
+from archive.services.clock import now
 
 
 def level(value: int) -> dict:
@@ -94,16 +97,60 @@ def _who(user) -> dict | None:
     return {"id": user.id, "username": user.username, "name": user.display_name} if user else None
 
 
-def level_change(c: ClassificationChange) -> dict:
+# A level change's status as the /classification API has always named it.
+LEGACY_STATUS = {"pending": "requested", "approved": "applied", "rejected": "rejected",
+                 "withdrawn": "withdrawn", "expired": "expired"}
+
+
+def level_change(c: ApprovalRequest) -> dict:
+    """A level change in the shape of /api/v1/classification-changes (kept for its
+    clients), with the engine's request beside it under `approval`."""
+    approved = {s.approver: s for s in c.steps if s.decision == Decision.APPROVED.value}
+    head, office = (approved.get(Approver.CUSTOMER_DEPT_HEAD.value),
+                    approved.get(Approver.GM_OFFICE.value))
+    rejected = next((s for s in c.steps if s.decision == Decision.REJECTED.value), None)
+    state = c.state(now()).value
     return {
         "id": c.id, "document_id": c.document_id, "dossier_id": c.dossier_id,
         "from": level(c.from_level), "to": level(c.to_level), "reason": c.reason,
-        "status": c.status, "requested_by": _who(c.requested_by), "requested_at": _at(c.requested_at),
-        "dept_head": _who(c.dept_head), "dept_head_at": _at(c.dept_head_at),
-        "gm_office": _who(c.gm_office), "gm_office_at": _at(c.gm_office_at),
-        "rejected_by": _who(c.rejected_by), "note": c.decision_note or "",
+        "status": LEGACY_STATUS[state], "requested_by": _who(c.requested_by),
+        "requested_at": _at(c.created_at),
+        "dept_head": _who(head.decided_by if head else None),
+        "dept_head_at": _at(head.decided_at if head else None),
+        "gm_office": _who(office.decided_by if office else None),
+        "gm_office_at": _at(office.decided_at if office else None),
+        "rejected_by": _who(rejected.decided_by if rejected else None),
+        "note": rejected.note if rejected else "",
         "decided_at": _at(c.decided_at),
+        "approval": {"id": c.id, "kind": c.kind, "status": state},
     }
+
+
+def approval(r: ApprovalRequest, subject: str, *, may_decide: bool = False) -> dict:
+    """One request for the inbox and 我的申请: `subject` is described for the reader."""
+    return {
+        "id": r.id, "kind": {"key": r.kind, "label": r.kind_enum.label},
+        "status": {"key": r.state(now()).value, "label": r.state(now()).label},
+        "subject": subject, "reason": r.reason, "requested_by": _who(r.requested_by),
+        "created_at": _at(r.created_at), "expires_at": _at(r.expires_at),
+        "decided_at": _at(r.decided_at), "open_stage": r.open_stage,
+        "may_decide": may_decide,
+        "route": {"id": r.route_id, "name": r.route.name, "version": r.route.version,
+                  "seed_ref": r.route.seed_ref},
+        "steps": [{"stage": s.stage,
+                   "approver": {"key": s.approver, "label": s.approver_enum.label},
+                   "decision": s.decision, "decided_by": _who(s.decided_by),
+                   "decided_at": _at(s.decided_at), "note": s.note} for s in r.steps],
+    }
+
+
+def route(r: ApprovalRoute) -> dict:
+    return {"id": r.id, "kind": {"key": r.kind, "label": r.kind_enum.label}, "name": r.name,
+            "version": r.version, "seed_ref": r.seed_ref, "active": r.active,
+            "time_limit_hours": r.time_limit_hours,
+            "steps": [{"stage": s.stage, "approver": {"key": s.approver,
+                                                      "label": s.approver_enum.label}}
+                      for s in r.steps]}
 
 
 def grant(g: AccessGrant) -> dict:

@@ -15,10 +15,18 @@ Glossary — one English name per domain term:
     总经理办公室主任 GM-office director (a designation on a GM-office user, not a role)
 """
 
+from archive.models.approval import (
+    ApprovalKind,
+    ApprovalRequest,
+    ApprovalRoute,
+    ApprovalStep,
+    Approver,
+    RequestStatus,
+    RouteStep,
+)
 from archive.models.audit import AuditEvent, AuditHead
 from archive.models.customer import Customer, Dossier, DossierReference, Group, Unit
 from archive.models.document import (
-    ClassificationChange,
     Document,
     RetentionRule,
     StoredFile,
@@ -38,9 +46,13 @@ from archive.models.session import LoginSession
 __all__ = [
     "AccessGrant",
     "ApiToken",
+    "ApprovalKind",
+    "ApprovalRequest",
+    "ApprovalRoute",
+    "ApprovalStep",
+    "Approver",
     "AuditEvent",
     "AuditHead",
-    "ClassificationChange",
     "CopyApproval",
     "Customer",
     "Department",
@@ -50,6 +62,8 @@ __all__ = [
     "DossierReference",
     "Group",
     "Level",
+    "RequestStatus",
+    "RouteStep",
     "LoginSession",
     "RetentionRule",
     "Role",

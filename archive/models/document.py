@@ -5,11 +5,11 @@ from datetime import date, datetime
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from archive.clock import now
 from archive.extensions import db
 from archive.models.customer import Dossier, Group
 from archive.models.enums import DocumentStatus, Level
 from archive.models.org import Department, User
-from archive.services.clock import now
 
 
 class Document(db.Model):
@@ -94,48 +94,6 @@ class RetentionRule(db.Model):
 
     category: Mapped[str] = mapped_column(String(10), primary_key=True)
     retention: Mapped[str] = mapped_column(String(10))
-
-
-class ClassificationChange(db.Model):
-    """A request to raise or lower a level, and its approvals (000:742).
-
-    status: requested -> applied | rejected. The row is never deleted: it is the
-    history of the object's level (who asked, who approved, from, to, why).
-    """
-
-    __tablename__ = "classification_changes"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), index=True)
-    dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id"), index=True)
-    from_level: Mapped[int]
-    to_level: Mapped[int]
-    reason: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="requested")
-    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    requested_at: Mapped[datetime] = mapped_column(default=now)
-    dept_head_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    dept_head_at: Mapped[datetime | None]
-    gm_office_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    gm_office_at: Mapped[datetime | None]
-    decided_at: Mapped[datetime | None]
-    rejected_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    decision_note: Mapped[str] = mapped_column(Text, default="")
-
-    document: Mapped[Document | None] = relationship()
-    dossier: Mapped[Dossier | None] = relationship()
-    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])
-    dept_head: Mapped[User | None] = relationship(foreign_keys=[dept_head_id])
-    gm_office: Mapped[User | None] = relationship(foreign_keys=[gm_office_id])
-    rejected_by: Mapped[User | None] = relationship(foreign_keys=[rejected_by_id])
-
-    @property
-    def target(self) -> "Document | Dossier":
-        return self.document if self.document_id is not None else self.dossier
-
-    @property
-    def raising(self) -> bool:
-        return self.to_level > self.from_level
 
 
 class UploadKey(db.Model):

@@ -33,6 +33,8 @@ class User(UserMixin, db.Model):
     clearance: Mapped[int] = mapped_column(default=int(Level.INTERNAL))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     active: Mapped[bool] = mapped_column(default=True)
+    # 总经理办公室主任 (002:942, 002:946): a designation on a GM-office user, not a role.
+    gm_office_director: Mapped[bool] = mapped_column(default=False)
     # Bumped on password change: every session carrying an older value is logged out.
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=now)
@@ -89,6 +91,8 @@ class AccessGrant(db.Model):
     approved_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     reason: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # The approval request it answers (None: the GM granted it directly).
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("approval_requests.id"))
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     approved_by: Mapped[User] = relationship(foreign_keys=[approved_by_id])
@@ -124,6 +128,7 @@ class CopyApproval(db.Model):
     reason: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=now)
     expires_at: Mapped[datetime]
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("approval_requests.id"))
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     approved_by: Mapped[User] = relationship(foreign_keys=[approved_by_id])

@@ -26,7 +26,6 @@ from sqlalchemy import and_, or_, select
 from archive.clock import now
 from archive.models import (
     AccessGrant,
-    ClassificationChange,
     CopyApproval,
     Customer,
     Designation,
@@ -256,16 +255,10 @@ def visibility(user: User):
                       user_id=scope.user_id)
 
 
-def _may_decide(user: User, change: ClassificationChange) -> bool:
-    """The two parties to a level change (000:742): the head of the customer's
-    department and the GM office, each only on what they may see themselves."""
-    target = change.target
-    if not can(user, f"{type(target).__name__.lower()}.view", target):
-        return False
-    role = _role(user)
-    if role is Role.GM_OFFICE:
-        return True
-    return role is Role.DEPT_HEAD and user.department_id == _customer_of(target).department_id
+def _approvals():
+    from archive.services import approvals  # it asks here too: imported when first used
+
+    return approvals
 
 
 # -- every action: one row each ----------------------------------------------------------
@@ -322,7 +315,18 @@ RULES: dict[str, Rule] = {
     "document.read": _reads_it,  # bytes: preview, download
     "document.copy": _copies,  # download or print; 002:45
     "classification.request": _requests_level_change,  # obj: Document or Dossier; 000:742
-    "classification.decide": lambda user, role, change: _may_decide(user, change),  # 000:742
+    # Approval requests (approvals.py decides; asked here so every check has one door):
+    # who may know of one, who is among its deciders, who may take it back.
+    "approval.view": lambda user, role, request: _approvals().visible(user, request),
+    "approval.decide": lambda user, role, request: _approvals().named(user, request),
+    "approval.withdraw": lambda user, role, request: request.requested_by_id == user.id,
+    # A designated reader asks the GM to copy a 绝密 document (002:45); auditors only read.
+    "copy.request": lambda user, role, obj: role not in READ_ONLY and may_read(user, obj),
+    # Those whose reach is their own department ask the GM for another's (002:67).
+    "approval.ask_access": lambda user, role, obj: role in (Role.STAFF, Role.DEPT_HEAD,
+                                                            Role.LEGAL),
+    # Routes are data; the administrator proposes a change, the GM approves it.
+    "route.propose": lambda user, role, obj: role is Role.ADMIN,
     "grant.manage": _gm,  # 002:67
     "designation.manage": _gm,  # 002:43
     "copy.approve": _gm,  # 002:45

@@ -195,13 +195,23 @@ def withheld(session, viewer, events) -> set[int]:
     further than the viewer (the count would confirm hidden matches). Refusals
     (`access.denied`) carry only the path asked for and are always shown. The GM reads
     everything; `flask verify-audit` checks the whole chain regardless."""
-    from archive.models import ClassificationChange, Designation, Document, Dossier, User
+    from archive.models import (
+        ApprovalRequest,
+        ApprovalRoute,
+        Customer,
+        Designation,
+        Document,
+        Dossier,
+        User,
+    )
     from archive.services import access
 
     if access.is_gm(viewer):
         return set()
     models = {"document": Document, "dossier": Dossier,
-              "classificationchange": ClassificationChange, "designation": Designation}
+              "approvalrequest": ApprovalRequest, "designation": Designation,
+              # level changes before the approval engine (their ids were kept)
+              "classificationchange": ApprovalRequest}
     concerns = {e.id: _concerns(e, models) for e in events if e.action != "access.denied"}
     wanted: dict[str, set] = {}
     for refs in concerns.values():
@@ -220,15 +230,20 @@ def withheld(session, viewer, events) -> set[int]:
     def hidden(kind: str, key) -> bool:
         if (kind, key) not in verdicts:
             target = loaded.get(kind, {}).get(key)
-            if isinstance(target, ClassificationChange):
-                target = target.target
+            if isinstance(target, ApprovalRequest):
+                if target.subject is None or isinstance(target.subject, ApprovalRoute):
+                    # No protected subject: a route, or a customer named only as typed.
+                    verdicts[kind, key] = False
+                    return False
+                target = target.subject
             elif isinstance(target, Designation):
                 target = (session.get(Document, target.document_id) if target.document_id
                           else session.get(Dossier, target.dossier_id))
             if target is None:
                 verdicts[kind, key] = True
             else:
-                action = "document.view" if isinstance(target, Document) else "dossier.view"
+                action = {Document: "document.view", Dossier: "dossier.view",
+                          Customer: "customer.view"}[type(target)]
                 verdicts[kind, key] = not access.can(viewer, action, target)
         return verdicts[kind, key]
 

@@ -8,6 +8,12 @@
 
 Grants take effect in access.py at once; designations change who the search index
 lists as a document's `readers`, so the affected documents are re-indexed.
+
+Staff ask for access to another department's customer file (002:67) and designated
+readers ask to copy a 绝密 document (002:45) through the approval engine; the GM's
+approval in the inbox creates the grant or copy approval that the GM may also give
+directly. A cross-department request names the customer as the requester typed it: it
+is resolved for the GM alone, so asking never tells staff whether a customer exists.
 """
 
 from datetime import datetime, timedelta
@@ -23,13 +29,15 @@ from archive.models import (
     Dossier,
     User,
 )
+from archive.models.approval import ApprovalKind, ApprovalRequest, RequestStatus
 from archive.models.enums import DocumentStatus, Level
-from archive.services import access, audit, indexing, validation
+from archive.services import access, approvals, audit, indexing, validation, work
 from archive.services.clock import now
 from archive.services.customers import find_department, get_or_404
 from archive.services.errors import Conflict, Invalid
 
 MAX_GRANT_DAYS = 366
+DEFAULT_GRANT_DAYS = 30
 DEFAULT_COPY_HOURS = 24
 
 
@@ -75,31 +83,74 @@ def grant_access(session, gm: User, data: dict) -> AccessGrant:
     `data['valid_until']`, for `data['reason']`."""
     access.require(gm, "grant.manage")
     user = find_user(session, data.get("user"))
-    department_value, customer_value = data.get("department"), data.get("customer_id")
+    department_value = data.get("department")
+    customer_value = data.get("customer") or data.get("customer_id")
     if bool(department_value) == bool(customer_value):
         raise Invalid("请在部门和客户中选择且只选择一项", details={"field": "department"})
-    department_id = customer_id = None
+    customer = None
     if department_value:
         department = find_department(session, department_value)
         if department.id == user.department_id:
             raise Invalid("该人员本就属于此部门，无需授权", details={"field": "department"})
-        department_id, scope = department.id, department.name
-    else:
+    elif data.get("customer"):
+        customer = one_customer(session, data["customer"])
+    else:  # the API's customer_id, kept for its clients
         customer = get_or_404(session, Customer, customer_value, "客户不存在")
-        customer_id, scope = customer.id, f"{customer.name}（{customer.code}）"
     start = now()
     until = _until(data, "valid_until", start)
     reason = validation.text(data, "reason", "授权事由", required=True, max_len=500)
-    grant = AccessGrant(user_id=user.id, department_id=department_id, customer_id=customer_id,
-                        valid_from=start, valid_until=until, approved_by_id=gm.id,
-                        reason=reason, created_at=start)
+    return _grant(session, gm, user, until, reason, customer=customer,
+                  department=None if customer else department)
+
+
+def _grant(session, gm: User, user: User, until, reason: str, *, customer=None,
+           department=None, request: ApprovalRequest | None = None) -> AccessGrant:
+    if customer is not None and customer.department_id == user.department_id:
+        raise Invalid("该客户属于该人员本部门，无需授权", details={"field": "customer"})
+    start = now()
+    grant = AccessGrant(user_id=user.id, valid_from=start, valid_until=until,
+                        approved_by_id=gm.id, reason=reason, created_at=start,
+                        department_id=department.id if department else None,
+                        customer_id=customer.id if customer else None,
+                        request_id=request.id if request else None)
     session.add(grant)
     session.flush()
+    scope = department.name if department else f"{customer.name}（{customer.code}）"
     audit.record(session, gm, "grant.created", grant, user=user.username, scope=scope,
-                 valid_until=until.isoformat(), reason=reason)
-    session.commit()
+                 valid_until=until.isoformat(), reason=reason,
+                 request=request.id if request else None)
     access.forget(user)
     return grant
+
+
+def find_customers(session, text, limit: int = 20) -> list[Customer]:
+    """Customers whose name, code or ID number is exactly `text`, then those whose name
+    contains it (the GM's pickers)."""
+    text = str(text or "").strip()
+    if not text:
+        return []
+    exact = session.execute(
+        select(Customer).where(or_(Customer.name == text, Customer.code == text,
+                                   Customer.id_number == text))
+        .order_by(Customer.code).limit(limit)).scalars().all()
+    if exact:
+        return list(exact)
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return list(session.execute(
+        select(Customer).where(Customer.name.like(pattern, escape="\\"))
+        .order_by(Customer.code).limit(limit)).scalars())
+
+
+def one_customer(session, text) -> Customer:
+    """The one customer `text` names (name, code or ID number), or a clear refusal."""
+    found = find_customers(session, text)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise Invalid(f"没有名称、编号或证件号为“{str(text).strip()}”的客户",
+                      details={"field": "customer"})
+    raise Invalid(f"“{str(text).strip()}”对应 {len(found)} 个客户，请填写客户编号",
+                  code="ambiguous", details={"field": "customer"})
 
 
 def revoke_grant(session, gm: User, grant_id) -> AccessGrant:
@@ -111,7 +162,6 @@ def revoke_grant(session, gm: User, grant_id) -> AccessGrant:
         raise Conflict("该授权已失效", code="already_ended")
     grant.valid_until = moment - timedelta(seconds=1)
     audit.record(session, gm, "grant.revoked", grant, user=grant.user.username)
-    session.commit()
     access.forget(grant.user)
     return grant
 
@@ -160,8 +210,7 @@ def designate(session, gm: User, data: dict) -> Designation:
     session.flush()
     audit.record(session, gm, "designation.created", designation, user=user.username,
                  target=f"{type(target).__name__.lower()}:{target.id}")
-    session.commit()
-    indexing.index_after_commit(session, _affected(target))
+    _reindex_after_commit(session, _affected(target))
     return designation
 
 
@@ -175,8 +224,11 @@ def revoke_designation(session, gm: User, designation_id) -> None:
                  user=designation.user.username,
                  target=f"{type(target).__name__.lower()}:{target.id}")
     session.delete(designation)
-    session.commit()
-    indexing.index_after_commit(session, _affected(target))
+    _reindex_after_commit(session, _affected(target))
+
+
+def _reindex_after_commit(session, ids: list[int]) -> None:
+    work.after_commit(session, lambda: indexing.index_after_commit(session, ids))
 
 
 def designations_for(session, target) -> list[Designation]:
@@ -211,13 +263,20 @@ def approve_copy(session, gm: User, data: dict) -> CopyApproval:
             raise Invalid("有效期须在 1 到 720 小时之间", details={"field": "hours"})
         until = start + timedelta(hours=hours)
     reason = validation.text(data, "reason", "批准事由", required=True, max_len=500)
+    return _copy(session, gm, user, document, until, reason)
+
+
+def _copy(session, gm: User, user: User, document: Document, until, reason: str,
+          request: ApprovalRequest | None = None) -> CopyApproval:
+    start = now()
     approval = CopyApproval(user_id=user.id, document_id=document.id, approved_by_id=gm.id,
-                            reason=reason, created_at=start, expires_at=until)
+                            reason=reason, created_at=start, expires_at=until,
+                            request_id=request.id if request else None)
     session.add(approval)
     session.flush()
     audit.record(session, gm, "copy.approved", document, approval=approval.id,
-                 user=user.username, expires_at=until.isoformat(), reason=reason)
-    session.commit()
+                 user=user.username, expires_at=until.isoformat(), reason=reason,
+                 request=request.id if request else None)
     return approval
 
 
@@ -230,7 +289,6 @@ def revoke_copy(session, gm: User, approval_id) -> CopyApproval:
     approval.expires_at = moment - timedelta(seconds=1)
     audit.record(session, gm, "copy.revoked", ("document", approval.document_id),
                  approval=approval.id, user=approval.user.username)
-    session.commit()
     return approval
 
 
@@ -247,3 +305,90 @@ def is_active(row, moment: datetime | None = None) -> bool:
     start = getattr(row, "valid_from", None) or row.created_at
     return start <= moment <= end
 
+
+
+# ---- asking, on the approval engine -------------------------------------------------
+
+
+def ask_access(session, actor: User, data: dict) -> ApprovalRequest:
+    """Ask the GM for time-limited access to another department's customer file (002:67).
+    `data`: customer (name, code or ID number, as typed), days (default 30), reason.
+    The text is stored as typed and never looked up here."""
+    access.require(actor, "approval.ask_access")
+    text = validation.text(data, "customer", "客户（名称、编号或证件号）", required=True,
+                           max_len=200)
+    days = validation.integer(data, "days", "查阅天数") or DEFAULT_GRANT_DAYS
+    if not 0 < days <= MAX_GRANT_DAYS:
+        raise Invalid(f"查阅天数须在 1 到 {MAX_GRANT_DAYS} 之间", details={"field": "days"})
+    reason = validation.text(data, "reason", "查阅事由", required=True, max_len=500)
+    return approvals.file(session, actor, ApprovalKind.CROSS_DEPARTMENT, reason=reason,
+                          payload={"customer_text": text, "days": days})
+
+
+def _prepare_access(session, gm: User, request: ApprovalRequest, data: dict) -> dict:
+    customer = one_customer(session, data.get("customer") or request.payload["customer_text"])
+    if data.get("valid_until"):
+        until = _until(data, "valid_until", now())
+    else:
+        until = now() + timedelta(days=request.payload["days"])
+    return {"customer": customer, "until": until}
+
+
+def _apply_access(session, gm: User, request: ApprovalRequest, prepared: dict) -> None:
+    customer = prepared["customer"]
+    request.customer_id = customer.id  # the history names what was granted
+    _grant(session, gm, request.requested_by, prepared["until"], request.reason,
+           customer=customer, request=request)
+
+
+def _describe_access(request: ApprovalRequest, viewer: User) -> str:
+    text = request.payload["customer_text"]
+    if request.customer is not None and access.can(viewer, "customer.view", request.customer):
+        return f"客户 {request.customer.name}（{request.customer.code}），申请时填写“{text}”"
+    return f"客户“{text}”（申请人填写），{request.payload['days']} 天"
+
+
+def ask_copy(session, actor: User, document: Document, data: dict) -> ApprovalRequest:
+    """A designated reader asks the GM to copy (download, print) a 绝密 document (002:45).
+    `data`: hours (default 24), reason."""
+    access.require(actor, "document.read", document)
+    access.require(actor, "copy.request", document)
+    if document.access_level < Level.TOP_SECRET:
+        raise Invalid("只有绝密文件需要复制批准", code="not_top_secret")
+    if access.can(actor, "document.copy", document):
+        raise Conflict("您已可复制此文件", code="already_allowed")
+    hours = validation.integer(data, "hours", "有效小时数") or DEFAULT_COPY_HOURS
+    if not 0 < hours <= 24 * 30:
+        raise Invalid("有效期须在 1 到 720 小时之间", details={"field": "hours"})
+    reason = validation.text(data, "reason", "复制事由", required=True, max_len=500)
+    if any(r.requested_by_id == actor.id and r.state(now()) is RequestStatus.PENDING
+           for r in approvals.for_subject(session, document, [ApprovalKind.TOP_SECRET_COPY])):
+        raise Conflict("您已有待审批的复制申请", code="change_pending")
+    return approvals.file(session, actor, ApprovalKind.TOP_SECRET_COPY, reason=reason,
+                          subject=document, subject_level=int(document.access_level),
+                          payload={"hours": hours})
+
+
+def _copy_stale(session, request: ApprovalRequest) -> str | None:
+    document = request.document
+    if document.status != DocumentStatus.ACTIVE.value:
+        return "文件已销毁"
+    if document.access_level != request.subject_level:
+        return f"密级已是{Level(document.access_level).label}"
+    return None
+
+
+def _apply_copy(session, gm: User, request: ApprovalRequest, _prepared) -> None:
+    until = now() + timedelta(hours=request.payload["hours"])
+    _copy(session, gm, request.requested_by, request.document, until, request.reason,
+          request=request)
+
+
+def _describe_copy(request: ApprovalRequest, _viewer) -> str:
+    return f"复制绝密文件《{request.document.title}》，{request.payload['hours']} 小时内有效"
+
+
+approvals.effect(ApprovalKind.CROSS_DEPARTMENT, approvals.Handler(
+    describe=_describe_access, apply=_apply_access, prepare=_prepare_access))
+approvals.effect(ApprovalKind.TOP_SECRET_COPY, approvals.Handler(
+    describe=_describe_copy, apply=_apply_copy, stale=_copy_stale))

@@ -6,6 +6,7 @@ from flask_login import current_user
 
 from archive.models.enums import CARRIERS, CATEGORIES, GROUPS, LEVEL_LABELS, Level
 from archive.services import access
+from archive.services.clock import now
 
 
 def register(app: Flask) -> None:
@@ -36,6 +37,7 @@ def register(app: Flask) -> None:
             "shown_level": lambda dossier: access.shown_level(current_user, dossier),
             "company_name": current_app.config["COMPANY_NAME"],
             "numbered": access.can(current_user, "numbering.view"),
+            "clock_now": now,
         }
 
 

@@ -6,7 +6,9 @@ from flask_login import current_user, login_required
 
 from archive.extensions import db
 from archive.models import Document, Dossier
-from archive.services import access, classification, grants
+from archive.models.approval import RequestStatus
+from archive.services import access, approvals, classification, grants, work
+from archive.services.clock import now
 from archive.services.customers import get_dossier
 from archive.services.errors import DomainError
 from archive.services.filing import get_document
@@ -20,17 +22,16 @@ def level_context(target) -> dict:
     form, pending decisions, and for the GM the designations and copy approvals."""
     user = current_user
     changes = classification.history(db.session, user, target)
-    pending = next((c for c in changes if c.status == classification.REQUESTED
-                    and c.target is target), None)
+    pending = next((c for c in changes if c.state(now()) is RequestStatus.PENDING
+                    and c.subject is target), None)
+    may_decide = pending is not None and approvals.may_decide(user, pending)
     context = {
         "level_changes": changes,
         "pending_change": pending,
         "may_request_change": pending is None
         and access.can(user, "classification.request", target),
-        "may_decide_change": pending is not None and classification.may_approve(user, pending),
-        "may_reject_change": pending is not None
-        and access.can(user, "classification.decide", pending)
-        and pending.requested_by_id != user.id,
+        "may_decide_change": may_decide,
+        "may_reject_change": may_decide,
         "may_designate": access.can(user, "designation.manage"),
         "designations": [],
         "copy_approvals": [],
@@ -54,12 +55,13 @@ def _back(target) -> str:
 
 def _request(target):
     try:
-        change = classification.request_change(db.session, current_user, target,
-                                               request.form.get("to", ""),
-                                               request.form.get("reason", ""))
-        # Raising needs both approvals; lowering only the GM office's.
-        flash(_("密级变更申请已提交，待部门负责人与总经理办公室审批") if change.raising
-              else _("密级变更申请已提交，待总经理办公室审批"), "info")
+        with work.unit(db.session):
+            change = classification.request_change(db.session, current_user, target,
+                                                   request.form.get("to", ""),
+                                                   request.form.get("reason", ""))
+        # Whom it waits for is the route's data: say what the route says.
+        flash(_("密级变更申请已提交，待%(who)s审批", who=approvals.steps_text(change.steps)),
+              "info")
     except (access.NotFound, access.Forbidden):
         raise  # a refusal answers 403/404 like every route; only form errors are flashed
     except DomainError as exc:
@@ -90,14 +92,17 @@ def pending():
 
 def _decide(change_id: int, decision: str):
     try:
-        if decision == "approve":
-            change = classification.approve(db.session, current_user, change_id)
-            flash(_("密级变更已生效") if change.status == classification.APPLIED
-                  else _("已审批，待另一方审批"), "info")
-        else:
-            classification.reject(db.session, current_user, change_id,
-                                  request.form.get("note", ""))
+        with work.unit(db.session):
+            if decision == "approve":
+                change = classification.approve(db.session, current_user, change_id)
+            else:
+                change = classification.reject(db.session, current_user, change_id,
+                                               request.form.get("note", ""))
+        if decision == "reject":
             flash(_("已驳回密级变更申请"), "info")
+        else:
+            flash(_("密级变更已生效") if change.status == RequestStatus.APPROVED
+                  else _("已审批，待另一方审批"), "info")
     except (access.NotFound, access.Forbidden):
         raise
     except DomainError as exc:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from archive.extensions import db
 from archive.models import Department, User
-from archive.services import access, grants
+from archive.services import access, grants, work
 from archive.services.errors import DomainError
 from archive.web.classification import local_next
 
@@ -30,7 +30,8 @@ def index():
 
 def _run(action, success: str, fallback: str):
     try:
-        action()
+        with work.unit(db.session):
+            action()
         flash(success, "info")
     except access.NotFound:
         raise

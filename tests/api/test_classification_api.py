@@ -9,7 +9,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from archive import samples
-from archive.models import AuditEvent, ClassificationChange, Level
+from archive.models import ApprovalRequest, AuditEvent, Level
 from archive.services import clock
 
 PDF = samples.make_pdf("认购书", ["客户何静认购翠湖苑。"])
@@ -66,7 +66,7 @@ def test_requester_cannot_approve_by_api(call, session, doc):
                   {"to": "秘密", "reason": "x"}).json
     response = call("head", "POST", f"/api/v1/classification-changes/{change['id']}/approve")
     assert response.status_code == 403 and "本人" in response.json["error"]["message"]
-    assert session.get(ClassificationChange, change["id"]).dept_head_id is None
+    assert [s.decision for s in session.get(ApprovalRequest, change["id"]).steps] == [None, None]
 
 
 def test_lowering_and_rejection_by_api(call, session, doc, file_doc):
@@ -92,7 +92,7 @@ def test_bad_requests_change_nothing(call, session, doc):
     assert call("service", "POST", f"/api/v1/documents/{doc.id}/classification",
                 {"to": "秘密", "reason": "x"}).status_code == 404
     assert call("staff", "POST", "/api/v1/classification-changes/999/approve").status_code == 404
-    assert session.query(ClassificationChange).count() == 0
+    assert session.query(ApprovalRequest).count() == 0
 
 
 def test_top_secret_content_needs_copy_approval(call, session, doc, file_doc):

@@ -5,8 +5,9 @@ import pytest
 from sqlalchemy import select
 
 from archive import samples
-from archive.models import AuditEvent, ClassificationChange, Level
-from archive.services import audit, classification, finder
+from archive.models import ApprovalRequest, AuditEvent, Level
+from archive.models.approval import Approver
+from archive.services import audit, classification, finder, work
 from archive.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 
@@ -21,6 +22,12 @@ def _events(session, action):
     return session.execute(select(AuditEvent).where(AuditEvent.action == action)).scalars().all()
 
 
+def _deciders(change) -> dict:
+    """approver -> (username, decision) for the steps decided so far."""
+    return {s.approver: (s.decided_by.username, s.decision) for s in change.steps
+            if s.decision is not None}
+
+
 def _hits(session, user, q="林晓"):
     return finder.search(session, user, {"q": q})[1].total
 
@@ -28,18 +35,22 @@ def _hits(session, user, q="林晓"):
 def test_raising_needs_dept_head_and_gm_office_then_hides_it_from_internal_staff(
         session, users, doc):
     assert _hits(session, users["staff"]) == 1
-    change = classification.request_change(session, users["staff"], doc, "秘密", "含客户收入证明")
-    assert change.status == "requested" and change.from_level == Level.INTERNAL
+    with work.unit(session):
+        change = classification.request_change(session, users["staff"], doc, "秘密", "含客户收入证明")
+    assert change.status == "pending" and change.from_level == Level.INTERNAL
 
-    classification.approve(session, users["head"], change.id)
+    with work.unit(session):
+        classification.approve(session, users["head"], change.id)
     session.refresh(doc)
     assert doc.classification == Level.INTERNAL, "one approval is not enough to raise"
-    assert change.status == "requested"
+    assert change.status == "pending"
 
-    classification.approve(session, users["gmoffice"], change.id)
+    with work.unit(session):
+        classification.approve(session, users["gmoffice"], change.id)
     session.refresh(doc)
-    assert doc.classification == Level.SECRET and change.status == "applied"
-    assert change.dept_head_id == users["head"].id and change.gm_office_id == users["gmoffice"].id
+    assert doc.classification == Level.SECRET and change.status == "approved"
+    assert _deciders(change) == {Approver.CUSTOMER_DEPT_HEAD: ("head", "approved"),
+                                 Approver.GM_OFFICE: ("gmoffice", "approved")}
 
     with pytest.raises(NotFound):
         classification.history(session, users["staff"], doc)
@@ -51,104 +62,132 @@ def test_raising_needs_dept_head_and_gm_office_then_hides_it_from_internal_staff
 
 
 def test_requester_cannot_approve_own_request(session, users, doc):
-    change = classification.request_change(session, users["head"], doc, "秘密", "重要客户")
+    with work.unit(session):
+        change = classification.request_change(session, users["head"], doc, "秘密", "重要客户")
     with pytest.raises(Forbidden) as err:
-        classification.approve(session, users["head"], change.id)
+        with work.unit(session):
+            classification.approve(session, users["head"], change.id)
     assert "本人" in err.value.message
     session.refresh(change)
-    assert change.dept_head_id is None and change.status == "requested"
-    assert [e.outcome for e in _events(session, "classification.approve")] == ["denied"]
+    assert _deciders(change) == {} and change.status == "pending"
+    assert [e.outcome for e in _events(session, "approval.approve")] == ["denied"]
 
 
 def test_same_person_cannot_give_both_approvals(session, users, doc):
-    change = classification.request_change(session, users["staff"], doc, "秘密", "重要客户")
-    classification.approve(session, users["gmoffice"], change.id)
-    with pytest.raises(Conflict):
+    with work.unit(session):
+        change = classification.request_change(session, users["staff"], doc, "秘密", "重要客户")
+    with work.unit(session):
         classification.approve(session, users["gmoffice"], change.id)
+    with pytest.raises(Conflict):
+        with work.unit(session):
+            classification.approve(session, users["gmoffice"], change.id)
     session.refresh(doc)
     session.refresh(change)
-    assert doc.classification == Level.INTERNAL and change.status == "requested"
-    assert change.dept_head_id is None
+    assert doc.classification == Level.INTERNAL and change.status == "pending"
+    assert _deciders(change) == {Approver.GM_OFFICE: ("gmoffice", "approved")}
 
 
 def test_two_dept_heads_do_not_make_a_raise(session, users, doc):
     """Both approvals must come from different sides: a second department head (here the
     head of another department) is refused, and the level stays."""
-    change = classification.request_change(session, users["staff"], doc, "秘密", "重要客户")
-    classification.approve(session, users["head"], change.id)
+    with work.unit(session):
+        change = classification.request_change(session, users["staff"], doc, "秘密", "重要客户")
+    with work.unit(session):
+        classification.approve(session, users["head"], change.id)
     with pytest.raises((Forbidden, NotFound)):
-        classification.approve(session, users["service_head"], change.id)
+        with work.unit(session):
+            classification.approve(session, users["service_head"], change.id)
     session.refresh(doc)
     assert doc.classification == Level.INTERNAL
 
 
 def test_only_the_customers_department_head_or_gm_office_approve(session, users, doc):
-    change = classification.request_change(session, users["staff"], doc, "秘密", "重要客户")
+    with work.unit(session):
+        change = classification.request_change(session, users["staff"], doc, "秘密", "重要客户")
     for name in ("staff_secret", "officer", "legal", "auditor"):
         with pytest.raises((Forbidden, NotFound)):
-            classification.approve(session, users[name], change.id)
+            with work.unit(session):
+                classification.approve(session, users[name], change.id)
     session.refresh(change)
-    assert change.dept_head_id is None and change.gm_office_id is None
+    assert _deciders(change) == {}
 
 
 def test_lowering_takes_effect_on_gm_office_approval(session, users, doc, file_doc):
     secret = file_doc(doc.dossier, "收入证明", classification="秘密")
-    change = classification.request_change(session, users["head"], secret, "内部", "已公开")
+    with work.unit(session):
+        change = classification.request_change(session, users["head"], secret, "内部", "已公开")
     assert not change.raising
     assert _hits(session, users["staff"], "收入证明") == 0
-    classification.approve(session, users["gmoffice"], change.id)
+    with work.unit(session):
+        classification.approve(session, users["gmoffice"], change.id)
     session.refresh(secret)
-    assert secret.classification == Level.INTERNAL and change.status == "applied"
+    assert secret.classification == Level.INTERNAL and change.status == "approved"
     assert _hits(session, users["staff"], "收入证明") == 1
 
 
 def test_rejected_change_leaves_level_and_keeps_history(session, users, doc):
-    change = classification.request_change(session, users["staff"], doc, "机密", "理由")
-    classification.reject(session, users["gmoffice"], change.id, "无须提高")
+    with work.unit(session):
+        change = classification.request_change(session, users["staff"], doc, "机密", "理由")
+    with work.unit(session):
+        classification.reject(session, users["gmoffice"], change.id, "无须提高")
     session.refresh(doc)
     assert doc.classification == Level.INTERNAL
     with pytest.raises(Conflict):
-        classification.approve(session, users["head"], change.id)
+        with work.unit(session):
+            classification.approve(session, users["head"], change.id)
     [row] = classification.history(session, users["staff"], doc)
-    assert (row.status, row.rejected_by_id, row.decision_note) == (
+    [step] = [s for s in row.steps if s.decision == "rejected"]
+    assert (row.status, step.decided_by_id, step.note) == (
         "rejected", users["gmoffice"].id, "无须提高")
     assert (row.requested_by_id, row.from_level, row.to_level, row.reason) == (
         users["staff"].id, Level.INTERNAL, Level.CONFIDENTIAL, "理由")
 
 
 def test_request_refusals_change_nothing(session, users, doc):
-    before = session.query(ClassificationChange).count()
+    before = session.query(ApprovalRequest).count()
     with pytest.raises(NotFound):  # another department's customer: not even visible
-        classification.request_change(session, users["service"], doc, "秘密", "x")
+        with work.unit(session):
+            classification.request_change(session, users["service"], doc, "秘密", "x")
     with pytest.raises(Forbidden):  # the auditor reads, never asks
-        classification.request_change(session, users["auditor"], doc, "秘密", "x")
+        with work.unit(session):
+            classification.request_change(session, users["auditor"], doc, "秘密", "x")
     with pytest.raises(Invalid):
-        classification.request_change(session, users["staff"], doc, "内部", "x")
+        with work.unit(session):
+            classification.request_change(session, users["staff"], doc, "内部", "x")
     with pytest.raises(Invalid):
-        classification.request_change(session, users["staff"], doc, "秘密", "  ")
+        with work.unit(session):
+            classification.request_change(session, users["staff"], doc, "秘密", "  ")
     with pytest.raises(Invalid):
-        classification.request_change(session, users["staff"], doc, "顶级", "x")
-    classification.request_change(session, users["staff"], doc, "秘密", "x")
+        with work.unit(session):
+            classification.request_change(session, users["staff"], doc, "顶级", "x")
+    with work.unit(session):
+        classification.request_change(session, users["staff"], doc, "秘密", "x")
     with pytest.raises(Conflict):
-        classification.request_change(session, users["staff"], doc, "机密", "y")
-    assert session.query(ClassificationChange).count() == before + 1
+        with work.unit(session):
+            classification.request_change(session, users["staff"], doc, "机密", "y")
+    assert session.query(ApprovalRequest).count() == before + 1
 
 
 def test_raising_a_dossier_lifts_its_documents_and_lowering_spares_higher_ones(
         session, users, doc, file_doc):
     dossier = doc.dossier
     top = file_doc(dossier, "机密附件", classification="机密")
-    change = classification.request_change(session, users["staff"], dossier, "秘密", "整卷提高")
-    classification.approve(session, users["head"], change.id)
-    classification.approve(session, users["gmoffice"], change.id)
+    with work.unit(session):
+        change = classification.request_change(session, users["staff"], dossier, "秘密", "整卷提高")
+    with work.unit(session):
+        classification.approve(session, users["head"], change.id)
+    with work.unit(session):
+        classification.approve(session, users["gmoffice"], change.id)
     session.refresh(doc)
     session.refresh(top)
     assert (dossier.classification, doc.classification, top.classification) == (
         Level.SECRET, Level.SECRET, Level.CONFIDENTIAL)
     assert _hits(session, users["staff"]) == 0
 
-    down = classification.request_change(session, users["head"], dossier, "内部", "解密")
-    classification.approve(session, users["gmoffice"], down.id)
+    with work.unit(session):
+        down = classification.request_change(session, users["head"], dossier, "内部", "解密")
+    with work.unit(session):
+        classification.approve(session, users["gmoffice"], down.id)
     session.refresh(doc)
     session.refresh(top)
     assert (dossier.classification, doc.classification, top.classification) == (
@@ -159,11 +198,13 @@ def test_raising_a_dossier_lifts_its_documents_and_lowering_spares_higher_ones(
 
 
 def test_pending_list_shows_only_what_the_user_may_still_approve(session, users, doc):
-    change = classification.request_change(session, users["staff"], doc, "秘密", "x")
+    with work.unit(session):
+        change = classification.request_change(session, users["staff"], doc, "秘密", "x")
     assert [c.id for c in classification.pending_for(session, users["head"])] == [change.id]
     assert [c.id for c in classification.pending_for(session, users["gmoffice"])] == [change.id]
     assert classification.pending_for(session, users["service_head"]) == []
     assert classification.pending_for(session, users["staff"]) == []
-    classification.approve(session, users["head"], change.id)
+    with work.unit(session):
+        classification.approve(session, users["head"], change.id)
     assert classification.pending_for(session, users["head"]) == []
     assert [c.id for c in classification.pending_for(session, users["gmoffice"])] == [change.id]

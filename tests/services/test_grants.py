@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from archive.models import AccessGrant, Designation
-from archive.services import access, clock, finder, grants
+from archive.services import access, clock, finder, grants, work
 from archive.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 
@@ -40,9 +40,10 @@ def test_customer_grant_opens_that_customer_only_until_it_expires(session, users
     service = users["service"]
     assert _total(session, service) == 1
     until = (clock.now() + timedelta(days=2)).date().isoformat()
-    grants.grant_access(session, users["gm"], {"user": "service", "customer_id":
-                        world["甲客户"].dossier.customer_id, "valid_until": until,
-                        "reason": "协助处理投诉"})
+    with work.unit(session):
+        grants.grant_access(session, users["gm"], {"user": "service", "customer_id":
+                            world["甲客户"].dossier.customer_id, "valid_until": until,
+                            "reason": "协助处理投诉"})
     assert _sees(service, world["甲客户"]) and not _sees(service, world["乙客户"])
     assert _total(session, service) == 2
     clock.travel(timedelta(days=3))
@@ -53,13 +54,15 @@ def test_customer_grant_opens_that_customer_only_until_it_expires(session, users
 def test_department_grant_opens_the_department_within_clearance(session, users, world, file_doc):
     service = users["service"]
     secret = file_doc(world["甲客户"].dossier, "秘密 认购书", classification="秘密")
-    grant = grants.grant_access(session, users["gm"], {
-        "user": "service", "department": "XS", "reason": "部门合并盘点",
-        "valid_until": (clock.now() + timedelta(hours=5)).isoformat()})
+    with work.unit(session):
+        grant = grants.grant_access(session, users["gm"], {
+            "user": "service", "department": "XS", "reason": "部门合并盘点",
+            "valid_until": (clock.now() + timedelta(hours=5)).isoformat()})
     assert _sees(service, world["甲客户"]) and _sees(service, world["乙客户"])
     assert not _sees(service, secret), "a grant widens the reach, never the clearance"
     assert _total(session, service) == 3
-    grants.revoke_grant(session, users["gm"], grant.id)
+    with work.unit(session):
+        grants.revoke_grant(session, users["gm"], grant.id)
     assert not _sees(service, world["乙客户"]) and _total(session, service) == 1
 
 
@@ -67,7 +70,8 @@ def test_only_the_gm_grants_and_bad_grants_change_nothing(session, users, world)
     good = {"user": "service", "department": "XS", "reason": "x",
             "valid_until": (clock.now() + timedelta(days=1)).isoformat()}
     with pytest.raises(Forbidden):
-        grants.grant_access(session, users["gmoffice"], good)
+        with work.unit(session):
+            grants.grant_access(session, users["gmoffice"], good)
     for bad in ({**good, "valid_until": (clock.now() - timedelta(days=1)).isoformat()},
                 {**good, "valid_until": "明天"},
                 {**good, "valid_until": (clock.now() + timedelta(days=400)).isoformat()},
@@ -76,7 +80,8 @@ def test_only_the_gm_grants_and_bad_grants_change_nothing(session, users, world)
                 {**good, "department": None},
                 {**good, "user": "nobody"}):
         with pytest.raises((Invalid, NotFound)):
-            grants.grant_access(session, users["gm"], bad)
+            with work.unit(session):
+                grants.grant_access(session, users["gm"], bad)
     assert session.query(AccessGrant).count() == 0
     assert not _sees(users["service"], world["甲客户"])
 
@@ -85,21 +90,26 @@ def test_designation_opens_top_secret_and_search_follows(session, users, world, 
     top = file_doc(world["甲客户"].dossier, "绝密 认购书", classification="绝密", actor="gm")
     head = users["head"]
     assert not _sees(head, top) and _total(session, head) == 2
-    designation = grants.designate(session, users["gm"], {"user": "head",
-                                                          "dossier_id": top.dossier_id})
+    with work.unit(session):
+        designation = grants.designate(session, users["gm"], {"user": "head",
+                                                              "dossier_id": top.dossier_id})
     assert _sees(head, top) and _total(session, head) == 3
     with pytest.raises(Conflict):
-        grants.designate(session, users["gm"], {"user": "head", "dossier_id": top.dossier_id})
-    grants.revoke_designation(session, users["gm"], designation.id)
+        with work.unit(session):
+            grants.designate(session, users["gm"], {"user": "head", "dossier_id": top.dossier_id})
+    with work.unit(session):
+        grants.revoke_designation(session, users["gm"], designation.id)
     assert not _sees(head, top) and _total(session, head) == 2
     with pytest.raises(Forbidden):
-        grants.designate(session, users["gmoffice"], {"user": "head", "document_id": top.id})
+        with work.unit(session):
+            grants.designate(session, users["gmoffice"], {"user": "head", "document_id": top.id})
     assert session.query(Designation).count() == 0
 
 
 def test_designation_below_top_secret_does_not_widen_search(session, users, world):
     """A designation opens only 绝密; the index must not list readers for lower levels."""
-    grants.designate(session, users["gm"], {"user": "service",
-                                            "document_id": world["甲客户"].id})
+    with work.unit(session):
+        grants.designate(session, users["gm"], {"user": "service",
+                                                "document_id": world["甲客户"].id})
     assert not _sees(users["service"], world["甲客户"])
     assert _total(session, users["service"]) == 1

@@ -1,0 +1,513 @@
+"""The approval engine (审批): somebody asks, named people decide in order, and only then
+something happens. Level changes, 绝密 copies, cross-department access and route changes
+run on it; loans, destructions and transfer receipts will.
+
+- A request is filed under the active route of its kind and copies that route's steps:
+  a later change of the route never alters a request in flight.
+- Steps of one stage may be decided in any order; the next stage opens when every step
+  of the current one is approved. A rejection ends the request; a withdrawal is the
+  requester's alone; a request past its route's time limit is expired, read against
+  the clock.
+- Every decision passes the same guards, here and nowhere else: the request is pending;
+  the decider is neither the requester nor an earlier decider of it; an open step's
+  scope names the decider; the decider may read the subject (the one may-read rule of
+  access.py, every item of a batch); and, to approve, the subject has not changed since
+  the request was filed. A refused decision is audited and changes nothing.
+- The effect of the final approval runs in the approval's own transaction, through the
+  one handler its kind registered (`effect`); work that must follow the commit (index
+  writes) is registered on the unit of work.
+
+Routes are data (approval_routes, seeded by the migration with their seed lines). A route
+is changed only by a request of kind route_change, which the GM approves.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
+
+from archive.models import Customer, Document, Dossier, User
+from archive.models.approval import (
+    ApprovalKind,
+    ApprovalRequest,
+    ApprovalRoute,
+    ApprovalStep,
+    Approver,
+    Decision,
+    RequestStatus,
+    RouteStep,
+)
+from archive.models.enums import DocumentStatus, Role
+from archive.services import access, audit, validation, work
+from archive.services.clock import now
+from archive.services.errors import Conflict, Forbidden, Invalid, NotFound
+
+NOT_FOUND = "审批申请不存在"
+MAX_NOTE = 2000
+
+
+@dataclass(frozen=True)
+class Handler:
+    """What a kind adds to the engine.
+
+    describe: the subject in words, for `viewer` (never more than the viewer may see).
+    stale: why the subject no longer is what was asked about (None: unchanged).
+    prepare: the decider's extra input for the final approval, validated (e.g. the GM
+             picks the customer a cross-department request named as text).
+    apply: the effect of the final approval, in the approval's transaction.
+    """
+
+    describe: Callable
+    apply: Callable
+    stale: Callable = lambda session, request: None
+    prepare: Callable = lambda session, actor, request, data: {}
+
+
+_HANDLERS: dict[ApprovalKind, Handler] = {}
+
+
+def effect(kind: ApprovalKind, handler: Handler) -> None:
+    """Register the handler of a kind (each module that owns a kind does so on import)."""
+    _HANDLERS[kind] = handler
+
+
+def handler(kind) -> Handler:
+    if not _HANDLERS.get(ApprovalKind(kind)):
+        # The modules that own kinds register them when imported.
+        import archive.services.classification  # noqa: F401
+        import archive.services.grants  # noqa: F401
+    return _HANDLERS[ApprovalKind(kind)]
+
+
+# ---- routes -----------------------------------------------------------------------
+
+
+def route_for(session, kind: ApprovalKind) -> ApprovalRoute:
+    """The active route of a kind."""
+    route = session.execute(
+        select(ApprovalRoute).where(ApprovalRoute.kind == ApprovalKind(kind).value,
+                                    ApprovalRoute.active.is_(True))
+    ).scalar_one_or_none()
+    if route is None:
+        raise Conflict(f"未配置“{ApprovalKind(kind).label}”的审批路线", code="no_route")
+    return route
+
+
+def routes(session) -> list[ApprovalRoute]:
+    """Every route, active ones first, each kind's versions newest first."""
+    return list(session.execute(
+        select(ApprovalRoute).options(selectinload(ApprovalRoute.steps))
+        .order_by(ApprovalRoute.active.desc(), ApprovalRoute.kind,
+                  ApprovalRoute.version.desc())
+    ).scalars())
+
+
+# ---- filing a request --------------------------------------------------------------
+
+
+def _subject_columns(subject) -> dict:
+    if subject is None:
+        return {}
+    column = {Document: "document_id", Dossier: "dossier_id", Customer: "customer_id",
+              ApprovalRoute: "subject_route_id"}[type(subject)]
+    return {column: subject.id}
+
+
+def ref(subject) -> str | None:
+    """How audit details name the subject ('document:12'): the audit log withholds details
+    about what a reader may not open."""
+    if subject is None:
+        return None
+    return f"{type(subject).__name__.lower()}:{subject.id}"
+
+
+def file(session, actor: User, kind: ApprovalKind, *, reason: str, subject=None,
+         payload: dict | None = None, subject_level: int | None = None) -> ApprovalRequest:
+    """File a request under the active route of `kind`; the caller has checked that the
+    actor may ask. The steps are copied from the route."""
+    kind = ApprovalKind(kind)
+    route = route_for(session, kind)
+    moment = now()
+    request = ApprovalRequest(
+        kind=kind.value, route_id=route.id, requested_by_id=actor.id, reason=reason,
+        status=RequestStatus.PENDING.value, created_at=moment, subject_level=subject_level,
+        expires_at=(moment + timedelta(hours=route.time_limit_hours)
+                    if route.time_limit_hours else None),
+        **_subject_columns(subject),
+    )
+    request.payload = payload or {}
+    session.add(request)
+    session.flush()
+    for step in route.steps:
+        session.add(ApprovalStep(request_id=request.id, stage=step.stage,
+                                 approver=step.approver))
+    session.flush()
+    session.refresh(request)
+    audit.record(session, actor, "approval.requested", request, kind=kind.value,
+                 route=route.id, target=ref(subject), reason=reason)
+    return request
+
+
+# ---- who may decide ----------------------------------------------------------------
+
+
+def _customer(request: ApprovalRequest) -> Customer | None:
+    subject = request.subject
+    if isinstance(subject, Customer):
+        return subject
+    if isinstance(subject, Dossier):
+        return subject.customer
+    if isinstance(subject, Document):
+        return subject.dossier.customer
+    return None
+
+
+def in_scope(user: User, approver: str, request: ApprovalRequest) -> bool:
+    """Whether `user` is who a step of `approver` names, for this request."""
+    role = Role(user.role)
+    match Approver(approver):
+        case Approver.CUSTOMER_DEPT_HEAD:
+            customer = _customer(request)
+            return (role is Role.DEPT_HEAD and customer is not None
+                    and user.department_id == customer.department_id)
+        case Approver.REQUESTER_DEPT_HEAD:
+            return (role is Role.DEPT_HEAD and user.department_id is not None
+                    and user.department_id == request.requested_by.department_id)
+        case Approver.GM_OFFICE:
+            return role is Role.GM_OFFICE
+        case Approver.GM_OFFICE_DIRECTOR:
+            return role is Role.GM_OFFICE and bool(user.gm_office_director)
+        case Approver.LEGAL:
+            return role is Role.LEGAL
+        case Approver.GM:
+            return role is Role.GM
+    return False
+
+
+def may_read_subject(user: User, request: ApprovalRequest) -> bool:
+    """The one may-read rule, applied to the subject (every item of a batch)."""
+    subject = request.subject
+    if subject is None or isinstance(subject, ApprovalRoute):
+        return True
+    return access.may_read(user, subject)
+
+
+def _deciders(request: ApprovalRequest) -> set[int]:
+    return {s.decided_by_id for s in request.steps if s.decided_by_id is not None}
+
+
+def open_steps(request: ApprovalRequest) -> list[ApprovalStep]:
+    stage = request.open_stage
+    return [s for s in request.steps if s.stage == stage and s.decision is None]
+
+
+def visible(user: User, request: ApprovalRequest) -> bool:
+    """Whether `user` may see the request at all: its requester and deciders; whoever may
+    read its subject (a document's page shows its level changes to its readers); for a
+    request without a protected subject, those a step names and the archive's readers
+    (auditor, GM). Everyone else is told it does not exist."""
+    if user.id == request.requested_by_id or user.id in _deciders(request):
+        return True
+    if not may_read_subject(user, request):
+        return False
+    if request.subject is not None and not isinstance(request.subject, ApprovalRoute):
+        return True
+    if Role(user.role) in (Role.AUDITOR, Role.GM):
+        return True
+    return any(in_scope(user, s.approver, request) for s in request.steps)
+
+
+def named(user: User, request: ApprovalRequest) -> bool:
+    """Whether a step of the request names `user` (never its requester), decided or not."""
+    return user.id != request.requested_by_id and any(
+        in_scope(user, s.approver, request) for s in request.steps)
+
+
+def _step_for(user: User, request: ApprovalRequest) -> ApprovalStep | None:
+    return next((s for s in open_steps(request) if in_scope(user, s.approver, request)), None)
+
+
+def may_decide(user: User, request: ApprovalRequest) -> bool:
+    """Whether approve/reject buttons make sense for `user` now (the guards, without
+    the stale-subject check, which only an approval attempt makes)."""
+    return _refusal(user, request) is None
+
+
+def _refusal(user: User, request: ApprovalRequest):
+    """The first guard a decision by `user` fails, as the error to raise (None: none)."""
+    if user.id == request.requested_by_id:
+        return Forbidden("不能审批本人提出的申请")
+    if not named(user, request):
+        return Forbidden("您不是该申请的审批人")
+    state = request.state(now())
+    if state is not RequestStatus.PENDING:
+        message = {RequestStatus.EXPIRED: "申请已过期，未在时限内审批",
+                   RequestStatus.WITHDRAWN: "申请已由申请人撤回"}.get(state, "该申请已处理")
+        return Conflict(message, code="already_decided" if state in (
+            RequestStatus.APPROVED, RequestStatus.REJECTED) else state.value)
+    if user.id in _deciders(request):
+        return Conflict("同一人不能重复审批同一申请", code="already_approved")
+    if _step_for(user, request) is None:
+        stage = request.open_stage
+        taken = [s for s in request.steps if s.stage == stage and s.decision is not None
+                 and in_scope(user, s.approver, request)]
+        if taken:
+            return Conflict(f"{taken[0].approver_enum.label}已审批，需由另一方审批",
+                            code="already_approved")
+        return Conflict("尚未轮到您审批：上一阶段的审批尚未完成", code="not_your_turn")
+    if not may_read_subject(user, request):
+        return Forbidden("您的密级或范围不足以审阅该申请的对象")
+    return None
+
+
+# ---- deciding -----------------------------------------------------------------------
+
+
+def get(session, user: User, request_id, *, lock: bool = False) -> ApprovalRequest:
+    """A request the user may see (NotFound otherwise, as for an id that does not exist).
+    `lock` reads it FOR UPDATE: two deciders of one step are serialised."""
+    request_id = validation.row_id(request_id)
+    stmt = select(ApprovalRequest).where(ApprovalRequest.id == (request_id or -1))
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    request = session.execute(stmt).scalar_one_or_none()
+    if request is not None and lock:
+        for step in request.steps:
+            session.refresh(step)
+    if request is None or not visible(user, request):
+        raise NotFound(NOT_FOUND)
+    return request
+
+
+def _refuse(session, actor: User, request: ApprovalRequest, action: str, error):
+    work.record_refusal(session, actor, action, ("approvalrequest", request.id),
+                        reason=error.message, kind=request.kind, target=ref(request.subject))
+    raise error
+
+
+def approve(session, actor: User, request_id, note: str = "",
+            data: dict | None = None) -> ApprovalRequest:
+    """Give the actor's approval on the step that names them; when it is the last, run
+    the kind's effect in the same transaction."""
+    request = get(session, actor, request_id, lock=True)
+    error = _refusal(actor, request)
+    kind_handler = handler(request.kind)
+    if error is None:
+        reason = kind_handler.stale(session, request)
+        if reason:
+            error = Conflict(f"申请对象在申请后已变更（{reason}），请重新申请",
+                             code="subject_changed")
+    if error is not None:
+        _refuse(session, actor, request, "approval.approve", error)
+    note = _note(note)
+    step = _step_for(actor, request)
+    final = all(s is step or s.decision == Decision.APPROVED.value for s in request.steps)
+    prepared = kind_handler.prepare(session, actor, request, data or {}) if final else {}
+    moment = now()
+    step.decided_by_id, step.decision, step.note, step.decided_at = (
+        actor.id, Decision.APPROVED.value, note, moment)
+    audit.record(session, actor, "approval.approved", ("approvalrequest", request.id),
+                 kind=request.kind, step=step.approver, stage=step.stage, note=note,
+                 target=ref(request.subject))
+    if final:
+        request.status = RequestStatus.APPROVED.value
+        request.decided_at = moment
+        kind_handler.apply(session, actor, request, prepared)
+    session.flush()
+    return request
+
+
+def reject(session, actor: User, request_id, note: str = "") -> ApprovalRequest:
+    """Refuse the request on the step that names the actor: it ends here."""
+    request = get(session, actor, request_id, lock=True)
+    error = _refusal(actor, request)
+    if error is not None:
+        _refuse(session, actor, request, "approval.reject", error)
+    note = _note(note)
+    step = _step_for(actor, request)
+    moment = now()
+    step.decided_by_id, step.decision, step.note, step.decided_at = (
+        actor.id, Decision.REJECTED.value, note, moment)
+    request.status = RequestStatus.REJECTED.value
+    request.decided_at = moment
+    audit.record(session, actor, "approval.rejected", ("approvalrequest", request.id),
+                 kind=request.kind, step=step.approver, note=note, target=ref(request.subject))
+    session.flush()
+    return request
+
+
+def withdraw(session, actor: User, request_id) -> ApprovalRequest:
+    """The requester takes a pending request back."""
+    request = get(session, actor, request_id, lock=True)
+    error = None
+    if actor.id != request.requested_by_id:
+        error = Forbidden("只有申请人可以撤回申请")
+    elif request.state(now()) is not RequestStatus.PENDING:
+        error = Conflict("该申请已处理，不能撤回", code="already_decided")
+    if error is not None:
+        _refuse(session, actor, request, "approval.withdraw", error)
+    request.status = RequestStatus.WITHDRAWN.value
+    request.decided_at = now()
+    audit.record(session, actor, "approval.withdrawn", ("approvalrequest", request.id),
+                 kind=request.kind, target=ref(request.subject))
+    session.flush()
+    return request
+
+
+def _note(note) -> str:
+    return validation.text({"note": note or ""}, "note", "审批意见", max_len=MAX_NOTE)
+
+
+# ---- lists ------------------------------------------------------------------------
+
+
+def _pending_rows(session, kinds=None):
+    moment = now()
+    stmt = (select(ApprovalRequest)
+            .options(selectinload(ApprovalRequest.steps))
+            .where(ApprovalRequest.status == RequestStatus.PENDING.value,
+                   or_(ApprovalRequest.expires_at.is_(None),
+                       ApprovalRequest.expires_at >= moment))
+            .order_by(ApprovalRequest.created_at, ApprovalRequest.id))
+    if kinds:
+        stmt = stmt.where(ApprovalRequest.kind.in_([ApprovalKind(k).value for k in kinds]))
+    return session.execute(stmt).scalars().all()
+
+
+def inbox(session, user: User, kinds=None) -> list[ApprovalRequest]:
+    """待审批: every request with a step the user may decide now, oldest first."""
+    return [r for r in _pending_rows(session, kinds) if may_decide(user, r)]
+
+
+def mine(session, user: User, limit: int = 200) -> list[ApprovalRequest]:
+    """我的申请: the user's requests, newest first."""
+    return list(session.execute(
+        select(ApprovalRequest).options(selectinload(ApprovalRequest.steps))
+        .where(ApprovalRequest.requested_by_id == user.id)
+        .order_by(ApprovalRequest.id.desc()).limit(limit)
+    ).scalars())
+
+
+def for_subject(session, subject, kinds) -> list[ApprovalRequest]:
+    """The requests about one subject (of the given kinds), oldest first."""
+    column = getattr(ApprovalRequest, next(iter(_subject_columns(subject))))
+    return list(session.execute(
+        select(ApprovalRequest).where(column == subject.id,
+                                      ApprovalRequest.kind.in_([k.value for k in kinds]))
+        .order_by(ApprovalRequest.created_at, ApprovalRequest.id)
+    ).scalars())
+
+
+def describe(request: ApprovalRequest, viewer: User) -> str:
+    """The subject in words, as `viewer` may read it."""
+    return handler(request.kind).describe(request, viewer)
+
+
+# ---- routes as data: changed only through the engine --------------------------------
+
+
+def propose_route_change(session, actor: User, data: dict) -> ApprovalRequest:
+    """The administrator proposes new steps (and time limit) for a route; the GM decides.
+    `data`: route (id), steps (a list of [stage, approver]), time_limit_hours, reason."""
+    access.require(actor, "route.propose")
+    route = session.get(ApprovalRoute, validation.row_id(data.get("route")) or -1)
+    if route is None:
+        raise NotFound("审批路线不存在")
+    if not route.active:
+        raise Conflict("该路线已被新版本取代，请对现行路线提出变更", code="route_retired")
+    steps = _steps(data.get("steps"))
+    hours = data.get("time_limit_hours")
+    if hours in (None, ""):
+        hours = None
+    else:
+        hours = validation.integer({"h": hours}, "h", "审批时限（小时）")
+        if hours is None or not 0 < hours <= 24 * 366:
+            raise Invalid("审批时限须在 1 到 8784 小时之间", details={"field": "time_limit_hours"})
+    reason = validation.text(data, "reason", "变更理由", required=True, max_len=2000)
+    current = [[s.stage, s.approver] for s in route.steps]
+    if steps == current and hours == route.time_limit_hours:
+        raise Invalid("新路线与现行路线相同", code="same_route")
+    pending = session.execute(
+        select(ApprovalRequest.id).where(ApprovalRequest.subject_route_id == route.id,
+                                         ApprovalRequest.status == RequestStatus.PENDING.value)
+    ).first()
+    if pending:
+        raise Conflict("该路线已有待审批的变更申请", code="change_pending")
+    return file(session, actor, ApprovalKind.ROUTE_CHANGE, reason=reason, subject=route,
+                payload={"steps": steps, "time_limit_hours": hours,
+                         "before": {"steps": current, "time_limit_hours": route.time_limit_hours}})
+
+
+def _steps(value) -> list[list]:
+    """[[stage, approver], ...]: stages numbered 1.., each with one or more approvers."""
+    if isinstance(value, str):  # the form: one stage per line, approvers separated by commas
+        value = [[number, name.strip()] for number, line in enumerate(value.splitlines(), 1)
+                 for name in line.split(",") if name.strip()]
+    if not isinstance(value, list) or not value or len(value) > 12:
+        raise Invalid("请给出 1 到 12 个审批步骤", details={"field": "steps"})
+    steps = []
+    for item in value:
+        try:
+            stage, approver = int(item[0]), Approver(str(item[1]).strip()).value
+        except (TypeError, ValueError, IndexError, KeyError):
+            raise Invalid("审批步骤应为 [阶段, 审批人]，审批人取值："
+                          + "、".join(a.value for a in Approver),
+                          details={"field": "steps"}) from None
+        if not 1 <= stage <= 12:
+            raise Invalid("阶段须在 1 到 12 之间", details={"field": "steps"})
+        if [stage, approver] in steps:
+            raise Invalid("同一阶段不能重复同一审批人", details={"field": "steps"})
+        steps.append([stage, approver])
+    stages = sorted({s for s, _ in steps})
+    if stages != list(range(1, len(stages) + 1)):
+        raise Invalid("阶段须从 1 起连续编号", details={"field": "steps"})
+    return sorted(steps)
+
+
+def _route_stale(session, request: ApprovalRequest):
+    route = request.subject_route
+    return None if route.active else "该路线已被另一次变更取代"
+
+
+def _apply_route_change(session, actor: User, request: ApprovalRequest, _data) -> None:
+    old = request.subject_route
+    payload = request.payload
+    new = ApprovalRoute(kind=old.kind, version=old.version + 1, name=old.name,
+                        seed_ref=old.seed_ref, time_limit_hours=payload["time_limit_hours"],
+                        active=True, created_at=now())
+    old.active = False
+    session.flush()  # the old version retires before the new one (one active per kind)
+    new.steps = [RouteStep(stage=stage, approver=approver)
+                 for stage, approver in payload["steps"]]
+    session.add(new)
+    session.flush()
+    audit.record(session, actor, "route.changed", new, kind=new.kind, version=new.version,
+                 replaces=old.id, steps=payload["steps"], request=request.id,
+                 requested_by=request.requested_by.username)
+
+
+def _describe_route(request: ApprovalRequest, _viewer) -> str:
+    route = request.subject_route
+    return f"审批路线“{route.name}”（第 {route.version} 版）"
+
+
+effect(ApprovalKind.ROUTE_CHANGE, Handler(describe=_describe_route, apply=_apply_route_change,
+                                          stale=_route_stale))
+
+
+def steps_text(steps) -> str:
+    """'客户所属部门负责人 + 总经理办公室 → 总经理或副总经理' for a list of steps or pairs."""
+    stages: dict[int, list[str]] = {}
+    for step in steps:
+        stage, approver = (step if isinstance(step, list | tuple)
+                           else (step.stage, step.approver))
+        stages.setdefault(stage, []).append(Approver(approver).label)
+    return " → ".join(" + ".join(names) for _, names in sorted(stages.items()))
+
+
+def subject_active(document_or_dossier) -> bool:
+    if isinstance(document_or_dossier, Document):
+        return document_or_dossier.status == DocumentStatus.ACTIVE.value
+    return document_or_dossier is not None
