@@ -1,5 +1,6 @@
 """Model → JSON shapes of the API."""
 
+from archive.clock import now
 from archive.models import (
     AccessGrant,
     ApprovalRequest,
@@ -14,7 +15,6 @@ from archive.models import (
 )
 from archive.models.approval import Approver, Decision
 from archive.models.enums import Level
-from archive.services.clock import now
 
 
 def level(value: int) -> dict:

@@ -28,6 +28,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
+from archive.clock import now
 from archive.models import Customer, Document, Dossier, User
 from archive.models.approval import (
     ApprovalKind,
@@ -41,7 +42,6 @@ from archive.models.approval import (
 )
 from archive.models.enums import DocumentStatus, Role
 from archive.services import access, audit, validation, work
-from archive.services.clock import now
 from archive.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 NOT_FOUND = "审批申请不存在"

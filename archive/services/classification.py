@@ -18,11 +18,11 @@ Raising to 绝密 is allowed; from then on only the GM and the persons the GM de
 
 from sqlalchemy import or_, select
 
+from archive.clock import now
 from archive.models import Document, Dossier, User
 from archive.models.approval import ApprovalKind, ApprovalRequest, RequestStatus
 from archive.models.enums import DocumentStatus, Level
 from archive.services import access, approvals, audit, indexing, validation, work
-from archive.services.clock import now
 from archive.services.errors import Conflict, Invalid
 
 KINDS = (ApprovalKind.LEVEL_RAISE, ApprovalKind.LEVEL_LOWER)

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
+from archive.clock import now
 from archive.models import (
     AccessGrant,
     CopyApproval,
@@ -32,7 +33,6 @@ from archive.models import (
 from archive.models.approval import ApprovalKind, ApprovalRequest, RequestStatus
 from archive.models.enums import DocumentStatus, Level
 from archive.services import access, approvals, audit, indexing, validation, work
-from archive.services.clock import now
 from archive.services.customers import find_department, get_or_404
 from archive.services.errors import Conflict, Invalid
 

@@ -4,9 +4,9 @@ from flask import Flask, current_app
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from archive.clock import now
 from archive.models.enums import CARRIERS, CATEGORIES, GROUPS, LEVEL_LABELS, Level
 from archive.services import access
-from archive.services.clock import now
 
 
 def register(app: Flask) -> None:

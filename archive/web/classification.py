@@ -4,11 +4,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from archive.clock import now
 from archive.extensions import db
 from archive.models import Document, Dossier
 from archive.models.approval import RequestStatus
 from archive.services import access, approvals, classification, grants, work
-from archive.services.clock import now
 from archive.services.customers import get_dossier
 from archive.services.errors import DomainError
 from archive.services.filing import get_document

@@ -8,9 +8,8 @@ from flask import g
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from archive import samples
+from archive import clock, samples
 from archive.models import ApprovalRequest, AuditEvent, Level
-from archive.services import clock
 
 PDF = samples.make_pdf("认购书", ["客户何静认购翠湖苑。"])
 

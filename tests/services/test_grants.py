@@ -5,8 +5,9 @@ from datetime import timedelta
 
 import pytest
 
+from archive import clock
 from archive.models import AccessGrant, Designation
-from archive.services import access, clock, finder, grants, work
+from archive.services import access, finder, grants, work
 from archive.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 

@@ -7,9 +7,8 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from archive import samples
+from archive import clock, samples
 from archive.models import ApprovalRequest, AuditEvent, Level
-from archive.services import clock
 
 
 @pytest.fixture
