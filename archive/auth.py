@@ -8,7 +8,7 @@ from flask_login import current_user
 from archive.errors import respond
 from archive.extensions import db, login_manager
 from archive.models import User
-from archive.services import access, accounts, audit, sessions
+from archive.services import access, accounts, audit, sessions, work
 
 # The cookie's key for the server-side session's token (archive.services.sessions).
 SESSION_TOKEN = "sid"
@@ -28,7 +28,9 @@ def _resume_session(app: Flask, value: str) -> User | None:
     `value` is what Flask-Login stored at login (user id and password version); it must
     name the session's own user."""
     idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
-    user, why = sessions.resume(db.session, session.get(SESSION_TOKEN), idle)
+    # Its own unit: an idle session ends, and activity is noted, whatever the request does.
+    with work.unit(db.session):
+        user, why = sessions.resume(db.session, session.get(SESSION_TOKEN), idle)
     if user is None or not user.active or user.get_id() != value:
         forget_browser_session()
         if why == "idle":
@@ -61,7 +63,8 @@ def init_app(app: Flask) -> None:
         header = req.headers.get("Authorization", "")
         if not req.path.startswith("/api/") or not header.startswith("Bearer "):
             return None
-        user = accounts.user_for_token(db.session, header[7:].strip())
+        with work.unit(db.session):
+            user = accounts.user_for_token(db.session, header[7:].strip())
         if user is not None:
             g.api_token_auth = True
         return user

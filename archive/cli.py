@@ -9,7 +9,7 @@ from sqlalchemy import select
 from archive.extensions import db
 from archive.models import Department, Level, RetentionRule, StoredFile, User
 from archive.models.enums import DEFAULT_RETENTION
-from archive.services import accounts, audit, indexing
+from archive.services import accounts, audit, indexing, work
 from archive.services.customers import find_department
 from archive.services.errors import DomainError
 
@@ -31,10 +31,10 @@ def init_db() -> None:
     from flask_migrate import upgrade
 
     upgrade()
-    for category, retention in DEFAULT_RETENTION.items():
-        if db.session.get(RetentionRule, category) is None:
-            db.session.add(RetentionRule(category=category, retention=retention.value))
-    db.session.commit()
+    with work.unit(db.session):
+        for category, retention in DEFAULT_RETENTION.items():
+            if db.session.get(RetentionRule, category) is None:
+                db.session.add(RetentionRule(category=category, retention=retention.value))
 
 
 def init_app(app: Flask) -> None:
@@ -54,11 +54,11 @@ def init_app(app: Flask) -> None:
             _fail("部门名称不能为空，且不超过 100 个字符")
         if db.session.execute(select(Department).where(Department.name == name)).first():
             _fail(f"部门已存在：{name}")
-        department = Department(name=name, code=code.strip() or f"D{name}"[:20])
-        db.session.add(department)
-        db.session.flush()
-        audit.record(db.session, None, "department.created", department, name=name)
-        db.session.commit()
+        with work.unit(db.session):
+            department = Department(name=name, code=code.strip() or f"D{name}"[:20])
+            db.session.add(department)
+            db.session.flush()
+            audit.record(db.session, None, "department.created", department, name=name)
         click.echo(f"已创建部门 {department.name}（id {department.id}，代码 {department.code}）")
 
     @app.cli.command("create-user")
@@ -75,10 +75,12 @@ def init_app(app: Flask) -> None:
         except ValueError:
             _fail(f"未知密级：{clearance}")
         try:
-            dept = find_department(db.session, department) if department else None
-            user = accounts.create_user(db.session, username=name, password=password, role=role,
-                                        department_id=dept.id if dept else None,
-                                        clearance=level, display_name=display_name)
+            with work.unit(db.session):
+                dept = find_department(db.session, department) if department else None
+                user = accounts.create_user(
+                    db.session, username=name, password=password, role=role,
+                    department_id=dept.id if dept else None, clearance=level,
+                    display_name=display_name)
         except DomainError as exc:
             _fail(exc.message)
         click.echo(f"已创建用户 {user.username}（{user.role}，{level.label}）")
@@ -87,8 +89,8 @@ def init_app(app: Flask) -> None:
     @click.argument("name")
     def create_token_command(name):
         """Create an API token for user NAME; the token is printed alone on the last line."""
-        user = _user_named(name)
-        token = accounts.create_token(db.session, user)
+        with work.unit(db.session):
+            token = accounts.create_token(db.session, _user_named(name))
         click.echo(f"API token for {name} (shown once):")
         click.echo(token)
 
@@ -96,9 +98,9 @@ def init_app(app: Flask) -> None:
     @click.argument("name")
     def deactivate_user_command(name):
         """Deactivate user NAME: no more logins; every session and API token ends now."""
-        user = _user_named(name)
         try:
-            accounts.deactivate_user(db.session, user)
+            with work.unit(db.session):
+                accounts.deactivate_user(db.session, _user_named(name))
         except DomainError as exc:
             _fail(exc.message)
         click.echo(f"已停用用户 {name}，其全部会话和 API 令牌已失效")

@@ -13,7 +13,7 @@ from flask import current_app
 from archive import samples
 from archive.models import Department, Designation, Level
 from archive.models.enums import CATEGORIES
-from archive.services import accounts, customers, filing, indexing
+from archive.services import accounts, customers, filing, indexing, work
 
 DEPARTMENTS = [("销售经营部", "XS"), ("客服中心", "KF"), ("法律室", "FL"), ("总经理办公室", "ZB")]
 
@@ -65,50 +65,52 @@ def _units(rng: random.Random, n: int):
 
 
 def load(session, echo=print, seed: int = 2026) -> None:
-    """Create the demo archive (the caller has checked that it is empty)."""
+    """Create the demo archive (the caller has checked that it is empty): the people and
+    the customers with their dossiers in one unit each, then one unit per document, as an
+    import files its rows."""
     rng = random.Random(seed)
-    departments = {}
-    for name, code in DEPARTMENTS:
-        department = Department(name=name, code=code)
-        session.add(department)
-        departments[code] = department
-    session.commit()
-
-    users = {}
-    for username, display, role, dept, level in USERS:
-        users[username] = accounts.create_user(
-            session, username=username, password=DEMO_PASSWORDS[username], role=role,
-            department_id=departments[dept].id if dept else None, clearance=level,
-            display_name=display)
-        users[username].gm_office_director = username in DIRECTORS
+    departments, users = {}, {}
+    with work.unit(session):
+        for name, code in DEPARTMENTS:
+            department = Department(name=name, code=code)
+            session.add(department)
+            departments[code] = department
+        session.flush()
+        for username, display, role, dept, level in USERS:
+            users[username] = accounts.create_user(
+                session, username=username, password=DEMO_PASSWORDS[username], role=role,
+                department_id=departments[dept].id if dept else None, clearance=level,
+                display_name=display)
+            users[username].gm_office_director = username in DIRECTORS
     officer = users["officer"]
     fmt = current_app.config["DOSSIER_NUMBER_FORMAT"]
     store = current_app.extensions["blob_store"]
     limits = filing.Limits.from_config(current_app.config)
 
-    owners = []
-    for i in range(30):
-        company = i % 5 == 4
-        name = COMPANIES[(i // 5) % len(COMPANIES)] if company else samples.person_name(rng)
-        dept = "KF" if i % 7 == 3 else ("FL" if i == 29 else "XS")
-        owners.append(customers.create_customer(session, officer, {
-            "code": f"KH{2024000 + i + 1}", "name": name,
-            "kind": "company" if company else "person",
-            "id_number": f"4403{rng.randint(10**13, 10**14 - 1)}" if not company else f"91440300MA5{rng.randint(10**6, 10**7 - 1)}",
-            "phone": f"13{rng.randint(100000000, 999999999)}",
-            "grade": rng.choice(["普通", "普通", "重要", "潜在"]),
-            "department": departments[dept].id,
-        }))
-    # 45 units: every customer one, fifteen of them a second (cross-referenced dossiers).
-    unit_list = _units(rng, 45)
-    holders = owners + owners[:15]
-    dossiers = []
-    for owner, (project, building, unit_no, room) in zip(holders, unit_list, strict=True):
-        dossiers.append(customers.create_dossier(session, officer, {
-            "customer_id": owner.id, "project": project, "building": building,
-            "unit_no": unit_no, "room": room, "location": f"档案室 {rng.randint(1, 8)} 号柜",
-            "checked_by": "周主任",
-        }, number_format=fmt))
+    with work.unit(session):
+        owners = []
+        for i in range(30):
+            company = i % 5 == 4
+            name = COMPANIES[(i // 5) % len(COMPANIES)] if company else samples.person_name(rng)
+            dept = "KF" if i % 7 == 3 else ("FL" if i == 29 else "XS")
+            owners.append(customers.create_customer(session, officer, {
+                "code": f"KH{2024000 + i + 1}", "name": name,
+                "kind": "company" if company else "person",
+                "id_number": f"4403{rng.randint(10**13, 10**14 - 1)}" if not company else f"91440300MA5{rng.randint(10**6, 10**7 - 1)}",
+                "phone": f"13{rng.randint(100000000, 999999999)}",
+                "grade": rng.choice(["普通", "普通", "重要", "潜在"]),
+                "department": departments[dept].id,
+            }))
+        # 45 units: every customer one, fifteen of them a second (cross-referenced dossiers).
+        unit_list = _units(rng, 45)
+        holders = owners + owners[:15]
+        dossiers = []
+        for owner, (project, building, unit_no, room) in zip(holders, unit_list, strict=True):
+            dossiers.append(customers.create_dossier(session, officer, {
+                "customer_id": owner.id, "project": project, "building": building,
+                "unit_no": unit_no, "room": room, "location": f"档案室 {rng.randint(1, 8)} 号柜",
+                "checked_by": "周主任",
+            }, number_format=fmt))
 
     count = 0
     for n, dossier in enumerate(dossiers):
@@ -137,46 +139,47 @@ def load(session, echo=print, seed: int = 2026) -> None:
                     data = samples.make_docx(title, paragraphs, header=room)
                     uploads = [filing.Upload(f"{title}.docx", data)]
             doc_date = date(2018 + n % 7, 1 + k * 2, 1 + n % 27) + timedelta(days=k)
-            filing.file_document(session, officer, dossier.id, {
-                "title": title, "category": category, "classification": int(level),
-                "date": doc_date.isoformat(), "originator": samples.person_name(rng),
-                "pages": "" if uploads else str(rng.randint(1, 12)),
-            }, uploads, store=store, limits=limits, index=False)
+            with work.unit(session):
+                filing.file_document(session, officer, dossier.id, {
+                    "title": title, "category": category, "classification": int(level),
+                    "date": doc_date.isoformat(), "originator": samples.person_name(rng),
+                    "pages": "" if uploads else str(rng.randint(1, 12)),
+                }, uploads, store=store, limits=limits, index=False)
             count += 1
 
     # A litigation case file (法律室) and the judgment in the customer dossier that points to it.
-    plaintiff = owners[0]
-    case = customers.create_dossier(session, officer, {
-        "customer_id": plaintiff.id, "kind": "case", "number": "(2024)粤0305民初1234号",
-        "title": f"{plaintiff.name}房屋质量纠纷案", "classification": int(Level.SECRET),
-    }, number_format=fmt)
-    judgment_text = samples.chinese_paragraphs("诉讼", rng, 4, customer=plaintiff.name)
-    for title, day in (("民事起诉状", "2024-03-05"), ("应诉材料及证据目录", "2024-04-18"),
-                       ("民事判决书（原件）", "2024-09-12")):
-        filing.file_document(session, officer, case.id, {
-            "title": title, "category": "诉讼", "group": "c", "date": day,
-        }, [filing.Upload(f"{title}.pdf", samples.make_pdf(title, judgment_text))],
+    with work.unit(session):
+        plaintiff = owners[0]
+        case = customers.create_dossier(session, officer, {
+            "customer_id": plaintiff.id, "kind": "case", "number": "(2024)粤0305民初1234号",
+            "title": f"{plaintiff.name}房屋质量纠纷案", "classification": int(Level.SECRET),
+        }, number_format=fmt)
+        judgment_text = samples.chinese_paragraphs("诉讼", rng, 4, customer=plaintiff.name)
+        for title, day in (("民事起诉状", "2024-03-05"), ("应诉材料及证据目录", "2024-04-18"),
+                           ("民事判决书（原件）", "2024-09-12")):
+            filing.file_document(session, officer, case.id, {
+                "title": title, "category": "诉讼", "group": "c", "date": day,
+            }, [filing.Upload(f"{title}.pdf", samples.make_pdf(title, judgment_text))],
+                store=store, limits=limits, index=False)
+            count += 1
+        judgment = filing.file_document(session, officer, dossiers[0].id, {
+            "title": "民事判决书（复印件）", "category": "诉讼", "classification": int(Level.SECRET),
+            "date": "2024-09-12",
+        }, [filing.Upload("民事判决书.pdf", samples.make_pdf("民事判决书", judgment_text))],
             store=store, limits=limits, index=False)
-        count += 1
-    judgment = filing.file_document(session, officer, dossiers[0].id, {
-        "title": "民事判决书（复印件）", "category": "诉讼", "classification": int(Level.SECRET),
-        "date": "2024-09-12",
-    }, [filing.Upload("民事判决书.pdf", samples.make_pdf("民事判决书", judgment_text))],
-        store=store, limits=limits, index=False)
-    customers.add_reference(session, officer, dossiers[0].id, {
-        "to_dossier_id": case.id, "document_id": judgment.id, "kind": "case_file",
-        "note": "结案证明资料：判决书",
-    })
-    # One 绝密 record, open only to the GM and the person he designated.
-    secret = filing.file_document(session, users["gm"], dossiers[1].id, {
-        "title": "重大投诉处理决定（绝密）", "category": "其他",
-        "classification": int(Level.TOP_SECRET), "date": "2025-03-01",
-    }, [filing.Upload("处理决定.pdf", samples.make_pdf(
-        "重大投诉处理决定", samples.chinese_paragraphs("赔付", rng, 3)))],
-        store=store, limits=limits, index=False)
-    session.add(Designation(user_id=users["legal"].id, document_id=secret.id,
-                            designated_by_id=users["gm"].id))
-    session.commit()
+        customers.add_reference(session, officer, dossiers[0].id, {
+            "to_dossier_id": case.id, "document_id": judgment.id, "kind": "case_file",
+            "note": "结案证明资料：判决书",
+        })
+        # One 绝密 record, open only to the GM and the person he designated.
+        secret = filing.file_document(session, users["gm"], dossiers[1].id, {
+            "title": "重大投诉处理决定（绝密）", "category": "其他",
+            "classification": int(Level.TOP_SECRET), "date": "2025-03-01",
+        }, [filing.Upload("处理决定.pdf", samples.make_pdf(
+            "重大投诉处理决定", samples.chinese_paragraphs("赔付", rng, 3)))],
+            store=store, limits=limits, index=False)
+        session.add(Designation(user_id=users["legal"].id, document_id=secret.id,
+                                designated_by_id=users["gm"].id))
     count += 2
     indexing.rebuild(session)
     echo(f"演示数据已载入：{len(owners)} 位客户，{len(dossiers) + 1} 份档案，{count} 份文件")

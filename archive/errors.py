@@ -7,6 +7,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from archive.extensions import db
+from archive.services import work
 from archive.services.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -40,27 +41,20 @@ def respond(status: int, code: str, message: str, details: dict | None = None):
 
 
 def _record_denial(denial: dict) -> None:
-    """Audit a refusal by access.require in a transaction of its own: the request's
-    transaction has just been rolled back, and the denial must outlive it."""
+    """Audit a refusal by access.require: the request's unit has been rolled back, and the
+    denial must outlive it."""
     from flask_login import current_user
 
-    from archive.services import audit
-
     user = current_user._get_current_object() if current_user.is_authenticated else None
-    try:
-        audit.record(db.session, user, "access.denied",
-                     (denial["object_type"], denial["object_id"]), outcome="denied",
-                     permission=denial["action"], method=request.method, path=request.path)
-        db.session.commit()
-    except Exception:
-        log.exception("could not record access.denied")
-        db.session.rollback()
+    work.record_refusal(db.session, user, "access.denied",
+                        (denial["object_type"], denial["object_id"]),
+                        permission=denial["action"], method=request.method, path=request.path)
 
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
-        db.session.rollback()
+        work.discard(db.session)  # whatever the request had begun (its unit has rolled back)
         denial = getattr(exc, "denial", None)
         if denial is not None:
             _record_denial(denial)
@@ -85,5 +79,5 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error")
-        db.session.rollback()
+        work.discard(db.session)
         return respond(500, "internal", MESSAGES[500])

@@ -62,7 +62,7 @@ def service_ingest(files, backend: str) -> float:
     from archive.cli import init_db
     from archive.extensions import db
     from archive.models import Department, Level
-    from archive.services import accounts, customers, filing
+    from archive.services import accounts, customers, filing, work
     from config import TestConfig
 
     root = Path(tempfile.mkdtemp(prefix="jz-bench-"))
@@ -72,23 +72,27 @@ def service_ingest(files, backend: str) -> float:
     app = create_app(config)
     with app.app_context():
         init_db()
-        department = Department(name="销售经营部", code="XS")
-        db.session.add(department)
-        db.session.commit()
-        officer = accounts.create_user(db.session, username="bench", password="Jz-ingest-2026x",
-                                       role="officer", department_id=department.id,
-                                       clearance=Level.CONFIDENTIAL)
-        customer = customers.create_customer(db.session, officer, {"name": "张伟", "department": "XS"})
-        dossiers = [customers.create_dossier(db.session, officer, {
-            "customer_id": customer.id, "project": "翠湖苑", "building": str(b), "unit_no": "1",
-            "room": "101"}, number_format=app.config["DOSSIER_NUMBER_FORMAT"]) for b in range(10)]
+        with work.unit(db.session):
+            department = Department(name="销售经营部", code="XS")
+            db.session.add(department)
+            db.session.flush()
+            officer = accounts.create_user(
+                db.session, username="bench", password="Jz-ingest-2026x", role="officer",
+                department_id=department.id, clearance=Level.CONFIDENTIAL)
+            customer = customers.create_customer(db.session, officer,
+                                                 {"name": "张伟", "department": "XS"})
+            dossiers = [customers.create_dossier(db.session, officer, {
+                "customer_id": customer.id, "project": "翠湖苑", "building": str(b),
+                "unit_no": "1", "room": "101"}, number_format=app.config["DOSSIER_NUMBER_FORMAT"])
+                for b in range(10)]
         limits = filing.Limits(max_bytes=100 * 2**20, max_docx_uncompressed=200 * 2**20)
         store = app.extensions["blob_store"]
         start = time.perf_counter()
         for i, (name, category, title, data) in enumerate(files):
-            filing.file_document(db.session, officer, dossiers[i % 10].id,
-                                 {"title": title, "category": category},
-                                 [filing.Upload(name, data)], store=store, limits=limits)
+            with work.unit(db.session):  # one unit per document, as an import files its rows
+                filing.file_document(db.session, officer, dossiers[i % 10].id,
+                                     {"title": title, "category": category},
+                                     [filing.Upload(name, data)], store=store, limits=limits)
         elapsed = time.perf_counter() - start
         indexed = len(app.extensions["search"].document_ids())
         assert indexed == len(files), f"indexed {indexed} of {len(files)}"

@@ -11,7 +11,7 @@ from archive import create_app
 from archive.demo import DEMO_PASSWORDS, DEPARTMENTS, DIRECTORS, USERS
 from archive.extensions import db
 from archive.models import Department, User
-from archive.services import accounts
+from archive.services import accounts, work
 from config import TestConfig
 
 EXTRA_USERS = [
@@ -33,17 +33,18 @@ def template_root(tmp_path_factory):
     app = create_app(TestConfig(root))
     with app.app_context():
         init_db()
-        departments = {}
-        for name, code in DEPARTMENTS:
-            departments[code] = Department(name=name, code=code)
-            db.session.add(departments[code])
-        db.session.commit()
-        rows = [(u, d, r, c, lv) for u, d, r, c, lv in USERS]
-        rows += [(u, d, r, c, Level.parse(lv)) for u, d, r, c, lv in EXTRA_USERS]
-        for username, display, role, dept, level in rows:
-            accounts.create_user(db.session, username=username, password=PASSWORDS[username],
-                                 role=role, clearance=level, display_name=display,
-                                 department_id=departments[dept].id if dept else None)
+        with work.unit(db.session):
+            departments = {}
+            for name, code in DEPARTMENTS:
+                departments[code] = Department(name=name, code=code)
+                db.session.add(departments[code])
+            db.session.flush()
+            rows = [(u, d, r, c, lv) for u, d, r, c, lv in USERS]
+            rows += [(u, d, r, c, Level.parse(lv)) for u, d, r, c, lv in EXTRA_USERS]
+            for username, display, role, dept, level in rows:
+                accounts.create_user(db.session, username=username, password=PASSWORDS[username],
+                                     role=role, clearance=level, display_name=display,
+                                     department_id=departments[dept].id if dept else None)
         # 总经理办公室主任: a designation on a GM-office user (002:942, 002:946)
         for user in db.session.query(User).filter(User.username.in_(DIRECTORS)):
             user.gm_office_director = True
@@ -109,7 +110,8 @@ def login_as(client):
 def api(app, users):
     """api(username) -> headers with a fresh bearer token for that user."""
     def _headers(username: str) -> dict:
-        token = accounts.create_token(db.session, users[username])
+        with work.unit(db.session):
+            token = accounts.create_token(db.session, users[username])
         return {"Authorization": f"Bearer {token}"}
     return _headers
 
@@ -148,7 +150,8 @@ def make_customer(app, users, departments):
 
     def _make(name="张伟", department="XS", actor="officer", **extra):
         data = {"name": name, "department": departments[department].id, **extra}
-        return customers.create_customer(db.session, users[actor], data)
+        with work.unit(db.session):
+            return customers.create_customer(db.session, users[actor], data)
     return _make
 
 
@@ -160,21 +163,25 @@ def make_dossier(app, users):
               actor="officer", **extra):
         data = {"customer_id": customer.id, "project": project, "building": building,
                 "unit_no": unit_no, "room": room, **extra}
-        return customers.create_dossier(db.session, users[actor], data,
-                                        number_format=NUMBER_FORMAT)
+        with work.unit(db.session):
+            return customers.create_dossier(db.session, users[actor], data,
+                                            number_format=NUMBER_FORMAT)
     return _make
 
 
 @pytest.fixture
 def file_doc(app, users):
-    """file_doc(dossier, title, category, files=[(name, bytes)], actor=..., **fields)."""
+    """file_doc(dossier, title, category, files=[(name, bytes)], actor=..., **fields):
+    filed in a unit of its own, indexed after its commit."""
     from archive.services import filing
 
     def _file(dossier, title="认购书", category="销售", files=(), actor="officer", **fields):
-        return filing.file_document(
-            db.session, users[actor], dossier.id, {"title": title, "category": category, **fields},
-            [filing.Upload(n, d) for n, d in files], store=app.extensions["blob_store"],
-            limits=filing.Limits.from_config(app.config))
+        with work.unit(db.session):
+            return filing.file_document(
+                db.session, users[actor], dossier.id,
+                {"title": title, "category": category, **fields},
+                [filing.Upload(n, d) for n, d in files], store=app.extensions["blob_store"],
+                limits=filing.Limits.from_config(app.config))
     return _file
 
 

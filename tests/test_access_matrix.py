@@ -18,7 +18,7 @@ from archive import create_app, samples
 from archive.clock import now
 from archive.extensions import db
 from archive.models import AccessGrant, Designation, User
-from archive.services import access, accounts, customers, filing, indexing
+from archive.services import access, accounts, customers, filing, indexing, work
 from config import TestConfig
 from tests.conftest import NUMBER_FORMAT, PASSWORDS
 
@@ -301,7 +301,9 @@ def _build_world(app) -> World:
                  for level, name in enumerate(names)}
     documents["kf"] = document(dossiers["kf_internal"], 1, "矩阵文件kf")
     # The index holds the archive, as after `make run`: an index that lacks the archive's
-    # documents answers "being rebuilt" (503), not an empty result.
+    # documents answers "being rebuilt" (503), not an empty result. Indexing follows the
+    # commit of what the services wrote (they do not commit).
+    session.commit()
     indexing.index_after_commit(session, [d.id for d in documents.values()])
 
     # 002:43 a person the GM designated for the 绝密 dossier; 002:67 a GM-approved grant.
@@ -369,7 +371,8 @@ def _build_world(app) -> World:
         response = client.post("/login", data={"username": name, "password": PASSWORDS[name]})
         assert response.status_code == 302, name
         cookies[name] = client.get_cookie("session").value
-        tokens[name] = accounts.create_token(session, users[name])
+        with work.unit(session):
+            tokens[name] = accounts.create_token(session, users[name])
     return World(app=app, targets=targets, cookies=cookies, tokens=tokens,
                  xs_department=depts["XS"].id, missing=missing)
 

@@ -11,7 +11,7 @@ import pytest
 
 from archive.extensions import db
 from archive.models import Document
-from archive.services import filing, indexing
+from archive.services import filing, indexing, work
 from archive.services.search import open_search
 
 
@@ -34,10 +34,11 @@ def filed(app, make_customer, make_dossier, file_doc):
     from archive.services import filing
 
     pdf = samples.make_pdf("屋面修缮", ["更换琉璃瓦三十片"])
-    with_text = filing.file_document(
-        db.session, documents[0].created_by, dossier.id, {"title": "屋面修缮", "category": "维修"},
-        [filing.Upload("roof.pdf", pdf)], store=app.extensions["blob_store"],
-        limits=filing.Limits.from_config(app.config))
+    with work.unit(db.session):
+        with_text = filing.file_document(
+            db.session, documents[0].created_by, dossier.id,
+            {"title": "屋面修缮", "category": "维修"}, [filing.Upload("roof.pdf", pdf)],
+            store=app.extensions["blob_store"], limits=filing.Limits.from_config(app.config))
     return dossier, with_text
 
 
@@ -152,10 +153,11 @@ def test_a_rebuild_does_not_hold_the_database_write_lock(app, filed, monkeypatch
 def test_a_few_flagged_documents_are_indexed_without_rebuilding_everything(
         app, filed, users, login_as, monkeypatch):
     dossier, _ = filed
-    late = filing.file_document(db.session, users["officer"], dossier.id,
-                                {"title": "刚归档", "category": "维修"}, [],
-                                store=app.extensions["blob_store"],
-                                limits=filing.Limits.from_config(app.config), index=False)
+    with work.unit(db.session):
+        late = filing.file_document(db.session, users["officer"], dossier.id,
+                                    {"title": "刚归档", "category": "维修"}, [],
+                                    store=app.extensions["blob_store"],
+                                    limits=filing.Limits.from_config(app.config), index=False)
     rebuilds = []
     monkeypatch.setattr(indexing, "rebuild", lambda *a, **k: rebuilds.append(1) or 0)
     assert login_as("staff").get("/").status_code == 200  # the dashboard starts the repair

@@ -11,7 +11,7 @@ import pytest
 from archive import clock, create_app
 from archive.extensions import db
 from archive.models import AuditEvent, LoginSession, User
-from archive.services import accounts, audit, sessions
+from archive.services import accounts, audit, sessions, work
 from archive.services.errors import Invalid
 from config import ProductionConfig, TestConfig
 from tests.conftest import PASSWORDS, login
@@ -225,7 +225,8 @@ def test_deactivation_ends_every_session_and_token_of_the_user(app, login_as, ap
     saved = _cookie(first)
     user = db.session.query(User).filter_by(username="staff").one()
     assert len(sessions.active_sessions(db.session, user)) == 2
-    accounts.deactivate_user(db.session, user)
+    with work.unit(db.session):
+        accounts.deactivate_user(db.session, user)
     assert first.get("/").status_code == 302
     assert second.get("/").status_code == 302
     assert _replay(app, saved).status_code == 302

@@ -10,7 +10,7 @@ from pathlib import Path
 from archive import samples
 from archive.extensions import db
 from archive.models import Document, UploadKey
-from archive.services import filing, indexing
+from archive.services import filing, indexing, work
 from tests.conftest import archive_state
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +30,7 @@ KILLED_FILER = textwrap.dedent("""
     from archive import create_app, samples
     from archive.extensions import db
     from archive.models import Dossier, User
-    from archive.services import filing
+    from archive.services import filing, work
     from config import TestConfig
 
     app = create_app(TestConfig(sys.argv[1]))
@@ -40,10 +40,11 @@ KILLED_FILER = textwrap.dedent("""
         officer = db.session.query(User).filter_by(username="officer").one()
         dossier = db.session.get(Dossier, int(sys.argv[2]))
         pdf = samples.make_pdf("断电前归档", ["这份文件在索引写入时进程被杀死：楠木回廊"])
-        filing.file_document(db.session, officer, dossier.id,
-                             {"title": "断电前归档", "category": "维修"},
-                             [filing.Upload("a.pdf", pdf)], store=app.extensions["blob_store"],
-                             limits=filing.Limits.from_config(app.config))
+        with work.unit(db.session):
+            filing.file_document(db.session, officer, dossier.id,
+                                 {"title": "断电前归档", "category": "维修"},
+                                 [filing.Upload("a.pdf", pdf)], store=app.extensions["blob_store"],
+                                 limits=filing.Limits.from_config(app.config))
 """)
 
 
@@ -81,10 +82,11 @@ def test_documents_are_flagged_until_the_index_holds_them(app, users, make_custo
     assert document.id in app.extensions["search"].document_ids()
     # Filed without indexing (demo data, imports): flagged, and the check run by
     # `make run` indexes it.
-    later = filing.file_document(
-        db.session, users["officer"], dossier.id, {"title": "稍后索引", "category": "维修"}, [],
-        store=app.extensions["blob_store"], limits=filing.Limits.from_config(app.config),
-        index=False)
+    with work.unit(db.session):
+        later = filing.file_document(
+            db.session, users["officer"], dossier.id, {"title": "稍后索引", "category": "维修"},
+            [], store=app.extensions["blob_store"], limits=filing.Limits.from_config(app.config),
+            index=False)
     assert db.session.get(Document, later.id).needs_index
     indexing.rebuild_if_needed(db.session)
     db.session.expire_all()

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from archive.api import bp
 from archive.api import serialize as out
 from archive.extensions import db
-from archive.services import access, audit, customers, filing, finder, validation
+from archive.services import access, audit, customers, filing, finder, validation, work
 from archive.services.errors import BadRequest, Invalid, UnsupportedType
 
 # No body this API takes nests deeper than 3; a few more levels leave room for growth.
@@ -74,14 +74,17 @@ def list_customers():
 @bp.post("/customers")
 @login_required
 def create_customer():
-    customer = customers.create_customer(db.session, current_user, _json_body())
+    body = _json_body()
+    with work.unit(db.session):
+        customer = customers.create_customer(db.session, current_user, body)
     return jsonify(out.customer(customer, [])), 201
 
 
 @bp.get("/customers/<int:customer_id>")
 @login_required
 def get_customer(customer_id: int):
-    customer = customers.get_customer(db.session, current_user, customer_id)
+    with work.unit(db.session):  # the view's audit event, committed before the answer
+        customer = customers.get_customer(db.session, current_user, customer_id)
     visible = customers.visible_dossiers(current_user, customer)
     return jsonify(out.customer(customer, visible))
 
@@ -94,16 +97,17 @@ def create_dossier():
     if isinstance(unit, dict):
         body = {**body, "project": unit.get("project"), "building": unit.get("building"),
                 "unit_no": unit.get("unit"), "room": unit.get("room")}
-    dossier = customers.create_dossier(
-        db.session, current_user, body, number_format=current_app.config["DOSSIER_NUMBER_FORMAT"]
-    )
+    with work.unit(db.session):
+        dossier = customers.create_dossier(db.session, current_user, body,
+                                           number_format=current_app.config["DOSSIER_NUMBER_FORMAT"])
     return jsonify(out.dossier_summary(dossier)), 201
 
 
 @bp.get("/dossiers/<int:dossier_id>")
 @login_required
 def get_dossier(dossier_id: int):
-    dossier = customers.get_dossier(db.session, current_user, dossier_id)
+    with work.unit(db.session):
+        dossier = customers.get_dossier(db.session, current_user, dossier_id)
     return jsonify(out.dossier(dossier, filing.volume_index(current_user, dossier),
                                customers.references(db.session, current_user, dossier),
                                access.shown_level(current_user, dossier),
@@ -113,7 +117,9 @@ def get_dossier(dossier_id: int):
 @bp.post("/dossiers/<int:dossier_id>/references")
 @login_required
 def add_reference(dossier_id: int):
-    ref = customers.add_reference(db.session, current_user, dossier_id, _json_body())
+    body = _json_body()
+    with work.unit(db.session):
+        ref = customers.add_reference(db.session, current_user, dossier_id, body)
     return jsonify(out.reference(ref)), 201
 
 
@@ -130,13 +136,17 @@ def upload_document(dossier_id: int):
         request.form, request.files.getlist("file"), keep_empty=True)]
     if not uploads and request.files:
         raise Invalid("请使用字段名 file 上传文件")
-    document, replayed = filing.file_once(
-        db.session, current_user, dossier_id, request.form.to_dict(), uploads,
-        key=request.headers.get("Idempotency-Key"), store=_store(),
-        limits=filing.Limits.from_config(current_app.config),
-    )
-    response = jsonify(out.document(document,
-                                    numbered=access.can(current_user, "numbering.view")))
+    # The checks only read: their unit ends the transaction (and SQLite's write lock)
+    # before the files are read, which takes seconds for a large PDF.
+    with work.unit(db.session):
+        intake = filing.preflight(db.session, current_user, dossier_id, request.form.to_dict(),
+                                  uploads, key=request.headers.get("Idempotency-Key"),
+                                  limits=filing.Limits.from_config(current_app.config))
+    filing.read_files(intake)
+    with work.unit(db.session):
+        document, replayed = filing.file_intake(db.session, intake, store=_store())
+        response = jsonify(out.document(document,
+                                        numbered=access.can(current_user, "numbering.view")))
     if replayed:  # the first answer again, for a client that never received it
         response.headers["Idempotent-Replayed"] = "true"
     return response, 201
@@ -145,7 +155,8 @@ def upload_document(dossier_id: int):
 @bp.get("/documents/<int:document_id>")
 @login_required
 def get_document(document_id: int):
-    document = filing.get_document(db.session, current_user, document_id)
+    with work.unit(db.session):
+        document = filing.get_document(db.session, current_user, document_id)
     return jsonify(out.document(document, numbered=access.can(current_user, "numbering.view")))
 
 
@@ -154,8 +165,9 @@ def get_document(document_id: int):
 def document_content(document_id: int):
     # The same delivery as the web download: 绝密 needs the GM's copy approval (002:45),
     # refused with its reason and audited; 秘密 and above go out stamped.
-    delivery = filing.read_for_delivery(db.session, current_user, document_id,
-                                        request.args.get("file"), store=_store())
+    with work.unit(db.session):
+        delivery = filing.read_for_delivery(db.session, current_user, document_id,
+                                            request.args.get("file"), store=_store())
     import io
 
     response = send_file(io.BytesIO(delivery.data), mimetype=delivery.mime, as_attachment=True,
@@ -168,7 +180,9 @@ def document_content(document_id: int):
 @bp.get("/search")
 @login_required
 def search():
-    query, result, documents = finder.search(db.session, current_user, request.args.to_dict())
+    with work.unit(db.session):
+        query, result, documents = finder.search(db.session, current_user,
+                                                 request.args.to_dict())
     return jsonify({
         "total": result.total,
         "page": query.page,
@@ -188,8 +202,8 @@ def search():
 @bp.get("/audit")
 @login_required
 def audit_events():
-    listing = audit.list_events(db.session, current_user, request.args.to_dict(), limit=500)
-    db.session.commit()
+    with work.unit(db.session):
+        listing = audit.list_events(db.session, current_user, request.args.to_dict(), limit=500)
     return jsonify({"events": [
         {"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor_name, "action": e.action,
          "object_type": e.object_type, "object_id": e.object_id, "ip": e.ip,

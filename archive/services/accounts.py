@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload
 from archive.clock import now
 from archive.models import ApiToken, User
 from archive.models.enums import Level, Role
-from archive.services import audit, sessions
+from archive.services import audit, sessions, work
 from archive.services.errors import Conflict, Invalid, Unauthorized
 
 _hasher = PasswordHasher()
@@ -34,6 +34,7 @@ def check_password_policy(password: str, username: str = "") -> None:
 
 def create_user(session, *, username: str, password: str, role: str, department_id: int | None,
                 clearance: Level, display_name: str = "") -> User:
+    """A new account, checked against the password policy and audited."""
     username = (username or "").strip()
     if not re.fullmatch(r"[A-Za-z0-9_.-]{2,64}", username):
         raise Invalid("用户名只能包含字母、数字、下划线、点和连字符（2–64 个字符）")
@@ -51,12 +52,12 @@ def create_user(session, *, username: str, password: str, role: str, department_
     session.flush()
     audit.record(session, None, "user.created", user, username=username, role=role,
                  clearance=int(clearance))
-    session.commit()
     return user
 
 
 def authenticate(session, username: str, password: str) -> User:
-    """The user if the password matches; every attempt is audited."""
+    """The user if the password matches; every attempt is audited (a failed one in its own
+    transaction, which outlives the caller's unit)."""
     user = session.execute(
         select(User).where(User.username == (username or "").strip())
     ).scalar_one_or_none()
@@ -66,26 +67,23 @@ def authenticate(session, username: str, password: str) -> User:
     except (VerifyMismatchError, InvalidHashError):
         ok = False
     if not ok:
-        audit.record(session, user, "login.failed", user, outcome="denied",
-                     username=(username or "")[:64])
-        session.commit()
+        work.record_refusal(session, user, "login.failed", user, username=(username or "")[:64])
         raise Unauthorized("用户名或密码错误", code="bad_credentials")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     audit.record(session, user, "login.succeeded", user)
-    session.commit()
     return user
 
 
 def change_password(session, user: User, old: str, new: str, *,
                     keep_session: str | None = None) -> None:
     """Change the password, end every other session of the user (all but the one whose
-    token is `keep_session`) and revoke the user's API tokens."""
+    token is `keep_session`) and revoke the user's API tokens. A wrong old password is
+    audited in its own transaction."""
     try:
         _hasher.verify(user.password_hash, old or "")
     except (VerifyMismatchError, InvalidHashError):
-        audit.record(session, user, "password.change_failed", user, outcome="denied")
-        session.commit()
+        work.record_refusal(session, user, "password.change_failed", user)
         raise Invalid("原密码不正确", code="bad_credentials") from None
     check_password_policy(new, user.username)
     user.password_hash = _hasher.hash(new)
@@ -93,7 +91,6 @@ def change_password(session, user: User, old: str, new: str, *,
     ended = sessions.end_all(session, user, "password", keep=keep_session)
     _revoke_tokens(session, user)
     audit.record(session, user, "password.changed", user, sessions_ended=ended)
-    session.commit()
 
 
 def deactivate_user(session, user: User, actor: User | None = None) -> None:
@@ -105,7 +102,6 @@ def deactivate_user(session, user: User, actor: User | None = None) -> None:
     ended = sessions.end_all(session, user, "deactivated")
     _revoke_tokens(session, user)
     audit.record(session, actor, "user.deactivated", user, sessions_ended=ended)
-    session.commit()
 
 
 def _revoke_tokens(session, user: User) -> None:
@@ -120,7 +116,6 @@ def create_token(session, user: User) -> str:
     token = "jz_" + secrets.token_urlsafe(32)
     session.add(ApiToken(user_id=user.id, token_hash=sessions.token_hash(token), prefix=token[:10]))
     audit.record(session, user, "token.created", user, prefix=token[:10])
-    session.commit()
     return token
 
 
@@ -131,7 +126,8 @@ TOKEN_TOUCH_EVERY = timedelta(seconds=60)
 
 
 def user_for_token(session, token: str) -> User | None:
-    """The active user whose unrevoked token this is, or None."""
+    """The active user whose unrevoked token this is, or None (its last use is noted at
+    most once a minute, in the caller's unit)."""
     row = session.execute(
         select(ApiToken).options(joinedload(ApiToken.user))
         .where(ApiToken.token_hash == sessions.token_hash(token or ""), ApiToken.revoked.is_(False))

@@ -78,7 +78,6 @@ def create_customer(session, actor: User, data: dict) -> Customer:
     session.add(customer)
     session.flush()
     audit.record(session, actor, "customer.created", customer, code=code, name=name)
-    session.commit()
     return customer
 
 
@@ -114,10 +113,10 @@ def list_customers(session, actor: User, *, q: str = "", page: int = 1, per_page
 
 
 def get_customer(session, actor: User, customer_id) -> Customer:
+    """A customer the actor may see, audited as a view."""
     customer = get_or_404(session, Customer, customer_id)
     access.require(actor, "customer.view", customer)
     audit.record(session, actor, "customer.viewed", customer)
-    session.commit()
     return customer
 
 
@@ -191,7 +190,6 @@ def create_dossier(session, actor: User, data: dict, *, number_format: str) -> D
         session.add(DossierReference(from_dossier_id=other.id, to_dossier_id=dossier.id,
                                      kind="same_customer", created_by_id=actor.id))
     audit.record(session, actor, "dossier.created", dossier, number=number)
-    session.commit()
     return dossier
 
 
@@ -234,16 +232,16 @@ def add_reference(session, actor: User, from_id, data: dict) -> DossierReference
     session.add(back)
     session.flush()
     audit.record(session, actor, "dossier.referenced", source, to=target.number, kind=kind)
-    session.commit()
     return ref
 
 
 def get_dossier(session, actor: User, dossier_id, *, record: bool = True) -> Dossier:
+    """A dossier the actor may open, audited as a view unless `record` is False (a page
+    that only checks it before doing something else)."""
     dossier = get_or_404(session, Dossier, dossier_id)
     access.require(actor, "dossier.view", dossier)
     if record:
         audit.record(session, actor, "dossier.viewed", dossier)
-        session.commit()
     return dossier
 
 

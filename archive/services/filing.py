@@ -1,13 +1,16 @@
-"""Filing documents into dossiers: validate, store bytes, extract text, number, record.
+"""Filing documents into dossiers: check, read the files, then write, in three steps.
 
-An upload is checked completely before anything is stored; the database change is one
-transaction; blobs written for a transaction that fails are removed again, so a
+An upload is checked completely before anything is stored. The checks that ask the
+database (`preflight`) read only; the files are inspected and their text extracted
+(`read_files`) outside any transaction, since reading a large PDF takes seconds and
+must not hold SQLite's write lock; the document is written (`file_intake`) in the
+caller's unit of work. Blobs stored for a unit that rolls back are removed again, so a
 failure leaves the archive as it was.
 """
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy.exc
 from sqlalchemy import select
@@ -15,7 +18,16 @@ from sqlalchemy import select
 from archive.clock import now
 from archive.models import Document, Dossier, Group, RetentionRule, StoredFile, UploadKey, User
 from archive.models.enums import DEFAULT_GROUP_FOR_CATEGORY, DEFAULT_RETENTION, GROUPS, Level
-from archive.services import access, audit, extraction, filetypes, indexing, numbering, validation
+from archive.services import (
+    access,
+    audit,
+    extraction,
+    filetypes,
+    indexing,
+    numbering,
+    validation,
+    work,
+)
 from archive.services.customers import get_or_404
 from archive.services.errors import Conflict, Forbidden, Invalid
 from archive.services.storage import LocalBlobStore
@@ -41,112 +53,180 @@ class Limits:
                    max_docx_uncompressed=config["MAX_DOCX_UNCOMPRESSED_MB"] * 2**20)
 
 
+@dataclass
+class Intake:
+    """An upload on its way into a dossier: checked by `preflight`, its files read by
+    `read_files`, written by `file_intake`."""
+
+    actor: User
+    data: dict
+    uploads: list[Upload]
+    limits: Limits
+    dossier: Dossier | None = None
+    fields: dict = field(default_factory=dict)
+    # (key, fingerprint) of an upload sent with an idempotency key (see `preflight`).
+    key: tuple[str, str] | None = None
+    # The document an earlier upload with the same key filed: it is answered again.
+    replay: Document | None = None
+    # (name, bytes, file type, extraction) per file, once `read_files` has run.
+    files: list[tuple] | None = None
+
+
 def default_retention(session, category: str) -> str:
     rule = session.get(RetentionRule, category)
     return rule.retention if rule else DEFAULT_RETENTION[category].value
 
 
-def _inspect_all(uploads: list[Upload], limits: Limits):
-    """Every reason to refuse the whole upload, checked before anything is stored."""
-    checked = []
-    for upload in uploads:
-        name = filetypes.safe_filename(upload.filename)
-        ftype = filetypes.inspect(
-            upload.data, name, max_bytes=limits.max_bytes,
-            max_docx_uncompressed=limits.max_docx_uncompressed,
-        )
-        checked.append((name, upload.data, ftype))
-    return checked
+def preflight(session, actor: User, dossier_id, data: dict, uploads: list[Upload], *,
+              limits: Limits, key: str | None = None) -> Intake:
+    """Step one of filing: every check the database answers (the dossier, the actor's
+    rights, the fields), reading only. The caller ends this read transaction (a unit of
+    its own) before `read_files`, so that no lock is held while the files are read.
 
-
-def file_document(session, actor: User, dossier_id, data: dict, uploads: list[Upload], *,
-                  store: LocalBlobStore, limits: Limits, index: bool = True,
-                  upload_key: tuple[str, str] | None = None) -> Document:
-    """File a document (with zero or more files) into a dossier group.
-
-    Paper-only documents have no files. The group defaults from the category, the
-    retention from the category's schedule; the department is the customer's.
-    `index=False` leaves indexing to a later bulk rebuild (demo data, imports).
-    `upload_key` (key, fingerprint) is recorded in the same transaction (see `file_once`).
-
-    The row commits flagged `needs_index` and the flag is cleared only once the index
-    holds the document: a process killed between the two leaves it flagged, and the
-    next index write or `flask reindex --if-needed` takes it up.
-    """
+    `key` is a client's idempotency key: a client that lost the answer (a dropped
+    connection, a timeout) sends the same upload with the same key again and gets the
+    first document back instead of a duplicate (the intake comes back with `replay`
+    set). The same key with a different request is refused (409)."""
+    intake = Intake(actor=actor, data=data, uploads=uploads, limits=limits)
+    if key is not None:
+        intake.key = (_check_upload_key(key), upload_fingerprint(dossier_id, data, uploads))
+        intake.replay = _filed_before(session, actor, *intake.key)
+        if intake.replay is not None:
+            return intake
     dossier = get_or_404(session, Dossier, dossier_id)
     access.require(actor, "dossier.view", dossier)
     access.require(actor, "document.upload", dossier, hide=False)
-    title = validation.text(data, "title", "题名", required=True, max_len=300)
-    category = validation.category(data)
-    originator = validation.text(data, "originator", "形成者", max_len=100)
-    remarks = validation.text(data, "remarks", "备注", max_len=2000)
-    checked = _inspect_all(uploads, limits)
-    carrier = validation.carrier(data, checked[0][2].carrier if checked else "纸质")
+    fields = {
+        "title": validation.text(data, "title", "题名", required=True, max_len=300),
+        "category": validation.category(data),
+        "originator": validation.text(data, "originator", "形成者", max_len=100),
+        "remarks": validation.text(data, "remarks", "备注", max_len=2000),
+    }
     # A document filed into a dossier of a raised level takes that level by default.
     classification = validation.level(data, "classification", Level(dossier.classification))
     if classification > access.max_filing_level(actor):
         raise Forbidden("不能归档高于本人密级的文件")
-    group_code = validation.choice(
-        data, "group", "分组", list(GROUPS), default=DEFAULT_GROUP_FOR_CATEGORY[category]
+    fields["classification"] = int(classification)
+    fields["group"] = validation.choice(
+        data, "group", "分组", list(GROUPS), default=DEFAULT_GROUP_FOR_CATEGORY[fields["category"]]
     )
-    retention = validation.retention(data, default_retention(session, category))
-    doc_date = validation.day(data, "date", "文件日期")
-    pages = validation.integer(data, "pages", "页数")
-    if pages is not None and pages < 0:
+    fields["retention"] = validation.retention(data, default_retention(session, fields["category"]))
+    fields["doc_date"] = validation.day(data, "date", "文件日期")
+    fields["pages"] = validation.integer(data, "pages", "页数")
+    if fields["pages"] is not None and fields["pages"] < 0:
         raise Invalid("页数不能为负数", details={"field": "pages"})
     # The customer's responsible department answers for every document in its dossiers:
     # access, search scope and the department facet all follow it.
-    department_id = dossier.customer.department_id
-    # End the read transaction before extracting: on SQLite it holds the write lock, and
-    # reading a large PDF must not stall every other request.
-    session.commit()
-    extractions = [extraction.extract(blob, ftype) for _, blob, ftype in checked]
-    created_blobs: list[str] = []
-    try:
-        # Blobs are written inside the transaction (which holds the lock on SQLite), so a
-        # concurrent upload of the same bytes cannot reuse a blob this one then removes.
-        session.execute(select(Dossier.id).where(Dossier.id == dossier.id)).scalar_one()
-        stored = []
-        for (name, blob, ftype), result in zip(checked, extractions, strict=True):
-            digest, created = store.put(blob)
-            if created:
-                created_blobs.append(digest)
-            stored.append(StoredFile(
-                sha256=digest, size=len(blob), mime=ftype.mime, kind=ftype.kind,
-                original_name=name, pages=result.pages, text=result.text,
-                text_status=result.status, text_error=result.error,
-            ))
-        group = session.execute(
-            select(Group).where(Group.dossier_id == dossier.id, Group.code == group_code)
-        ).scalar_one()
-        if pages is None:
-            counted = [f.pages for f in stored if f.pages]
-            pages = sum(counted) if counted else None
-        document = Document(
-            dossier_id=dossier.id, group_id=group.id, seq=numbering.next_seq(session, group),
-            title=title, category=category, carrier=carrier, doc_date=doc_date, pages=pages,
-            classification=int(classification), retention=retention,
-            department_id=department_id,
-            originator=originator, remarks=remarks,
-            created_by_id=actor.id, files=stored, needs_index=True,
+    fields["department_id"] = dossier.customer.department_id
+    intake.dossier, intake.fields = dossier, fields
+    return intake
+
+
+def read_files(intake: Intake) -> None:
+    """Step two, outside any transaction: inspect every file (one refused file refuses the
+    whole upload, before anything is stored) and extract its text and pages."""
+    if intake.replay is not None:
+        return
+    checked = []
+    for upload in intake.uploads:
+        name = filetypes.safe_filename(upload.filename)
+        ftype = filetypes.inspect(
+            upload.data, name, max_bytes=intake.limits.max_bytes,
+            max_docx_uncompressed=intake.limits.max_docx_uncompressed,
         )
-        session.add(document)
-        session.flush()
-        if upload_key is not None:
-            session.add(UploadKey(user_id=actor.id, key=upload_key[0],
-                                  fingerprint=upload_key[1], document_id=document.id))
-            session.flush()
-        audit.record(session, actor, "document.uploaded", document, dossier=dossier.number,
-                     seq=document.seq, group=group_code,
-                     files=[{"name": f.original_name, "sha256": f.sha256} for f in stored])
-        session.commit()
-    except BaseException:
-        session.rollback()
-        _discard_unreferenced(session, store, created_blobs)
-        raise
+        checked.append((name, upload.data, ftype))
+    intake.fields["carrier"] = validation.carrier(
+        intake.data, checked[0][2].carrier if checked else "纸质")
+    intake.files = [(name, blob, ftype, extraction.extract(blob, ftype))
+                    for name, blob, ftype in checked]
+
+
+def file_intake(session, intake: Intake, *, store: LocalBlobStore,
+                index: bool = True) -> tuple[Document, bool]:
+    """Step three, in the caller's unit: store the blobs, number the document and write it
+    with its files, its idempotency key and its audit event. Returns (document, replayed).
+
+    The row commits flagged `needs_index`; the index write is registered to follow the
+    commit and clears the flag only once the index holds the document, so a process
+    killed between the two leaves it flagged and the next index write or `flask reindex
+    --if-needed` takes it up. `index=False` leaves it to a later bulk rebuild (demo data,
+    imports). Blobs this upload stored are removed again if the unit rolls back."""
+    actor = intake.actor
+    if intake.replay is not None:
+        return _replayed(session, actor, intake.replay, intake.key[0]), True
+    created: list[str] = []
+    work.after_rollback(session, lambda: _discard_unreferenced(session, store, created))
+    try:
+        # A savepoint: the same key committed by a concurrent request in the meantime
+        # undoes this document only, and its first document is answered instead.
+        with session.begin_nested():
+            document = _write(session, intake, store, created)
+    except sqlalchemy.exc.IntegrityError:
+        first = _filed_before(session, actor, *intake.key) if intake.key else None
+        if first is None:
+            raise
+        _discard_unreferenced(session, store, created)
+        created.clear()
+        return _replayed(session, actor, first, intake.key[0]), True
     if index:
-        indexing.index_after_commit(session, [document.id])
+        work.after_commit(session, lambda: indexing.index_after_commit(session, [document.id]))
+    return document, False
+
+
+def _write(session, intake: Intake, store: LocalBlobStore, created: list[str]) -> Document:
+    actor, dossier, fields = intake.actor, intake.dossier, intake.fields
+    # The first statement of a writing transaction takes SQLite's write lock: blobs are
+    # stored under it, so a concurrent upload of the same bytes cannot reuse a blob this
+    # one then removes.
+    session.execute(select(Dossier.id).where(Dossier.id == dossier.id)).scalar_one()
+    stored = []
+    for name, blob, ftype, result in intake.files:
+        digest, new = store.put(blob)
+        if new:
+            created.append(digest)
+        stored.append(StoredFile(
+            sha256=digest, size=len(blob), mime=ftype.mime, kind=ftype.kind,
+            original_name=name, pages=result.pages, text=result.text,
+            text_status=result.status, text_error=result.error,
+        ))
+    group = session.execute(
+        select(Group).where(Group.dossier_id == dossier.id, Group.code == fields["group"])
+    ).scalar_one()
+    pages = fields["pages"]
+    if pages is None:
+        counted = [f.pages for f in stored if f.pages]
+        pages = sum(counted) if counted else None
+    document = Document(
+        dossier_id=dossier.id, group_id=group.id, seq=numbering.next_seq(session, group),
+        title=fields["title"], category=fields["category"], carrier=fields["carrier"],
+        doc_date=fields["doc_date"], pages=pages, classification=fields["classification"],
+        retention=fields["retention"], department_id=fields["department_id"],
+        originator=fields["originator"], remarks=fields["remarks"],
+        created_by_id=actor.id, files=stored, needs_index=True,
+    )
+    session.add(document)
+    session.flush()
+    if intake.key is not None:
+        session.add(UploadKey(user_id=actor.id, key=intake.key[0], fingerprint=intake.key[1],
+                              document_id=document.id))
+        session.flush()
+    audit.record(session, actor, "document.uploaded", document, dossier=dossier.number,
+                 seq=document.seq, group=fields["group"],
+                 files=[{"name": f.original_name, "sha256": f.sha256} for f in stored])
     return document
+
+
+def file_document(session, actor: User, dossier_id, data: dict, uploads: list[Upload], *,
+                  store: LocalBlobStore, limits: Limits, index: bool = True) -> Document:
+    """File a document (with zero or more files) into a dossier group: the three steps in
+    the caller's transaction, for callers that hold no lock anyone waits for (demo data,
+    imports, tests). A request ends its read between `preflight` and `read_files`.
+
+    Paper-only documents have no files. The group defaults from the category, the
+    retention from the category's schedule; the department is the customer's."""
+    intake = preflight(session, actor, dossier_id, data, uploads, limits=limits)
+    read_files(intake)
+    return file_intake(session, intake, store=store, index=index)[0]
 
 
 MAX_UPLOAD_KEY = 100
@@ -184,33 +264,9 @@ def _filed_before(session, actor: User, key: str, fingerprint: str) -> Document 
     return row.document
 
 
-def file_once(session, actor: User, dossier_id, data: dict, uploads: list[Upload], *,
-              key: str | None, store: LocalBlobStore, limits: Limits) -> tuple[Document, bool]:
-    """`file_document`, at most once per idempotency key: a client that lost the answer
-    (a dropped connection, a timeout) sends the same upload with the same key again and
-    gets the first document back instead of a duplicate. Returns (document, replayed).
-
-    The key is stored in the filing transaction, so a crash before the commit leaves no
-    key (the retry files the document) and one after it leaves both. The same key with
-    a different request is refused (409). Without a key, every call files."""
-    if key is None:
-        return file_document(session, actor, dossier_id, data, uploads, store=store,
-                             limits=limits), False
-    key = _check_upload_key(key)
-    fingerprint = upload_fingerprint(dossier_id, data, uploads)
-    first = _filed_before(session, actor, key, fingerprint)
-    if first is None:
-        try:
-            return file_document(session, actor, dossier_id, data, uploads, store=store,
-                                 limits=limits, upload_key=(key, fingerprint)), False
-        except sqlalchemy.exc.IntegrityError:
-            # A concurrent request with the same key committed first.
-            first = _filed_before(session, actor, key, fingerprint)
-            if first is None:
-                raise
+def _replayed(session, actor: User, first: Document, key: str) -> Document:
     audit.record(session, actor, "document.upload_replayed", first, key=key)
-    session.commit()
-    return first, True
+    return first
 
 
 def _discard_unreferenced(session, store: LocalBlobStore, digests: list[str]) -> None:
@@ -228,7 +284,6 @@ def get_document(session, actor: User, document_id, *, record: bool = True) -> D
     access.require(actor, "document.view", document)
     if record:
         audit.record(session, actor, "document.viewed", document)
-        session.commit()
     return document
 
 
@@ -245,7 +300,6 @@ def read_file(session, actor: User, document_id, file_id=None, *, store: LocalBl
     data = _fetch(session, actor, document, stored, store, purpose)
     audit.record(session, actor, f"document.{purpose}", document, file=stored.id,
                  sha256=stored.sha256)
-    session.commit()
     return stored, data
 
 
@@ -263,13 +317,13 @@ def _pick_file(document: Document, file_id) -> StoredFile:
 
 def _fetch(session, actor: User, document: Document, stored: StoredFile,
            store: LocalBlobStore, purpose: str) -> bytes:
-    """The verified bytes; a failure to read is audited before it propagates."""
+    """The verified bytes; a failure to read is audited (in a transaction of its own,
+    which outlives the request's) before it propagates."""
     try:
         return store.get(stored.sha256)
     except Exception as exc:
-        audit.record(session, actor, f"document.{purpose}", document, outcome="error",
-                     file=stored.id, error=str(exc))
-        session.commit()
+        work.record_refusal(session, actor, f"document.{purpose}", document, outcome="error",
+                            file=stored.id, error=str(exc))
         raise
 
 
@@ -286,9 +340,8 @@ class Delivery:
 
 def _deny(session, actor: User, document: Document, purpose: str, stored: StoredFile,
           error: Forbidden):
-    audit.record(session, actor, f"document.{purpose}", document, outcome="denied",
-                 file=stored.id, reason=error.message)
-    session.commit()
+    work.record_refusal(session, actor, f"document.{purpose}", document, file=stored.id,
+                        reason=error.message)
     raise error
 
 
@@ -353,7 +406,6 @@ def read_for_delivery(session, actor: User, document_id, file_id=None, *,
             details["stamp_error"] = str(exc)
     audit.record(session, actor, f"document.{purpose}", document, file=stored.id,
                  sha256=stored.sha256, level=level.label, stamped=stamped, **details)
-    session.commit()
     return Delivery(stored=stored, data=data, stamped=stamped, mime=mime, filename=filename)
 
 

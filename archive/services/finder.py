@@ -6,7 +6,7 @@ from sqlalchemy.orm import joinedload
 
 from archive.models import Document, Dossier, User
 from archive.models.enums import CARRIERS, CATEGORIES, DocumentStatus
-from archive.services import access, audit, indexing, validation
+from archive.services import access, audit, indexing, validation, work
 from archive.services.errors import Invalid, Unavailable
 from archive.services.indexing import search_service
 from archive.services.search.service import IndexUnavailable
@@ -75,14 +75,13 @@ def search(session, actor: User, params: dict):
                if k not in ("q", "page", "per_page", "facets") and v}
     audit.record(session, actor, "search", None, query=query.text[:500], filters=filters,
                  hits=result.total)
-    session.commit()
     return query, result, documents
 
 
 def _record_error(session, actor: User, query, exc: Exception) -> None:
-    audit.record(session, actor, "search", None, outcome="error", query=query.text[:500],
-                 error=getattr(exc, "message", type(exc).__name__))
-    session.commit()
+    """A failed search is on the record although its unit is rolled back."""
+    work.record_refusal(session, actor, "search", None, outcome="error",
+                        query=query.text[:500], error=getattr(exc, "message", type(exc).__name__))
 
 
 def _openable(session, actor: User, hits):

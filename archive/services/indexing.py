@@ -89,7 +89,10 @@ def _load(session, ids):
 
 
 def index_after_commit(session, document_ids: list[int]) -> bool:
-    """Index the given documents and any left waiting; flag them if the index fails."""
+    """Index the given documents and any left waiting; flag them if the index fails.
+
+    Work that follows a commit: it runs short transactions of its own, so it is called
+    after a unit has committed (registered with `work.after_commit`), never inside one."""
     pending = session.execute(
         select(Document.id).where(Document.needs_index.is_(True)).limit(500)
     ).scalars().all()

@@ -47,7 +47,8 @@ def find(session, token: str | None) -> LoginSession | None:
 
 def resume(session, token: str | None, idle: timedelta) -> tuple[User | None, str]:
     """The user of an open session, refreshing its activity time; or (None, why):
-    "missing" (no such session), "ended", or "idle" (it has just been ended)."""
+    "missing" (no such session), "ended", or "idle" (it has just been ended). The caller's
+    unit commits the change."""
     row = find(session, token)
     if row is None:
         return None, "missing"
@@ -56,23 +57,21 @@ def resume(session, token: str | None, idle: timedelta) -> tuple[User | None, st
     moment = now()
     if moment - row.last_seen_at > idle:
         end(row, "idle")
-        session.commit()
         return None, "idle"
     if moment - row.last_seen_at >= TOUCH_EVERY:
         row.last_seen_at = moment
-        session.commit()
     return row.user, ""
 
 
 def end(row: LoginSession, reason: str) -> None:
-    """End one session (the caller commits)."""
+    """End one session (in the caller's unit)."""
     if row.ended_at is None:
         row.ended_at = now()
         row.end_reason = reason
 
 
 def end_token(session, token: str | None, reason: str) -> None:
-    """End the session `token` names, if it is open (the caller commits)."""
+    """End the session `token` names, if it is open (in the caller's unit)."""
     row = find(session, token)
     if row is not None:
         end(row, reason)

@@ -5,7 +5,9 @@ Services add, change, flush and audit; they never commit. Whoever serves the use
 the unit (`with work.unit(db.session): ...`), and everything inside commits together or
 not at all. Work that must follow the commit (writing the search index, which must not
 hold SQLite's write lock and must never index what was rolled back) is registered with
-`after_commit` and runs once the commit has succeeded.
+`after_commit` and runs once the commit has succeeded; work outside the database that
+must be undone if the unit fails (a blob stored for a document that was never filed) is
+registered with `after_rollback`.
 
 One second transaction is sanctioned: a refusal that must be on the record although the
 unit it ended is rolled back (`record_refusal`).
@@ -18,13 +20,18 @@ from contextlib import contextmanager
 log = logging.getLogger(__name__)
 
 _HOOKS = "work.after_commit"
+_UNDO = "work.after_rollback"
 _DEPTH = "work.depth"
 
 
 @contextmanager
 def unit(session):
     """Run the block as one transaction. Nested units join the outermost one: a CLI
-    command that calls a helper which opens a unit still commits once."""
+    command that calls a helper which opens a unit still commits once.
+
+    A unit that only read ends its transaction all the same, which is how a caller lets
+    go of SQLite's write lock before slow work that needs no database (filing reads and
+    extracts its files between two units)."""
     depth = session.info.get(_DEPTH, 0)
     session.info[_DEPTH] = depth + 1
     try:
@@ -33,18 +40,25 @@ def unit(session):
             session.commit()
     except BaseException:
         if depth == 0:
-            session.rollback()
-            session.info.pop(_HOOKS, None)
+            discard(session)
         raise
     finally:
         session.info[_DEPTH] = depth
     if depth == 0:
+        session.info.pop(_UNDO, None)
         run_after_commit(session)
 
 
 def after_commit(session, hook: Callable[[], object]) -> None:
     """Run `hook` after the current unit commits (never if it rolls back)."""
     session.info.setdefault(_HOOKS, []).append(hook)
+
+
+def after_rollback(session, hook: Callable[[], object]) -> None:
+    """Run `hook` if the current unit rolls back (never once it has committed): undo what
+    it did outside the database. A failing hook is logged; the error that ended the unit
+    is the one raised."""
+    session.info.setdefault(_UNDO, []).append(hook)
 
 
 def run_after_commit(session) -> None:
@@ -55,21 +69,30 @@ def run_after_commit(session) -> None:
 
 
 def discard(session) -> None:
-    """Roll back the unit's work and forget its hooks (an error ended it)."""
+    """Roll back the unit's work, forget its after-commit hooks and run its after-rollback
+    ones (an error ended it)."""
     session.rollback()
     session.info.pop(_HOOKS, None)
+    for hook in session.info.pop(_UNDO, []):
+        try:
+            hook()
+        except Exception:
+            log.exception("could not undo after a rollback")
 
 
-def record_refusal(session, actor, action: str, obj, **details) -> None:
+def record_refusal(session, actor, action: str, obj, *, outcome: str = "denied",
+                   **details) -> None:
     """The one sanctioned second transaction: roll back what the unit did, then put the
     refusal on the audit record in a transaction of its own, which outlives the unit.
+    `outcome` is "error" for a request that failed rather than was refused (a search while
+    the index is gone, a blob that cannot be read): it is on the record all the same.
     The caller raises the error afterwards. A failure to record is logged, never raised
     over the refusal itself."""
     from archive.services import audit
 
     discard(session)
     try:
-        audit.record(session, actor, action, obj, outcome="denied", **details)
+        audit.record(session, actor, action, obj, outcome=outcome, **details)
         session.commit()
     except Exception:
         log.exception("could not record the refusal %s", action)

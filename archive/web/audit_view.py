@@ -7,7 +7,7 @@ from flask import Blueprint, Response, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from archive.extensions import db
-from archive.services import audit, validation
+from archive.services import audit, validation, work
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -25,9 +25,9 @@ PAGE_SIZE = 100
 @login_required
 def index():
     page = validation.page(request.args)
-    listing = audit.list_events(db.session, current_user, request.args.to_dict(),
-                                limit=PAGE_SIZE, page=page, count=True)
-    db.session.commit()
+    with work.unit(db.session):
+        listing = audit.list_events(db.session, current_user, request.args.to_dict(),
+                                    limit=PAGE_SIZE, page=page, count=True)
     pages = max(1, -(-listing.total // PAGE_SIZE))
 
     def page_url(number: int) -> str:
@@ -41,8 +41,9 @@ def index():
 @bp.get("/export.csv")
 @login_required
 def export():
-    listing = audit.list_events(db.session, current_user, request.args.to_dict(),
-                                recorded_as="audit.exported")
+    with work.unit(db.session):
+        listing = audit.list_events(db.session, current_user, request.args.to_dict(),
+                                    recorded_as="audit.exported")
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["seq", "time", "actor", "action", "object_type", "object_id", "ip",
@@ -52,6 +53,5 @@ def export():
         writer.writerow([_cell(v) for v in (e.seq, e.at.isoformat(), e.actor_name, e.action,
                                             e.object_type, e.object_id, e.ip, e.outcome,
                                             details, e.hash)])
-    db.session.commit()
     return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=audit.csv"})

@@ -15,7 +15,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from archive.auth import SESSION_TOKEN, forget_browser_session
 from archive.extensions import db, limiter
-from archive.services import accounts, sessions
+from archive.services import accounts, sessions, work
 from archive.services.errors import DomainError
 from archive.web import local_path
 
@@ -39,16 +39,16 @@ def _account_key() -> str:
 def login():
     if request.method == "POST":
         try:
-            user = accounts.authenticate(db.session, request.form.get("username", ""),
-                                         request.form.get("password", ""))
+            with work.unit(db.session):
+                user = accounts.authenticate(db.session, request.form.get("username", ""),
+                                             request.form.get("password", ""))
+                # Signing in again from a browser that was signed in ends its previous session.
+                sessions.end_token(db.session, session.get(SESSION_TOKEN), "relogin")
+                token = sessions.start(db.session, user, ip=request.remote_addr or "",
+                                       user_agent=request.user_agent.string)
         except DomainError as exc:
             flash(exc.message, "error")
             return render_template("auth/login.html"), 401
-        # Signing in again from a browser that was signed in ends its previous session.
-        sessions.end_token(db.session, session.get(SESSION_TOKEN), "relogin")
-        token = sessions.start(db.session, user, ip=request.remote_addr or "",
-                               user_agent=request.user_agent.string)
-        db.session.commit()
         forget_browser_session()  # a new session, never the one the cookie came with
         session[SESSION_TOKEN] = token
         login_user(user)
@@ -61,8 +61,8 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    sessions.logout(db.session, current_user, session.get(SESSION_TOKEN))
-    db.session.commit()
+    with work.unit(db.session):
+        sessions.logout(db.session, current_user, session.get(SESSION_TOKEN))
     logout_user()
     forget_browser_session()
     flash(_("已退出登录"), "info")
@@ -85,9 +85,10 @@ def change_password():
             flash(_("两次输入的新密码不一致"), "error")
             return render_template("auth/password.html"), 422
         try:
-            accounts.change_password(db.session, current_user, request.form.get("old", ""),
-                                     request.form.get("new", ""),
-                                     keep_session=session.get(SESSION_TOKEN))
+            with work.unit(db.session):
+                accounts.change_password(db.session, current_user, request.form.get("old", ""),
+                                         request.form.get("new", ""),
+                                         keep_session=session.get(SESSION_TOKEN))
         except DomainError as exc:
             flash(exc.message, "error")
             return render_template("auth/password.html"), exc.status

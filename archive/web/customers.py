@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 
 from archive.extensions import db
 from archive.models import Department
-from archive.services import access, customers, validation
+from archive.services import access, customers, validation, work
 from archive.services.errors import DomainError
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
@@ -35,7 +35,9 @@ def new():
     departments = db.session.query(Department).order_by(Department.id).all()
     if request.method == "POST":
         try:
-            customer = customers.create_customer(db.session, current_user, request.form.to_dict())
+            with work.unit(db.session):
+                customer = customers.create_customer(db.session, current_user,
+                                                     request.form.to_dict())
         except DomainError as exc:
             flash(exc.message, "error")
             return render_template("customers/new.html", departments=departments,
@@ -48,7 +50,8 @@ def new():
 @bp.get("/<int:customer_id>")
 @login_required
 def show(customer_id: int):
-    customer = customers.get_customer(db.session, current_user, customer_id)
+    with work.unit(db.session):  # the view's audit event, committed before the page renders
+        customer = customers.get_customer(db.session, current_user, customer_id)
     dossiers = customers.visible_dossiers(current_user, customer)
     refs = {d.id: customers.references(db.session, current_user, d) for d in dossiers}
     counts = {d.id: len(access.visible_documents(current_user, d.documents)) for d in dossiers}
@@ -66,9 +69,10 @@ def new_dossier(customer_id: int):
     if request.method == "POST":
         data = {**request.form.to_dict(), "customer_id": customer.id}
         try:
-            dossier = customers.create_dossier(
-                db.session, current_user, data,
-                number_format=current_app.config["DOSSIER_NUMBER_FORMAT"])
+            with work.unit(db.session):
+                dossier = customers.create_dossier(
+                    db.session, current_user, data,
+                    number_format=current_app.config["DOSSIER_NUMBER_FORMAT"])
         except DomainError as exc:
             flash(exc.message, "error")
             return render_template("dossiers/new.html", customer=customer,

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, render_template, send_file
 from flask_login import current_user, login_required
 
 from archive.extensions import db
-from archive.services import access, filing
+from archive.services import access, filing, work
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
 
@@ -16,7 +16,8 @@ bp = Blueprint("documents", __name__, url_prefix="/documents")
 def show(document_id: int):
     from archive.web.classification import level_context
 
-    document = filing.get_document(db.session, current_user, document_id)
+    with work.unit(db.session):  # the view's audit event, committed before the page renders
+        document = filing.get_document(db.session, current_user, document_id)
     may_read = access.can(current_user, "document.read", document)
     forms = {f.id: (filing.delivery_form(current_user, document, f, "download"),
                     filing.delivery_form(current_user, document, f, "preview"))
@@ -26,9 +27,10 @@ def show(document_id: int):
 
 
 def _send(document_id: int, file_id, purpose: str):
-    delivery = filing.read_for_delivery(db.session, current_user, document_id, file_id,
-                                        store=current_app.extensions["blob_store"],
-                                        purpose=purpose)
+    with work.unit(db.session):
+        delivery = filing.read_for_delivery(db.session, current_user, document_id, file_id,
+                                            store=current_app.extensions["blob_store"],
+                                            purpose=purpose)
     response = send_file(io.BytesIO(delivery.data), mimetype=delivery.mime,
                          as_attachment=purpose == "download", download_name=delivery.filename)
     if delivery.stamped:

@@ -7,14 +7,15 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from archive.extensions import db
-from archive.services import access, customers, filing, validation
+from archive.services import access, customers, filing, validation, work
 from archive.services.errors import DomainError
 
 bp = Blueprint("dossiers", __name__, url_prefix="/dossiers")
 
 
 def _page(template: str, dossier_id: int, **extra):
-    dossier = customers.get_dossier(db.session, current_user, dossier_id)
+    with work.unit(db.session):  # the view's audit event, committed before the page renders
+        dossier = customers.get_dossier(db.session, current_user, dossier_id)
     return render_template(
         template, dossier=dossier, groups=filing.volume_index(current_user, dossier),
         sheet=filing.remarks_sheet(current_user, dossier),
@@ -59,16 +60,23 @@ def upload(dossier_id: int):
         try:
             uploads = [filing.Upload(name, data) for name, data in validation.file_parts(
                 request.form, request.files.getlist("file"), keep_empty=False)]
-            document, replayed = filing.file_once(
-                db.session, current_user, dossier.id, request.form.to_dict(), uploads,
-                key=request.form.get("upload_key") or None,
-                store=current_app.extensions["blob_store"],
-                limits=filing.Limits.from_config(current_app.config))
+            # The checks only read: their unit ends the transaction (and SQLite's write
+            # lock) before the files are read, which takes seconds for a large PDF.
+            with work.unit(db.session):
+                intake = filing.preflight(
+                    db.session, current_user, dossier.id, request.form.to_dict(), uploads,
+                    key=request.form.get("upload_key") or None,
+                    limits=filing.Limits.from_config(current_app.config))
+            filing.read_files(intake)
+            with work.unit(db.session):
+                document, replayed = filing.file_intake(
+                    db.session, intake, store=current_app.extensions["blob_store"])
+                filed = {"group": document.group.code, "seq": document.seq,
+                         "title": document.title}
         except DomainError as exc:
             flash(exc.message, "error")
             return render_template("dossiers/upload.html", dossier=dossier,
                                    form=request.form), exc.status
-        filed = {"group": document.group.code, "seq": document.seq, "title": document.title}
         if not access.can(current_user, "numbering.view"):
             flash(_("此表单已提交过，文件已归档，未重复归档：%(group)s 组《%(title)s》", **filed)
                   if replayed else _("已归档：%(group)s 组《%(title)s》", **filed), "info")
@@ -91,7 +99,8 @@ def add_reference(dossier_id: int):
     dossier = customers.get_dossier(db.session, current_user, dossier_id, record=False)
     access.require(current_user, "document.upload", dossier, hide=False)
     try:
-        customers.add_reference(db.session, current_user, dossier_id, request.form.to_dict())
+        with work.unit(db.session):
+            customers.add_reference(db.session, current_user, dossier_id, request.form.to_dict())
         flash(_("已建立参照"), "info")
     except DomainError as exc:
         flash(exc.message, "error")

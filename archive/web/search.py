@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from archive.extensions import db
 from archive.models import Department
-from archive.services import finder
+from archive.services import finder, work
 from archive.services.errors import DomainError
 
 bp = Blueprint("search", __name__, url_prefix="/search")
@@ -21,7 +21,8 @@ def index():
         return render_template("search/index.html", params=params, result=None,
                                departments=departments)
     try:
-        query, result, documents = finder.search(db.session, current_user, params)
+        with work.unit(db.session):  # the search's audit event, committed before rendering
+            query, result, documents = finder.search(db.session, current_user, params)
     except DomainError as exc:
         flash(exc.message, "error")
         return render_template("search/index.html", params=params, result=None,

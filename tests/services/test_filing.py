@@ -215,17 +215,33 @@ def test_documents_take_a_raised_dossier_level_by_default(make_customer, make_do
     assert file_doc(dossier, "公开通知", "其他", classification="公开").level is Level.PUBLIC
 
 
-def test_text_is_extracted_while_no_transaction_holds_the_database(session, make_customer,
-                                                                   make_dossier, file_doc,
-                                                                   monkeypatch):
-    """On SQLite a transaction holds the write lock: a long extraction must not."""
-    dossier = make_dossier(make_customer())
-    seen = []
-    real = filing.extraction.extract
+@pytest.mark.parametrize("route", ["web", "api"])
+def test_files_are_read_while_no_transaction_holds_the_database(route, app, session, api,
+                                                                login_as, make_customer,
+                                                                make_dossier, monkeypatch):
+    """On SQLite a transaction holds the write lock: inspecting and extracting a long PDF
+    must not. The upload routes end the checks' transaction first and open the unit that
+    writes afterwards."""
+    import io
 
-    def spy(data, ftype):
-        seen.append(session().in_transaction())
-        return real(data, ftype)
-    monkeypatch.setattr(filing.extraction, "extract", spy)
-    file_doc(dossier, files=[("a.pdf", PDF)])
-    assert seen == [False]
+    dossier = make_dossier(make_customer())
+    headers = api("officer")
+    client = login_as("officer")
+    seen = []
+
+    def spy(real):
+        def run(data, *args, **kwargs):
+            seen.append((real.__name__, session().in_transaction()))
+            return real(data, *args, **kwargs)
+        return run
+    monkeypatch.setattr(filing.filetypes, "inspect", spy(filing.filetypes.inspect))
+    monkeypatch.setattr(filing.extraction, "extract", spy(filing.extraction.extract))
+    form = {"title": "认购书", "category": "销售", "file": (io.BytesIO(PDF), "a.pdf")}
+    if route == "web":
+        response = client.post(f"/dossiers/{dossier.id}/upload", data=form,
+                               content_type="multipart/form-data")
+    else:
+        response = client.post(f"/api/v1/dossiers/{dossier.id}/documents", data=form,
+                               headers=headers, content_type="multipart/form-data")
+    assert response.status_code in (201, 302), response.data[:300]
+    assert seen == [("inspect", False), ("extract", False)]

@@ -178,7 +178,7 @@ def _filer(root: str, backend: str, worker: int, count: int) -> None:
     config.SEARCH_BACKEND = backend
     app = create_app(config)
     from archive.models import Dossier, User
-    from archive.services import filing
+    from archive.services import filing, work
 
     with app.app_context():
         officer = db.session.query(User).filter_by(username="officer").one()
@@ -186,10 +186,11 @@ def _filer(root: str, backend: str, worker: int, count: int) -> None:
         limits = filing.Limits(max_bytes=2**21, max_docx_uncompressed=2**24)
         for i in range(count):
             data = samples.make_pdf("维修", [f"第{worker}号并发归档员的第{i}份维修记录"])
-            filing.file_document(db.session, officer, dossier.id,
-                                 {"title": f"并发{worker}-{i}", "category": "维修"},
-                                 [filing.Upload(f"w{worker}-{i}.pdf", data)],
-                                 store=app.extensions["blob_store"], limits=limits)
+            with work.unit(db.session):
+                filing.file_document(db.session, officer, dossier.id,
+                                     {"title": f"并发{worker}-{i}", "category": "维修"},
+                                     [filing.Upload(f"w{worker}-{i}.pdf", data)],
+                                     store=app.extensions["blob_store"], limits=limits)
     app.extensions["search"].close()
 
 

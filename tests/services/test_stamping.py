@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from archive import clock, samples
 from archive.models import AuditEvent, CopyApproval, Level
-from archive.services import filetypes, filing, grants, stamping
+from archive.services import filetypes, filing, grants, stamping, work
 from archive.services.errors import Forbidden, Invalid, NotFound
 from tests import sample_images, sample_pdfs
 from tests.conftest import archive_state
@@ -121,7 +121,8 @@ def test_top_secret_needs_gm_copy_approval_to_download(app, session, users, doss
     officer = users["officer"]
     with pytest.raises(NotFound):  # not designated: it does not exist for them
         filing.read_for_delivery(session, officer, document.id, store=store)
-    grants.designate(session, users["gm"], {"user": "officer", "document_id": document.id})
+    with work.unit(session):
+        grants.designate(session, users["gm"], {"user": "officer", "document_id": document.id})
 
     preview = filing.read_for_delivery(session, officer, document.id, store=store,
                                        purpose="preview")
@@ -135,8 +136,9 @@ def test_top_secret_needs_gm_copy_approval_to_download(app, session, users, doss
         AuditEvent.action == "document.download", AuditEvent.outcome == "denied")).scalars().all()
     assert len(denied) == 1 and denied[0].actor_name == "officer"
 
-    grants.approve_copy(session, users["gm"], {"user": "officer", "document_id": document.id,
-                                               "hours": 2, "reason": "报送董事会"})
+    with work.unit(session):
+        grants.approve_copy(session, users["gm"], {"user": "officer", "document_id": document.id,
+                                                   "hours": 2, "reason": "报送董事会"})
     delivery = filing.read_for_delivery(session, officer, document.id, store=store)
     assert delivery.stamped and "绝密" in _pages(delivery.data)[0]
 

@@ -198,15 +198,18 @@ def test_a_page_past_the_end_goes_to_the_last_page(app, login_as, make_customer)
 
 def test_officer_references_a_case_file_by_its_number(app, login_as, make_customer,
                                                       make_dossier, file_doc, users):
+    from archive.extensions import db
     from archive.services import customers as customer_service
+    from archive.services import work
     from tests.conftest import NUMBER_FORMAT
 
     customer = make_customer()
     dossier = make_dossier(customer)
     judgment = file_doc(dossier, "民事判决书", "诉讼")
-    customer_service.create_dossier(app.extensions["sqlalchemy"].session, users["officer"], {
-        "customer_id": customer.id, "kind": "case", "number": "(2024)粤0305民初9号",
-        "title": "纠纷案"}, number_format=NUMBER_FORMAT)
+    with work.unit(db.session):
+        customer_service.create_dossier(db.session, users["officer"], {
+            "customer_id": customer.id, "kind": "case", "number": "(2024)粤0305民初9号",
+            "title": "纠纷案"}, number_format=NUMBER_FORMAT)
     client = login_as("officer")
     page = client.get(f"/dossiers/{dossier.id}").get_data(as_text=True)
     assert "c-1 民事判决书" in page
