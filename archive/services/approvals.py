@@ -169,9 +169,11 @@ def in_scope(user: User, approver: str, request: ApprovalRequest) -> bool:
     role = Role(user.role)
     match Approver(approver):
         case Approver.CUSTOMER_DEPT_HEAD:
+            # The role first: finding the customer loads the subject.
+            if role is not Role.DEPT_HEAD:
+                return False
             customer = _customer(request)
-            return (role is Role.DEPT_HEAD and customer is not None
-                    and user.department_id == customer.department_id)
+            return customer is not None and user.department_id == customer.department_id
         case Approver.REQUESTER_DEPT_HEAD:
             return (role is Role.DEPT_HEAD and user.department_id is not None
                     and user.department_id == request.requested_by.department_id)
@@ -205,14 +207,17 @@ def open_steps(request: ApprovalRequest) -> list[ApprovalStep]:
 
 def visible(user: User, request: ApprovalRequest) -> bool:
     """Whether `user` may see the request at all: its requester and deciders; whoever may
-    read its subject (a document's page shows its level changes to its readers); for a
-    request without a protected subject, those a step names and the archive's readers
-    (auditor, GM). Everyone else is told it does not exist."""
+    read its subject (a document's page shows its level changes to its readers); anyone
+    for a route change; for a request without a subject (a customer named as typed),
+    those a step names and the archive's readers (auditor, GM). Everyone else is told it
+    does not exist."""
     if user.id == request.requested_by_id or user.id in _deciders(request):
         return True
+    if isinstance(request.subject, ApprovalRoute):
+        return True  # the routes are the company's rules, open to everyone signed in
     if not may_read_subject(user, request):
         return False
-    if request.subject is not None and not isinstance(request.subject, ApprovalRoute):
+    if request.subject is not None:
         return True
     if Role(user.role) in (Role.AUDITOR, Role.GM):
         return True
@@ -365,8 +370,15 @@ def _note(note) -> str:
 
 def _pending_rows(session, kinds=None):
     moment = now()
+    # Deciding who may decide reads each request's subject, its customer and requester:
+    # loaded with the rows, so the inbox (on every dashboard) costs the same few queries
+    # however many requests wait.
     stmt = (select(ApprovalRequest)
-            .options(selectinload(ApprovalRequest.steps))
+            .options(selectinload(ApprovalRequest.steps),
+                     selectinload(ApprovalRequest.requested_by),
+                     selectinload(ApprovalRequest.document).selectinload(Document.dossier)
+                     .selectinload(Dossier.customer),
+                     selectinload(ApprovalRequest.dossier).selectinload(Dossier.customer))
             .where(ApprovalRequest.status == RequestStatus.PENDING.value,
                    or_(ApprovalRequest.expires_at.is_(None),
                        ApprovalRequest.expires_at >= moment))
@@ -381,13 +393,16 @@ def inbox(session, user: User, kinds=None) -> list[ApprovalRequest]:
     return [r for r in _pending_rows(session, kinds) if may_decide(user, r)]
 
 
-def mine(session, user: User, limit: int = 200) -> list[ApprovalRequest]:
-    """我的申请: the user's requests, newest first."""
-    return list(session.execute(
-        select(ApprovalRequest).options(selectinload(ApprovalRequest.steps))
-        .where(ApprovalRequest.requested_by_id == user.id)
-        .order_by(ApprovalRequest.id.desc()).limit(limit)
-    ).scalars())
+def mine(session, user: User, limit: int = 200, *,
+         pending: bool = False) -> list[ApprovalRequest]:
+    """我的申请: the user's requests, newest first (`pending`: only those still waiting)."""
+    stmt = (select(ApprovalRequest).options(selectinload(ApprovalRequest.steps))
+            .where(ApprovalRequest.requested_by_id == user.id))
+    if pending:
+        stmt = stmt.where(ApprovalRequest.status == RequestStatus.PENDING.value,
+                          or_(ApprovalRequest.expires_at.is_(None),
+                              ApprovalRequest.expires_at >= now()))
+    return list(session.execute(stmt.order_by(ApprovalRequest.id.desc()).limit(limit)).scalars())
 
 
 def for_subject(session, subject, kinds) -> list[ApprovalRequest]:
@@ -497,13 +512,14 @@ effect(ApprovalKind.ROUTE_CHANGE, Handler(describe=_describe_route, apply=_apply
                                           stale=_route_stale))
 
 
-def steps_text(steps) -> str:
-    """'客户所属部门负责人 + 总经理办公室 → 总经理或副总经理' for a list of steps or pairs."""
+def steps_text(steps, label: Callable[[str], str] = lambda text: text) -> str:
+    """'客户所属部门负责人 + 总经理办公室 → 总经理或副总经理' for a list of steps or pairs;
+    `label` translates each approver's label (the pages pass the reader's language)."""
     stages: dict[int, list[str]] = {}
     for step in steps:
         stage, approver = (step if isinstance(step, list | tuple)
                            else (step.stage, step.approver))
-        stages.setdefault(stage, []).append(Approver(approver).label)
+        stages.setdefault(stage, []).append(label(Approver(approver).label))
     return " → ".join(" + ".join(names) for _, names in sorted(stages.items()))
 
 
