@@ -229,6 +229,24 @@ ROUTES = {
     ("api.approval_routes", "/api/v1/approval-routes"): {"GET": LOGIN},
     ("api.propose_route_change", "/api/v1/approval-routes/<int:route_id>/changes"): {
         "POST": then_lookup("route.propose", "route", ok={422})},
+    # The same operations as pages: a form error or a decided request (409, 422) is
+    # flashed on the page the form came from; a refusal answers 403, a hidden request 404.
+    ("approvals.inbox", "/approvals"): {"GET": LOGIN},
+    ("approvals.mine", "/approvals/mine"): {"GET": LOGIN},
+    ("approvals.show", "/approvals/<int:request_id>"): {"GET": engine()},
+    ("approvals.approve", "/approvals/<int:request_id>/approve"): {
+        "POST": engine("approval.decide")},
+    ("approvals.reject", "/approvals/<int:request_id>/reject"): {
+        "POST": engine("approval.decide")},
+    ("approvals.withdraw", "/approvals/<int:request_id>/withdraw"): {
+        "POST": engine("approval.withdraw")},
+    ("approvals.ask_access", "/access-requests"): {"POST": needs("approval.ask_access")},
+    ("approvals.ask_copy", "/documents/<int:document_id>/copy-requests"): {
+        "POST": on("document", "document.view", "document.read", "copy.request")},
+    # Routes are data every signed-in user may read; the administrator proposes changes.
+    ("approvals.routes", "/admin/routes"): {"GET": LOGIN},
+    ("approvals.propose_route", "/admin/routes/<int:route_id>/changes"): {
+        "POST": then_lookup("route.propose", "route")},
 }
 
 QUERY = {"/search": "?q=合同", "/api/v1/search": "?q=合同"}

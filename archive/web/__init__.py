@@ -11,6 +11,7 @@ from archive.services import access
 
 def register(app: Flask) -> None:
     from archive.web import (
+        approvals,
         audit_view,
         auth_views,
         classification,
@@ -23,7 +24,7 @@ def register(app: Flask) -> None:
     )
 
     for module in (auth_views, main, customers, dossiers, documents, search, audit_view,
-                   classification, grants):
+                   classification, grants, approvals):
         app.register_blueprint(module.bp)
 
     @app.context_processor
@@ -35,6 +36,7 @@ def register(app: Flask) -> None:
             "LEVELS": [(int(level), LEVEL_LABELS[level]) for level in Level],
             "level_label": lambda value: Level(value).label,
             "shown_level": lambda dossier: access.shown_level(current_user, dossier),
+            "can": lambda action, obj=None: access.can(current_user, action, obj),
             "company_name": current_app.config["COMPANY_NAME"],
             "numbered": access.can(current_user, "numbering.view"),
             "clock_now": now,

@@ -1,6 +1,6 @@
 """Level changes on the web: request forms, the 待审批 list, approve and reject."""
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -13,6 +13,7 @@ from archive.services.customers import get_dossier
 from archive.services.errors import DomainError
 from archive.services.filing import get_document
 from archive.web import local_path
+from archive.web.approvals import render_inbox
 
 bp = Blueprint("classification", __name__)
 
@@ -86,8 +87,9 @@ def request_dossier(dossier_id: int):
 @bp.get("/classification/pending")
 @login_required
 def pending():
-    changes = classification.pending_for(db.session, current_user)
-    return render_template("classification/pending.html", changes=changes)
+    """The 待审批 page, level changes only."""
+    return render_inbox(classification.pending_for(db.session, current_user),
+                        _("待审批的密级变更"))
 
 
 def _decide(change_id: int, decision: str):

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from archive.extensions import db
-from archive.models import Department, User
+from archive.models import Customer, Department, User
 from archive.services import access, grants, work
 from archive.services.errors import DomainError
 from archive.web.classification import local_next
@@ -19,9 +19,13 @@ bp = Blueprint("grants", __name__)
 @login_required
 def index():
     access.require(current_user, "grant.manage")
+    rows = grants.list_grants(db.session, current_user)
+    # The customers the listed grants name, in one query (the page names them).
+    named = {g.customer_id for g in rows if g.customer_id}
+    granted = {c.id: c for c in db.session.execute(
+        select(Customer).where(Customer.id.in_(named))).scalars()} if named else {}
     return render_template(
-        "grants/index.html", grants=grants.list_grants(db.session, current_user),
-        active=grants.is_active,
+        "grants/index.html", grants=rows, customers=granted, active=grants.is_active,
         people=db.session.execute(select(User).where(User.active.is_(True))
                                   .order_by(User.username)).scalars().all(),
         departments=db.session.execute(select(Department).order_by(Department.id)).scalars().all(),

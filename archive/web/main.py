@@ -6,13 +6,15 @@ from sqlalchemy import func, select
 
 from archive.extensions import db
 from archive.models import Customer, Document, Dossier, Role, StoredFile
-from archive.services import access, indexing
+from archive.services import access, approvals, indexing
 
 bp = Blueprint("main", __name__)
 
 # Who is warned when storage runs low: the archive officers, whose uploads it refuses,
 # and the administrators, who can free or add space.
 STORAGE_WATCHERS = (Role.OFFICER, Role.ADMIN)
+# How many entries of each list the 我的待办 panel shows (the pages list them all).
+TODO_SHOWN = 5
 
 
 def _storage_alarm():
@@ -39,6 +41,15 @@ def _index_status() -> dict | None:
     if broken:
         return {"repairing": True}
     return {"waiting": waiting} if current_user.role in STORAGE_WATCHERS else None
+
+
+def _todo(user) -> dict:
+    """我的待办, the notification (there is no e-mail): the decisions waiting for the user
+    (one inbox query) and the user's requests still waiting. Later issues add loans and
+    transfers due here."""
+    waiting = approvals.inbox(db.session, user)
+    return {"decisions": waiting[:TODO_SHOWN], "n_decisions": len(waiting),
+            "requests": approvals.mine(db.session, user, TODO_SHOWN, pending=True)}
 
 
 @bp.get("/")
@@ -69,4 +80,5 @@ def dashboard():
     problems = access.visible_documents(current_user, problems)[:10]
     return render_template("main/dashboard.html", n_customers=n_customers,
                            n_dossiers=n_dossiers, recent=recent, problems=problems,
-                           storage_alarm=_storage_alarm(), index_status=_index_status())
+                           storage_alarm=_storage_alarm(), index_status=_index_status(),
+                           todo=_todo(current_user._get_current_object()))
