@@ -4,4 +4,10 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from archive.api import approvals, clearance, openapi, routes  # noqa: E402,F401  (registers the routes on bp)
+from archive.api import (  # noqa: E402,F401  (registers the routes on bp)
+    approvals,
+    calendar,
+    clearance,
+    openapi,
+    routes,
+)

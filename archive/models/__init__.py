@@ -25,6 +25,7 @@ from archive.models.approval import (
     RouteStep,
 )
 from archive.models.audit import AuditEvent, AuditHead
+from archive.models.calendar import CalendarDay, DayKind
 from archive.models.customer import Customer, Dossier, DossierReference, Group, Unit
 from archive.models.document import (
     Document,
@@ -53,8 +54,10 @@ __all__ = [
     "Approver",
     "AuditEvent",
     "AuditHead",
+    "CalendarDay",
     "CopyApproval",
     "Customer",
+    "DayKind",
     "Department",
     "Designation",
     "Document",

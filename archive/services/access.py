@@ -333,6 +333,9 @@ RULES: dict[str, Rule] = {
     # The trail records what administrators do too: they do not read it themselves.
     "audit.view": lambda user, role, obj: role in (Role.AUDITOR, Role.GM),
     "user.manage": lambda user, role, obj: role is Role.ADMIN,
+    # The working-day calendar (holidays, 调休) that loan periods and transfer deadlines
+    # count on; everyone signed in reads it.
+    "calendar.manage": lambda user, role, obj: role is Role.ADMIN,
     # Sequence numbers are given across every level: a gap would tell a reader that an
     # item above them exists. Only the archive room (its auditors, the GM) works with
     # them (docs/hardening.md, finding 14).

@@ -14,6 +14,7 @@ def register(app: Flask) -> None:
         approvals,
         audit_view,
         auth_views,
+        calendar,
         classification,
         customers,
         documents,
@@ -24,7 +25,7 @@ def register(app: Flask) -> None:
     )
 
     for module in (auth_views, main, customers, dossiers, documents, search, audit_view,
-                   classification, grants, approvals):
+                   classification, grants, approvals, calendar):
         app.register_blueprint(module.bp)
 
     @app.context_processor
