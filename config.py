@@ -72,6 +72,11 @@ class DefaultConfig:
     LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
     LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "20 per 15 minutes")
     PER_PAGE = 20
+    # The longest a loan may run, by the level of what is lent (issue 16): calendar days,
+    # except 机密, counted in working days (archive/services/workdays.py).
+    LOAN_DAYS = int(os.environ.get("LOAN_DAYS", "14"))
+    LOAN_CONFIDENTIAL_WORKDAYS = int(os.environ.get("LOAN_CONFIDENTIAL_WORKDAYS", "5"))
+    LOAN_TOP_SECRET_DAYS = int(os.environ.get("LOAN_TOP_SECRET_DAYS", "3"))
     TESTING = False
 
     def __init__(self):

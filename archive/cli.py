@@ -150,6 +150,19 @@ def init_app(app: Flask) -> None:
                    f"id {report.first_bad_id}）；此前 {report.checked} 条完好", err=True)
         sys.exit(1)
 
+    @app.cli.command("loans-overdue")
+    def loans_overdue_command():
+        """Print the loans out past their due date (for a daily cron job); exit 0."""
+        from archive.services import loans
+
+        rows = loans.overdue(db.session)
+        for loan in rows:
+            who = loan.borrower.display_name if loan.borrower else ""
+            click.echo(f"{loan.number}\t{who}\t应还 {loan.due_at:%Y-%m-%d}\t"
+                       f"逾期 {loans.days_overdue(loan)} 天")
+        click.echo(f"逾期未还：{len(rows)} 笔")
+        db.session.commit()  # end the read: outside a request it holds the write lock
+
     @app.cli.command("demo-data")
     @click.option("--if-empty", is_flag=True, help="do nothing when the archive already has users")
     def demo_data_command(if_empty):

@@ -106,6 +106,12 @@ def engine(*actions, ok=()):
                 target="approval", ok=frozenset(ok))
 
 
+def loan_rule(*actions, ok=()):
+    """A route on one loan: it must be visible (else as missing), then each action holds."""
+    return Rule(checks=tuple(Check(a, "target") for a in ("loan.view", *actions)),
+                target="loan", ok=frozenset(ok))
+
+
 ROUTES = {
     ("auth.login", "/login"): {"GET": PUBLIC, "POST": Rule(public=True, payload="login")},
     ("auth.set_language", "/lang/<code>"): {"GET": PUBLIC},
@@ -239,6 +245,22 @@ ROUTES = {
         "POST": on("document", "document.view", "document.read", "copy.request",
                    ok={409, 422})},
     ("api.approval_routes", "/api/v1/approval-routes"): {"GET": LOGIN},
+    # Lending: asking is for those who read (an empty body is then a form error); the
+    # register lists one's own loans to others; a loan is seen by its borrower, requester,
+    # deciders and the register's readers; the counter is the archive room's.
+    ("api.create_loan", "/api/v1/loans"): {"POST": needs_then_invalid("loan.request")},
+    ("api.list_loans", "/api/v1/loans"): {"GET": LOGIN},
+    ("api.get_loan", "/api/v1/loans/<int:loan_id>"): {"GET": loan_rule()},
+    ("api.checkout_loan", "/api/v1/loans/<int:loan_id>/checkout"): {
+        "POST": loan_rule("loan.counter", ok={409, 422})},
+    ("api.return_loan", "/api/v1/loans/<int:loan_id>/return"): {
+        "POST": loan_rule("loan.counter", ok={409, 422})},
+    ("api.renew_loan", "/api/v1/loans/<int:loan_id>/renew"): {
+        "POST": loan_rule("loan.handle", ok={409, 422})},
+    ("api.report_loan_loss", "/api/v1/loans/<int:loan_id>/report-loss"): {
+        "POST": loan_rule("loan.handle", ok={409, 422})},
+    ("api.close_loss_report", "/api/v1/loss-reports/<int:report_id>/close"): {
+        "POST": then_lookup("loan.counter", "loss_report", ok={409, 422})},
     ("api.propose_route_change", "/api/v1/approval-routes/<int:route_id>/changes"): {
         "POST": then_lookup("route.propose", "route", ok={422})},
     # The same operations as pages: a form error or a decided request (409, 422) is
@@ -377,7 +399,21 @@ def _build_world(app) -> World:
     asked = grants.ask_access(session, users["staff"], {"customer": "矩阵客户KF",
                                                         "reason": "矩阵测试"})
     session.commit()
+    # A loan of the public document, registered by the officer for staff (003:95: the
+    # head decides), and a loss report on it.
+    from archive.models import LossReport
+    from archive.services import loans
+
+    loan = loans.request_loan(session, officer, {
+        "dossier_id": dossiers["xs_public"].id, "document_ids": [documents["public"].id],
+        "kind": "read", "purpose": "矩阵测试", "borrower": "staff", "days": 3})
+    report = LossReport(loan_id=loan.id, what="lost", count=1, description="矩阵测试",
+                        noticed_by_id=officer.id)
+    session.add(report)
+    session.commit()
     targets.update({
+        "loan": {"read": ({"loan_id": loan.id}, loan)},
+        "loss_report": {"open": ({"report_id": report.id}, report)},
         "route": {"level_raise": ({"route_id": change.route_id}, change.route)},
         "approval": {"level": ({"request_id": change.id}, change),
                      "access": ({"request_id": asked.id}, asked)},
@@ -389,6 +425,7 @@ def _build_world(app) -> World:
     missing = {
         "change": {"change_id": MISSING}, "grant": {"grant_id": MISSING},
         "approval": {"request_id": MISSING}, "route": {"route_id": MISSING},
+        "loan": {"loan_id": MISSING}, "loss_report": {"report_id": MISSING},
         "designation": {"designation_id": MISSING}, "copy": {"approval_id": MISSING},
         "customer": {"customer_id": MISSING}, "dossier": {"dossier_id": MISSING},
         "document": {"document_id": MISSING},

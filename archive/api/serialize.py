@@ -170,3 +170,30 @@ def copy_approval(a: CopyApproval) -> dict:
     return {"id": a.id, "user": _who(a.user), "document_id": a.document_id,
             "approved_by": _who(a.approved_by), "reason": a.reason,
             "created_at": _at(a.created_at), "expires_at": _at(a.expires_at)}
+
+
+def loan(item, *, requests=()) -> dict:
+    """A loan for its borrower, the counter and the register (`item`: a Loan)."""
+    moment = now()
+    return {
+        "id": item.id, "number": item.number,
+        "kind": {"key": item.kind, "label": item.kind_enum.label},
+        "status": {"key": item.status, "label": item.status_enum.label},
+        "overdue": item.overdue(moment),
+        "dossier": {"id": item.dossier_id, "number": item.dossier.number},
+        "borrower": _who(item.borrower), "requested_by": _who(item.requested_by),
+        "purpose": item.purpose, "level": level(item.level), "direct": item.direct,
+        "may_download": item.may_download, "due_at": _at(item.due_at),
+        "created_at": _at(item.created_at), "approved_at": _at(item.approved_at),
+        "out_at": _at(item.out_at), "items_out": item.items_out, "pages_out": item.pages_out,
+        "returned_at": _at(item.returned_at), "items_back": item.items_back,
+        "pages_back": item.pages_back, "condition": item.condition, "effect": item.effect,
+        "items": [{"document_id": i.document_id, "title": i.document.title}
+                  for i in item.items],
+        "loss_reports": [{"id": r.id, "what": r.what, "count": r.count,
+                          "description": r.description, "created_at": _at(r.created_at),
+                          "closed_at": _at(r.closed_at), "outcome": r.outcome,
+                          "note": r.closing_note} for r in item.reports],
+        "approvals": [{"id": r.id, "kind": r.kind, "status": r.state(moment).value,
+                       "renewal": bool(r.payload.get("renewal"))} for r in requests],
+    }

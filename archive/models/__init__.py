@@ -34,6 +34,7 @@ from archive.models.document import (
     UploadKey,
 )
 from archive.models.enums import Level, Role
+from archive.models.loan import Loan, LoanItem, LoanKind, LoanStatus, LossReport
 from archive.models.org import (
     AccessGrant,
     ApiToken,
@@ -65,6 +66,11 @@ __all__ = [
     "DossierReference",
     "Group",
     "Level",
+    "Loan",
+    "LoanItem",
+    "LoanKind",
+    "LoanStatus",
+    "LossReport",
     "RequestStatus",
     "RouteStep",
     "LoginSession",

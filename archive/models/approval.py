@@ -17,6 +17,7 @@ from archive.clock import now
 from archive.extensions import db
 from archive.models.customer import Customer, Dossier
 from archive.models.document import Document
+from archive.models.loan import Loan
 from archive.models.org import User
 
 
@@ -28,6 +29,15 @@ class ApprovalKind(enum.StrEnum):
     CROSS_DEPARTMENT = "cross_department"  # 查阅非本部门客户档案 (002:67)
     TOP_SECRET_COPY = "top_secret_copy"  # 复制绝密文件 (002:45-47)
     ROUTE_CHANGE = "route_change"  # 变更审批路线
+    # Loans (借阅): the loan's route is chosen by services/loans.py from these.
+    LOAN_READ = "loan_read"  # 阅览本部门档案 (003:95)
+    LOAN_OUT = "loan_out"  # 借出、复制 (002:942, 000:842)
+    LOAN_SECRET = "loan_secret"  # 秘密
+    LOAN_CONFIDENTIAL = "loan_confidential"  # 机密
+    LOAN_TOP_SECRET = "loan_top_secret"  # 绝密 (002:43)
+    LOAN_OTHER_DEPARTMENT = "loan_other_department"  # added for another department (002:67)
+    LOAN_EXTERNAL_POLICE = "loan_external_police"  # 公检法 (000:844)
+    LOAN_EXTERNAL_UNIT = "loan_external_unit"  # 其他单位 (003:97)
 
     @property
     def label(self) -> str:
@@ -40,7 +50,16 @@ KIND_LABELS = {
     ApprovalKind.CROSS_DEPARTMENT: "查阅非本部门客户档案",
     ApprovalKind.TOP_SECRET_COPY: "复制绝密文件",
     ApprovalKind.ROUTE_CHANGE: "变更审批路线",
+    ApprovalKind.LOAN_READ: "借阅（阅览本部门档案）",
+    ApprovalKind.LOAN_OUT: "借阅（借出、复制）",
+    ApprovalKind.LOAN_SECRET: "借阅秘密档案",
+    ApprovalKind.LOAN_CONFIDENTIAL: "借阅机密档案",
+    ApprovalKind.LOAN_TOP_SECRET: "借阅绝密档案",
+    ApprovalKind.LOAN_OTHER_DEPARTMENT: "借阅非本部门客户档案",
+    ApprovalKind.LOAN_EXTERNAL_POLICE: "公检法查阅",
+    ApprovalKind.LOAN_EXTERNAL_UNIT: "外单位查阅",
 }
+LOAN_KINDS = tuple(k for k in ApprovalKind if k.value.startswith("loan_"))
 
 
 class Approver(enum.StrEnum):
@@ -151,6 +170,7 @@ class ApprovalRequest(db.Model):
     dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id"), index=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     subject_route_id: Mapped[int | None] = mapped_column(ForeignKey("approval_routes.id"))
+    loan_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id"), index=True)
     # The subject's level when the request was filed: a request whose subject moved since
     # is refused (the approvers judged something else).
     subject_level: Mapped[int | None]
@@ -168,6 +188,7 @@ class ApprovalRequest(db.Model):
     document: Mapped[Document | None] = relationship()
     dossier: Mapped[Dossier | None] = relationship()
     customer: Mapped[Customer | None] = relationship()
+    loan: Mapped[Loan | None] = relationship()
     requested_by: Mapped[User] = relationship()
     steps: Mapped[list["ApprovalStep"]] = relationship(
         back_populates="request", order_by="(ApprovalStep.stage, ApprovalStep.id)")
@@ -186,8 +207,10 @@ class ApprovalRequest(db.Model):
 
     @property
     def subject(self):
-        """The document, dossier, customer or route asked about (None: typed text only)."""
-        for value in (self.document, self.dossier, self.customer, self.subject_route):
+        """The document, dossier, customer, route or loan asked about (None: typed text
+        only)."""
+        for value in (self.document, self.dossier, self.customer, self.subject_route,
+                      self.loan):
             if value is not None:
                 return value
         return None
@@ -199,6 +222,14 @@ class ApprovalRequest(db.Model):
                 and moment > self.expires_at:
             return RequestStatus.EXPIRED
         return status
+
+    @property
+    def applicant(self) -> User:
+        """Whose request it is: a loan's borrower (an officer may file for them), else the
+        requester. "The head of the requester's department" is this person's."""
+        if self.loan is not None and self.loan.borrower is not None:
+            return self.loan.borrower
+        return self.requested_by
 
     @property
     def open_stage(self) -> int | None:

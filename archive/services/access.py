@@ -19,7 +19,7 @@ of `RULES`.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import and_, or_, select
 
@@ -196,6 +196,18 @@ def may_read(user, obj: Customer | Dossier | Document) -> bool:
     return _reads(user, _reach(user, _role(user)), obj)
 
 
+def cleared(user, obj: Dossier | Document) -> bool:
+    """The may-read rule without the departmental reach: clearance at least the level,
+    绝密 only when designated. A loan of another department's files asks this of its
+    borrower (the route adds the GM's approval for the reach); a loan never lifts a
+    clearance."""
+    user = _unproxied(user)
+    role = _role(user)
+    if role is None:
+        return False
+    return _reads(user, replace(_reach(user, role), departments=None), obj)
+
+
 def _reads(user: User, scope: Reach, obj) -> bool:
     if isinstance(obj, Document):
         return scope.opens(obj.access_level, lambda: obj.dossier.customer,
@@ -253,6 +265,18 @@ def visibility(user: User):
     return Visibility(unrestricted=scope.unrestricted, max_level=scope.max_level,
                       department_ids=scope.departments, customer_ids=scope.customers,
                       user_id=scope.user_id)
+
+
+def _loans():
+    from archive.services import loans  # it asks here too: imported when first used
+
+    return loans
+
+
+def _session():
+    from archive.extensions import db
+
+    return db.session
 
 
 def _approvals():
@@ -325,6 +349,17 @@ RULES: dict[str, Rule] = {
     # Those whose reach is their own department ask the GM for another's (002:67).
     "approval.ask_access": lambda user, role, obj: role in (Role.STAFF, Role.DEPT_HEAD,
                                                             Role.LEGAL),
+    # Loans (借阅): everyone who reads asks for one (auditors only read the register);
+    # the counter and the register are the archive room's (000:840-846, 003:99-105).
+    "loan.request": lambda user, role, obj: role not in READ_ONLY and role is not Role.ADMIN,
+    "loan.counter": lambda user, role, obj: role in (Role.OFFICER, Role.GM_OFFICE),
+    "loan.register": lambda user, role, obj: role in (Role.OFFICER, Role.GM_OFFICE,
+                                                      Role.AUDITOR, Role.GM),
+    # One loan: who may know of it (loans.visible), and who may renew it or report a loss
+    # on it (its borrower and the archive room).
+    "loan.view": lambda user, role, loan: _loans().visible(_session(), user, loan),
+    "loan.handle": lambda user, role, loan: (loan.borrower_id == user.id
+                                             or role in (Role.OFFICER, Role.GM_OFFICE)),
     # Routes are data; the administrator proposes a change, the GM approves it.
     "route.propose": lambda user, role, obj: role is Role.ADMIN,
     "grant.manage": _gm,  # 002:67

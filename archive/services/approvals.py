@@ -29,7 +29,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from archive.clock import now
-from archive.models import Customer, Document, Dossier, User
+from archive.models import Customer, Document, Dossier, Loan, User
 from archive.models.approval import (
     ApprovalKind,
     ApprovalRequest,
@@ -57,12 +57,15 @@ class Handler:
     prepare: the decider's extra input for the final approval, validated (e.g. the GM
              picks the customer a cross-department request named as text).
     apply: the effect of the final approval, in the approval's transaction.
+    ended: what a rejection or withdrawal does to the subject (e.g. a loan is refused),
+           in the same transaction.
     """
 
     describe: Callable
     apply: Callable
     stale: Callable = lambda session, request: None
     prepare: Callable = lambda session, actor, request, data: {}
+    ended: Callable = lambda session, actor, request: None
 
 
 _HANDLERS: dict[ApprovalKind, Handler] = {}
@@ -78,6 +81,7 @@ def handler(kind) -> Handler:
         # The modules that own kinds register them when imported.
         import archive.services.classification  # noqa: F401
         import archive.services.grants  # noqa: F401
+        import archive.services.loans  # noqa: F401
     return _HANDLERS[ApprovalKind(kind)]
 
 
@@ -111,7 +115,7 @@ def _subject_columns(subject) -> dict:
     if subject is None:
         return {}
     column = {Document: "document_id", Dossier: "dossier_id", Customer: "customer_id",
-              ApprovalRoute: "subject_route_id"}[type(subject)]
+              ApprovalRoute: "subject_route_id", Loan: "loan_id"}[type(subject)]
     return {column: subject.id}
 
 
@@ -124,11 +128,15 @@ def ref(subject) -> str | None:
 
 
 def file(session, actor: User, kind: ApprovalKind, *, reason: str, subject=None,
-         payload: dict | None = None, subject_level: int | None = None) -> ApprovalRequest:
+         payload: dict | None = None, subject_level: int | None = None,
+         then=()) -> ApprovalRequest:
     """File a request under the active route of `kind`; the caller has checked that the
-    actor may ask. The steps are copied from the route."""
+    actor may ask. The steps are copied from the route, followed by the stages of the
+    active routes of the kinds in `then` (e.g. a loan of another department's files
+    adds the GM's stage, 002:67); the payload records every route version used."""
     kind = ApprovalKind(kind)
     route = route_for(session, kind)
+    more = [route_for(session, k) for k in then]
     moment = now()
     request = ApprovalRequest(
         kind=kind.value, route_id=route.id, requested_by_id=actor.id, reason=reason,
@@ -137,12 +145,16 @@ def file(session, actor: User, kind: ApprovalKind, *, reason: str, subject=None,
                     if route.time_limit_hours else None),
         **_subject_columns(subject),
     )
-    request.payload = payload or {}
+    request.payload = {**(payload or {}), **({"then_routes": [r.id for r in more]}
+                                             if more else {})}
     session.add(request)
     session.flush()
-    for step in route.steps:
-        session.add(ApprovalStep(request_id=request.id, stage=step.stage,
-                                 approver=step.approver))
+    offset = 0
+    for each in (route, *more):
+        for step in each.steps:
+            session.add(ApprovalStep(request_id=request.id, stage=offset + step.stage,
+                                     approver=step.approver))
+        offset += max((s.stage for s in each.steps), default=0)
     session.flush()
     session.refresh(request)
     audit.record(session, actor, "approval.requested", request, kind=kind.value,
@@ -161,6 +173,8 @@ def _customer(request: ApprovalRequest) -> Customer | None:
         return subject.customer
     if isinstance(subject, Document):
         return subject.dossier.customer
+    if isinstance(subject, Loan):
+        return subject.dossier.customer
     return None
 
 
@@ -176,7 +190,7 @@ def in_scope(user: User, approver: str, request: ApprovalRequest) -> bool:
             return customer is not None and user.department_id == customer.department_id
         case Approver.REQUESTER_DEPT_HEAD:
             return (role is Role.DEPT_HEAD and user.department_id is not None
-                    and user.department_id == request.requested_by.department_id)
+                    and user.department_id == request.applicant.department_id)
         case Approver.GM_OFFICE:
             return role is Role.GM_OFFICE
         case Approver.GM_OFFICE_DIRECTOR:
@@ -188,12 +202,32 @@ def in_scope(user: User, approver: str, request: ApprovalRequest) -> bool:
     return False
 
 
+def _items(subject) -> list:
+    """What a decider must be cleared for: the subject, or every item of a batch."""
+    if isinstance(subject, Loan):
+        return [item.document for item in subject.items]
+    if isinstance(subject, (Document, Dossier)):
+        return [subject]
+    return []
+
+
 def may_read_subject(user: User, request: ApprovalRequest) -> bool:
-    """The one may-read rule, applied to the subject (every item of a batch)."""
+    """The one may-read rule (with its departmental reach) on the subject and every item
+    of a batch: who may know of the request without being named by it."""
     subject = request.subject
     if subject is None or isinstance(subject, ApprovalRoute):
         return True
-    return access.may_read(user, subject)
+    if isinstance(subject, Customer):
+        return access.may_read(user, subject)
+    return all(access.may_read(user, item) for item in _items(subject))
+
+
+def cleared_for_subject(user: User, request: ApprovalRequest) -> bool:
+    """The decider's guard: clearance at least the subject's current level, 绝密 only when
+    designated, for every item of a batch (access.cleared). The departmental reach is the
+    step's scope: the GM decides another department's files (002:67) although the head
+    of the borrower's department decides first."""
+    return all(access.cleared(user, item) for item in _items(request.subject))
 
 
 def _deciders(request: ApprovalRequest) -> set[int]:
@@ -211,22 +245,23 @@ def visible(user: User, request: ApprovalRequest) -> bool:
     for a route change; for a request without a subject (a customer named as typed),
     those a step names and the archive's readers (auditor, GM). Everyone else is told it
     does not exist."""
-    if user.id == request.requested_by_id or user.id in _deciders(request):
+    if user.id in (request.requested_by_id, request.applicant.id) \
+            or user.id in _deciders(request):
         return True
     if isinstance(request.subject, ApprovalRoute):
         return True  # the routes are the company's rules, open to everyone signed in
-    if not may_read_subject(user, request):
-        return False
     if request.subject is not None:
-        return True
+        return may_read_subject(user, request) or (
+            named(user, request) and cleared_for_subject(user, request))
     if Role(user.role) in (Role.AUDITOR, Role.GM):
         return True
     return any(in_scope(user, s.approver, request) for s in request.steps)
 
 
 def named(user: User, request: ApprovalRequest) -> bool:
-    """Whether a step of the request names `user` (never its requester), decided or not."""
-    return user.id != request.requested_by_id and any(
+    """Whether a step of the request names `user` (never its requester or applicant),
+    decided or not."""
+    return user.id not in (request.requested_by_id, request.applicant.id) and any(
         in_scope(user, s.approver, request) for s in request.steps)
 
 
@@ -242,7 +277,7 @@ def may_decide(user: User, request: ApprovalRequest) -> bool:
 
 def _refusal(user: User, request: ApprovalRequest):
     """The first guard a decision by `user` fails, as the error to raise (None: none)."""
-    if user.id == request.requested_by_id:
+    if user.id in (request.requested_by_id, request.applicant.id):
         return Forbidden("不能审批本人提出的申请")
     if not named(user, request):
         return Forbidden("您不是该申请的审批人")
@@ -262,8 +297,8 @@ def _refusal(user: User, request: ApprovalRequest):
             return Conflict(f"{taken[0].approver_enum.label}已审批，需由另一方审批",
                             code="already_approved")
         return Conflict("尚未轮到您审批：上一阶段的审批尚未完成", code="not_your_turn")
-    if not may_read_subject(user, request):
-        return Forbidden("您的密级或范围不足以审阅该申请的对象")
+    if not cleared_for_subject(user, request):
+        return Forbidden("您的密级不足以审阅该申请的对象")
     return None
 
 
@@ -339,6 +374,7 @@ def reject(session, actor: User, request_id, note: str = "") -> ApprovalRequest:
     request.decided_at = moment
     audit.record(session, actor, "approval.rejected", ("approvalrequest", request.id),
                  kind=request.kind, step=step.approver, note=note, target=ref(request.subject))
+    handler(request.kind).ended(session, actor, request)
     session.flush()
     return request
 
@@ -357,6 +393,7 @@ def withdraw(session, actor: User, request_id) -> ApprovalRequest:
     request.decided_at = now()
     audit.record(session, actor, "approval.withdrawn", ("approvalrequest", request.id),
                  kind=request.kind, target=ref(request.subject))
+    handler(request.kind).ended(session, actor, request)
     session.flush()
     return request
 

@@ -202,6 +202,7 @@ def withheld(session, viewer, events) -> set[int]:
         Designation,
         Document,
         Dossier,
+        Loan,
         User,
     )
     from archive.services import access
@@ -209,7 +210,7 @@ def withheld(session, viewer, events) -> set[int]:
     if access.is_gm(viewer):
         return set()
     models = {"document": Document, "dossier": Dossier,
-              "approvalrequest": ApprovalRequest, "designation": Designation,
+              "approvalrequest": ApprovalRequest, "designation": Designation, "loan": Loan,
               # level changes before the approval engine (their ids were kept)
               "classificationchange": ApprovalRequest}
     concerns = {e.id: _concerns(e, models) for e in events if e.action != "access.denied"}
@@ -243,7 +244,7 @@ def withheld(session, viewer, events) -> set[int]:
                 verdicts[kind, key] = True
             else:
                 action = {Document: "document.view", Dossier: "dossier.view",
-                          Customer: "customer.view"}[type(target)]
+                          Customer: "customer.view", Loan: "loan.view"}[type(target)]
                 verdicts[kind, key] = not access.can(viewer, action, target)
         return verdicts[kind, key]
 

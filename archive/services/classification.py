@@ -22,7 +22,7 @@ from archive.clock import now
 from archive.models import Document, Dossier, User
 from archive.models.approval import ApprovalKind, ApprovalRequest, RequestStatus
 from archive.models.enums import DocumentStatus, Level
-from archive.services import access, approvals, audit, indexing, validation, work
+from archive.services import access, approvals, audit, indexing, loans, validation, work
 from archive.services.errors import Conflict, Invalid
 
 KINDS = (ApprovalKind.LEVEL_RAISE, ApprovalKind.LEVEL_LOWER)
@@ -50,6 +50,9 @@ def request_change(session, actor: User, target: Document | Dossier, to_level,
     if any(r.state(now()) is RequestStatus.PENDING
            for r in approvals.for_subject(session, target, KINDS)):
         raise Conflict("该对象已有待审批的密级变更申请", code="change_pending")
+    documents = [target] if isinstance(target, Document) else target.documents
+    loans.not_out(session, [d.id for d in documents],
+                  message="原件借出中（借阅编号 {number}），归还后方可变更密级")
     kind = ApprovalKind.LEVEL_RAISE if level > target.classification else ApprovalKind.LEVEL_LOWER
     return approvals.file(session, actor, kind, reason=reason, subject=target,
                           subject_level=int(target.classification),
@@ -59,8 +62,8 @@ def request_change(session, actor: User, target: Document | Dossier, to_level,
 
 def _load(session, actor: User, change_id) -> ApprovalRequest:
     change = approvals.get(session, actor, change_id)
-    if change.kind not in KINDS:
-        raise access.NotFound("密级变更申请不存在")
+    if change.kind not in KINDS:  # answered like any id that names no request
+        raise access.NotFound(approvals.NOT_FOUND)
     return change
 
 

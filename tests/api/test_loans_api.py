@@ -1,0 +1,274 @@
+"""Lending through the API: a loan routed by the regulations, approved in the inbox,
+checked out and in at the counter with counts, renewals, overdue on the clock, losses;
+and every wrong transition refused with nothing changed."""
+
+from datetime import timedelta
+
+import pytest
+from flask import g
+from sqlalchemy import func, select
+
+from archive import clock, samples
+from archive.extensions import db
+from archive.models import AuditEvent, Loan, LossReport
+from archive.services import grants, work
+
+
+@pytest.fixture(autouse=True)
+def _clock():
+    yield
+    clock.reset()
+
+
+@pytest.fixture
+def call(client, api):
+    tokens = {}
+
+    def _call(username, method, url, json=None):
+        g.pop("_login_user", None)
+        headers = tokens.setdefault(username, api(username))
+        return client.open(url, method=method, headers=headers, json=json)
+    return _call
+
+
+@pytest.fixture
+def paper(make_customer, make_dossier, file_doc):
+    """A 销售经营部 customer's dossier with two paper originals (no files) of 3 and 4 pages."""
+    dossier = make_dossier(make_customer("宋借阅"))
+    file_doc(dossier, "宋借阅 认购书", pages="3")
+    file_doc(dossier, "宋借阅 合同", "签约", pages="4")
+    return dossier
+
+
+def _ask(call, user, dossier, **body):
+    return call(user, "POST", "/api/v1/loans", {"dossier_id": dossier.id, "kind": "out",
+                                                "purpose": "核对签约资料", "days": 7, **body})
+
+
+def _inbox(call, user):
+    return [a["id"] for a in call(user, "GET", "/api/v1/approvals").json["approvals"]]
+
+
+def _approval(loan_json):
+    return loan_json["approvals"][-1]["id"]
+
+
+def _snapshot(loan_id):
+    db.session.expire_all()
+    loan = db.session.get(Loan, loan_id)
+    return (loan.status, loan.due_at, loan.items_out, loan.pages_out, loan.items_back,
+            len(loan.reports))
+
+
+def test_a_loan_out_goes_head_then_director_then_counter_and_back(call, paper):
+    asked = _ask(call, "staff", paper)
+    assert asked.status_code == 201, asked.json
+    loan = asked.json
+    assert (loan["status"]["key"], len(loan["items"])) == ("requested", 2)
+    request_id = _approval(loan)
+    # 002:942: the head of the borrower's department, then the GM-office director.
+    assert _inbox(call, "gmoffice") == [] and _inbox(call, "head") == [request_id]
+    assert call("head", "POST", f"/api/v1/approvals/{request_id}/approve").status_code == 200
+    assert _inbox(call, "gmoffice") == [request_id]
+    done = call("gmoffice", "POST", f"/api/v1/approvals/{request_id}/approve")
+    assert done.status_code == 200 and done.json["status"]["key"] == "approved"
+    loan_url = f"/api/v1/loans/{loan['id']}"
+    assert call("staff", "GET", loan_url).json["status"]["key"] == "approved"
+
+    out = call("officer", "POST", f"{loan_url}/checkout", {"items": 2, "pages": 7})
+    assert out.status_code == 200 and out.json["status"]["key"] == "out"
+    back = call("officer", "POST", f"{loan_url}/return",
+                {"items": 2, "pages": 7, "condition": "完好", "effect": "核对合同条款"})
+    assert back.json["status"]["key"] == "returned" and back.json["loss_reports"] == []
+    assert (back.json["items_back"], back.json["pages_back"], back.json["effect"]) == (
+        2, 7, "核对合同条款")
+
+
+def test_reading_own_files_needs_the_head_only(call, paper):
+    loan = _ask(call, "staff", paper, kind="read").json
+    request_id = _approval(loan)
+    call("head", "POST", f"/api/v1/approvals/{request_id}/approve")
+    assert call("staff", "GET", f"/api/v1/loans/{loan['id']}").json["status"]["key"] == "approved"
+
+
+def test_wrong_transitions_are_refused_and_change_nothing(call, paper):
+    loan = _ask(call, "staff", paper).json
+    loan_url, request_id = f"/api/v1/loans/{loan['id']}", _approval(loan)
+    before = _snapshot(loan["id"])
+    # checkout before approval
+    early = call("officer", "POST", f"{loan_url}/checkout", {"items": 2, "pages": 7})
+    assert early.status_code == 409 and early.json["error"]["code"] == "not_approved"
+    # return what was not checked out
+    assert call("officer", "POST", f"{loan_url}/return", {"items": 2, "pages": 7}
+                ).status_code == 409
+    # the wrong approver: the director before the head (stage 2 not open), staff at all
+    assert call("gmoffice", "POST", f"/api/v1/approvals/{request_id}/approve"
+                ).json["error"]["code"] == "not_your_turn"
+    assert call("service", "POST", f"/api/v1/approvals/{request_id}/approve"
+                ).status_code == 404
+    assert call("staff", "POST", f"/api/v1/approvals/{request_id}/approve").status_code == 403
+    assert _snapshot(loan["id"]) == before
+    # approve twice
+    call("head", "POST", f"/api/v1/approvals/{request_id}/approve")
+    again = call("head", "POST", f"/api/v1/approvals/{request_id}/approve")
+    assert again.status_code == 409
+    call("gmoffice", "POST", f"/api/v1/approvals/{request_id}/approve")
+    # checkout twice; a wrong count
+    miscount = call("officer", "POST", f"{loan_url}/checkout", {"items": 1, "pages": 3})
+    assert miscount.status_code == 422 and _snapshot(loan["id"])[0] == "approved"
+    assert call("officer", "POST", f"{loan_url}/checkout", {"items": 2, "pages": 7}
+                ).status_code == 200
+    twice = call("officer", "POST", f"{loan_url}/checkout", {"items": 2, "pages": 7})
+    assert twice.status_code == 409 and twice.json["error"]["code"] == "already_out"
+    # only the archive room works the counter
+    assert call("staff", "POST", f"{loan_url}/return", {"items": 2, "pages": 7}
+                ).status_code == 403
+
+
+def test_what_is_on_loan_is_not_lent_again(call, paper, users):
+    first = _ask(call, "staff", paper).json
+    rid = _approval(first)
+    call("head", "POST", f"/api/v1/approvals/{rid}/approve")
+    call("gmoffice", "POST", f"/api/v1/approvals/{rid}/approve")
+    call("officer", "POST", f"/api/v1/loans/{first['id']}/checkout", {"items": 2, "pages": 7})
+    count = db.session.query(Loan).count()
+    second = _ask(call, "officer", paper, borrower="staff_secret")
+    assert second.status_code == 409 and second.json["error"]["code"] == "on_loan"
+    assert "借出" in second.json["error"]["message"] and db.session.query(Loan).count() == count
+
+
+def test_overdue_on_the_clock_blocks_new_loans_until_renewed(app, call, paper):
+    loan = _ask(call, "staff", paper, kind="read", days=3).json
+    rid = _approval(loan)
+    call("head", "POST", f"/api/v1/approvals/{rid}/approve")
+    url = f"/api/v1/loans/{loan['id']}"
+    call("officer", "POST", f"{url}/checkout", {"items": 2, "pages": 7})
+    clock.travel(timedelta(days=5))
+    assert call("staff", "GET", url).json["overdue"] is True
+    overdue = call("officer", "GET", "/api/v1/loans?overdue=1").json["loans"]
+    assert [row["id"] for row in overdue] == [loan["id"]]
+    printed = app.test_cli_runner().invoke(args=["loans-overdue"]).output
+    assert f"{loan['number']}\t王销售\t" in printed and "逾期 2 天" in printed
+    assert "逾期未还：1 笔" in printed
+    blocked = _ask(call, "staff", paper, kind="read")
+    assert blocked.status_code == 409 and blocked.json["error"]["code"] == "overdue"
+    # Renewal is a new approval (002:908): asked, the loan is still overdue.
+    asked = call("staff", "POST", f"{url}/renew", {"days": 7, "reason": "诉讼尚未结束"})
+    assert asked.status_code == 201, asked.json
+    assert call("staff", "GET", url).json["overdue"] is True
+    renewal = asked.json["approvals"][-1]
+    assert renewal["renewal"] is True
+    assert call("head", "POST", f"/api/v1/approvals/{renewal['id']}/approve").status_code == 200
+    now_loan = call("staff", "GET", url).json
+    assert now_loan["overdue"] is False and now_loan["status"]["key"] == "out"
+
+
+def test_a_count_short_on_return_opens_a_loss_report_closed_by_the_officer(call, paper):
+    loan = _ask(call, "staff", paper, kind="read").json
+    call("head", "POST", f"/api/v1/approvals/{_approval(loan)}/approve")
+    url = f"/api/v1/loans/{loan['id']}"
+    call("officer", "POST", f"{url}/checkout", {"items": 2, "pages": 7})
+    back = call("officer", "POST", f"{url}/return", {"items": 1, "pages": 3})
+    [report] = back.json["loss_reports"]
+    assert (report["what"], report["count"], report["closed_at"]) == ("lost", 1, None)
+    assert "出借 2 件 7 页，归还 1 件 3 页" in report["description"]
+    bad = call("officer", "POST", f"/api/v1/loss-reports/{report['id']}/close",
+               {"outcome": "maybe", "note": "x"})
+    assert bad.status_code == 422
+    closed = call("officer", "POST", f"/api/v1/loss-reports/{report['id']}/close",
+                  {"outcome": "found", "note": "在复印室找回"})
+    assert closed.json["loss_reports"][0]["outcome"] == "found"
+    assert call("officer", "POST", f"/api/v1/loss-reports/{report['id']}/close",
+                {"outcome": "found", "note": "x"}).status_code == 409
+
+
+def test_a_loan_never_lifts_a_clearance(call, make_customer, make_dossier, file_doc, users):
+    dossier = make_dossier(make_customer("钱机密"), room="0505")
+    file_doc(dossier, "钱机密 收入证明", classification="机密", pages="2")
+    refused = _ask(call, "officer", dossier, kind="read", borrower="staff")
+    assert refused.status_code == 403 and "密级" in refused.json["error"]["message"]
+    top = make_dossier(make_customer("孙绝密"), room="0606", actor="gm", classification="绝密")
+    file_doc(top, "孙绝密 协议", actor="gm", pages="1")
+    with work.unit(db.session):
+        grants.designate(db.session, users["gm"], {"user": "officer", "dossier_id": top.id})
+    no_designation = _ask(call, "officer", top, kind="read", borrower="staff_secret")
+    assert no_designation.status_code == 403 and "指定" in no_designation.json["error"]["message"]
+    ok = _ask(call, "officer", top, kind="read", days=2)
+    assert ok.status_code == 201, ok.json
+    assert _inbox(call, "gm") == [_approval(ok.json)]  # 绝密: the GM decides (002:43)
+    assert db.session.query(Loan).count() == 1
+
+
+def test_period_limits_by_level(call, paper, make_customer, make_dossier, file_doc):
+    long = _ask(call, "staff", paper, days=15)
+    assert long.status_code == 422 and "14 天" in long.json["error"]["message"]
+    dossier = make_dossier(make_customer("周机密"), room="0707")
+    file_doc(dossier, "周机密 收入证明", classification="机密", pages="2")
+    too_long = _ask(call, "officer", dossier, kind="read", days=30)
+    assert too_long.status_code == 422 and "5 个工作日" in too_long.json["error"]["message"]
+    assert db.session.query(Loan).count() == 0
+
+
+def test_another_departments_files_add_the_gms_stage(call, make_customer, make_dossier,
+                                                     file_doc):
+    kf = make_dossier(make_customer("客服户", department="KF"), room="0909")
+    file_doc(kf, "客服户 维修记录", "维修", pages="1")
+    loan = _ask(call, "officer", kf, kind="read", borrower="staff").json
+    rid = _approval(loan)
+    steps = call("officer", "GET", f"/api/v1/approvals/{rid}").json["steps"]
+    assert [(s["stage"], s["approver"]["key"]) for s in steps] == [
+        (1, "requester_dept_head"), (2, "gm")]
+    call("head", "POST", f"/api/v1/approvals/{rid}/approve")
+    assert _inbox(call, "gm") == [rid]
+
+
+def test_heads_and_the_gm_borrow_directly_through_the_officer(call, paper):
+    loan = _ask(call, "officer", paper, kind="read", borrower="head")
+    assert loan.status_code == 201
+    assert (loan.json["status"]["key"], loan.json["direct"], loan.json["approvals"]) == (
+        "approved", True, [])
+    events = db.session.execute(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "loan.approved")).scalar_one()
+    assert events == 1
+
+
+def test_bad_requests_change_nothing(call, paper):
+    for body, status in (({"kind": "borrow"}, 422), ({"purpose": "  "}, 422),
+                         ({"dossier_id": 987654}, 404), ({"group": "z"}, 422),
+                         ({"due": "2026-13-40"}, 422), ({"document_ids": [987654]}, 422),
+                         ({"kind": "electronic"}, 422)):
+        answer = call("staff", "POST", "/api/v1/loans", {
+            "dossier_id": paper.id, "kind": "out", "purpose": "核对", "days": 3, **body})
+        assert answer.status_code == status, (body, answer.json)
+    assert call("service", "POST", "/api/v1/loans", {
+        "dossier_id": paper.id, "kind": "read", "purpose": "x"}).status_code == 404
+    assert call("auditor", "POST", "/api/v1/loans", {
+        "dossier_id": paper.id, "kind": "read", "purpose": "x"}).status_code == 403
+    assert call("staff", "POST", "/api/v1/loans", {
+        "dossier_id": paper.id, "kind": "read", "purpose": "x", "borrower": "head"}
+        ).status_code == 403
+    assert db.session.query(Loan).count() == 0 and db.session.query(LossReport).count() == 0
+
+
+def test_electronic_loans_lend_documents_with_files(call, make_customer, make_dossier, file_doc):
+    dossier = make_dossier(make_customer("吴电子"), room="1001")
+    file_doc(dossier, "吴电子 认购书", files=[("a.pdf", samples.make_pdf("认购书", ["电子借阅"]))])
+    loan = _ask(call, "staff", dossier, kind="electronic")
+    assert loan.status_code == 201, loan.json
+    assert call("officer", "POST", f"/api/v1/loans/{loan.json['id']}/checkout",
+                {"items": 1, "pages": 1}).status_code == 409
+
+
+def test_an_original_out_on_loan_keeps_its_level(call, paper):
+    loan = _ask(call, "staff", paper).json
+    rid = _approval(loan)
+    call("head", "POST", f"/api/v1/approvals/{rid}/approve")
+    call("gmoffice", "POST", f"/api/v1/approvals/{rid}/approve")
+    call("officer", "POST", f"/api/v1/loans/{loan['id']}/checkout", {"items": 2, "pages": 7})
+    document_id = loan["items"][0]["document_id"]
+    refused = call("head", "POST", f"/api/v1/documents/{document_id}/classification",
+                   {"to": "秘密", "reason": "提高"})
+    assert refused.status_code == 409 and loan["number"] in refused.json["error"]["message"]
+    call("officer", "POST", f"/api/v1/loans/{loan['id']}/return", {"items": 2, "pages": 7})
+    assert call("head", "POST", f"/api/v1/documents/{document_id}/classification",
+                {"to": "秘密", "reason": "提高"}).status_code == 201
