@@ -7,7 +7,7 @@ from flask import Flask, current_app
 from sqlalchemy import select
 
 from archive.extensions import db
-from archive.models import Department, Level, RetentionRule, StoredFile, User
+from archive.models import Department, Level, Loan, LoanFile, RetentionRule, StoredFile, User
 from archive.models.enums import DEFAULT_RETENTION
 from archive.services import accounts, audit, indexing, work
 from archive.services.customers import find_department
@@ -127,13 +127,19 @@ def init_app(app: Flask) -> None:
     def verify_storage_command():
         """Check that every stored file's blob exists and matches its SHA-256."""
         digests = set(db.session.execute(select(StoredFile.sha256)).scalars())
+        digests |= set(db.session.execute(select(LoanFile.sha256)).scalars())
         problems = current_app.extensions["blob_store"].verify(digests)
         for p in problems:
             names = db.session.execute(
                 select(StoredFile.document_id, StoredFile.original_name)
                 .where(StoredFile.sha256 == p.sha256)
             ).all()
-            where = ", ".join(f"文件#{d}《{n}》" for d, n in names)
+            scans = db.session.execute(
+                select(Loan.number, LoanFile.original_name).join(Loan, Loan.id == LoanFile.loan_id)
+                .where(LoanFile.sha256 == p.sha256)
+            ).all()
+            where = ", ".join([f"文件#{d}《{n}》" for d, n in names]
+                              + [f"借阅 {number} 的扫描件《{n}》" for number, n in scans])
             label = "缺失" if p.problem == "missing" else "已损坏"
             click.echo(f"{label}: {p.sha256} ({where})")
         click.echo(f"检查了 {len(digests)} 个存储对象，问题 {len(problems)} 个")

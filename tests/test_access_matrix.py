@@ -261,6 +261,12 @@ ROUTES = {
         "POST": loan_rule("loan.handle", ok={409, 422})},
     ("api.close_loss_report", "/api/v1/loss-reports/<int:report_id>/close"): {
         "POST": then_lookup("loan.counter", "loss_report", ok={409, 422})},
+    # External readers: the archive room registers them (an empty body is then a form
+    # error) and hands them stamped copies (a staff member's loan is refused with 409).
+    ("api.create_external_loan", "/api/v1/loans/external"): {
+        "POST": needs_then_invalid("loan.counter")},
+    ("api.make_loan_copy", "/api/v1/loans/<int:loan_id>/copies"): {
+        "POST": loan_rule("loan.counter", ok={409, 422})},
     ("api.propose_route_change", "/api/v1/approval-routes/<int:route_id>/changes"): {
         "POST": then_lookup("route.propose", "route", ok={422})},
     # The same operations as pages: a form error or a decided request (409, 422) is

@@ -196,4 +196,24 @@ def loan(item, *, requests=()) -> dict:
                           "note": r.closing_note} for r in item.reports],
         "approvals": [{"id": r.id, "kind": r.kind, "status": r.state(moment).value,
                        "renewal": bool(r.payload.get("renewal"))} for r in requests],
+        "external_reader": external_reader(item),
+    }
+
+
+def external_reader(item) -> dict | None:
+    """An external reader's particulars, scans and the copies handed over (`item`: a
+    Loan); None for a staff member's loan."""
+    reader = item.external_reader
+    if reader is None:
+        return None
+    return {
+        "kind": {"key": reader.kind, "label": reader.kind_enum.label},
+        "unit": reader.unit, "name": reader.name, "credential_type": reader.credential_type,
+        "credential_number": reader.credential_number, "notice_number": reader.notice_number,
+        "phone": reader.phone,
+        "scans": [{"id": f.id, "purpose": f.purpose, "sha256": f.sha256, "size": f.size,
+                   "mime": f.mime, "original_name": f.original_name} for f in item.scans],
+        "copies": [{"id": c.id, "document_id": c.document_id, "pages": c.pages,
+                    "page_count": c.page_count, "sha256": c.sha256, "made_at": _at(c.made_at),
+                    "made_by": _who(c.made_by)} for c in item.handed_copies],
     }

@@ -34,6 +34,7 @@ from archive.models.document import (
     UploadKey,
 )
 from archive.models.enums import Level, Role
+from archive.models.external_loan import ExternalReader, LoanCopy, LoanFile, ReaderKind
 from archive.models.loan import Loan, LoanItem, LoanKind, LoanStatus, LossReport
 from archive.models.org import (
     AccessGrant,
@@ -64,13 +65,17 @@ __all__ = [
     "Document",
     "Dossier",
     "DossierReference",
+    "ExternalReader",
     "Group",
     "Level",
     "Loan",
+    "LoanCopy",
+    "LoanFile",
     "LoanItem",
     "LoanKind",
     "LoanStatus",
     "LossReport",
+    "ReaderKind",
     "RequestStatus",
     "RouteStep",
     "LoginSession",

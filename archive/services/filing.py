@@ -16,7 +16,16 @@ import sqlalchemy.exc
 from sqlalchemy import select
 
 from archive.clock import now
-from archive.models import Document, Dossier, Group, RetentionRule, StoredFile, UploadKey, User
+from archive.models import (
+    Document,
+    Dossier,
+    Group,
+    LoanFile,
+    RetentionRule,
+    StoredFile,
+    UploadKey,
+    User,
+)
 from archive.models.enums import DEFAULT_GROUP_FOR_CATEGORY, DEFAULT_RETENTION, GROUPS, Level
 from archive.services import (
     access,
@@ -270,11 +279,12 @@ def _replayed(session, actor: User, first: Document, key: str) -> Document:
 
 
 def _discard_unreferenced(session, store: LocalBlobStore, digests: list[str]) -> None:
+    # A loan's scan may hold the same bytes (external_loans files into the same store).
     for digest in digests:
-        still_used = session.execute(
-            select(StoredFile.id).where(StoredFile.sha256 == digest).limit(1)
-        ).first()
-        if still_used is None:
+        still_used = any(session.execute(
+            select(model.id).where(model.sha256 == digest).limit(1)).first()
+            for model in (StoredFile, LoanFile))
+        if not still_used:
             store.delete(digest)
 
 

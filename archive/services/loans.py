@@ -281,7 +281,9 @@ def _stale(session, request: ApprovalRequest) -> str | None:
         return "所借文件已销毁"
     if max(d.access_level for d in documents) != request.subject_level:
         return "所借文件的密级已变更"
-    if not all(access.cleared(loan.borrower, d) for d in documents):
+    # An external reader has no clearance of its own: the level check above holds it.
+    if loan.borrower is not None and not all(access.cleared(loan.borrower, d)
+                                             for d in documents):
         return "借阅人已无权借阅"
     if not _renewal(request) and loan.kind == LoanKind.OUT.value:
         try:
@@ -294,9 +296,17 @@ def _stale(session, request: ApprovalRequest) -> str | None:
 def _describe(request: ApprovalRequest, viewer: User) -> str:
     loan = request.loan
     what = "续借" if _renewal(request) else f"借阅（{loan.kind_enum.label}）"
-    who = loan.borrower.display_name if loan.borrower else ""
+    who = borrower_name(loan)
     return (f"{what} {loan.number}：档案 {loan.dossier.number}，{len(loan.items)} 件，"
             f"借阅人 {who}，应还 {datetime.fromisoformat(request.payload['due']):%Y-%m-%d}")
+
+
+def borrower_name(loan: Loan) -> str:
+    """Who borrows: the borrower's name, or an external reader's unit and name."""
+    if loan.borrower is not None:
+        return loan.borrower.display_name
+    reader = loan.external_reader
+    return f"{reader.name}（{reader.unit}，{reader.kind_enum.label}）" if reader else ""
 
 
 for _kind_of_route in (ApprovalKind.LOAN_READ, ApprovalKind.LOAN_OUT, ApprovalKind.LOAN_SECRET,

@@ -85,6 +85,27 @@ class Stamp:
         return f"{self.level.label} {self.viewer} {self.at:%Y-%m-%d %H:%M}"
 
 
+# On every page of a copy handed to an external reader (000:844, 003:97).
+CERTIFIED = "与原件核对无异 · 原件存于档案室"
+
+
+@dataclass(frozen=True)
+class CopyStamp:
+    """The certification on a copy handed to an external reader, with the loan number."""
+
+    loan_number: str
+    at: datetime
+
+    @property
+    def line(self) -> str:
+        return f"{CERTIFIED} · 借阅编号 {self.loan_number} · {self.at:%Y-%m-%d}"
+
+    @property
+    def watermark(self) -> str:
+        return f"{CERTIFIED} {self.loan_number}"
+
+
+
 
 @dataclass(frozen=True)
 class _Placement:
@@ -95,7 +116,7 @@ class _Placement:
     matrix: tuple[float, ...]
 
 
-def stamp_pdf(data: bytes, stamp: Stamp) -> bytes:
+def stamp_pdf(data: bytes, stamp: Stamp | CopyStamp) -> bytes:
     """A copy of the PDF `data` with `stamp` on every page.
 
     The stamp is a form XObject per page size, drawn after each page's own content; that
@@ -181,7 +202,7 @@ def _placement(page) -> _Placement:
     return _Placement(size=(round(size[0]), round(size[1])), matrix=matrix)
 
 
-def _overlay_forms(writer, sizes: list[tuple[int, int]], stamp: Stamp,
+def _overlay_forms(writer, sizes: list[tuple[int, int]], stamp: Stamp | CopyStamp,
                    deadline: float) -> dict:
     """A form XObject (added to `writer`) per upright page size, carrying the stamp.
 
@@ -223,7 +244,7 @@ def _overlay_forms(writer, sizes: list[tuple[int, int]], stamp: Stamp,
     return forms
 
 
-def _draw_stamp(pdf, width: float, height: float, stamp: Stamp) -> None:
+def _draw_stamp(pdf, width: float, height: float, stamp: Stamp | CopyStamp) -> None:
     """The header and footer line and the diagonal watermark on the current page."""
     line_size = max(6.0, min(9.0, width / 70))
     pdf.set_font("cjk", size=line_size)
