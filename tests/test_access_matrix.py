@@ -287,6 +287,26 @@ ROUTES = {
     ("approvals.routes", "/admin/routes"): {"GET": LOGIN},
     ("approvals.propose_route", "/admin/routes/<int:route_id>/changes"): {
         "POST": then_lookup("route.propose", "route")},
+    # Lending pages: the request form on a dossier one may open (an empty form is a form
+    # error, 422, shown on the form); a loan's page and its 申请表 as the API's; the
+    # counter's and borrower's steps flash a refused transition (302), a refusal answers
+    # 403 and a hidden loan 404; the counter and the register are the archive room's.
+    ("loans.new", "/dossiers/<int:dossier_id>/loans/new"): {
+        "GET": on("dossier", "dossier.view", "loan.request"),
+        "POST": on("dossier", "dossier.view", "loan.request", ok={422})},
+    ("loans.mine", "/loans/mine"): {"GET": LOGIN},
+    ("loans.show", "/loans/<int:loan_id>"): {"GET": loan_rule()},
+    ("loans.application", "/loans/<int:loan_id>/form"): {"GET": loan_rule()},
+    ("loans.counter", "/loans/counter"): {"GET": needs("loan.counter")},
+    ("loans.register", "/loans/register"): {"GET": needs("loan.register")},
+    ("loans.register_csv", "/loans/register.csv"): {"GET": needs("loan.register")},
+    ("loans.checkout", "/loans/<int:loan_id>/checkout"): {"POST": loan_rule("loan.counter")},
+    ("loans.check_in", "/loans/<int:loan_id>/return"): {"POST": loan_rule("loan.counter")},
+    ("loans.renew", "/loans/<int:loan_id>/renew"): {"POST": loan_rule("loan.handle")},
+    ("loans.report_loss", "/loans/<int:loan_id>/report-loss"): {
+        "POST": loan_rule("loan.handle")},
+    ("loans.close_report", "/loans/reports/<int:report_id>/close"): {
+        "POST": then_lookup("loan.counter", "loss_report")},
 }
 
 QUERY = {"/search": "?q=合同", "/api/v1/search": "?q=合同"}

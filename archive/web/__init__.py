@@ -20,12 +20,13 @@ def register(app: Flask) -> None:
         documents,
         dossiers,
         grants,
+        loans,
         main,
         search,
     )
 
     for module in (auth_views, main, customers, dossiers, documents, search, audit_view,
-                   classification, grants, approvals, calendar):
+                   classification, grants, approvals, calendar, loans):
         app.register_blueprint(module.bp)
 
     @app.context_processor

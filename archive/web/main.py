@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from archive.extensions import db
 from archive.models import Customer, Document, Dossier, Role, StoredFile
-from archive.services import access, approvals, indexing
+from archive.services import access, approvals, indexing, loan_lists
 
 bp = Blueprint("main", __name__)
 
@@ -45,11 +45,14 @@ def _index_status() -> dict | None:
 
 def _todo(user) -> dict:
     """我的待办, the notification (there is no e-mail): the decisions waiting for the user
-    (one inbox query) and the user's requests still waiting. Later issues add loans and
-    transfers due here."""
+    (one inbox query), the user's requests still waiting, the counter's overdue loans and
+    the user's loans due soon (one query each). Transfers due will join them."""
     waiting = approvals.inbox(db.session, user)
     return {"decisions": waiting[:TODO_SHOWN], "n_decisions": len(waiting),
-            "requests": approvals.mine(db.session, user, TODO_SHOWN, pending=True)}
+            "requests": approvals.mine(db.session, user, TODO_SHOWN, pending=True),
+            # 借阅到期: the counter's overdue loans, and the user's own due soon or overdue
+            "overdue": loan_lists.overdue_for_counter(db.session, user, TODO_SHOWN),
+            "due": loan_lists.due_for_borrower(db.session, user, TODO_SHOWN)}
 
 
 @bp.get("/")

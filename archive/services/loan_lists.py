@@ -1,0 +1,202 @@
+"""Lists of loans for the pages: the register (借阅登记簿, 000:842), the counter's queue and
+the dashboards' overdue and due-soon loans. The register's rows are built here once, for
+the print page, the CSV export and the API alike.
+
+What the register holds (docs/loans.md): every loan that was granted (approved, out,
+returned: a consultation, 000:842); requests still waiting, rejected, withdrawn or
+expired are applications, listed in 我的借阅 and the approvals, not in the register. A
+row's 借阅日期 is the day it left the counter, or for a loan not (yet) at the counter
+(电子, or approved and waiting) the day it was approved; the date range filters on it.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from archive.clock import now
+from archive.models import Level
+from archive.models.approval import ApprovalRequest, ApprovalStep
+from archive.models.loan import Loan, LoanItem, LoanKind, LoanStatus
+from archive.services import access, loans
+from archive.services.errors import Invalid
+
+# The register's columns, in the order of the paper register (issue 16).
+COLUMNS = ("借阅人", "部门/单位", "联系方式", "借阅日期", "应还日期", "实际归还日期", "档号",
+           "题名", "密级", "用途", "审批人及意见", "出借件数/页数", "归还件数/页数", "状态", "备注")
+REGISTERED = (LoanStatus.APPROVED.value, LoanStatus.OUT.value, LoanStatus.RETURNED.value)
+# Up to this many items the 题名 cell names them all; past it, the first and a count.
+TITLES_NAMED = 3
+# The borrower's dashboard warns of loans due within this many days.
+DUE_SOON_DAYS = 3
+# How many rows one register page or export holds at most.
+REGISTER_LIMIT = 5000
+
+
+@dataclass
+class RegisterRow:
+    loan: Loan
+    cells: tuple[str, ...]  # in COLUMNS order
+
+    def as_dict(self) -> dict:
+        return dict(zip(COLUMNS, self.cells, strict=True))
+
+
+def parse_range(data: dict) -> tuple[date | None, date | None]:
+    """The register's date range from a form or query (start, end: YYYY-MM-DD, both
+    optional); bad dates or an end before the start are form errors."""
+    days = []
+    for key, label in (("start", "起始日期"), ("end", "截止日期")):
+        text = str(data.get(key) or "").strip()
+        try:
+            days.append(date.fromisoformat(text) if text else None)
+        except ValueError:
+            raise Invalid(f"{label}格式应为 YYYY-MM-DD", details={"field": key}) from None
+    start, end = days
+    if start and end and end < start:
+        raise Invalid("截止日期不能早于起始日期", details={"field": "end"})
+    return start, end
+
+
+def lent_on(loan: Loan) -> datetime | None:
+    """借阅日期: out at the counter, or approved (electronic, or waiting at the counter)."""
+    return loan.out_at or loan.approved_at
+
+
+def register_rows(session, user, start: date | None, end: date | None) -> list[RegisterRow]:
+    """The register's rows between `start` and `end` (inclusive, by 借阅日期), oldest
+    first, each a loan the user may see whole (loans.visible)."""
+    access.require(user, "loan.register")
+    day = func.coalesce(Loan.out_at, Loan.approved_at)
+    stmt = (select(Loan).where(Loan.status.in_(REGISTERED))
+            .options(selectinload(Loan.borrower), selectinload(Loan.dossier),
+                     selectinload(Loan.reports),
+                     selectinload(Loan.items).selectinload(LoanItem.document))
+            .order_by(day, Loan.id).limit(REGISTER_LIMIT))
+    if start:
+        stmt = stmt.where(day >= datetime.combine(start, datetime.min.time()))
+    if end:
+        stmt = stmt.where(day < datetime.combine(end + timedelta(days=1), datetime.min.time()))
+    rows = [loan for loan in session.execute(stmt).scalars()
+            if loans.visible(session, user, loan)]
+    decisions = _decisions(session, [loan.id for loan in rows])
+    moment = now()
+    return [RegisterRow(loan, _cells(loan, decisions.get(loan.id, []), moment))
+            for loan in rows]
+
+
+def _decisions(session, loan_ids: list[int]) -> dict[int, list[str]]:
+    """审批人及意见 of each loan: every decided step of its requests, renewals marked."""
+    if not loan_ids:
+        return {}
+    steps = session.execute(
+        select(ApprovalStep, ApprovalRequest).join(ApprovalRequest)
+        .where(ApprovalRequest.loan_id.in_(loan_ids), ApprovalStep.decided_at.is_not(None))
+        .options(selectinload(ApprovalStep.decided_by))
+        .order_by(ApprovalRequest.id, ApprovalStep.decided_at, ApprovalStep.id)).all()
+    out: dict[int, list[str]] = {}
+    for step, request in steps:
+        verdict = "同意" if step.decision == "approved" else "驳回"
+        text = f"{step.decided_by.display_name} {verdict}" + (f"（{step.note}）" if step.note else "")
+        if request.payload.get("renewal"):
+            text = "续借：" + text
+        out.setdefault(request.loan_id, []).append(text)
+    return out
+
+
+def status_word(loan: Loan, moment: datetime) -> str:
+    """状态 in the register: 遗失 while a loss report is open, else 已归还, 逾期, 借出;
+    an approved loan not at the counter is 已批准 (电子: until its due time)."""
+    if any(report.closed_at is None for report in loan.reports):
+        return "遗失" if any(r.what == "lost" and r.closed_at is None for r in loan.reports) \
+            else "损毁"
+    if loan.status == LoanStatus.RETURNED.value:
+        return "已归还"
+    if loan.overdue(moment):
+        return "逾期"
+    if loan.status == LoanStatus.OUT.value:
+        return "借出"
+    if loan.kind == LoanKind.ELECTRONIC.value and moment > loan.due_at:
+        return "已到期"
+    return "已批准"
+
+
+def titles(loan: Loan) -> str:
+    """题名: the items' titles; past TITLES_NAMED items, the first and 等 N 件."""
+    names = [item.document.title for item in loan.items]
+    if len(names) <= TITLES_NAMED:
+        return "；".join(names)
+    return f"{names[0]}等 {len(names)} 件"
+
+
+def _count(items, pages) -> str:
+    return "" if items is None else f"{items}/{pages}"
+
+
+def _day(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d}" if moment else ""
+
+
+def _cells(loan: Loan, decisions: list[str], moment: datetime) -> tuple[str, ...]:
+    borrower = loan.borrower
+    approvers = "；".join(decisions) or ("直接借阅（002:869）" if loan.direct else "")
+    remarks = [loan.number, LoanKind(loan.kind).label]
+    if loan.kind == LoanKind.ELECTRONIC.value:
+        remarks.append("可下载" if loan.may_download else "仅查看")
+    if loan.condition:
+        remarks.append(f"归还状况：{loan.condition}")
+    if loan.effect:
+        remarks.append(f"利用效果：{loan.effect}")
+    for report in loan.reports:
+        state = "已结案" if report.closed_at else "未结案"
+        remarks.append(f"{'遗失' if report.what == 'lost' else '损毁'}报告（{state}）："
+                       f"{report.description}")
+    if loan.remarks:
+        remarks.append(loan.remarks)
+    return (borrower.display_name if borrower else "",
+            borrower.department.name if borrower and borrower.department else "",
+            "",  # accounts carry no contact; external readers' particulars will
+            _day(lent_on(loan)), _day(loan.due_at), _day(loan.returned_at),
+            loan.dossier.number, titles(loan), Level(loan.level).label, loan.purpose,
+            approvers, _count(loan.items_out, loan.pages_out),
+            _count(loan.items_back, loan.pages_back), status_word(loan, moment),
+            "；".join(remarks))
+
+
+def counter(session, user) -> list[Loan]:
+    """柜台: approved loans waiting to be checked out and loans out, overdue first, then
+    by due time (electronic loans never come to the counter)."""
+    access.require(user, "loan.counter")
+    moment = now()
+    stmt = (select(Loan)
+            .where(Loan.kind != LoanKind.ELECTRONIC.value,
+                   Loan.status.in_((LoanStatus.APPROVED.value, LoanStatus.OUT.value)))
+            .options(selectinload(Loan.borrower), selectinload(Loan.dossier),
+                     selectinload(Loan.items).selectinload(LoanItem.document))
+            .order_by(Loan.due_at, Loan.id).limit(500))
+    rows = [loan for loan in session.execute(stmt).scalars()
+            if loans.visible(session, user, loan)]
+    return sorted(rows, key=lambda loan: not loan.overdue(moment))
+
+
+def overdue_for_counter(session, user, limit: int) -> list[Loan]:
+    """The officer's dashboard: loans out past their due time, the longest first."""
+    if not access.can(user, "loan.counter"):
+        return []
+    stmt = (select(Loan).where(Loan.status == LoanStatus.OUT.value, Loan.due_at < now())
+            .options(selectinload(Loan.borrower), selectinload(Loan.dossier))
+            .order_by(Loan.due_at).limit(limit))
+    return list(session.execute(stmt).scalars())
+
+
+def due_for_borrower(session, user, limit: int) -> list[Loan]:
+    """The borrower's dashboard: their loans out (or electronic and open) due within
+    DUE_SOON_DAYS or overdue, the earliest first."""
+    soon = now() + timedelta(days=DUE_SOON_DAYS)
+    stmt = (select(Loan).where(Loan.borrower_id == user.id, Loan.due_at < soon, or_(
+        Loan.status == LoanStatus.OUT.value,
+        (Loan.status == LoanStatus.APPROVED.value) & (Loan.kind == LoanKind.ELECTRONIC.value)
+        & (Loan.due_at >= now())))
+            .options(selectinload(Loan.dossier)).order_by(Loan.due_at).limit(limit))
+    return list(session.execute(stmt).scalars())
