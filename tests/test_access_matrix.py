@@ -112,6 +112,13 @@ def loan_rule(*actions, ok=()):
                 target="loan", ok=frozenset(ok))
 
 
+def lent(ok=()):
+    """A lent document opened through an electronic loan: the loan must be visible (else
+    as missing), and the user its borrower."""
+    return Rule(checks=(Check("loan.view", "target"), Check("loan.open", "target")),
+                target="electronic_loan", ok=frozenset(ok))
+
+
 ROUTES = {
     ("auth.login", "/login"): {"GET": PUBLIC, "POST": Rule(public=True, payload="login")},
     ("auth.set_language", "/lang/<code>"): {"GET": PUBLIC},
@@ -261,6 +268,13 @@ ROUTES = {
         "POST": loan_rule("loan.handle", ok={409, 422})},
     ("api.close_loss_report", "/api/v1/loss-reports/<int:report_id>/close"): {
         "POST": then_lookup("loan.counter", "loss_report", ok={409, 422})},
+    # Electronic loans: the lent documents open to the borrower alone, through the loan.
+    ("api.lent_document_content",
+     "/api/v1/loans/<int:loan_id>/documents/<int:document_id>/content"): {"GET": lent()},
+    ("loan_items.view", "/loans/<int:loan_id>/documents/<int:document_id>/view"): {
+        "GET": lent()},
+    ("loan_items.download", "/loans/<int:loan_id>/documents/<int:document_id>/download"): {
+        "GET": lent()},
     # External readers: the archive room registers them (an empty body is then a form
     # error) and hands them stamped copies (a staff member's loan is refused with 409).
     ("api.create_external_loan", "/api/v1/loans/external"): {
@@ -436,9 +450,17 @@ def _build_world(app) -> World:
     report = LossReport(loan_id=loan.id, what="lost", count=1, description="矩阵测试",
                         noticed_by_id=officer.id)
     session.add(report)
+    # An electronic loan of the public document with download, registered by the officer
+    # for the head (002:869: approved directly): only the head opens through it.
+    electronic = loans.request_loan(session, officer, {
+        "dossier_id": dossiers["xs_public"].id, "document_ids": [documents["public"].id],
+        "kind": "electronic", "may_download": True, "purpose": "矩阵测试", "borrower": "head",
+        "days": 3})
     session.commit()
     targets.update({
         "loan": {"read": ({"loan_id": loan.id}, loan)},
+        "electronic_loan": {"head": ({"loan_id": electronic.id,
+                                      "document_id": documents["public"].id}, electronic)},
         "loss_report": {"open": ({"report_id": report.id}, report)},
         "route": {"level_raise": ({"route_id": change.route_id}, change.route)},
         "approval": {"level": ({"request_id": change.id}, change),
@@ -452,6 +474,7 @@ def _build_world(app) -> World:
         "change": {"change_id": MISSING}, "grant": {"grant_id": MISSING},
         "approval": {"request_id": MISSING}, "route": {"route_id": MISSING},
         "loan": {"loan_id": MISSING}, "loss_report": {"report_id": MISSING},
+        "electronic_loan": {"loan_id": MISSING, "document_id": MISSING},
         "designation": {"designation_id": MISSING}, "copy": {"approval_id": MISSING},
         "customer": {"customer_id": MISSING}, "dossier": {"dossier_id": MISSING},
         "document": {"document_id": MISSING},

@@ -360,6 +360,9 @@ RULES: dict[str, Rule] = {
     "loan.view": lambda user, role, loan: _loans().visible(_session(), user, loan),
     "loan.handle": lambda user, role, loan: (loan.borrower_id == user.id
                                              or role in (Role.OFFICER, Role.GM_OFFICE)),
+    # The lent documents of an electronic loan open to its borrower alone (003:105: a loan
+    # is not passed to another person; the head who approved it does not read through it).
+    "loan.open": lambda user, role, loan: loan.borrower_id == user.id,
     # Routes are data; the administrator proposes a change, the GM approves it.
     "route.propose": lambda user, role, obj: role is Role.ADMIN,
     "grant.manage": _gm,  # 002:67

@@ -21,6 +21,7 @@ Rules (seed lines in docs/loans.md):
   a loss/damage report that stays on the loan until the officer closes it.
 """
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
@@ -28,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from archive.clock import now
-from archive.models import Document, Dossier, Level, Role, User
+from archive.models import Document, Dossier, Level, Role, StoredFile, User
 from archive.models.approval import ApprovalKind, ApprovalRequest, RequestStatus
 from archive.models.enums import DocumentStatus
 from archive.models.loan import Loan, LoanItem, LoanKind, LoanStatus, LossReport
@@ -539,3 +540,127 @@ def listing(session, user: User, *, status: str = "", borrower: str = "",
     if overdue_only:
         stmt = stmt.where(Loan.status == LoanStatus.OUT.value, Loan.due_at < now())
     return [loan for loan in session.execute(stmt).scalars() if visible(session, user, loan)]
+
+
+# ---- electronic delivery (电子借阅): opening the lent documents through the loan --------
+#
+# An approved electronic loan opens exactly its documents to its borrower until the due
+# time; the check is the clock, so access stops by itself. The borrower must still be
+# cleared for each document's current level at every opening: a level raise ends the
+# loan for the documents above the borrower's clearance, with no job. Every page
+# delivered carries the borrower, the loan number and the time, whatever the level.
+
+
+@dataclass
+class LentFile:
+    """What the delivery needs: the loan, the lent document and the file asked for."""
+
+    loan: Loan
+    document: Document
+    stored: StoredFile
+
+
+def may_open(user: User, loan: Loan) -> bool:
+    """Whether the loan's page should offer its documents to `user` now (each opening
+    still runs every check of `open_item`)."""
+    return loan.borrower_id == getattr(user, "id", None) and loan.open_electronically(now())
+
+
+def open_item(session, user: User, loan_id, document_id, *, download: bool,
+              file_id=None) -> LentFile:
+    """A lent document's file for its borrower, through the loan. Refused (audited, nothing
+    changed): a loan the user may not see (404, as if missing), another person's loan
+    (403), not electronic, not approved, past its due time (409), a document not lent
+    by it (404), a borrower no longer cleared for the document's level (403), a download
+    of a view-only loan or of a 绝密 document (403). The view or download is audited with
+    the loan number (`loan.viewed`, `loan.downloaded`)."""
+    action = "loan.downloaded" if download else "loan.viewed"
+    loan = get(session, user, loan_id)
+    wanted = validation.row_id(document_id)
+
+    def refuse(error):
+        from archive.services import work
+
+        work.record_refusal(session, user, action, loan, reason=error.message,
+                            number=loan.number, document=str(document_id)[:20])
+        raise error
+
+    if not access.can(user, "loan.open", loan):
+        refuse(Forbidden("只有借阅人本人可以查看借阅的电子文件"))
+    if loan.kind != LoanKind.ELECTRONIC.value:
+        refuse(Conflict(f"该借阅为{loan.kind_enum.label}，不是电子借阅，没有可在线查看的文件",
+                        code="not_electronic"))
+    if loan.status != LoanStatus.APPROVED.value:
+        refuse(Conflict(f"借阅{loan.status_enum.label}，不能查看", code="not_approved"))
+    if not loan.open_electronically(now()):
+        refuse(Conflict(f"借阅已于 {loan.due_at:%Y-%m-%d %H:%M} 到期，电子文件已不能查看",
+                        code="loan_expired"))
+    item = next((i for i in loan.items if i.document_id == wanted), None)
+    if item is None:
+        refuse(NotFound("本次借阅中没有该文件"))
+    document = item.document
+    if document.status != DocumentStatus.ACTIVE.value:
+        refuse(Conflict("该文件已不在册，不能查看", code="not_active"))
+    if not access.cleared(user, document):
+        # A loan never lifts a clearance: a level raised (or a designation withdrawn)
+        # since the approval ends the loan for this document.
+        refuse(Forbidden("该文件的密级已调整，超出借阅人的密级，本借阅对其不再有效",
+                         code="not_cleared"))
+    if download and document.access_level >= Level.TOP_SECRET:
+        refuse(Forbidden("绝密文件不得通过电子借阅下载或打印", code="top_secret_download"))
+    if download and not loan.may_download:
+        refuse(Forbidden("本借阅仅限在线查看，不能下载或打印", code="view_only"))
+    stored = _lent_file(document, file_id)
+    if stored is None:
+        refuse(NotFound("文件不存在"))
+    audit.record(session, user, action, loan, number=loan.number, document=document.id,
+                 file=stored.id, sha256=stored.sha256)
+    return LentFile(loan=loan, document=document, stored=stored)
+
+
+def _lent_file(document: Document, file_id) -> StoredFile | None:
+    if file_id is None or file_id == "":
+        return document.files[0] if document.files else None
+    return next((f for f in document.files if str(f.id) == str(file_id)), None)
+
+
+def deliver(session, user: User, loan_id, document_id, *, download: bool, store,
+            file_id=None):
+    """The lent file as it leaves the archive (web view and download, API content): a PDF
+    (a scan: a PDF of the image) stamped on every page with the borrower, the loan number
+    and the time, at every level. A file that cannot be stamped (DOCX, text, audio, video,
+    a damaged or locked PDF) is not delivered through a loan; a blob that fails its hash is
+    never served. Returns a `filing.Delivery`."""
+    from archive.services import stamping, work
+    from archive.services.filing import Delivery
+
+    lent = open_item(session, user, loan_id, document_id, download=download,
+                     file_id=file_id)
+    loan, stored = lent.loan, lent.stored
+    action = "loan.downloaded" if download else "loan.viewed"
+
+    def refuse(error):
+        work.record_refusal(session, user, action, loan, reason=error.message,
+                            number=loan.number, document=lent.document.id, file=stored.id)
+        raise error
+
+    if stored.kind not in ("pdf", *stamping.IMAGE_KINDS):
+        refuse(Forbidden("此文件无法加盖水印，不能通过电子借阅提供；请到档案室阅览原件",
+                         code="not_stampable"))
+    try:
+        data = store.get(stored.sha256)
+    except Exception as exc:
+        work.record_refusal(session, user, action, loan, outcome="error",
+                            number=loan.number, document=lent.document.id, file=stored.id,
+                            error=str(exc))
+        raise
+    mime, filename = "application/pdf", stored.original_name
+    try:
+        if stored.kind != "pdf":
+            data, filename = stamping.image_to_pdf(data), f"{filename}.pdf"
+        data = stamping.stamp_pdf(data, stamping.Stamp(
+            level=Level(lent.document.access_level),
+            viewer=f"{user.display_name}（{user.username}）", at=now(), loan=loan.number))
+    except stamping.StampError as exc:
+        refuse(Forbidden(f"{exc}，无法加盖水印，不能提供；请联系档案员", code="not_stampable"))
+    return Delivery(stored=stored, data=data, stamped=True, mime=mime, filename=filename)

@@ -75,10 +75,15 @@ class Stamp:
     level: Level
     viewer: str
     at: datetime
+    # An electronic loan's number: every page delivered through a loan names it, whatever
+    # the level (issue 16).
+    loan: str = ""
 
     @property
     def line(self) -> str:
-        return f"{self.level.label} · {self.viewer} · {self.at:%Y-%m-%d %H:%M} · 仅限本人查阅，不得外传"
+        lent = f"借阅编号 {self.loan} · " if self.loan else ""
+        return (f"{self.level.label} · {self.viewer} · {lent}{self.at:%Y-%m-%d %H:%M}"
+                " · 仅限本人查阅，不得外传")
 
     @property
     def watermark(self) -> str:

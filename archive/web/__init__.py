@@ -20,13 +20,14 @@ def register(app: Flask) -> None:
         documents,
         dossiers,
         grants,
+        loan_items,
         loans,
         main,
         search,
     )
 
     for module in (auth_views, main, customers, dossiers, documents, search, audit_view,
-                   classification, grants, approvals, calendar, loans):
+                   classification, grants, approvals, calendar, loans, loan_items):
         app.register_blueprint(module.bp)
 
     @app.context_processor
