@@ -281,6 +281,11 @@ ROUTES = {
         "POST": needs_then_invalid("loan.counter")},
     ("api.make_loan_copy", "/api/v1/loans/<int:loan_id>/copies"): {
         "POST": loan_rule("loan.counter", ok={409, 422})},
+    ("external_loans.new", "/loans/external/new"): {
+        "GET": needs("loan.counter"), "POST": needs("loan.counter", ok={422})},
+    ("external_loans.show", "/loans/<int:loan_id>/external"): {"GET": loan_rule()},
+    ("external_loans.copy", "/loans/<int:loan_id>/external/copies"): {
+        "POST": loan_rule("loan.counter")},
     ("api.propose_route_change", "/api/v1/approval-routes/<int:route_id>/changes"): {
         "POST": then_lookup("route.propose", "route", ok={422})},
     # The same operations as pages: a form error or a decided request (409, 422) is

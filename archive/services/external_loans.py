@@ -19,8 +19,10 @@ import hashlib
 import io
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
 from archive.clock import now
-from archive.models import Document, Level, Loan, LoanItem, User
+from archive.models import Document, Dossier, Level, Loan, LoanItem, User
 from archive.models.approval import ApprovalKind
 from archive.models.external_loan import (
     ExternalReader,
@@ -60,8 +62,8 @@ def register_external(session, officer: User, data: dict, scans: dict[str, filin
     """Register an external reader's loan (阅览) and file it on the reader kind's route.
 
     `data`: reader_kind (police | unit), unit, name, credential_type, credential_number,
-    notice_number, phone (optional), dossier_id, group or document_ids, purpose, due or
-    days. `scans`: "credential" and "notice" uploads, both required. Every check runs
+    notice_number, phone (optional), dossier_id (or dossier_number, the 档号), group or
+    document_ids, purpose, due or days. `scans`: "credential" and "notice" uploads, both required. Every check runs
     before anything is written; the scans' blobs are removed again if the unit rolls
     back."""
     access.require(officer, "loan.counter")
@@ -77,7 +79,7 @@ def register_external(session, officer: User, data: dict, scans: dict[str, filin
         notice_number=validation.text(data, "notice_number", f"{kind.notice_label}编号",
                                       required=True, max_len=100),
         phone=validation.text(data, "phone", "联系电话", max_len=40))
-    dossier = loans._dossier(session, officer, data.get("dossier_id"))
+    dossier = loans._dossier(session, officer, _dossier_id(session, data))
     items = loans._items(session, dossier, data)
     _check_items(officer, items)
     purpose = validation.text(data, "purpose", "查阅事由", required=True, max_len=500)
@@ -105,6 +107,17 @@ def register_external(session, officer: User, data: dict, scans: dict[str, filin
                    payload={"loan": loan.number, "due": due.isoformat(), "external": kind.value})
     session.flush()
     return loan
+
+
+def _dossier_id(session, data: dict):
+    """dossier_id, or the dossier's number (档号) as the officer types it from the file."""
+    number = str(data.get("dossier_number") or "").strip()
+    if data.get("dossier_id") or not number:
+        return data.get("dossier_id")
+    found = session.execute(select(Dossier.id).where(Dossier.number == number)).scalar()
+    if found is None:
+        raise Invalid(f"没有档号为 {number} 的档案", details={"field": "dossier_number"})
+    return found
 
 
 def _reader_kind(data: dict) -> ReaderKind:

@@ -19,6 +19,7 @@ def register(app: Flask) -> None:
         customers,
         documents,
         dossiers,
+        external_loans,
         grants,
         loan_items,
         loans,
@@ -27,6 +28,7 @@ def register(app: Flask) -> None:
     )
 
     for module in (auth_views, main, customers, dossiers, documents, search, audit_view,
+                   external_loans,
                    classification, grants, approvals, calendar, loans, loan_items):
         app.register_blueprint(module.bp)
 
