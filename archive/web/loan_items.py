@@ -26,6 +26,13 @@ def send_lent(loan_id: int, document_id: int, *, download: bool, file_id=None):
     return response
 
 
+@bp.app_template_global()
+def may_open_loan(loan) -> bool:
+    """For the loan's page (templates/loans/_electronic_items.html): whether to offer its
+    documents to the signed-in user now."""
+    return loans.may_open(current_user, loan)
+
+
 @bp.get("/<int:loan_id>/documents/<int:document_id>/view")
 @login_required
 def view(loan_id: int, document_id: int):
