@@ -173,6 +173,18 @@ def test_a_failed_unit_removes_the_scans_it_stored(app, call, dossier):
     assert _state(app) == before
 
 
+def test_filing_that_fails_keeps_a_blob_a_scan_holds(app, call, dossier):
+    """A document upload that stored the same bytes and then rolled back removes only
+    blobs nothing refers to: a loan's scan counts."""
+    from archive.services import filing
+
+    _register(call, dossier)
+    digest = hashlib.sha256(NOTICE).hexdigest()
+    store = app.extensions["blob_store"]
+    filing._discard_unreferenced(db.session, store, [digest])
+    assert store.get(digest) == NOTICE
+
+
 def test_the_scans_are_stored_by_content_and_verified(app, call, dossier):
     loan = _register(call, dossier).json
     store = app.extensions["blob_store"]
