@@ -71,7 +71,7 @@ def register_rows(session, user, start: date | None, end: date | None) -> list[R
     day = func.coalesce(Loan.out_at, Loan.approved_at)
     stmt = (select(Loan).where(Loan.status.in_(REGISTERED))
             .options(selectinload(Loan.borrower), selectinload(Loan.dossier),
-                     selectinload(Loan.reports),
+                     selectinload(Loan.reports), selectinload(Loan.external_reader),
                      selectinload(Loan.items).selectinload(LoanItem.document))
             .order_by(day, Loan.id).limit(REGISTER_LIMIT))
     if start:
@@ -139,7 +139,7 @@ def _day(moment: datetime | None) -> str:
 
 
 def _cells(loan: Loan, decisions: list[str], moment: datetime) -> tuple[str, ...]:
-    borrower = loan.borrower
+    borrower, reader = loan.borrower, loan.external_reader
     approvers = "；".join(decisions) or ("直接借阅（002:869）" if loan.direct else "")
     remarks = [loan.number, LoanKind(loan.kind).label]
     if loan.kind == LoanKind.ELECTRONIC.value:
@@ -152,12 +152,16 @@ def _cells(loan: Loan, decisions: list[str], moment: datetime) -> tuple[str, ...
         state = "已结案" if report.closed_at else "未结案"
         remarks.append(f"{'遗失' if report.what == 'lost' else '损毁'}报告（{state}）："
                        f"{report.description}")
+    if reader is not None:
+        remarks.append(f"{reader.credential_type}；{reader.notice_number}")
     if loan.remarks:
         remarks.append(loan.remarks)
-    return (borrower.display_name if borrower else "",
-            borrower.department.name if borrower and borrower.department else "",
-            "",  # accounts carry no contact; external readers' particulars will
-            _day(lent_on(loan)), _day(loan.due_at), _day(loan.returned_at),
+    if reader is not None:  # an external reader (000:844, 003:97): no account
+        who = (reader.name, reader.unit, reader.phone)
+    else:  # accounts carry no contact
+        who = (borrower.display_name, borrower.department.name if borrower.department else "",
+               "")
+    return (*who, _day(lent_on(loan)), _day(loan.due_at), _day(loan.returned_at),
             loan.dossier.number, titles(loan), Level(loan.level).label, loan.purpose,
             approvers, _count(loan.items_out, loan.pages_out),
             _count(loan.items_back, loan.pages_back), status_word(loan, moment),

@@ -263,3 +263,34 @@ def test_a_hidden_loan_answers_like_a_missing_one(login_as, paper):
     assert client.get(f"/loans/{loan.id}/form").data == client.get("/loans/987654/form").data
     assert client.post(f"/loans/{loan.id}/renew", data={"reason": "x"}).status_code == 404
     assert login_as("staff").get(f"/loans/{loan.id}/form").status_code == 200
+
+
+def test_an_external_readers_loan_is_registered_with_the_readers_particulars(
+        client, api, login_as, make_customer, make_dossier, file_doc):
+    from archive import samples
+
+    dossier = make_dossier(make_customer("宋外查"))
+    file_doc(dossier, "宋外查 认购书", pages="2")
+    _at("2031-04-01 10:00:00")
+    form = {"reader_kind": "police", "unit": "深圳市公安局南山分局", "name": "张警官",
+            "credential_type": "警官证", "credential_number": "440305123456",
+            "notice_number": "南公（刑）协字〔2031〕7号", "phone": "0755-26000000",
+            "dossier_id": str(dossier.id), "purpose": "协助调查", "days": "3",
+            "credential_scan": (io.BytesIO(samples.make_jpeg(["警官证"])), "警官证.jpg"),
+            "notice_scan": (io.BytesIO(samples.make_pdf("通知书", ["协助调查。"])), "通知书.pdf")}
+    asked = client.post("/api/v1/loans/external", headers=api("officer"), data=form,
+                        content_type="multipart/form-data")
+    assert asked.status_code == 201, asked.json
+    loan = _last_loan()
+    request_id = db.session.execute(select(ApprovalRequest.id).where(
+        ApprovalRequest.loan_id == loan.id)).scalar_one()
+    login_as("legal").post(f"/approvals/{request_id}/approve", data={"note": "手续齐全"})
+    officer = login_as("officer")
+    officer.post(f"/loans/{loan.id}/checkout", data={"items": "1", "pages": "2"})
+    assert "张警官" in officer.get("/loans/counter").get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(
+        officer.get("/loans/register.csv").get_data(as_text=True)[1:])))
+    assert rows[1:] == [
+        ["张警官", "深圳市公安局南山分局", "0755-26000000", "2031-04-01", "2031-04-04", "",
+         dossier.number, "宋外查 认购书", "内部", "协助调查", "孙法务 同意（手续齐全）", "1/2", "",
+         "借出", f"{loan.number}；阅览；警官证；南公（刑）协字〔2031〕7号"]]
