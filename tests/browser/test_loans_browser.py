@@ -94,3 +94,8 @@ def test_a_loan_from_the_request_form_through_the_inbox_counter_and_register(
     page.goto(f"{live_server}/loans/{loan_id}/form")
     assert "借阅档案申请表" in page.locator("h1").inner_text()
     _shot(page, "loan_application_form")
+
+    _sign_in(page, live_server, "staff")
+    page.click("nav >> text=我的借阅")
+    assert page.locator(f"tr[data-loan='{loan_id}'][data-status=returned]").count() == 1
+    _shot(page, "loans_mine")
