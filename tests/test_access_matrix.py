@@ -284,6 +284,11 @@ ROUTES = {
     ("external_loans.new", "/loans/external/new"): {
         "GET": needs("loan.counter"), "POST": needs("loan.counter", ok={422})},
     ("external_loans.show", "/loans/<int:loan_id>/external"): {"GET": loan_rule()},
+    # The scans: whoever may see the loan (its deciders read the notice before deciding).
+    ("external_loans.scan", "/loans/<int:loan_id>/external/scans/<int:scan_id>"): {
+        "GET": Rule(checks=(Check("loan.view", "target"),), target="loan_scan")},
+    ("api.loan_scan", "/api/v1/loans/<int:loan_id>/scans/<int:scan_id>"): {
+        "GET": Rule(checks=(Check("loan.view", "target"),), target="loan_scan")},
     ("external_loans.copy", "/loans/<int:loan_id>/external/copies"): {
         "POST": loan_rule("loan.counter")},
     ("api.propose_route_change", "/api/v1/approval-routes/<int:route_id>/changes"): {
@@ -461,9 +466,21 @@ def _build_world(app) -> World:
         "dossier_id": dossiers["xs_public"].id, "document_ids": [documents["public"].id],
         "kind": "electronic", "may_download": True, "purpose": "矩阵测试", "borrower": "head",
         "days": 3})
+    # A 公检法 reader of the public document, registered by the officer with the two scans.
+    from archive.services import external_loans
+
+    external = external_loans.register_external(session, officer, {
+        "reader_kind": "police", "unit": "矩阵公安分局", "name": "矩阵警官",
+        "credential_type": "警官证", "credential_number": "JZ-0001", "notice_number": "矩协1号",
+        "dossier_id": dossiers["xs_public"].id, "document_ids": [documents["public"].id],
+        "purpose": "矩阵测试", "days": 3},
+        {"credential": filing.Upload("证件.pdf", PDF), "notice": filing.Upload("通知书.pdf", PDF)},
+        store=store, limits=limits)
     session.commit()
     targets.update({
         "loan": {"read": ({"loan_id": loan.id}, loan)},
+        "loan_scan": {"police": ({"loan_id": external.id, "scan_id": external.scans[0].id},
+                                 external)},
         "electronic_loan": {"head": ({"loan_id": electronic.id,
                                       "document_id": documents["public"].id}, electronic)},
         "loss_report": {"open": ({"report_id": report.id}, report)},
@@ -479,6 +496,7 @@ def _build_world(app) -> World:
         "change": {"change_id": MISSING}, "grant": {"grant_id": MISSING},
         "approval": {"request_id": MISSING}, "route": {"route_id": MISSING},
         "loan": {"loan_id": MISSING}, "loss_report": {"report_id": MISSING},
+        "loan_scan": {"loan_id": MISSING, "scan_id": MISSING},
         "electronic_loan": {"loan_id": MISSING, "document_id": MISSING},
         "designation": {"designation_id": MISSING}, "copy": {"approval_id": MISSING},
         "customer": {"customer_id": MISSING}, "dossier": {"dossier_id": MISSING},

@@ -1,7 +1,9 @@
 """/api/v1 routes for external readers (公检法 and other units): registering the reader
-with the scans (multipart), and the stamped copies handed over."""
+with the scans (multipart), the scans themselves, and the stamped copies handed over."""
 
-from flask import Response, current_app, jsonify, request
+import io
+
+from flask import Response, current_app, jsonify, request, send_file
 from flask_login import current_user, login_required
 
 from archive.api import bp
@@ -32,6 +34,18 @@ def create_external_loan():
             store=current_app.extensions["blob_store"],
             limits=filing.Limits.from_config(current_app.config))
     return jsonify(out.loan(loan, requests=loans.requests_of(db.session, loan))), 201
+
+
+@bp.get("/loans/<int:loan_id>/scans/<int:scan_id>")
+@login_required
+def loan_scan(loan_id: int, scan_id: int):
+    with work.unit(db.session):
+        stored, data = external_loans.read_scan(db.session, current_user, loan_id, scan_id,
+                                                store=current_app.extensions["blob_store"])
+    response = send_file(io.BytesIO(data), mimetype=stored.mime,
+                         download_name=stored.original_name)
+    response.headers["Cache-Control"] = "private, no-store"  # a reader's credential
+    return response
 
 
 @bp.post("/loans/<int:loan_id>/copies")
@@ -92,6 +106,10 @@ def _describe() -> None:
             (400, 403, 404, 409, 413, 415, 422),
             requestBody={"required": True, "content": {"multipart/form-data": {
                 "schema": oa._ref("ExternalLoanInput")}}})},
+        "/api/v1/loans/{loan_id}/scans/{scan_id}": {"get": oa._operation(
+            "A scan filed with an external loan, verified against its SHA-256", "loans",
+            (200, {"description": "The scan as stored (PDF, JPEG, PNG or TIFF)."}), (404,),
+            parameters=[loan_id, oa._id("scan_id", "scan")])},
         "/api/v1/loans/{loan_id}/copies": {"post": oa._operation(
             "A copy for the external reader, every page stamped 与原件核对无异 · 原件存于档案室 "
             "with the loan number, registered page by page", "loans",

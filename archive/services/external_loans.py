@@ -43,7 +43,7 @@ from archive.services import (
     validation,
     work,
 )
-from archive.services.errors import Conflict, Forbidden, Invalid, UnsupportedType
+from archive.services.errors import Conflict, Forbidden, Invalid, NotFound, UnsupportedType
 from archive.services.storage import LocalBlobStore
 
 ROUTES = {ReaderKind.POLICE: ApprovalKind.LOAN_EXTERNAL_POLICE,
@@ -176,6 +176,26 @@ def _store_scans(session, loan: Loan, checked: list[_Scan], store: LocalBlobStor
                              size=len(scan.data), mime=scan.ftype.mime, kind=scan.ftype.kind,
                              original_name=scan.name, created_at=now()))
     session.flush()
+
+
+def read_scan(session, user: User, loan_id, scan_id, *, store: LocalBlobStore
+              ) -> tuple[LoanFile, bytes]:
+    """The verified bytes of a scan filed with a loan, for whoever may see the loan (the
+    deciders read the notice before deciding). Audited; a blob that no longer matches its
+    hash is never served, and the failure is on the record."""
+    loan = loans.get(session, user, loan_id)
+    scan = next((f for f in loan.scans if f.id == validation.row_id(scan_id)), None)
+    if scan is None:
+        raise NotFound("扫描件不存在")
+    try:
+        data = store.get(scan.sha256)
+    except Exception as exc:
+        work.record_refusal(session, user, "loan.scan_viewed", loan, outcome="error",
+                            number=loan.number, file=scan.id, error=str(exc))
+        raise
+    audit.record(session, user, "loan.scan_viewed", loan, number=loan.number, file=scan.id,
+                 purpose=scan.purpose, sha256=scan.sha256)
+    return scan, data
 
 
 # ---- copies handed over -----------------------------------------------------------------

@@ -1,11 +1,22 @@
 """External readers (公检法 and other units) on the web: the archive room's registration
-form with the two scans, and one external loan's page with the reader's particulars, the
-copies handed over and the form that makes a stamped copy. Each POST is one service call
+form with the two scans, and one external loan's page with the reader's particulars, its
+scans, the copies handed over and the form that makes a stamped copy. Each POST is one service call
 in one unit of work."""
 
+import io
 from urllib.parse import quote
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -72,6 +83,18 @@ def show(loan_id: int):
     loan = loans.get(db.session, user, loan_id)
     return render_template("loans/external_show.html", loan=loan,
                            counter=access.can(user, "loan.counter", loan))
+
+
+@bp.get("/loans/<int:loan_id>/external/scans/<int:scan_id>")
+@login_required
+def scan(loan_id: int, scan_id: int):
+    with work.unit(db.session):
+        stored, data = external_loans.read_scan(db.session, _user(), loan_id, scan_id,
+                                                store=current_app.extensions["blob_store"])
+    response = send_file(io.BytesIO(data), mimetype=stored.mime,
+                         download_name=stored.original_name)
+    response.headers["Cache-Control"] = "private, no-store"  # a reader's credential
+    return response
 
 
 @bp.post("/loans/<int:loan_id>/external/copies")

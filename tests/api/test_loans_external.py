@@ -197,11 +197,19 @@ def test_the_scans_are_stored_by_content_and_verified(app, call, dossier):
     assert path.read_bytes() == CREDENTIAL and store.get(credential["sha256"]) == CREDENTIAL
     assert (credential["mime"], credential["size"]) == ("image/jpeg", len(CREDENTIAL))
     assert scans["notice"]["mime"] == "application/pdf"
+    # The legal office reads the scans before deciding; each reading is audited.
+    served = call("legal", "GET", credential["url"])
+    assert (served.status_code, served.mimetype, served.data) == (200, "image/jpeg", CREDENTIAL)
+    assert call("staff_public", "GET", credential["url"]).status_code == 404
     # Fixity: a changed blob is never served, and verify-storage names it.
     path.chmod(0o644)
     path.write_bytes(CREDENTIAL + b"x")
     with pytest.raises(IntegrityError):
         store.get(credential["sha256"])
+    refused = call("legal", "GET", credential["url"])
+    assert refused.json["error"]["code"] == "blob_corrupt" and CREDENTIAL not in refused.data
+    assert [e.outcome for e in db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "loan.scan_viewed").order_by(AuditEvent.id))] == ["ok", "error"]
     result = app.test_cli_runner().invoke(args=["verify-storage"])
     assert result.exit_code == 1 and credential["sha256"] in result.output
     assert "借阅" in result.output

@@ -53,6 +53,10 @@ def test_the_archive_room_registers_a_reader_and_hands_over_a_stamped_copy(
     shown = client.get(done.headers["Location"]).get_data(as_text=True)
     assert "南山区人民检察院" in shown and "南检协〔2026〕7号" in shown
     assert "出具复制件" not in shown  # not approved yet
+    scan = next(f for f in loan.scans if f.purpose == "credential")
+    assert f"/loans/{loan.id}/external/scans/{scan.id}" in shown
+    served = client.get(f"/loans/{loan.id}/external/scans/{scan.id}")
+    assert served.status_code == 200 and served.mimetype == "image/png"
 
     with work.unit(db.session):
         request = loans.requests_of(db.session, loan)[0]
