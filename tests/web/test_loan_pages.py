@@ -294,3 +294,24 @@ def test_an_external_readers_loan_is_registered_with_the_readers_particulars(
         ["张警官", "深圳市公安局南山分局", "0755-26000000", "2031-04-01", "2031-04-04", "",
          dossier.number, "宋外查 认购书", "内部", "协助调查", "孙法务 同意（手续齐全）", "1/2", "",
          "借出", f"{loan.number}；阅览；警官证；南公（刑）协字〔2031〕7号"]]
+
+
+def test_an_overdue_top_secret_loan_is_listed_only_to_the_designated(
+        login_as, users, make_customer, make_dossier, file_doc):
+    from archive.services import grants, work
+
+    top = make_dossier(make_customer("孙绝密"), room="0606", actor="gm", classification="绝密")
+    file_doc(top, "孙绝密 协议", actor="gm", pages="1")
+    with work.unit(db.session):
+        for name in ("gm", "officer"):
+            grants.designate(db.session, users["gm"], {"user": name, "dossier_id": top.id})
+    _at("2031-03-03 09:30:00")
+    _ask(login_as("gm"), top, purpose="核对协议", due="2031-03-05")  # direct (002:869)
+    loan = _last_loan()
+    login_as("officer").post(f"/loans/{loan.id}/checkout", data={"items": "1", "pages": "1"})
+    assert _last_loan().status == "out"
+    _at("2031-03-08 09:00:00")
+    assert f'<li data-loan="{loan.id}">' in login_as("officer").get("/").get_data(as_text=True)
+    # the GM office's counter role is cleared to 机密 and not designated
+    page = login_as("gmoffice").get("/").get_data(as_text=True)
+    assert 'id="todo-overdue"' not in page and loan.number not in page
