@@ -331,6 +331,7 @@ ROUTES = {
         "POST": loan_rule("loan.handle")},
     ("loans.close_report", "/loans/reports/<int:report_id>/close"): {
         "POST": then_lookup("loan.counter", "loss_report")},
+    ("api.loan_register", "/api/v1/loans/register"): {"GET": needs("loan.register")},
 }
 
 QUERY = {"/search": "?q=合同", "/api/v1/search": "?q=合同"}

@@ -8,7 +8,7 @@ from archive.api import bp
 from archive.api import serialize as out
 from archive.api.routes import _json_body
 from archive.extensions import db
-from archive.services import loans, work
+from archive.services import access, loan_lists, loans, work
 
 
 def _one(loan):
@@ -37,6 +37,17 @@ def list_loans():
 @login_required
 def get_loan(loan_id: int):
     return jsonify(_one(loans.get(db.session, current_user, loan_id)))
+
+
+@bp.get("/loans/register")
+@login_required
+def loan_register():
+    """借阅登记簿: the rows of the register page and CSV (loan_lists.register_rows)."""
+    access.require(current_user, "loan.register")
+    start, end = loan_lists.parse_range(request.args)
+    rows = loan_lists.register_rows(db.session, current_user, start, end)
+    return jsonify({"columns": list(loan_lists.COLUMNS), "rows": [
+        {"loan_id": r.loan.id, "number": r.loan.number, "cells": list(r.cells)} for r in rows]})
 
 
 def _step(action, loan_id: int, status: int = 200):
@@ -138,6 +149,13 @@ def _describe() -> None:
                             oa._query("overdue", "1: overdue only")])},
         "/api/v1/loans/{loan_id}": {"get": oa._operation(
             "One loan", "loans", (200, one), (404,), parameters=[loan_id])},
+        "/api/v1/loans/register": {"get": oa._operation(
+            "借阅登记簿: granted loans by the day lent (the archive room, auditors, the GM)",
+            "loans", (200, oa._json({"type": "object", "properties": {
+                "columns": {"type": "array", "items": {"type": "string"}},
+                "rows": {"type": "array", "items": {"type": "object"}}}}, "The rows.")),
+            (403, 422), parameters=[oa._query("start", "YYYY-MM-DD"),
+                                    oa._query("end", "YYYY-MM-DD")])},
         "/api/v1/loans/{loan_id}/checkout": {"post": oa._operation(
             "Check out at the counter, counting items and pages (003:105)", "loans",
             (200, one), (400, 403, 404, 409, 422), parameters=[loan_id],

@@ -39,9 +39,6 @@ class RegisterRow:
     loan: Loan
     cells: tuple[str, ...]  # in COLUMNS order
 
-    def as_dict(self) -> dict:
-        return dict(zip(COLUMNS, self.cells, strict=True))
-
 
 def parse_range(data: dict) -> tuple[date | None, date | None]:
     """The register's date range from a form or query (start, end: YYYY-MM-DD, both

@@ -172,7 +172,8 @@ def test_the_counter_flow_through_the_pages(login_as, paper):
     assert _last_loan().pages_back == 6
 
 
-def test_the_register_csv_has_the_rows_written_by_hand(login_as, paper):
+def test_the_register_csv_has_the_rows_written_by_hand(login_as, paper, api):
+    api_headers = api
     dossier, docs = paper
     _at("2031-03-03 09:30:00")
     _ask(login_as("staff"), dossier, kind="out", purpose="核对签约资料", due="2031-03-10")
@@ -214,6 +215,12 @@ def test_the_register_csv_has_the_rows_written_by_hand(login_as, paper):
          "宋借阅 维修单", "内部", "'=处理投诉", "直接借阅（002:869）", "1/2", "0/0", "遗失",
          f"{n2}；阅览；遗失报告（未结案）：出借 1 件 2 页，归还 0 件 0 页"],
     ]
+    # the API gives the same rows
+    api = login_as("officer").get("/api/v1/loans/register", headers=api_headers("officer"))
+    assert api.json["columns"] == rows[0]
+    assert [r["cells"] for r in api.json["rows"]] == [
+        [cell.removeprefix("'") for cell in row] for row in rows[1:]]
+    assert [r["number"] for r in api.json["rows"]] == [n1, n2]
     # the date range filters on the day lent; the page shows the same rows
     only = login_as("officer").get("/loans/register.csv?start=2031-03-04&end=2031-03-31")
     assert [r[3] for r in list(csv.reader(io.StringIO(only.get_data(as_text=True)[1:])))[1:]
@@ -246,10 +253,13 @@ def test_overdue_shows_on_the_register_and_the_dashboards(login_as, paper):
     assert f'data-loan="{loan.id}" data-status="out" class="overdue"' in mine
 
 
-@pytest.mark.parametrize("url", ["/loans/counter", "/loans/register", "/loans/register.csv"])
-def test_staff_cannot_open_the_counter_or_the_register(login_as, url):
-    assert login_as("staff").get(url).status_code == 403
-    assert login_as("officer").get(url).status_code == 200
+@pytest.mark.parametrize("url", ["/loans/counter", "/loans/register", "/loans/register.csv",
+                                 "/api/v1/loans/register"])
+def test_staff_cannot_open_the_counter_or_the_register(login_as, api, url):
+    extra = {"headers": api("staff")} if url.startswith("/api/") else {}
+    assert login_as("staff").get(url, **extra).status_code == 403
+    extra = {"headers": api("officer")} if url.startswith("/api/") else {}
+    assert login_as("officer").get(url, **extra).status_code == 200
 
 
 def test_a_hidden_loan_answers_like_a_missing_one(login_as, paper):
