@@ -110,8 +110,6 @@ class CopyStamp:
         return f"{CERTIFIED} {self.loan_number}"
 
 
-
-
 @dataclass(frozen=True)
 class _Placement:
     """Where a page shows the stamp: the size of the page as displayed (after /Rotate)
