@@ -242,7 +242,8 @@ def open_steps(request: ApprovalRequest) -> list[ApprovalStep]:
 def visible(user: User, request: ApprovalRequest) -> bool:
     """Whether `user` may see the request at all: its requester and deciders; whoever may
     read its subject (a document's page shows its level changes to its readers); anyone
-    for a route change; for a request without a subject (a customer named as typed),
+    for a route change; for a loan, only those its steps name (and are cleared for it);
+    for a request without a subject (a customer named as typed),
     those a step names and the archive's readers (auditor, GM). Everyone else is told it
     does not exist."""
     if user.id in (request.requested_by_id, request.applicant.id) \
@@ -250,6 +251,10 @@ def visible(user: User, request: ApprovalRequest) -> bool:
         return True
     if isinstance(request.subject, ApprovalRoute):
         return True  # the routes are the company's rules, open to everyone signed in
+    if isinstance(request.subject, Loan):
+        # A loan names a person (or an external reader's credentials): readers of the
+        # lent items do not learn of it; those its steps name and who are cleared do.
+        return named(user, request) and cleared_for_subject(user, request)
     if request.subject is not None:
         return may_read_subject(user, request) or (
             named(user, request) and cleared_for_subject(user, request))

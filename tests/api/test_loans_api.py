@@ -272,3 +272,14 @@ def test_an_original_out_on_loan_keeps_its_level(call, paper):
     call("officer", "POST", f"/api/v1/loans/{loan['id']}/return", {"items": 2, "pages": 7})
     assert call("head", "POST", f"/api/v1/documents/{document_id}/classification",
                 {"to": "秘密", "reason": "提高"}).status_code == 201
+
+
+def test_readers_of_the_lent_documents_do_not_learn_of_the_loan(call, paper):
+    """A loan names its borrower: another reader of the same dossier (staff_secret, same
+    department) neither sees the loan nor its request; the deciders do."""
+    loan = _ask(call, "staff", paper, kind="read").json
+    rid = _approval(loan)
+    assert call("staff_secret", "GET", f"/api/v1/loans/{loan['id']}").status_code == 404
+    assert call("staff_secret", "GET", f"/api/v1/approvals/{rid}").status_code == 404
+    assert call("head", "GET", f"/api/v1/approvals/{rid}").status_code == 200
+    assert call("head", "GET", f"/api/v1/loans/{loan['id']}").status_code == 200
