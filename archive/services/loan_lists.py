@@ -204,3 +204,43 @@ def due_for_borrower(session, user, limit: int) -> list[Loan]:
         & (Loan.due_at >= now())))
             .options(selectinload(Loan.dossier)).order_by(Loan.due_at).limit(limit))
     return list(session.execute(stmt).scalars())
+
+
+# ---- marks on document lists ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mark:
+    """What a document list shows beside a title: the original is out (who has it and
+    until when), or a loss or damage report on a loan of it is open (遗失/损毁)."""
+
+    kind: str  # out | lost | damaged
+    text: str
+
+
+def document_marks(session, document_ids) -> dict[int, list[Mark]]:
+    """The marks of the given documents, in two queries whatever their number."""
+    ids = sorted({int(i) for i in document_ids})
+    if not ids:
+        return {}
+    marks: dict[int, list[Mark]] = {}
+    out = session.execute(
+        select(LoanItem.document_id, Loan).join(Loan, Loan.id == LoanItem.loan_id)
+        .options(selectinload(Loan.borrower))
+        .where(LoanItem.document_id.in_(ids), Loan.kind == LoanKind.OUT.value,
+               Loan.status == LoanStatus.OUT.value)).all()
+    for document_id, loan in out:
+        who = loans.borrower_name(loan)
+        marks.setdefault(document_id, []).append(
+            Mark("out", f"借出：{who}，应还 {loan.due_at:%Y-%m-%d}（{loan.number}）"))
+    from archive.models.loan import LossReport
+
+    reports = session.execute(
+        select(LoanItem.document_id, LossReport.what, Loan.number)
+        .join(LossReport, LossReport.loan_id == LoanItem.loan_id)
+        .join(Loan, Loan.id == LoanItem.loan_id)
+        .where(LoanItem.document_id.in_(ids), LossReport.closed_at.is_(None))).all()
+    for document_id, what, number in reports:
+        word = "遗失" if what == "lost" else "损毁"
+        marks.setdefault(document_id, []).append(Mark(what, f"{word}（{number} 报告，待结案）"))
+    return marks

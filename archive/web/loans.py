@@ -47,6 +47,14 @@ def days_overdue(loan) -> int:
     return loans.days_overdue(loan)
 
 
+@bp.app_template_global()
+def loan_marks(documents) -> dict:
+    """document id -> its marks (借出 to whom until when; 遗失/损毁 while reported), for a
+    list of documents or of their ids: two queries per list."""
+    ids = [getattr(d, "id", d) for d in documents]
+    return loan_lists.document_marks(db.session, ids)
+
+
 # ---- asking ---------------------------------------------------------------------------
 
 

@@ -283,3 +283,26 @@ def test_readers_of_the_lent_documents_do_not_learn_of_the_loan(call, paper):
     assert call("staff_secret", "GET", f"/api/v1/approvals/{rid}").status_code == 404
     assert call("head", "GET", f"/api/v1/approvals/{rid}").status_code == 200
     assert call("head", "GET", f"/api/v1/loans/{loan['id']}").status_code == 200
+
+
+def test_a_confidential_loan_counts_working_days_across_a_make_up_weekend(
+        call, make_customer, make_dossier, file_doc):
+    """机密: 5 working days (LOAN_CONFIDENTIAL_WORKDAYS). Asked on Friday 2025-09-26,
+    counted by hand: Sunday Sep 28 (worked, 调休) 1, Sep 29 2, Sep 30 3, the 国庆 holidays
+    Oct 1-8 not at all, Oct 9 4, Oct 10 5. So Oct 10 is allowed and Oct 11, a Saturday
+    worked (调休) and the 6th working day, is not."""
+    dossier = make_dossier(make_customer("郑机密"), room="1101")
+    file_doc(dossier, "郑机密 收入证明", classification="机密", pages="2")
+    clock.travel(clock_to("2025-09-26 10:00:00"))
+    refused = _ask(call, "officer", dossier, kind="read", days=None, due="2025-10-11")
+    assert refused.status_code == 422, refused.json
+    assert "至 2025-10-10" in refused.json["error"]["message"]
+    allowed = _ask(call, "officer", dossier, kind="read", days=None, due="2025-10-10")
+    assert allowed.status_code == 201, allowed.json
+    assert allowed.json["due_at"].startswith("2025-10-10T23:59:59")
+
+
+def clock_to(moment: str) -> timedelta:
+    from datetime import datetime
+
+    return datetime.fromisoformat(moment) - clock.now()

@@ -325,3 +325,39 @@ def test_an_overdue_top_secret_loan_is_listed_only_to_the_designated(
     # the GM office's counter role is cleared to 机密 and not designated
     page = login_as("gmoffice").get("/").get_data(as_text=True)
     assert 'id="todo-overdue"' not in page and loan.number not in page
+
+
+def test_an_original_out_or_lost_is_marked_wherever_it_is_listed(
+        app, login_as, make_customer, make_dossier, file_doc, users):
+    """Issue 16: a paper original on loan shows who has it and until when; an open loss
+    report shows 遗失 on the document, its dossier's list and search, until it is closed."""
+    from archive.services import approvals
+    from archive.services import loans as loan_service
+    from archive.services import work as unit
+
+    dossier = make_dossier(make_customer("冯标记"), room="1201")
+    doc = file_doc(dossier, "冯标记 房产证原件", "办证", pages="2")
+    with unit.unit(db.session):
+        loan = loan_service.request_loan(db.session, users["officer"], {
+            "dossier_id": dossier.id, "kind": "out", "purpose": "办证", "days": 3,
+            "borrower": "staff"})
+    [request] = loan_service.requests_of(db.session, loan)
+    for decider in ("head", "gmoffice"):
+        with unit.unit(db.session):
+            approvals.approve(db.session, users[decider], request.id)
+    with unit.unit(db.session):
+        loan_service.checkout(db.session, users["officer"], loan.id, {"items": 1, "pages": 2})
+    due = f"{loan.due_at:%Y-%m-%d}"
+    client = login_as("staff")
+    for url in (f"/documents/{doc.id}", f"/dossiers/{dossier.id}", "/search?q=冯标记"):
+        page = client.get(url).get_data(as_text=True)
+        assert f"借出：王销售，应还 {due}（{loan.number}）" in page, url
+    with unit.unit(db.session):
+        loan_service.check_in(db.session, users["officer"], loan.id, {"items": 0, "pages": 0})
+    for url in (f"/documents/{doc.id}", f"/dossiers/{dossier.id}", "/search?q=冯标记"):
+        page = client.get(url).get_data(as_text=True)
+        assert "借出：" not in page and f"遗失（{loan.number} 报告，待结案）" in page, url
+    with unit.unit(db.session):
+        loan_service.close_report(db.session, users["officer"], loan.reports[0].id,
+                                  {"outcome": "found", "note": "找回"})
+    assert "遗失（" not in client.get(f"/documents/{doc.id}").get_data(as_text=True)
