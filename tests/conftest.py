@@ -5,6 +5,7 @@ import shutil
 import threading
 
 import pytest
+from flask import g
 from werkzeug.serving import make_server
 
 from archive import create_app
@@ -114,6 +115,24 @@ def api(app, users):
             token = accounts.create_token(db.session, users[username])
         return {"Authorization": f"Bearer {token}"}
     return _headers
+
+
+@pytest.fixture
+def call(client, api):
+    """call(username, method, url, json=None, **kw) with that user's bearer token (one per
+    user per test); `data=` sends a form, multipart unless `content_type` says otherwise."""
+    tokens = {}
+
+    def _call(username, method, url, json=None, **kw):
+        # The fixtures' app context keeps Flask-Login's user on `g` between requests.
+        g.pop("_login_user", None)
+        headers = tokens.setdefault(username, api(username))
+        if kw.get("data") is not None:
+            kw.setdefault("content_type", "multipart/form-data")
+            return client.open(url, method=method, headers=headers, **kw)
+        kw.pop("data", None)
+        return client.open(url, method=method, headers=headers, json=json, **kw)
+    return _call
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ view, download, search hit, total and facet; lowering the dossier opens it again
 import io
 
 import pytest
-from flask import g
 from pypdf import PdfReader
 
 from archive import samples
@@ -13,17 +12,6 @@ from archive.extensions import db
 from archive.models import Level
 
 PDF = samples.make_pdf("判决书", ["本院认为：被告应支付违约金。紫藤花架"])
-
-
-@pytest.fixture
-def call(client, api):
-    tokens = {}
-
-    def _call(username, method, url, json=None, **kw):
-        g.pop("_login_user", None)
-        headers = tokens.setdefault(username, api(username))
-        return client.open(url, method=method, headers=headers, json=json, **kw)
-    return _call
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import io
 import re
 
 import pytest
-from flask import g
 
 from archive import samples
 from archive.extensions import db
@@ -23,17 +22,6 @@ def group_with_hidden_first(make_customer, make_dossier, file_doc):
     assert (hidden.seq, shown.seq) == (1, 2)
     db.session.commit()
     return dossier, hidden, shown
-
-
-@pytest.fixture
-def call(client, api):
-    tokens = {}
-
-    def _call(username, method, url, **kw):
-        g.pop("_login_user", None)
-        headers = tokens.setdefault(username, api(username))
-        return client.open(url, method=method, headers=headers, **kw)
-    return _call
 
 
 def test_readers_outside_the_archive_room_get_no_numbers_in_the_api(call, group_with_hidden_first):

@@ -4,7 +4,6 @@ import io
 from datetime import timedelta
 
 import pytest
-from flask import g
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -12,19 +11,6 @@ from archive import clock, samples
 from archive.models import ApprovalRequest, AuditEvent, Level
 
 PDF = samples.make_pdf("认购书", ["客户何静认购翠湖苑。"])
-
-
-@pytest.fixture
-def call(client, api):
-    """call(username, method, url, json=None) with that user's bearer token."""
-    tokens = {}
-
-    def _call(username, method, url, json=None):
-        # The fixtures' app context keeps Flask-Login's user on `g` between requests.
-        g.pop("_login_user", None)
-        headers = tokens.setdefault(username, api(username))
-        return client.open(url, method=method, headers=headers, json=json)
-    return _call
 
 
 @pytest.fixture

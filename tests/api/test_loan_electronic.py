@@ -9,7 +9,6 @@ import json
 from datetime import timedelta
 
 import pytest
-from flask import g
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -26,17 +25,6 @@ LONG = ["客户资料的密级统一定为公司内部文档，特殊资料有�
 def _clock():
     yield
     clock.reset()
-
-
-@pytest.fixture
-def call(client, api):
-    tokens = {}
-
-    def _call(username, method, url, json=None):
-        g.pop("_login_user", None)
-        headers = tokens.setdefault(username, api(username))
-        return client.open(url, method=method, headers=headers, json=json)
-    return _call
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ and every wrong transition refused with nothing changed."""
 from datetime import timedelta
 
 import pytest
-from flask import g
 from sqlalchemy import func, select
 
 from archive import clock, samples
@@ -18,17 +17,6 @@ from archive.services import grants, work
 def _clock():
     yield
     clock.reset()
-
-
-@pytest.fixture
-def call(client, api):
-    tokens = {}
-
-    def _call(username, method, url, json=None):
-        g.pop("_login_user", None)
-        headers = tokens.setdefault(username, api(username))
-        return client.open(url, method=method, headers=headers, json=json)
-    return _call
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import hashlib
 import io
 
 import pytest
-from flask import g
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
@@ -35,20 +34,6 @@ CONTRACT = scan_pdf(3)
 def _clock():
     yield
     clock.reset()
-
-
-@pytest.fixture
-def call(client, api):
-    tokens = {}
-
-    def _call(username, method, url, json=None, data=None):
-        g.pop("_login_user", None)
-        headers = tokens.setdefault(username, api(username))
-        if data is not None:
-            return client.open(url, method=method, headers=headers, data=data,
-                               content_type="multipart/form-data")
-        return client.open(url, method=method, headers=headers, json=json)
-    return _call
 
 
 @pytest.fixture
