@@ -1,11 +1,11 @@
 """/api/v1 routes for external readers (公检法 and other units): registering the reader
 with the scans (multipart), the scans themselves, and the stamped copies handed over."""
 
-import io
 
-from flask import Response, current_app, jsonify, request, send_file
+from flask import Response, current_app, jsonify, request
 from flask_login import current_user, login_required
 
+from archive import delivery as delivery_response
 from archive.api import bp
 from archive.api import serialize as out
 from archive.api.routes import _json_body
@@ -42,10 +42,9 @@ def loan_scan(loan_id: int, scan_id: int):
     with work.unit(db.session):
         stored, data = external_loans.read_scan(db.session, current_user, loan_id, scan_id,
                                                 store=current_app.extensions["blob_store"])
-    response = send_file(io.BytesIO(data), mimetype=stored.mime,
-                         download_name=stored.original_name)
-    response.headers["Cache-Control"] = "private, no-store"  # a reader's credential
-    return response
+    # a reader's credential: never cached
+    return delivery_response.send(data, stored.mime, stored.original_name, attachment=False,
+                                  private=True)
 
 
 @bp.post("/loans/<int:loan_id>/copies")

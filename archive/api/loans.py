@@ -4,6 +4,7 @@ Approving and rejecting a loan go through the approval inbox (/api/v1/approvals)
 from flask import jsonify, request
 from flask_login import current_user, login_required
 
+from archive import delivery as delivery_response
 from archive.api import bp
 from archive.api import serialize as out
 from archive.api.routes import _json_body
@@ -189,19 +190,15 @@ _describe()
 def lent_document_content(loan_id: int, document_id: int):
     # The same delivery as the loan's web view and download: the borrower alone, until the
     # due time, cleared for the document's current level; every page stamped.
-    import io
-
-    from flask import current_app, send_file
+    from flask import current_app
 
     download = request.args.get("download") in ("1", "true")
     with work.unit(db.session):
         delivery = loans.deliver(db.session, current_user, loan_id, document_id,
                                  download=download, file_id=request.args.get("file"),
                                  store=current_app.extensions["blob_store"])
-    response = send_file(io.BytesIO(delivery.data), mimetype=delivery.mime,
-                         as_attachment=download, download_name=delivery.filename)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return delivery_response.send(delivery.data, delivery.mime, delivery.filename,
+                                  attachment=download, private=True)
 
 
 def _describe_electronic() -> None:

@@ -2,9 +2,10 @@
 
 import json
 
-from flask import current_app, jsonify, request, send_file
+from flask import current_app, jsonify, request
 from flask_login import current_user, login_required
 
+from archive import delivery as delivery_response
 from archive.api import bp
 from archive.api import serialize as out
 from archive.extensions import db
@@ -168,13 +169,8 @@ def document_content(document_id: int):
     with work.unit(db.session):
         delivery = filing.read_for_delivery(db.session, current_user, document_id,
                                             request.args.get("file"), store=_store())
-    import io
-
-    response = send_file(io.BytesIO(delivery.data), mimetype=delivery.mime, as_attachment=True,
-                         download_name=delivery.filename)
-    if delivery.stamped:
-        response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return delivery_response.send(delivery.data, delivery.mime, delivery.filename,
+                                  attachment=True, private=delivery.stamped)
 
 
 @bp.get("/search")

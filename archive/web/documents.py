@@ -1,10 +1,9 @@
 """Document page, download and in-browser preview."""
 
-import io
-
-from flask import Blueprint, current_app, render_template, send_file
+from flask import Blueprint, current_app, render_template
 from flask_login import current_user, login_required
 
+from archive import delivery as delivery_response
 from archive.extensions import db
 from archive.services import access, filing, work
 
@@ -31,12 +30,9 @@ def _send(document_id: int, file_id, purpose: str):
         delivery = filing.read_for_delivery(db.session, current_user, document_id, file_id,
                                             store=current_app.extensions["blob_store"],
                                             purpose=purpose)
-    response = send_file(io.BytesIO(delivery.data), mimetype=delivery.mime,
-                         as_attachment=purpose == "download", download_name=delivery.filename)
-    if delivery.stamped:
-        # A stamped copy names one viewer at one time: never cache or share it.
-        response.headers["Cache-Control"] = "private, no-store"
-    return response
+    # A stamped copy names one viewer at one time: never cache or share it.
+    return delivery_response.send(delivery.data, delivery.mime, delivery.filename,
+                                  attachment=purpose == "download", private=delivery.stamped)
 
 
 @bp.get("/<int:document_id>/download")

@@ -3,7 +3,6 @@ form with the two scans, and one external loan's page with the reader's particul
 scans, the copies handed over and the form that makes a stamped copy. Each POST is one service call
 in one unit of work."""
 
-import io
 from urllib.parse import quote
 
 from flask import (
@@ -14,12 +13,12 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from archive import delivery as delivery_response
 from archive.extensions import db
 from archive.models.external_loan import ReaderKind
 from archive.services import access, external_loans, filing, loans, validation, work
@@ -91,10 +90,9 @@ def scan(loan_id: int, scan_id: int):
     with work.unit(db.session):
         stored, data = external_loans.read_scan(db.session, _user(), loan_id, scan_id,
                                                 store=current_app.extensions["blob_store"])
-    response = send_file(io.BytesIO(data), mimetype=stored.mime,
-                         download_name=stored.original_name)
-    response.headers["Cache-Control"] = "private, no-store"  # a reader's credential
-    return response
+    # a reader's credential: never cached
+    return delivery_response.send(data, stored.mime, stored.original_name, attachment=False,
+                                  private=True)
 
 
 @bp.post("/loans/<int:loan_id>/external/copies")

@@ -1,11 +1,10 @@
 """The documents of an electronic loan (电子借阅), opened through the loan: on screen or
 downloaded, each page stamped with the borrower, the loan number and the time."""
 
-import io
-
-from flask import Blueprint, current_app, request, send_file
+from flask import Blueprint, current_app, request
 from flask_login import current_user, login_required
 
+from archive import delivery as delivery_response
 from archive.extensions import db
 from archive.services import loans, work
 
@@ -13,17 +12,15 @@ bp = Blueprint("loan_items", __name__, url_prefix="/loans")
 
 
 def send_lent(loan_id: int, document_id: int, *, download: bool, file_id=None):
-    """The stamped copy as a response: inline to view, an attachment to download. Shared
-    with the API's content route."""
+    """The stamped copy as a response: inline to view, an attachment to download (the
+    API's content route answers the same way, through archive.delivery)."""
     with work.unit(db.session):
         delivery = loans.deliver(db.session, current_user, loan_id, document_id,
                                  download=download, file_id=file_id,
                                  store=current_app.extensions["blob_store"])
-    response = send_file(io.BytesIO(delivery.data), mimetype=delivery.mime,
-                         as_attachment=download, download_name=delivery.filename)
     # A stamped copy names one borrower at one time: never cache or share it.
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return delivery_response.send(delivery.data, delivery.mime, delivery.filename,
+                                  attachment=download, private=True)
 
 
 @bp.app_template_global()
