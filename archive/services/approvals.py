@@ -40,7 +40,7 @@ from archive.models.approval import (
     RequestStatus,
     RouteStep,
 )
-from archive.models.enums import DocumentStatus, Role
+from archive.models.enums import Role
 from archive.services import access, audit, validation, work
 from archive.services.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -563,9 +563,3 @@ def steps_text(steps, label: Callable[[str], str] = lambda text: text) -> str:
                            else (step.stage, step.approver))
         stages.setdefault(stage, []).append(label(Approver(approver).label))
     return " → ".join(" + ".join(names) for _, names in sorted(stages.items()))
-
-
-def subject_active(document_or_dossier) -> bool:
-    if isinstance(document_or_dossier, Document):
-        return document_or_dossier.status == DocumentStatus.ACTIVE.value
-    return document_or_dossier is not None
