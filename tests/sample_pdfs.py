@@ -495,3 +495,33 @@ def text_pages_pdf(pages: int, operators_per_page: int) -> bytes:
     objects.update({10 + i: b"<< /Type /Page /Parent 2 0 R %s /Resources << /Font << /F1 5 0 R >> >>"
                             b" /Contents 4 0 R >>" % _A4 for i in range(pages)})
     return assemble(objects)
+
+
+def invalid_page_tree(damage: str, texts: tuple[str, ...] = ("房地产买卖合同第一页", "付款方式第二页",
+                                                             "交付条件第三页")) -> bytes:
+    """A PDF of one page per text whose /Pages entry pypdf cannot follow, while PDFium
+    (like poppler and the browsers) repairs it and opens every page. `damage`:
+    "reference" — the catalog's /Pages is an object holding only a reference to the
+    real page tree ("Invalid object in /Pages" in pypdf); "open kids" — the tree's /Kids
+    array is never closed (pypdf finds no page)."""
+    count = len(texts)
+    kids = b" ".join(b"%d 0 R" % (10 + i) for i in range(count))
+    tree = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, count)
+    objects = {1: _CATALOG, **song_font("UniGB-UCS2-H")}
+    if damage == "reference":
+        objects[2], objects[9] = b"9 0 R", tree
+    elif damage == "open kids":
+        objects[2] = tree.replace(b"] /Count", b" /Count")
+    else:
+        raise ValueError(damage)
+    for i, text in enumerate(texts):
+        objects[10 + i] = (b"<< /Type /Page /Parent 2 0 R %s /Resources << /Font << /F1 5 0 R >> >>"
+                           b" /Contents %d 0 R >>" % (_A4, 20 + i))
+        objects[20 + i] = stream(show(text.encode("utf-16-be")))
+    return assemble(objects)
+
+
+def missing_page_tree(data: bytes) -> bytes:
+    """`data` (a PDF of `assemble`) whose catalog names a page tree that is not in the
+    file: no reader can follow it; only a rebuilt tree over the page objects reads it."""
+    return data.replace(_CATALOG, b"<< /Type /Catalog /Pages 999 0 R >>", 1)

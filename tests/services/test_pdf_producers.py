@@ -202,8 +202,17 @@ def test_damage_pypdf_repairs_leaves_a_complete_reading(fpdf_contract, damage):
     pytest.param(sample_pdfs.without_trailer, id="xref, trailer and startxref lost"),
     pytest.param(sample_pdfs.with_junk_after_end, id="junk with its own %%EOF appended"),
 ])
-def test_a_pdf_with_a_broken_structure_is_rebuilt_and_flagged(fpdf_contract, damage):
+def test_a_pdf_with_a_broken_structure_is_repaired_by_pdfium_and_flagged(fpdf_contract, damage):
+    # PDFium rebuilds the cross-reference table and follows the file's own page tree, so
+    # its page count is the document's (tests/services/test_pdf_fallback.py).
     result = read(damage(fpdf_contract))
+    assert (result.status, result.pages) == ("ok", 1)
+    assert result.error == "PDF 文件结构已损坏，已由备用阅读器 PDFium 修复读取"
+    assert compact(CONTRACT) in compact(result.text)
+
+
+def test_a_pdf_no_reader_can_follow_is_rebuilt_and_flagged():
+    result = read(sample_pdfs.missing_page_tree(sample_pdfs.identity_font_pdf()))
     assert (result.status, result.pages) == ("ok", None)  # the page count is not trusted
     assert result.error == "PDF 文件结构已损坏，仅提取到可读取部分的文字"
     assert compact(CONTRACT) in compact(result.text)

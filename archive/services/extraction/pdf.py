@@ -13,6 +13,7 @@ import logging
 import re
 import time
 
+from archive.services.extraction import pdfium
 from archive.services.extraction.pagetree import TooManyPages, require_at_most
 from archive.services.extraction.result import (
     MAX_TEXT_CHARS,
@@ -62,7 +63,13 @@ def read(data: bytes) -> Extraction:
         # page count is left empty, as only the tree's own claim is known.
         return failed(f"{exc}，未提取文字")
     except Exception as exc:  # noqa: BLE001 - pypdf raises many types for damaged files
-        return failed(f"PDF 文件已损坏或不完整：{reason(exc)}")
+        return _second_reader(data, deadline, truncated) or failed(
+            f"PDF 文件已损坏或不完整：{reason(exc)}")
+    if rebuilt or not pages:
+        # A page tree pypdf could not follow: PDFium may repair it and keep every page.
+        repaired = _second_reader(data, deadline, truncated)
+        if repaired is not None:
+            return repaired
     if not pages:
         return failed("PDF 文件中没有任何页面", 0)
     damaged = truncated or rebuilt
@@ -80,6 +87,14 @@ def read(data: bytes) -> Extraction:
     if not text.strip() and report.problems():
         return failed(report.summary(), len(pages))
     return finish(text, len(pages), _EMPTY, report.summary() or None)
+
+
+def _second_reader(data: bytes, deadline: float, truncated: bool) -> Extraction | None:
+    """What PDFium reads of a file pypdf failed on; None for a cut-off file (PDFium
+    would count the pages that survived as if they were all) or one PDFium cannot open."""
+    if truncated:
+        return None
+    return pdfium.read(data, deadline)
 
 
 class _Report:
