@@ -332,6 +332,16 @@ ROUTES = {
     ("loans.close_report", "/loans/reports/<int:report_id>/close"): {
         "POST": then_lookup("loan.counter", "loss_report")},
     ("api.loan_register", "/api/v1/loans/register"): {"GET": needs("loan.register")},
+    # Corrections (issue 18, docs/corrections.md): a customer's contact data by its own
+    # department or the archive room (the rest, checked on the fields changed, by the
+    # archive room alone).
+    ("api.correct_customer", "/api/v1/customers/<int:customer_id>"): {
+        "PATCH": on("customer", "customer.view", "customer.correct_contacts",
+                    payload="contact")},
+    ("corrections.edit_customer", "/customers/<int:customer_id>/edit"): {
+        "GET": on("customer", "customer.view", "customer.correct_contacts"),
+        "POST": on("customer", "customer.view", "customer.correct_contacts",
+                   payload="contact")},
 }
 
 QUERY = {"/search": "?q=合同", "/api/v1/search": "?q=合同"}
@@ -541,6 +551,8 @@ def _payload(world, kind, user: User | None, values: dict) -> dict:
         return {"to": "2", "reason": "矩阵测试"}
     if kind == "reference":
         return {"to_dossier_id": str(values.get("dossier_id")), "kind": "related"}
+    if kind == "contact":
+        return {"phone": f"1380000{n:04d}"}
     return {}
 
 
@@ -566,7 +578,7 @@ def _call(world: World, username, method: str, rule: str, spec: Rule, values: di
         path_values["day"] = CALENDAR_DAY
     url = _url(rule, path_values) + QUERY.get(rule, "")
     data = _payload(world, spec.payload, user, values) if spec.payload else None
-    if api and method in ("POST", "PUT") and spec.payload != "document":
+    if api and method in ("POST", "PUT", "PATCH") and spec.payload != "document":
         return client.open(url, method=method, json=data or {}, headers=headers)
     return client.open(url, method=method, data=data, headers=headers)
 

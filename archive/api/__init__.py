@@ -8,6 +8,7 @@ from archive.api import (  # noqa: E402,F401  (registers the routes on bp)
     approvals,
     calendar,
     clearance,
+    corrections,
     external_loans,
     loans,
     openapi,

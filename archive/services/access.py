@@ -40,6 +40,8 @@ from archive.services.errors import Forbidden, NotFound, not_found  # noqa: F401
 ARCHIVE_WIDE = {Role.GM, Role.GM_OFFICE, Role.OFFICER, Role.AUDITOR}
 FILERS = {Role.OFFICER, Role.GM_OFFICE, Role.STAFF, Role.DEPT_HEAD, Role.LEGAL, Role.GM}
 READ_ONLY = {Role.AUDITOR}
+# The archive room: it keeps the catalogue, corrects it and runs the counter.
+ARCHIVE_ROOM = {Role.OFFICER, Role.GM_OFFICE}
 # From this level up, content opens only to persons the GM designated (and to the GM):
 # no clearance reaches it, and below it a designation opens nothing (002:43).
 BY_DESIGNATION = Level.TOP_SECRET
@@ -326,6 +328,18 @@ def _requests_level_change(user, role, obj) -> bool:
     return role in FILERS and scope.covers(_customer_of(obj)) and _reads(user, scope, obj)
 
 
+def _corrects(user, role, obj) -> bool:
+    """The archive room corrects the catalogue of what it may read (docs/corrections.md)."""
+    return role in ARCHIVE_ROOM and _reads_it(user, role, obj)
+
+
+def _corrects_contacts(user, role, customer) -> bool:
+    """A customer's contact data: the archive room, or a filer of the customer's own
+    department (not one who reaches it through a grant)."""
+    return role in ARCHIVE_ROOM or (role in FILERS and user.department_id is not None
+                                    and user.department_id == customer.department_id)
+
+
 RULES: dict[str, Rule] = {
     # What anyone signed in then sees is filtered by the may-read rule.
     "customer.list": _signed_in,
@@ -339,6 +353,14 @@ RULES: dict[str, Rule] = {
     "document.read": _reads_it,  # bytes: preview, download
     "document.copy": _copies,  # download or print; 002:45
     "classification.request": _requests_level_change,  # obj: Document or Dossier; 000:742
+    # Corrections of catalogue data (issue 18, docs/corrections.md); bytes never change.
+    "customer.correct": _corrects,  # obj: Customer; every field, the department too
+    "customer.correct_contacts": _corrects_contacts,  # obj: Customer; phone, address, notes
+    "customer.merge": _corrects,  # obj: the Customer merged away
+    "dossier.correct": _corrects,
+    "document.correct": _corrects,  # catalogue data and moves; not level nor retention
+    "document.withdraw": _corrects,  # 撤销归档: a mis-filed document leaves the lists
+    "reference.remove": _corrects,  # obj: the Dossier the manual reference is made from
     # Approval requests (approvals.py decides; asked here so every check has one door):
     # who may know of one, who is among its deciders, who may take it back.
     "approval.view": lambda user, role, request: _approvals().visible(user, request),

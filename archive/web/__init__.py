@@ -16,6 +16,7 @@ def register(app: Flask) -> None:
         auth_views,
         calendar,
         classification,
+        corrections,
         customers,
         documents,
         dossiers,
@@ -29,7 +30,7 @@ def register(app: Flask) -> None:
 
     for module in (auth_views, main, customers, dossiers, documents, search, audit_view,
                    external_loans,
-                   classification, grants, approvals, calendar, loans, loan_items):
+                   classification, grants, approvals, calendar, loans, loan_items, corrections):
         app.register_blueprint(module.bp)
 
     @app.context_processor

@@ -1,0 +1,23 @@
+"""/api/v1 corrections of the catalogue (issue 18): PATCH a customer, a dossier or a
+document; each answer carries the changes made, as the audit trail records them."""
+
+from flask import jsonify
+from flask_login import current_user, login_required
+
+from archive.api import bp
+from archive.api import serialize as out
+from archive.api.routes import _json_body
+from archive.extensions import db
+from archive.services import corrections, customers, work
+
+
+@bp.patch("/customers/<int:customer_id>")
+@login_required
+def correct_customer(customer_id: int):
+    body = _json_body()
+    with work.unit(db.session):
+        customer, changes = corrections.correct_customer(db.session, current_user,
+                                                         customer_id, body)
+        answer = {**out.customer(customer, customers.visible_dossiers(current_user, customer)),
+                  "changes": changes}
+    return jsonify(answer)

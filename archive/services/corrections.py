@@ -1,0 +1,204 @@
+"""Corrections of the catalogue (issue 18): a customer's, a dossier's and a document's
+data, each in the caller's unit of work and audited with the old and new values.
+
+The bytes of a document never change, and fields that follow rules of their own are
+refused here with the way to change them: a document's level (the level-change
+approval), its retention (the retention schedule and appraisal), a dossier's status
+(封卷). Whatever a correction changes that the search index holds (a customer's name or
+department, a dossier's unit, a document's title or place) re-indexes the documents it
+touches once the unit has committed. Who may correct what: docs/corrections.md.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select, update
+
+from archive.models import AuditEvent, Customer, Document, Dossier, User
+from archive.services import access, audit, customers, indexing, validation, work
+from archive.services.customers import GRADES, KINDS, get_or_404
+from archive.services.errors import Invalid
+
+CUSTOMER_FIELDS = {"name": "客户名称", "kind": "客户类型", "id_number": "证件号码",
+                   "phone": "联系电话", "address": "联系地址", "grade": "客户等级",
+                   "department": "负责部门", "notes": "备注"}
+# What a customer's own department may correct (docs/corrections.md).
+CONTACT_FIELDS = ("phone", "address", "notes")
+DOSSIER_FIELDS = {"title": "题名", "location": "保存地点", "unit": "房产", "remarks": "备考",
+                  "compiled_by": "立卷人", "checked_by": "检查人"}
+UNIT_PARTS = ("project", "building", "unit_no", "room")
+DOCUMENT_FIELDS = {"title": "题名", "date": "日期", "category": "类别", "group": "分组",
+                   "dossier": "档案", "carrier": "载体", "pages": "页数",
+                   "originator": "责任者", "document_number": "文号", "remarks": "备注"}
+# Fields a correction does not change, and where they are changed instead.
+RULED = {
+    "classification": "密级只能通过密级变更审批更改（文件页或档案页的“申请变更密级”）",
+    "retention": "保管期限只能通过保管期限表和鉴定更改，不能直接更正",
+    "status": "状态不能直接更正：封卷由档案室在保管期限工作中办理，撤销归档请用“撤销归档”",
+    "code": "客户编号已印在档案上，不能更正",
+    "number": "档案号已印在封面和架位上，不能更正",
+    "files": "电子文件的内容永不改变，不能更正；归档有误的文件请撤销归档后重新归档",
+    "sha256": "电子文件的内容永不改变，不能更正；归档有误的文件请撤销归档后重新归档",
+    "seq": "顺序号从不重用，不能更正；移到其他分组或档案时自动取新号",
+    "department_id": "文件的责任部门随客户的负责部门，请更正客户的负责部门",
+    "kind": "档案类型不能更正",
+}
+# The audit actions a change history shows, per kind of object.
+HISTORY_ACTIONS = {
+    "customer": ("customer.created", "customer.corrected", "customer.merged",
+                 "customer.merged_into", "customer.confirmed_different"),
+    "dossier": ("dossier.created", "dossier.corrected", "dossier.referenced",
+                "dossier.reference_removed", "dossier.moved_by_merge"),
+    "document": ("document.uploaded", "document.corrected", "document.moved",
+                 "document.withdrawn"),
+}
+# Keys a web form sends besides the fields.
+FORM_PLUMBING = ("csrf_token", "reason")
+
+
+def _fields(data: dict, allowed: dict, what: str, ignore: tuple = ()) -> dict:
+    """The correctable fields `data` names; a ruled or unknown field refuses the whole
+    request (422), so a client never believes a change was made that was not."""
+    for key in data:
+        if key in FORM_PLUMBING or key in ignore:
+            continue
+        if key in RULED and key not in allowed:
+            raise Invalid(RULED[key], code="not_correctable", details={"field": key})
+        if key not in allowed:
+            raise Invalid(f"{what}没有可更正的字段 {key}；可更正：{'、'.join(allowed.values())}",
+                          code="unknown_field", details={"field": key})
+    return {k: v for k, v in data.items() if k in allowed}
+
+
+def _reason(data: dict) -> str:
+    return validation.text(data, "reason", "更正原因", max_len=500)
+
+
+def _changes(obj, new: dict) -> dict:
+    """{field: [old, new]} for the values that differ."""
+    return {k: [getattr(obj, k), v] for k, v in new.items() if getattr(obj, k) != v}
+
+
+def _plain(value):
+    return value.isoformat() if isinstance(value, date | datetime) else value
+
+
+def _record(session, actor: User, action: str, obj, changes: dict, reason: str, **extra):
+    audit.record(session, actor, action, obj, reason=reason,
+                 changes={k: [_plain(o), _plain(n)] for k, (o, n) in changes.items()}, **extra)
+
+
+def reindex(session, document_ids) -> None:
+    """Flag the documents for the index in this unit, and index them once it commits
+    (a process killed in between leaves them flagged: see indexing)."""
+    ids = sorted(set(document_ids))
+    if not ids:
+        return
+    session.execute(update(Document).where(Document.id.in_(ids)).values(needs_index=True))
+    work.after_commit(session, lambda: indexing.index_after_commit(session, ids))
+
+
+def customer_document_ids(session, customer_id: int) -> list[int]:
+    return list(session.execute(
+        select(Document.id).join(Dossier, Document.dossier_id == Dossier.id)
+        .where(Dossier.customer_id == customer_id)).scalars())
+
+
+# -- customers ---------------------------------------------------------------------------
+
+def correct_customer(session, actor: User, customer_id, data: dict) -> tuple[Customer, dict]:
+    """Correct a customer's data; returns the customer and the changes made ({} when the
+    values were already so). Contact data (phone, address, notes) is the own department's
+    to correct as well; the rest, the department included, the archive room's. A new
+    department moves the customer's documents with it (access and search follow)."""
+    customer = get_or_404(session, Customer, customer_id)
+    access.require(actor, "customer.view", customer)
+    given = _fields(data, CUSTOMER_FIELDS, "客户")
+    if not given:
+        raise Invalid("没有要更正的字段", code="nothing_to_correct")
+    reason = _reason(data)
+    new = {}
+    if "name" in given:
+        new["name"] = validation.text(given, "name", "客户名称", required=True)
+    if "kind" in given:
+        new["kind"] = validation.choice(given, "kind", "客户类型", list(KINDS))
+    if "id_number" in given:
+        new["id_number"] = validation.text(given, "id_number", "证件号码", max_len=60)
+    if "phone" in given:
+        new["phone"] = validation.text(given, "phone", "联系电话", max_len=40)
+    if "address" in given:
+        new["address"] = validation.text(given, "address", "联系地址", max_len=300)
+    if "grade" in given:
+        new["grade"] = validation.choice(given, "grade", "客户等级", GRADES)
+    if "notes" in given:
+        new["notes"] = validation.text(given, "notes", "备注", max_len=2000)
+    if "department" in given:
+        new["department_id"] = customers.find_department(session, given["department"]).id
+    changes = _changes(customer, new)
+    if not changes:
+        return customer, {}
+    if set(changes) - set(CONTACT_FIELDS):
+        access.require(actor, "customer.correct", customer, hide=False)
+    else:
+        access.require(actor, "customer.correct_contacts", customer, hide=False)
+    for key, (_old, value) in changes.items():
+        setattr(customer, key, value)
+    if "department_id" in changes:
+        old, dept = changes.pop("department_id")
+        changes["department"] = [_department_name(session, old), _department_name(session, dept)]
+        # Every document answers to its customer's department (filing.preflight).
+        session.execute(update(Document).where(Document.id.in_(
+            customer_document_ids(session, customer.id))).values(department_id=dept))
+    session.flush()
+    _record(session, actor, "customer.corrected", customer, changes, reason)
+    if {"name", "department"} & set(changes):  # both are in the index
+        reindex(session, customer_document_ids(session, customer.id))
+    return customer, changes
+
+
+def _department_name(session, department_id) -> str:
+    from archive.models import Department
+
+    department = session.get(Department, department_id)
+    return department.name if department else str(department_id)
+
+
+# -- history -----------------------------------------------------------------------------
+
+@dataclass
+class Change:
+    """One line of a change history: who did what when, and each field's old and new."""
+
+    at: datetime
+    actor: str
+    action: str
+    fields: list[tuple[str, object, object]]
+    reason: str
+    details: dict
+
+
+LABELS = {**CUSTOMER_FIELDS, **DOSSIER_FIELDS, **DOCUMENT_FIELDS,
+          "department": "负责部门", "doc_date": "日期", "location": "保存地点"}
+
+
+def history(session, obj) -> list[Change]:
+    """The object's change history, oldest first, from the audit trail (the caller has
+    checked that the user may see the object)."""
+    import json
+
+    kind = type(obj).__name__.lower()
+    rows = session.execute(
+        select(AuditEvent, User.display_name).outerjoin(User, AuditEvent.actor_id == User.id)
+        .where(AuditEvent.object_type == kind, AuditEvent.object_id == str(obj.id),
+               AuditEvent.action.in_(HISTORY_ACTIONS[kind]), AuditEvent.outcome == "ok")
+        .order_by(AuditEvent.seq)
+    ).all()
+    result = []
+    for event, display in rows:
+        details = json.loads(event.details or "{}")
+        fields = [(LABELS.get(k, k), old, new)
+                  for k, (old, new) in (details.get("changes") or {}).items()]
+        result.append(Change(at=event.at, actor=display or event.actor_name,
+                             action=event.action, fields=fields,
+                             reason=details.get("reason", ""), details=details))
+    return result

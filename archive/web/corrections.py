@@ -1,0 +1,66 @@
+"""Correcting the catalogue from the pages (issue 18): the edit forms of a customer, a
+dossier and a document, and the change history each object's page shows."""
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from archive.extensions import db
+from archive.models import Customer, Department
+from archive.services import access, corrections, customers, work
+from archive.services.errors import DomainError
+
+bp = Blueprint("corrections", __name__)
+
+
+def _actions() -> dict:
+    return {
+        "customer.created": _("登记"), "customer.corrected": _("更正"),
+        "customer.merged": _("并入其他客户"), "customer.merged_into": _("合并客户"),
+        "customer.confirmed_different": _("确认非同一人"),
+        "dossier.created": _("建档"), "dossier.corrected": _("更正"),
+        "dossier.referenced": _("建立参照"), "dossier.reference_removed": _("删除参照"),
+        "dossier.moved_by_merge": _("随客户合并转移"),
+        "document.uploaded": _("归档"), "document.corrected": _("更正"),
+        "document.moved": _("移动"), "document.withdrawn": _("撤销归档"),
+    }
+
+
+@bp.app_context_processor
+def _history():
+    # The pages that show an object have checked that the user may see it.
+    return {"change_history": lambda obj: corrections.history(db.session, obj),
+            "history_action": lambda action: _actions().get(action, action)}
+
+
+def _saved(changes: dict) -> None:
+    if changes:
+        flash(_("已更正：%(fields)s", fields="、".join(
+            corrections.LABELS.get(k, k) for k in changes)), "info")
+    else:
+        flash(_("没有改动"), "info")
+
+
+@bp.route("/customers/<int:customer_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_customer(customer_id: int):
+    customer = customers.get_or_404(db.session, Customer, customer_id)
+    access.require(current_user, "customer.view", customer)
+    access.require(current_user, "customer.correct_contacts", customer, hide=False)
+    full = access.can(current_user, "customer.correct", customer)
+    departments = db.session.query(Department).order_by(Department.id).all()
+    form = request.form if request.method == "POST" else {}
+    if request.method == "POST":
+        try:
+            with work.unit(db.session):
+                _c, changes = corrections.correct_customer(
+                    db.session, current_user, customer.id, request.form.to_dict())
+        except DomainError as exc:
+            flash(exc.message, "error")
+            return render_template("corrections/customer.html", customer=customer, full=full,
+                                   departments=departments, form=form,
+                                   grades=customers.GRADES), exc.status
+        _saved(changes)
+        return redirect(url_for("customers.show", customer_id=customer.id))
+    return render_template("corrections/customer.html", customer=customer, full=full,
+                           departments=departments, form=form, grades=customers.GRADES)

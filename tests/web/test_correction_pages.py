@@ -1,0 +1,55 @@
+"""Correcting the catalogue from the pages (issue 18): the forms, the change history on
+each object's page, and wrong input answered on the form with nothing changed."""
+
+from archive.extensions import db
+from archive.models import Customer
+from tests.conftest import archive_state
+
+
+def test_officer_corrects_a_customer_and_the_page_shows_the_history(login_as, make_customer,
+                                                                      departments):
+    customer = make_customer(name="张伟", phone="13800000000")
+    client = login_as("officer")
+    form = client.get(f"/customers/{customer.id}/edit").get_data(as_text=True)
+    assert "客户名称" in form and "负责部门" in form and "13800000000" in form
+    response = client.post(f"/customers/{customer.id}/edit", data={
+        "name": "张玮", "kind": "person", "id_number": "", "phone": "13800000001",
+        "address": "", "grade": "普通", "department": departments["XS"].id, "notes": "",
+        "reason": "登记时打错字"})
+    assert response.status_code == 302
+    page = client.get(f"/customers/{customer.id}").get_data(as_text=True)
+    assert "已更正：客户名称、联系电话" in page
+    history = page[page.index("更正记录"):]
+    assert "张伟" in history and "张玮" in history and "登记时打错字" in history
+    assert "李档案" in history
+
+
+def test_own_department_sees_a_contact_form(login_as, make_customer):
+    customer = make_customer(name="张伟", department="XS")
+    client = login_as("staff")
+    assert "更正" in client.get(f"/customers/{customer.id}").get_data(as_text=True)
+    form = client.get(f"/customers/{customer.id}/edit").get_data(as_text=True)
+    assert "联系电话" in form and 'name="name"' not in form and 'name="department"' not in form
+    response = client.post(f"/customers/{customer.id}/edit", data={"phone": "139"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Customer, customer.id).phone == "139"
+
+
+def test_a_wrong_correction_is_shown_on_the_form_and_changes_nothing(app, login_as,
+                                                                    make_customer):
+    customer = make_customer(name="张伟")
+    client = login_as("officer")
+    state = archive_state(app)
+    response = client.post(f"/customers/{customer.id}/edit", data={"name": "", "phone": "1"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "请填写客户名称" in page and 'value="1"' in page
+    db.session.expire_all()
+    assert db.session.get(Customer, customer.id).phone == "" and archive_state(app) == state
+
+
+def test_other_departments_get_no_form(login_as, make_customer):
+    customer = make_customer(name="张伟", department="KF")
+    assert login_as("staff").get(f"/customers/{customer.id}/edit").status_code == 404
+    assert login_as("auditor").get(f"/customers/{customer.id}/edit").status_code == 403
