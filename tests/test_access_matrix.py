@@ -342,6 +342,11 @@ ROUTES = {
         "GET": on("customer", "customer.view", "customer.correct_contacts"),
         "POST": on("customer", "customer.view", "customer.correct_contacts",
                    payload="contact")},
+    ("api.correct_dossier", "/api/v1/dossiers/<int:dossier_id>"): {
+        "PATCH": on("dossier", "dossier.view", "dossier.correct", payload="location")},
+    ("corrections.edit_dossier", "/dossiers/<int:dossier_id>/edit"): {
+        "GET": on("dossier", "dossier.view", "dossier.correct"),
+        "POST": on("dossier", "dossier.view", "dossier.correct", payload="location")},
 }
 
 QUERY = {"/search": "?q=合同", "/api/v1/search": "?q=合同"}
@@ -553,6 +558,8 @@ def _payload(world, kind, user: User | None, values: dict) -> dict:
         return {"to_dossier_id": str(values.get("dossier_id")), "kind": "related"}
     if kind == "contact":
         return {"phone": f"1380000{n:04d}"}
+    if kind == "location":
+        return {"location": f"矩阵库 {n}"}
     return {}
 
 

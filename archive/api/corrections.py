@@ -21,3 +21,16 @@ def correct_customer(customer_id: int):
         answer = {**out.customer(customer, customers.visible_dossiers(current_user, customer)),
                   "changes": changes}
     return jsonify(answer)
+
+
+@bp.patch("/dossiers/<int:dossier_id>")
+@login_required
+def correct_dossier(dossier_id: int):
+    body = _json_body()
+    with work.unit(db.session):
+        dossier, changes = corrections.correct_dossier(db.session, current_user, dossier_id,
+                                                       body)
+        answer = {**out.dossier_summary(dossier), "remarks": dossier.remarks,
+                  "compiled_by": dossier.compiled_by, "checked_by": dossier.checked_by,
+                  "changes": changes}
+    return jsonify(answer)

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from archive.models import AuditEvent, Customer, Document, Dossier, User
 from archive.services import access, audit, customers, indexing, validation, work
 from archive.services.customers import GRADES, KINDS, get_or_404
-from archive.services.errors import Invalid
+from archive.services.errors import Conflict, Invalid
 
 CUSTOMER_FIELDS = {"name": "客户名称", "kind": "客户类型", "id_number": "证件号码",
                    "phone": "联系电话", "address": "联系地址", "grade": "客户等级",
@@ -202,3 +202,73 @@ def history(session, obj) -> list[Change]:
                              action=event.action, fields=fields,
                              reason=details.get("reason", ""), details=details))
     return result
+
+
+# -- dossiers ----------------------------------------------------------------------------
+
+def correct_dossier(session, actor: User, dossier_id, data: dict) -> tuple[Dossier, dict]:
+    """Correct a dossier's catalogue data (the archive room). Its number stays: it is
+    printed on the cover and the shelf, whatever unit a correction names. A new unit
+    must be one the customer has no other dossier for (一户一档)."""
+    dossier = get_or_404(session, Dossier, dossier_id)
+    access.require(actor, "dossier.view", dossier)
+    access.require(actor, "dossier.correct", dossier, hide=False)
+    data = _flat_unit(data)
+    given = _fields(data, {**DOSSIER_FIELDS, **dict.fromkeys(UNIT_PARTS, "房产")}, "档案")
+    if not given:
+        raise Invalid("没有要更正的字段", code="nothing_to_correct")
+    reason = _reason(data)
+    new = {}
+    for key, label, max_len in (("title", "题名", 200), ("location", "保存地点", 200),
+                                ("remarks", "备考", 2000), ("compiled_by", "立卷人", 60),
+                                ("checked_by", "检查人", 60)):
+        if key in given:
+            new[key] = validation.text(given, key, label, max_len=max_len,
+                                       required=key == "title")
+    unit = None
+    if any(part in given for part in UNIT_PARTS):
+        if dossier.unit is None:
+            raise Invalid("诉讼案卷没有房产，不能更正房产", code="not_correctable",
+                          details={"field": "unit"})
+        current = {"project": dossier.unit.project, "building": dossier.unit.building,
+                   "unit_no": dossier.unit.unit_no, "room": dossier.unit.room}
+        unit = customers._unit(session, {**current, **{k: given[k] for k in UNIT_PARTS
+                                                       if k in given}})
+    changes = _changes(dossier, new)
+    if unit is not None and unit.id != dossier.unit_id:
+        if session.execute(select(Dossier.id).where(
+                Dossier.customer_id == dossier.customer_id, Dossier.unit_id == unit.id)).first():
+            raise Conflict("该客户在此房产已有档案（一户一档），不能把本档案改到同一房产",
+                           code="duplicate_dossier")
+        changes["unit"] = [dossier.unit.label, unit.label]
+        dossier.unit_id = unit.id
+        session.flush()
+        session.expire(dossier, ["unit"])
+    if not changes:
+        return dossier, {}
+    for key, (_old, value) in changes.items():
+        if key != "unit":
+            setattr(dossier, key, value)
+    session.flush()
+    _record(session, actor, "dossier.corrected", dossier, changes, reason)
+    if "unit" in changes:  # the unit's label is in the index
+        reindex(session, [d.id for d in dossier.documents])
+    return dossier, changes
+
+
+def _flat_unit(data: dict) -> dict:
+    """The API sends a unit as {"unit": {"project", "building", "unit", "room"}}, as when
+    opening a dossier; the form sends the four fields."""
+    unit = data.get("unit")
+    if not isinstance(unit, dict):
+        if "unit" in data:
+            raise Invalid("房产应为 {project, building, unit, room}", details={"field": "unit"})
+        return data
+    names = {"project": "project", "building": "building", "unit": "unit_no", "room": "room"}
+    unknown = set(unit) - set(names)
+    if unknown:
+        raise Invalid(f"房产没有字段 {'、'.join(sorted(unknown))}", code="unknown_field",
+                      details={"field": "unit"})
+    flat = {k: v for k, v in data.items() if k != "unit"}
+    flat.update({names[k]: v for k, v in unit.items()})
+    return flat

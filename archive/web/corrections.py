@@ -64,3 +64,26 @@ def edit_customer(customer_id: int):
         return redirect(url_for("customers.show", customer_id=customer.id))
     return render_template("corrections/customer.html", customer=customer, full=full,
                            departments=departments, form=form, grades=customers.GRADES)
+
+
+@bp.route("/dossiers/<int:dossier_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_dossier(dossier_id: int):
+    dossier = customers.get_dossier(db.session, current_user, dossier_id, record=False)
+    access.require(current_user, "dossier.correct", dossier, hide=False)
+    form = request.form if request.method == "POST" else {}
+    if request.method == "POST":
+        data = request.form.to_dict()
+        if dossier.unit is None:  # a case file's form has no unit fields to send
+            data = {k: v for k, v in data.items() if k not in corrections.UNIT_PARTS}
+        try:
+            with work.unit(db.session):
+                _d, changes = corrections.correct_dossier(db.session, current_user, dossier.id,
+                                                          data)
+        except DomainError as exc:
+            flash(exc.message, "error")
+            return render_template("corrections/dossier.html", dossier=dossier,
+                                   form=form), exc.status
+        _saved(changes)
+        return redirect(url_for("dossiers.show", dossier_id=dossier.id))
+    return render_template("corrections/dossier.html", dossier=dossier, form=form)

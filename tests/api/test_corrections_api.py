@@ -139,3 +139,95 @@ def test_a_new_name_is_found_in_search(call, make_customer, make_dossier, file_d
     call("officer", "PATCH", f"/api/v1/customers/{customer.id}", json={"name": "欧阳明"})
     found = call("officer", "GET", "/api/v1/search?q=欧阳明").json
     assert found["total"] == 1
+
+
+# -- dossiers ----------------------------------------------------------------------------
+
+def _dossier_row(dossier_id: int) -> dict:
+    from archive.models import Dossier
+
+    db.session.expire_all()
+    d = db.session.get(Dossier, dossier_id)
+    return {k: getattr(d, k) for k in ("number", "title", "location", "unit_id", "remarks",
+                                        "compiled_by", "checked_by", "status", "retention",
+                                        "classification")}
+
+
+def test_officer_corrects_a_dossiers_location_and_unit(call, make_customer, make_dossier,
+                                                       file_doc):
+    dossier = make_dossier(make_customer(name="张伟"), room="1201")
+    file_doc(dossier, title="认购书", files=[("认购书.pdf", PDF)])
+    response = call("officer", "PATCH", f"/api/v1/dossiers/{dossier.id}", json={
+        "location": "3号库 A-12", "unit": {"room": "1202"}, "reason": "房号登记错误"})
+    assert response.status_code == 200, response.json
+    assert response.json["changes"] == {
+        "location": ["", "3号库 A-12"],
+        "unit": ["翠湖苑 3栋 2单元 1201", "翠湖苑 3栋 2单元 1202"]}
+    assert response.json["unit"]["room"] == "1202"
+    # The number is printed on the cover and the shelf: it stays.
+    assert response.json["number"] == dossier.number
+    [event] = _events("dossier.corrected")
+    assert event["reason"] == "房号登记错误" and event["changes"]["location"] == ["", "3号库 A-12"]
+    found = call("officer", "GET", "/api/v1/search?q=1202").json
+    assert found["total"] == 1
+
+
+def test_a_unit_the_customer_already_has_a_dossier_for_is_refused(app, call, make_customer,
+                                                                   make_dossier):
+    customer = make_customer(name="张伟")
+    make_dossier(customer, room="1201")
+    other = make_dossier(customer, room="1202")
+    before, state = _dossier_row(other.id), archive_state(app)
+    response = call("officer", "PATCH", f"/api/v1/dossiers/{other.id}",
+                    json={"unit": {"room": "1201"}, "location": "A-1"})
+    assert response.status_code == 409
+    assert response.json["error"]["code"] == "duplicate_dossier"
+    assert _dossier_row(other.id) == before and archive_state(app) == state
+
+
+@pytest.mark.parametrize("body, status, code", [
+    ({}, 422, "nothing_to_correct"),
+    ({"status": "closed"}, 422, "not_correctable"),
+    ({"retention": "短期"}, 422, "not_correctable"),
+    ({"classification": "公开"}, 422, "not_correctable"),
+    ({"number": "X-1"}, 422, "not_correctable"),
+    ({"shelf": "A"}, 422, "unknown_field"),
+    ({"title": ""}, 422, "missing_field"),
+    ({"unit": "1202"}, 422, "invalid"),
+    ({"unit": {"floor": "3"}}, 422, "unknown_field"),
+    ({"unit": {"room": ""}}, 422, "missing_field"),
+    ({"location": ["A"]}, 422, "invalid"),
+], ids=lambda v: str(v)[:30])
+def test_wrong_dossier_corrections_are_refused_and_change_nothing(
+        app, call, make_customer, make_dossier, body, status, code):
+    dossier = make_dossier(make_customer(name="张伟"))
+    before, state = _dossier_row(dossier.id), archive_state(app)
+    response = call("officer", "PATCH", f"/api/v1/dossiers/{dossier.id}", json=body)
+    assert response.status_code == status, response.json
+    assert response.json["error"]["code"] == code and response.json["error"]["message"]
+    assert _dossier_row(dossier.id) == before and archive_state(app) == state
+    assert _events("dossier.corrected") == []
+
+
+def test_a_case_file_has_no_unit_to_correct(call, make_customer, users):
+    from archive.services import customers, work
+
+    with work.unit(db.session):
+        case = customers.create_dossier(db.session, users["officer"], {
+            "customer_id": make_customer(name="张伟").id, "kind": "case",
+            "number": "(2024)粤0305民初1234号", "title": "张伟诉讼案"}, number_format="")
+    response = call("officer", "PATCH", f"/api/v1/dossiers/{case.id}",
+                    json={"unit": {"room": "1"}})
+    assert response.status_code == 422 and response.json["error"]["code"] == "not_correctable"
+
+
+def test_only_the_archive_room_corrects_a_dossier(call, make_customer, make_dossier):
+    dossier = make_dossier(make_customer(name="张伟", department="XS"))
+    before = _dossier_row(dossier.id)
+    for username in ("staff", "head", "auditor", "gm"):
+        response = call(username, "PATCH", f"/api/v1/dossiers/{dossier.id}",
+                        json={"location": "B-2"})
+        assert response.status_code == 403, username
+    assert call("gmoffice", "PATCH", f"/api/v1/dossiers/{dossier.id}",
+                json={"location": "B-2"}).status_code == 200
+    assert _dossier_row(dossier.id) == {**before, "location": "B-2"}

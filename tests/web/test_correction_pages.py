@@ -53,3 +53,22 @@ def test_other_departments_get_no_form(login_as, make_customer):
     customer = make_customer(name="张伟", department="KF")
     assert login_as("staff").get(f"/customers/{customer.id}/edit").status_code == 404
     assert login_as("auditor").get(f"/customers/{customer.id}/edit").status_code == 403
+
+
+def test_officer_corrects_a_dossier_from_its_page(login_as, make_customer, make_dossier):
+    dossier = make_dossier(make_customer(name="张伟"))
+    client = login_as("officer")
+    assert f"/dossiers/{dossier.id}/edit" in client.get(f"/dossiers/{dossier.id}").get_data(
+        as_text=True)
+    form = client.get(f"/dossiers/{dossier.id}/edit").get_data(as_text=True)
+    assert "保存地点" in form and "1201" in form
+    response = client.post(f"/dossiers/{dossier.id}/edit", data={
+        "title": dossier.title, "project": "翠湖苑", "building": "3", "unit_no": "2",
+        "room": "1201", "location": "3号库 A-12", "compiled_by": dossier.compiled_by,
+        "checked_by": "", "remarks": "", "reason": "上架"})
+    assert response.status_code == 302
+    page = client.get(f"/dossiers/{dossier.id}").get_data(as_text=True)
+    assert "已更正：保存地点" in page and "3号库 A-12" in page[page.index("更正记录"):]
+    bad = client.post(f"/dossiers/{dossier.id}/edit", data={"title": "", "location": "X"})
+    assert bad.status_code == 422 and "请填写题名" in bad.get_data(as_text=True)
+    assert login_as("staff").get(f"/dossiers/{dossier.id}/edit").status_code == 403
