@@ -129,7 +129,7 @@ def create_app(config=None) -> Flask:
     app.extensions["blob_store"] = LocalBlobStore(Path(app.config["STORAGE_DIR"]))
     app.extensions["search"] = open_search(app.config["SEARCH_BACKEND"], Path(app.config["INDEX_DIR"]))
 
-    from archive import auth, cli, errors
+    from archive import auth, cli, cli_admin, errors
     from archive.api import bp as api_bp
     from archive.web import register as register_web
 
@@ -139,6 +139,7 @@ def create_app(config=None) -> Flask:
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)
     cli.init_app(app)
+    cli_admin.init_app(app)
     _security_headers(app)
     return app
 

@@ -12,6 +12,9 @@ from archive.services import access, accounts, audit, sessions, work
 
 # The cookie's key for the server-side session's token (archive.services.sessions).
 SESSION_TOKEN = "sid"
+# What a user with a one-time password may open before choosing their own.
+BEFORE_PASSWORD_CHANGE = {"auth.change_password", "auth.logout", "auth.login",
+                          "auth.set_language", "static"}
 
 
 def forget_browser_session() -> None:
@@ -80,6 +83,16 @@ def init_app(app: Flask) -> None:
         # Every response refreshes the cookie's lifetime; whether the session is still
         # open is decided on the server (archive.services.sessions).
         session.permanent = True
+
+    @app.before_request
+    def _one_time_password():
+        # An administrator's reset or a new account: the password form first, every page.
+        if request.path.startswith("/api/") or request.endpoint in BEFORE_PASSWORD_CHANGE:
+            return None
+        if current_user.is_authenticated and current_user.must_change_password:
+            flash("请先修改管理员设置的一次性密码", "info")
+            return redirect(url_for("auth.change_password"))
+        return None
 
     @app.teardown_request
     def _forget_user_cache(_exc):

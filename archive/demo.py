@@ -13,7 +13,7 @@ from flask import current_app
 from archive import samples
 from archive.models import Department, Designation, Level
 from archive.models.enums import CATEGORIES
-from archive.services import accounts, customers, filing, indexing, work
+from archive.services import accounts, customers, filing, indexing, organisation, work
 
 DEPARTMENTS = [("销售经营部", "XS"), ("客服中心", "KF"), ("法律室", "FL"), ("总经理办公室", "ZB")]
 
@@ -82,6 +82,8 @@ def load(session, echo=print, seed: int = 2026) -> None:
                 department_id=departments[dept].id if dept else None, clearance=level,
                 display_name=display)
             users[username].gm_office_director = username in DIRECTORS
+        for project in PROJECTS:  # the list the administrator keeps (dossiers choose from it)
+            organisation.create_project(session, None, {"name": project})
     officer = users["officer"]
     fmt = current_app.config["DOSSIER_NUMBER_FORMAT"]
     store = current_app.extensions["blob_store"]

@@ -11,7 +11,7 @@ from werkzeug.serving import make_server
 from archive import create_app
 from archive.demo import DEMO_PASSWORDS, DEPARTMENTS, DIRECTORS, USERS
 from archive.extensions import db
-from archive.models import Department, User
+from archive.models import Department, Project, User
 from archive.services import accounts, work
 from config import TestConfig
 
@@ -21,6 +21,7 @@ EXTRA_USERS = [
     ("staff_secret", "冯秘密", "staff", "XS", "secret"),
     ("service_head", "褚主管", "dept_head", "KF", "confidential"),
 ]
+TEST_PROJECTS = ["翠湖苑", "锦绣花园", "矩阵苑", "矩阵新苑"]
 PASSWORDS = {**DEMO_PASSWORDS, **{u[0]: f"Jz2026-test-{i}" for i, u in enumerate(EXTRA_USERS)}}
 
 
@@ -46,6 +47,9 @@ def template_root(tmp_path_factory):
                 accounts.create_user(db.session, username=username, password=PASSWORDS[username],
                                      role=role, clearance=level, display_name=display,
                                      department_id=departments[dept].id if dept else None)
+        # The projects (苑) the tests open dossiers in, as the administrator keeps them.
+        for name in TEST_PROJECTS:
+            db.session.add(Project(name=name))
         # 总经理办公室主任: a designation on a GM-office user (002:942, 002:946)
         for user in db.session.query(User).filter(User.username.in_(DIRECTORS)):
             user.gm_office_director = True

@@ -332,6 +332,33 @@ ROUTES = {
     ("loans.close_report", "/loans/reports/<int:report_id>/close"): {
         "POST": then_lookup("loan.counter", "loss_report")},
     ("api.loan_register", "/api/v1/loans/register"): {"GET": needs("loan.register")},
+    # Administration (issue 18): the administrator's alone. An empty form is refused (422)
+    # once access has passed; a second deactivation or reactivation, or a token or session
+    # already ended, answers 409. The target is an account no other row logs in with.
+    ("admin.home", "/admin"): {"GET": needs("user.manage")},
+    ("admin.users", "/admin/users"): {"GET": needs("user.manage")},
+    ("admin.create_user", "/admin/users"): {"POST": needs("user.manage", ok={422})},
+    ("admin.user", "/admin/users/<int:user_id>"): {"GET": then_lookup("user.manage", "user")},
+    ("admin.update_user", "/admin/users/<int:user_id>"): {
+        "POST": then_lookup("user.manage", "user", ok={422})},
+    ("admin.deactivate", "/admin/users/<int:user_id>/deactivate"): {
+        "POST": then_lookup("user.manage", "user", ok={409})},
+    ("admin.reactivate", "/admin/users/<int:user_id>/reactivate"): {
+        "POST": then_lookup("user.manage", "user", ok={409})},
+    ("admin.reset_password", "/admin/users/<int:user_id>/reset-password"): {
+        "POST": then_lookup("user.manage", "user")},
+    ("admin.revoke_token", "/admin/users/<int:user_id>/tokens/<int:token_id>/revoke"): {
+        "POST": then_lookup("user.manage", "user_token", ok={409})},
+    ("admin.end_session", "/admin/users/<int:user_id>/sessions/<int:session_id>/end"): {
+        "POST": then_lookup("user.manage", "user_session", ok={409})},
+    ("admin.departments", "/admin/departments"): {"GET": needs("org.manage")},
+    ("admin.create_department", "/admin/departments"): {"POST": needs("org.manage", ok={422})},
+    ("admin.update_department", "/admin/departments/<int:department_id>"): {
+        "POST": then_lookup("org.manage", "department", ok={422})},
+    ("admin.projects", "/admin/projects"): {"GET": needs("org.manage")},
+    ("admin.create_project", "/admin/projects"): {"POST": needs("org.manage", ok={422})},
+    ("admin.update_project", "/admin/projects/<int:project_id>"): {
+        "POST": then_lookup("org.manage", "project", ok={422})},
     # Corrections (issue 18, docs/corrections.md): a customer's contact data by its own
     # department or the archive room (the rest, checked on the fields changed, by the
     # archive room alone).
@@ -519,6 +546,37 @@ def _build_world(app) -> World:
         "document": {"document_id": MISSING},
         "file": {"document_id": MISSING, "file_id": MISSING},
     }
+
+    # The administrator's targets: an account nobody here logs in with, its token and
+    # session, a department and a project no other target belongs to.
+    from archive.models import LoginSession, Project
+    from archive.services import organisation, sessions
+
+    target_user = accounts.create_user(session, username="matrix_target", password="Matrix-target-2026",
+                                       role="staff", department_id=None, clearance=1)
+    accounts.create_token(session, target_user)
+    sessions.start(session, target_user)
+    matrix_department = organisation.create_department(session, None, {"name": "矩阵部门",
+                                                                       "code": "MX"})
+    matrix_project = Project(name="矩阵旧苑")
+    session.add(matrix_project)
+    session.commit()
+    token_row = accounts.tokens(session, target_user)[0]
+    login_row = session.query(LoginSession).filter_by(user_id=target_user.id).one()
+    targets.update({
+        "user": {"target": ({"user_id": target_user.id}, target_user)},
+        "user_token": {"target": ({"user_id": target_user.id, "token_id": token_row.id},
+                                  token_row)},
+        "user_session": {"target": ({"user_id": target_user.id, "session_id": login_row.id},
+                                    login_row)},
+        "department": {"matrix": ({"department_id": matrix_department.id}, matrix_department)},
+        "project": {"matrix": ({"project_id": matrix_project.id}, matrix_project)},
+    })
+    missing.update({
+        "user": {"user_id": MISSING}, "user_token": {"user_id": MISSING, "token_id": MISSING},
+        "user_session": {"user_id": MISSING, "session_id": MISSING},
+        "department": {"department_id": MISSING}, "project": {"project_id": MISSING},
+    })
 
     cookies, tokens = {}, {}
     for name in ROLES:

@@ -233,7 +233,8 @@ def test_deactivation_ends_every_session_and_token_of_the_user(app, login_as, ap
     assert app.test_client().get("/api/v1/customers", headers=headers).status_code == 401
     assert login(app.test_client(), "staff").status_code == 401
     assert sessions.active_sessions(db.session, user) == []
-    assert json.loads(_events("user.deactivated")[-1].details) == {"sessions_ended": 2}
+    assert json.loads(_events("user.deactivated")[-1].details) == {"sessions_ended": 2,
+                                                                  "tokens_revoked": 1}
 
 
 def test_deactivate_user_command(app, login_as):

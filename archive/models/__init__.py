@@ -44,6 +44,7 @@ from archive.models.org import (
     Designation,
     User,
 )
+from archive.models.project import Project
 from archive.models.session import LoginSession
 
 __all__ = [
@@ -75,6 +76,7 @@ __all__ = [
     "LoanKind",
     "LoanStatus",
     "LossReport",
+    "Project",
     "ReaderKind",
     "RequestStatus",
     "RouteStep",

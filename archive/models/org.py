@@ -37,6 +37,9 @@ class User(UserMixin, db.Model):
     gm_office_director: Mapped[bool] = mapped_column(default=False)
     # Bumped on password change: every session carrying an older value is logged out.
     session_version: Mapped[int] = mapped_column(default=1)
+    # Set when an administrator resets the password to a one-time one: every page but
+    # the password form sends the user there until the password is changed.
+    must_change_password: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=now)
 
     department: Mapped[Department | None] = relationship()

@@ -177,7 +177,11 @@ def _reach(user: User, role: Role | None) -> Reach:
     if cached is not None and cached[0] == key:
         return cached[1]
     cap = min(user.clearance, BY_DESIGNATION - 1)
-    if role is Role.GM:
+    if role is Role.ADMIN:
+        # The administrator runs accounts, not the archive: the role opens no content,
+        # whatever clearance or department the account is given (issue 18).
+        result = Reach(user_id=user.id)
+    elif role is Role.GM:
         result = Reach(unrestricted=True, max_level=cap, departments=None, user_id=user.id)
     elif role in ARCHIVE_WIDE:  # every department: grants add nothing, and are not asked
         result = Reach(max_level=cap, departments=None, user_id=user.id)
@@ -393,6 +397,8 @@ RULES: dict[str, Rule] = {
     # The trail records what administrators do too: they do not read it themselves.
     "audit.view": lambda user, role, obj: role in (Role.AUDITOR, Role.GM),
     "user.manage": lambda user, role, obj: role is Role.ADMIN,
+    # Departments and the list of projects (苑) a dossier's unit is chosen from.
+    "org.manage": lambda user, role, obj: role is Role.ADMIN,
     # The working-day calendar (holidays, 调休) that loan periods and transfer deadlines
     # count on; everyone signed in reads it.
     "calendar.manage": lambda user, role, obj: role is Role.ADMIN,

@@ -1,4 +1,7 @@
-"""Users, passwords (argon2), API tokens and logins."""
+"""Users, passwords (argon2), API tokens and logins, and their administration: the
+administrator creates and edits accounts, deactivates and reactivates them, resets a
+password to a one-time one, revokes tokens and ends sessions (issue 18). Every change is
+audited; the CLI calls the same functions with no actor (the machine's operator)."""
 
 import re
 import secrets
@@ -10,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from archive.clock import now
-from archive.models import ApiToken, User
+from archive.models import ApiToken, Department, LoginSession, User
 from archive.models.enums import Level, Role
-from archive.services import audit, sessions, work
-from archive.services.errors import Conflict, Invalid, Unauthorized
+from archive.services import access, audit, sessions, validation, work
+from archive.services.errors import Conflict, Invalid, NotFound, Unauthorized
 
 _hasher = PasswordHasher()
 # A hash to verify against when the user does not exist, so timing does not reveal it.
@@ -32,27 +35,175 @@ def check_password_policy(password: str, username: str = "") -> None:
         raise Invalid("密码不能包含用户名", code="weak_password")
 
 
+def _role(value) -> str:
+    try:
+        return Role(str(value or "").strip()).value
+    except ValueError:
+        raise Invalid(f"未知角色：{value}（可选：{', '.join(r.value for r in Role)}）",
+                      details={"field": "role"}) from None
+
+
+def _display_name(value, default: str) -> str:
+    return validation.text({"display_name": value}, "display_name", "姓名", max_len=100) or default
+
+
 def create_user(session, *, username: str, password: str, role: str, department_id: int | None,
-                clearance: Level, display_name: str = "") -> User:
-    """A new account, checked against the password policy and audited."""
+                clearance: Level, display_name: str = "", actor: User | None = None,
+                must_change_password: bool = False) -> User:
+    """A new account, checked against the password policy and audited. `actor` is the
+    administrator (None: the CLI or set-up); `must_change_password` makes `password` a
+    one-time password."""
+    if actor is not None:
+        access.require(actor, "user.manage")
     username = (username or "").strip()
     if not re.fullmatch(r"[A-Za-z0-9_.-]{2,64}", username):
-        raise Invalid("用户名只能包含字母、数字、下划线、点和连字符（2–64 个字符）")
-    try:
-        role = Role(role).value
-    except ValueError:
-        raise Invalid(f"未知角色：{role}（可选：{', '.join(r.value for r in Role)}）") from None
+        raise Invalid("用户名只能包含字母、数字、下划线、点和连字符（2–64 个字符）",
+                      details={"field": "username"})
+    role = _role(role)
+    display_name = _display_name(display_name, username)
+    if department_id is not None and session.get(Department, department_id) is None:
+        raise Invalid(f"部门不存在：{department_id}", details={"field": "department"})
     check_password_policy(password, username)
     if session.execute(select(User.id).where(User.username == username)).first():
         raise Conflict(f"用户已存在：{username}")
-    user = User(username=username, display_name=display_name or username,
+    user = User(username=username, display_name=display_name,
                 password_hash=_hasher.hash(password), role=role,
-                department_id=department_id, clearance=int(clearance))
+                department_id=department_id, clearance=int(clearance),
+                must_change_password=must_change_password)
     session.add(user)
     session.flush()
-    audit.record(session, None, "user.created", user, username=username, role=role,
-                 clearance=int(clearance))
+    audit.record(session, actor, "user.created", user, username=username, role=role,
+                 clearance=int(clearance), department_id=department_id)
     return user
+
+
+def one_time_password() -> str:
+    """A password that meets the policy, for the administrator to hand over once."""
+    while True:
+        candidate = secrets.token_urlsafe(12)
+        if re.search(r"[A-Za-z]", candidate) and re.search(r"\d", candidate):
+            return candidate
+
+
+def get_user(session, user_id) -> User:
+    """The user with `user_id`, or NotFound."""
+    user_id = validation.row_id(user_id)
+    user = session.get(User, user_id) if user_id is not None else None
+    if user is None:
+        raise NotFound("用户不存在")
+    return user
+
+
+def list_users(session, actor: User) -> list[User]:
+    """Every account, active ones first, by user name (the administrator's list)."""
+    access.require(actor, "user.manage")
+    return list(session.execute(
+        select(User).options(joinedload(User.department))
+        .order_by(User.active.desc(), User.username)).scalars())
+
+
+def update_user(session, actor: User | None, user: User, data: dict) -> dict:
+    """Change a user's name, role, clearance, department or GM-office-director designation
+    (the keys present in `data`); returns {field: [old, new]} of what changed, audited as
+    one event. Access follows at the user's next request: it is computed from the row."""
+    if actor is not None:
+        access.require(actor, "user.manage")
+    new = {}
+    if "display_name" in data:
+        new["display_name"] = _display_name(data["display_name"], user.display_name)
+    if "role" in data:
+        new["role"] = _role(data["role"])
+    if "clearance" in data:
+        new["clearance"] = int(validation.level(data, "clearance", Level(user.clearance)))
+    if "department" in data:
+        value = data["department"]
+        if value in (None, ""):
+            new["department_id"] = None
+        else:
+            from archive.services.customers import find_department
+
+            new["department_id"] = find_department(session, value).id
+    if "gm_office_director" in data:
+        new["gm_office_director"] = str(data["gm_office_director"]).lower() in (
+            "1", "true", "on", "yes")
+    role = new.get("role", user.role)
+    if new.get("gm_office_director", user.gm_office_director) and role != Role.GM_OFFICE:
+        raise Invalid("只有总经理办公室的人员可以被指定为总经理办公室主任",
+                      details={"field": "gm_office_director"})
+    if actor is not None and actor.id == user.id and role != Role.ADMIN:
+        raise Conflict("不能取消自己的管理员角色（请另一位管理员操作）")
+    changes = {k: [getattr(user, k), v] for k, v in new.items() if getattr(user, k) != v}
+    if not changes:
+        return {}
+    for key, (_old, value) in changes.items():
+        setattr(user, key, value)
+    access.forget(user)
+    audit.record(session, actor, "user.updated", user, changes=changes)
+    return changes
+
+
+def reactivate_user(session, user: User, actor: User | None = None) -> None:
+    """Let a deactivated account log in again (its old sessions and tokens stay ended)."""
+    if actor is not None:
+        access.require(actor, "user.manage")
+    if user.active:
+        raise Conflict(f"账号未停用：{user.username}")
+    user.active = True
+    audit.record(session, actor, "user.reactivated", user)
+
+
+def reset_password(session, user: User, actor: User | None = None) -> str:
+    """Give the user a one-time password, returned to be handed over (only its hash is
+    kept): every session of the user ends, its API tokens are revoked, and the user must
+    choose a new password at the next login."""
+    if actor is not None:
+        access.require(actor, "user.manage")
+    password = one_time_password()
+    user.password_hash = _hasher.hash(password)
+    user.must_change_password = True
+    user.session_version += 1
+    ended = sessions.end_all(session, user, "password_reset")
+    revoked = _revoke_tokens(session, user)
+    audit.record(session, actor, "user.password_reset", user, sessions_ended=ended,
+                 tokens_revoked=revoked)
+    return password
+
+
+def tokens(session, user: User) -> list[ApiToken]:
+    """The user's API tokens that still work, newest first."""
+    return list(session.execute(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False))
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())).scalars())
+
+
+def revoke_token(session, user: User, token_id, actor: User | None = None) -> ApiToken:
+    """Revoke one of `user`'s API tokens (by id); it stops working at once."""
+    if actor is not None:
+        access.require(actor, "user.manage")
+    token_id = validation.row_id(token_id)
+    token = session.get(ApiToken, token_id) if token_id is not None else None
+    if token is None or token.user_id != user.id:
+        raise NotFound("API 令牌不存在")
+    if token.revoked:
+        raise Conflict("API 令牌已撤销")
+    token.revoked = True
+    audit.record(session, actor, "token.revoked", user, prefix=token.prefix)
+    return token
+
+
+def end_session(session, user: User, session_id, actor: User | None = None) -> LoginSession:
+    """End one of `user`'s open web sessions (by id): its browser is signed out at once."""
+    if actor is not None:
+        access.require(actor, "user.manage")
+    session_id = validation.row_id(session_id)
+    row = session.get(LoginSession, session_id) if session_id is not None else None
+    if row is None or row.user_id != user.id:
+        raise NotFound("会话不存在")
+    if row.ended_at is not None:
+        raise Conflict("会话已结束")
+    sessions.end(row, "admin")
+    audit.record(session, actor, "session.ended", user, session_id=row.id, ip=row.ip)
+    return row
 
 
 def authenticate(session, username: str, password: str) -> User:
@@ -75,6 +226,16 @@ def authenticate(session, username: str, password: str) -> User:
     return user
 
 
+def password_matches(user: User, password) -> bool:
+    """Whether `password` is the user's (a supervisor confirming a destruction); nothing
+    is recorded here: the caller audits the outcome, never the password."""
+    try:
+        return bool(_hasher.verify(user.password_hash, password if isinstance(password, str)
+                                   else ""))
+    except (VerifyMismatchError, InvalidHashError):
+        return False
+
+
 def change_password(session, user: User, old: str, new: str, *,
                     keep_session: str | None = None) -> None:
     """Change the password, end every other session of the user (all but the one whose
@@ -86,7 +247,10 @@ def change_password(session, user: User, old: str, new: str, *,
         work.record_refusal(session, user, "password.change_failed", user)
         raise Invalid("原密码不正确", code="bad_credentials") from None
     check_password_policy(new, user.username)
+    if new == old:
+        raise Invalid("新密码不能与原密码相同", code="weak_password")
     user.password_hash = _hasher.hash(new)
+    user.must_change_password = False
     user.session_version += 1
     ended = sessions.end_all(session, user, "password", keep=keep_session)
     _revoke_tokens(session, user)
@@ -95,20 +259,28 @@ def change_password(session, user: User, old: str, new: str, *,
 
 def deactivate_user(session, user: User, actor: User | None = None) -> None:
     """Deactivate an account: it can no longer log in, every session of it ends at once
-    and its API tokens are revoked."""
+    and its API tokens are revoked. Items the person still holds stay recorded against
+    them (the handover is the transfers' business)."""
+    if actor is not None:
+        access.require(actor, "user.manage")
+        if actor.id == user.id:
+            raise Conflict("不能停用自己的账号（请另一位管理员操作）")
     if not user.active:
         raise Conflict(f"账号已停用：{user.username}")
     user.active = False
     ended = sessions.end_all(session, user, "deactivated")
-    _revoke_tokens(session, user)
-    audit.record(session, actor, "user.deactivated", user, sessions_ended=ended)
+    revoked = _revoke_tokens(session, user)
+    audit.record(session, actor, "user.deactivated", user, sessions_ended=ended,
+                 tokens_revoked=revoked)
 
 
-def _revoke_tokens(session, user: User) -> None:
-    for token in session.execute(
-        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False))
-    ).scalars():
+def _revoke_tokens(session, user: User) -> int:
+    """Revoke every working token of the user; how many."""
+    count = 0
+    for token in tokens(session, user):
         token.revoked = True
+        count += 1
+    return count
 
 
 def create_token(session, user: User) -> str:
@@ -132,7 +304,9 @@ def user_for_token(session, token: str) -> User | None:
         select(ApiToken).options(joinedload(ApiToken.user))
         .where(ApiToken.token_hash == sessions.token_hash(token or ""), ApiToken.revoked.is_(False))
     ).scalar_one_or_none()
-    if row is None or not row.user.active:
+    # A one-time password is for the browser's password form only: no API use until the
+    # user has chosen their own (a reset revoked the tokens; one made since is refused).
+    if row is None or not row.user.active or row.user.must_change_password:
         return None
     moment = now()
     if row.last_used_at is None or moment - row.last_used_at >= TOKEN_TOUCH_EVERY:

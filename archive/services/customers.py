@@ -13,7 +13,7 @@ from archive.models import (
     User,
 )
 from archive.models.enums import GROUPS, Level, Retention
-from archive.services import access, audit, numbering, validation
+from archive.services import access, audit, numbering, organisation, validation
 from archive.services.errors import NOT_FOUND_MESSAGES, Conflict, Invalid, NotFound, not_found
 
 KINDS = {"person": "个人", "company": "公司"}
@@ -122,7 +122,8 @@ def get_customer(session, actor: User, customer_id) -> Customer:
 
 def _unit(session, data: dict) -> Unit:
     parts = {
-        "project": validation.text(data, "project", "项目（苑）", required=True, max_len=100),
+        "project": organisation.require_project(session, validation.text(
+            data, "project", "项目（苑）", required=True, max_len=100)),
         "building": validation.text(data, "building", "栋号", required=True, max_len=20),
         "unit_no": validation.text(data, "unit_no", "单元", required=True, max_len=20),
         "room": validation.text(data, "room", "房号", required=True, max_len=20),

@@ -11,6 +11,7 @@ from archive.services import access
 
 def register(app: Flask) -> None:
     from archive.web import (
+        admin,
         approvals,
         audit_view,
         auth_views,
@@ -32,6 +33,7 @@ def register(app: Flask) -> None:
                    external_loans,
                    classification, grants, approvals, calendar, loans, loan_items, corrections):
         app.register_blueprint(module.bp)
+    app.register_blueprint(admin.bp)
 
     @app.context_processor
     def _vocabulary():

@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 
 from archive.extensions import db
 from archive.models import Department
-from archive.services import access, customers, validation, work
+from archive.services import access, customers, organisation, validation, work
 from archive.services.errors import DomainError
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
@@ -75,8 +75,14 @@ def new_dossier(customer_id: int):
                     number_format=current_app.config["DOSSIER_NUMBER_FORMAT"])
         except DomainError as exc:
             flash(exc.message, "error")
-            return render_template("dossiers/new.html", customer=customer,
-                                   form=request.form), exc.status
+            return render_template("dossiers/new.html", customer=customer, form=request.form,
+                                   projects=_projects()), exc.status
         flash(_("已建立档案 %(number)s", number=dossier.number), "info")
         return redirect(url_for("dossiers.show", dossier_id=dossier.id))
-    return render_template("dossiers/new.html", customer=customer, form={})
+    return render_template("dossiers/new.html", customer=customer, form={},
+                           projects=_projects())
+
+
+def _projects():
+    """The projects a new dossier's unit is chosen from (organisation.require_project)."""
+    return organisation.list_projects(db.session, active_only=True)

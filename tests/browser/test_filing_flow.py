@@ -32,7 +32,7 @@ def test_officer_creates_customer_dossier_uploads_pdf_and_opens_volume_index(
     page.wait_for_selector("text=已登记客户 刘洋")
 
     page.click("text=新建档案")
-    page.fill("input[name=project]", "锦绣花园")
+    page.select_option("select[name=project]", "锦绣花园")
     page.fill("input[name=building]", "5")
     page.fill("input[name=unit_no]", "1")
     page.fill("input[name=room]", "0802")

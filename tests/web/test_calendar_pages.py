@@ -30,7 +30,7 @@ def _event(session, action: str) -> AuditEvent:
 
 def test_the_administrator_sees_the_year_and_the_link(login_as):
     client = login_as("admin")
-    assert "/admin/calendar" in client.get("/").get_data(as_text=True)
+    assert "/admin/calendar" in client.get("/admin").get_data(as_text=True)
     page = client.get("/admin/calendar?year=2025").get_data(as_text=True)
     assert "工作日历 2025" in page
     assert 'data-day="2025-10-01"' in page and "国庆节、中秋节" in page
