@@ -1,5 +1,7 @@
 """Customers, units, dossiers and the references between dossiers."""
 
+import unicodedata
+
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -120,15 +122,44 @@ def get_customer(session, actor: User, customer_id) -> Customer:
     return customer
 
 
+# The word the dossier number format adds after a unit's part: typed with it ("6栋",
+# "3单元") or without, the part is stored without it (one form, one unit).
+UNIT_SUFFIXES = {"building": "栋", "unit_no": "单元"}
+
+
+def _unit_part(data: dict, key: str, label: str) -> str:
+    """A building, unit or room as stored: full-width digits made ASCII, the part's own
+    word ("栋", "单元") dropped from its end."""
+    value = unicodedata.normalize("NFKC", validation.text(data, key, label, max_len=20))
+    suffix = UNIT_SUFFIXES.get(key)
+    while suffix and value.endswith(suffix):
+        value = value[:-len(suffix)].strip()
+    if not value:
+        raise Invalid(f"请填写{label}（如 6 或 6{suffix or ''}）" if suffix else f"请填写{label}",
+                      code="missing_field", details={"field": key})
+    return value
+
+
 def _unit(session, data: dict) -> Unit:
+    """The unit the form names, found or created. Units stored before the parts were
+    normalised ("6栋", "3单元") are found by either form, and keep theirs: numbers already
+    issued stay as printed."""
     parts = {
         "project": organisation.require_project(session, validation.text(
             data, "project", "项目（苑）", required=True, max_len=100)),
-        "building": validation.text(data, "building", "栋号", required=True, max_len=20),
-        "unit_no": validation.text(data, "unit_no", "单元", required=True, max_len=20),
-        "room": validation.text(data, "room", "房号", required=True, max_len=20),
+        "building": _unit_part(data, "building", "栋号"),
+        "unit_no": _unit_part(data, "unit_no", "单元"),
+        "room": _unit_part(data, "room", "房号"),
     }
-    unit = session.execute(select(Unit).filter_by(**parts)).scalar_one_or_none()
+    forms = {key: (parts[key], parts[key] + suffix) for key, suffix in UNIT_SUFFIXES.items()}
+    found = session.execute(
+        select(Unit).where(Unit.project == parts["project"], Unit.room == parts["room"],
+                           Unit.building.in_(forms["building"]),
+                           Unit.unit_no.in_(forms["unit_no"]))
+        .order_by(Unit.id)
+    ).scalars().all()
+    exact = [u for u in found if (u.building, u.unit_no) == (parts["building"], parts["unit_no"])]
+    unit = (exact or found or [None])[0]
     if unit is None:
         unit = Unit(**parts)
         session.add(unit)
