@@ -6,7 +6,7 @@ from flask import jsonify
 
 from archive.api import bp
 from archive.models.enums import CARRIERS, CATEGORIES, GROUPS, Level, Retention
-from archive.services.customers import GRADES, KINDS
+from archive.services.customers import GRADES, KINDS, SCALES
 from archive.services.finder import MAX_PER_PAGE, SORTS
 from archive.services.validation import MAX_INTEGER
 
@@ -116,7 +116,11 @@ SCHEMAS = {
             "id_number": {"type": "string", "maxLength": 60},
             "phone": {"type": "string", "maxLength": 40},
             "address": {"type": "string", "maxLength": 300},
-            "grade": {"type": "string", "enum": list(GRADES), "default": "普通"},
+            "grade": {"type": "string", "enum": list(GRADES), "default": "普通",
+                      "description": "客户等级 by the intent to cooperate (004:23)."},
+            "scale": {"type": "string", "enum": ["", *SCALES], "default": "",
+                      "description": "客户规模 by the size of the cooperation (004:25); "
+                                     "empty if not judged."},
             "notes": {"type": "string", "maxLength": 2000},
         },
     },
@@ -126,7 +130,7 @@ SCHEMAS = {
         "properties": {
             "id": {"type": "integer"}, "code": {"type": "string"}, "name": {"type": "string"},
             "kind": {"type": "string", "enum": list(KINDS)}, "grade": {"type": "string"},
-            "id_number": _nullable("string"), "phone": _nullable("string"),
+            "scale": {"type": "string"}, "id_number": _nullable("string"), "phone": _nullable("string"),
             "address": _nullable("string"), "department": _ref("Department"),
             "notes": _nullable("string"), "created_at": {"type": "string", "format": "date-time"},
             "dossiers": {"type": "array", "items": _ref("DossierSummary"),

@@ -25,6 +25,7 @@ def level(value: int) -> dict:
 def customer(c: Customer, dossiers: list[Dossier] | None = None) -> dict:
     body = {
         "id": c.id, "code": c.code, "name": c.name, "kind": c.kind, "grade": c.grade,
+        "scale": c.scale,
         "id_number": c.id_number, "phone": c.phone, "address": c.address,
         "department": {"id": c.department_id, "name": c.department.name},
         "notes": c.notes, "created_at": c.created_at.isoformat(),

@@ -21,7 +21,10 @@ class Customer(db.Model):
     id_number: Mapped[str] = mapped_column(String(60), default="")
     phone: Mapped[str] = mapped_column(String(40), default="")
     address: Mapped[str] = mapped_column(String(300), default="")
+    # Two scales, as the seed classifies customers (004:23-25): 等级 by the intent to
+    # cooperate (重要 / 普通 / 潜在), 规模 by its size (大 / 中 / 小, "" if not judged).
     grade: Mapped[str] = mapped_column(String(10), default="普通")
+    scale: Mapped[str] = mapped_column(String(4), default="")
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=now)

@@ -19,7 +19,27 @@ from archive.services import access, audit, numbering, organisation, validation
 from archive.services.errors import NOT_FOUND_MESSAGES, Conflict, Invalid, NotFound, not_found
 
 KINDS = {"person": "个人", "company": "公司"}
-GRADES = ("重要", "普通", "潜在", "大", "中", "小")
+# 004:23-25 classifies customers on two scales: by the intent to cooperate (优先/重要,
+# 普通, 潜在 — 等级) and by the size of the cooperation (大, 中, 小 — 规模).
+GRADES = ("重要", "普通", "潜在")
+SCALES = ("大", "中", "小")
+
+
+def grade_and_scale(data: dict, *, grade_default: str | None = "普通",
+                    scale_default: str | None = "") -> dict:
+    """The 等级 and 规模 fields of a customer form, each on its own scale; a size typed as
+    a grade is refused with where it belongs. A default of None leaves the field out
+    when it is not given (a correction)."""
+    found = {}
+    if validation.text(data, "grade", "客户等级") in SCALES:
+        raise Invalid("“大、中、小”是客户规模（按合作规模），请填在“客户规模”一栏；"
+                      "客户等级（按合作意向）只能是：重要、普通、潜在", details={"field": "grade"})
+    for key, label, options, default in (("grade", "客户等级", GRADES, grade_default),
+                                         ("scale", "客户规模", SCALES, scale_default)):
+        if default is None and key not in data:
+            continue
+        found[key] = validation.choice(data, key, label, options, default=default or "")
+    return found
 
 
 def get_or_404(session, model, object_id, message: str = "对象不存在"):
@@ -72,7 +92,7 @@ def create_customer(session, actor: User, data: dict) -> Customer:
         id_number=validation.text(data, "id_number", "证件号码", max_len=60),
         phone=validation.text(data, "phone", "联系电话", max_len=40),
         address=validation.text(data, "address", "联系地址", max_len=300),
-        grade=validation.choice(data, "grade", "客户等级", GRADES, default="普通"),
+        **grade_and_scale(data),
         department_id=department.id,
         notes=validation.text(data, "notes", "备注", max_len=2000),
         created_by_id=actor.id,

@@ -10,6 +10,8 @@ from archive.services import access, customers, organisation, validation, work
 from archive.services.errors import DomainError
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
+# The customer form's two scales (004:23-25).
+SCALES = {"grades": customers.GRADES, "scales": customers.SCALES}
 
 
 @bp.get("")
@@ -41,10 +43,10 @@ def new():
         except DomainError as exc:
             flash(exc.message, "error")
             return render_template("customers/new.html", departments=departments,
-                                   form=request.form), exc.status
+                                   form=request.form, **SCALES), exc.status
         flash(_("已登记客户 %(name)s", name=customer.name), "info")
         return redirect(url_for("customers.show", customer_id=customer.id))
-    return render_template("customers/new.html", departments=departments, form={})
+    return render_template("customers/new.html", departments=departments, form={}, **SCALES)
 
 
 @bp.get("/<int:customer_id>")
