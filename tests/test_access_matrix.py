@@ -374,6 +374,11 @@ ROUTES = {
     ("corrections.edit_dossier", "/dossiers/<int:dossier_id>/edit"): {
         "GET": on("dossier", "dossier.view", "dossier.correct"),
         "POST": on("dossier", "dossier.view", "dossier.correct", payload="location")},
+    ("api.correct_document", "/api/v1/documents/<int:document_id>"): {
+        "PATCH": on("document", "document.view", "document.correct", payload="remarks")},
+    ("corrections.edit_document", "/documents/<int:document_id>/edit"): {
+        "GET": on("document", "document.view", "document.correct"),
+        "POST": on("document", "document.view", "document.correct", payload="remarks")},
 }
 
 QUERY = {"/search": "?q=合同", "/api/v1/search": "?q=合同"}
@@ -618,6 +623,8 @@ def _payload(world, kind, user: User | None, values: dict) -> dict:
         return {"phone": f"1380000{n:04d}"}
     if kind == "location":
         return {"location": f"矩阵库 {n}"}
+    if kind == "remarks":
+        return {"remarks": f"矩阵备注 {n}"}
     return {}
 
 

@@ -8,7 +8,7 @@ from archive.api import bp
 from archive.api import serialize as out
 from archive.api.routes import _json_body
 from archive.extensions import db
-from archive.services import corrections, customers, work
+from archive.services import access, corrections, customers, work
 
 
 @bp.patch("/customers/<int:customer_id>")
@@ -32,5 +32,17 @@ def correct_dossier(dossier_id: int):
                                                        body)
         answer = {**out.dossier_summary(dossier), "remarks": dossier.remarks,
                   "compiled_by": dossier.compiled_by, "checked_by": dossier.checked_by,
+                  "changes": changes}
+    return jsonify(answer)
+
+
+@bp.patch("/documents/<int:document_id>")
+@login_required
+def correct_document(document_id: int):
+    body = _json_body()
+    with work.unit(db.session):
+        document, changes = corrections.correct_document(db.session, current_user,
+                                                         document_id, body)
+        answer = {**out.document(document, numbered=access.can(current_user, "numbering.view")),
                   "changes": changes}
     return jsonify(answer)

@@ -14,8 +14,10 @@ from datetime import date, datetime
 
 from sqlalchemy import select, update
 
-from archive.models import AuditEvent, Customer, Document, Dossier, User
-from archive.services import access, audit, customers, indexing, validation, work
+from archive import clock
+from archive.models import AuditEvent, Customer, Document, Dossier, Group, User
+from archive.models.enums import GROUPS, DocumentStatus, DossierStatus
+from archive.services import access, audit, customers, indexing, numbering, validation, work
 from archive.services.customers import GRADES, KINDS, get_or_404
 from archive.services.errors import Conflict, Invalid
 
@@ -83,9 +85,12 @@ def _plain(value):
     return value.isoformat() if isinstance(value, date | datetime) else value
 
 
-def _record(session, actor: User, action: str, obj, changes: dict, reason: str, **extra):
-    audit.record(session, actor, action, obj, reason=reason,
-                 changes={k: [_plain(o), _plain(n)] for k, (o, n) in changes.items()}, **extra)
+def _record(session, actor: User, action: str, obj, changes: dict, reason: str,
+            **extra) -> dict:
+    """Audit the correction; returns the changes as recorded (dates as ISO text)."""
+    plain = {k: [_plain(o), _plain(n)] for k, (o, n) in changes.items()}
+    audit.record(session, actor, action, obj, reason=reason, changes=plain, **extra)
+    return plain
 
 
 def reindex(session, document_ids) -> None:
@@ -178,7 +183,8 @@ class Change:
 
 
 LABELS = {**CUSTOMER_FIELDS, **DOSSIER_FIELDS, **DOCUMENT_FIELDS,
-          "department": "负责部门", "doc_date": "日期", "location": "保存地点"}
+          "department": "负责部门", "doc_date": "日期", "location": "保存地点",
+          "place": "位置"}
 
 
 def history(session, obj) -> list[Change]:
@@ -272,3 +278,108 @@ def _flat_unit(data: dict) -> dict:
     flat = {k: v for k, v in data.items() if k != "unit"}
     flat.update({names[k]: v for k, v in unit.items()})
     return flat
+
+
+# -- documents ---------------------------------------------------------------------------
+
+def correct_document(session, actor: User, document_id, data: dict) -> tuple[Document, dict]:
+    """Correct a document's catalogue data, or move it to another group or dossier (the
+    archive room). A move takes the next sequence number of the group it goes to (numbers
+    are never reused) and leaves a note on the old dossier's 备考表; it may not lower the
+    level the document is protected at (that is a level change, which needs approval)."""
+    document = get_or_404(session, Document, document_id)
+    access.require(actor, "document.view", document)
+    access.require(actor, "document.correct", document, hide=False)
+    if document.status != DocumentStatus.ACTIVE.value:
+        raise Conflict("已撤销归档或已销毁的文件不能更正", code="not_active")
+    given = _fields(data, {**DOCUMENT_FIELDS, "dossier_id": "档案"}, "文件")
+    if not given:
+        raise Invalid("没有要更正的字段", code="nothing_to_correct")
+    reason = _reason(data)
+    new = {}
+    for key, label, max_len in (("title", "题名", 300), ("originator", "责任者", 100),
+                                ("remarks", "备注", 2000)):
+        if key in given:
+            new[key] = validation.text(given, key, label, max_len=max_len,
+                                       required=key == "title")
+    if "category" in given:
+        new["category"] = validation.category(given)
+    if "carrier" in given:
+        new["carrier"] = validation.carrier(given, None)
+    if "date" in given:
+        new["doc_date"] = validation.day(given, "date", "日期")
+    if "pages" in given:
+        new["pages"] = validation.integer(given, "pages", "页数")
+        if new["pages"] is not None and new["pages"] < 0:
+            raise Invalid("页数不能为负数", details={"field": "pages"})
+    target, group_code = _destination(session, actor, document, given)
+    changes = _changes(document, new)
+    moved = (target.id, group_code) != (document.dossier_id, document.group.code)
+    if not changes and not moved:
+        return document, {}
+    for key, (_old, value) in changes.items():
+        setattr(document, key, value)
+    extra = {}
+    if moved:
+        extra = _move(session, actor, document, target, group_code)
+        changes["place"] = [extra.pop("from_place"), extra.pop("to_place")]
+    if "doc_date" in changes:  # by the name the API and the form give it
+        changes["date"] = changes.pop("doc_date")
+    session.flush()
+    changes = _record(session, actor, "document.moved" if moved else "document.corrected",
+                      document, changes, reason, **extra)
+    reindex(session, [document.id])
+    return document, changes
+
+
+def _destination(session, actor: User, document: Document, given: dict) -> tuple[Dossier, str]:
+    """The dossier and group the correction puts the document in (where it is, unless
+    the correction names another)."""
+    target = document.dossier
+    number = validation.text(given, "dossier", "档案号", max_len=120)
+    target_id = validation.integer(given, "dossier_id", "档案")
+    if number:
+        target = session.execute(
+            select(Dossier).where(Dossier.number == number)).scalar_one_or_none()
+        if target is None:
+            raise Invalid(f"档案不存在：{number}", details={"field": "dossier"})
+    elif target_id is not None:
+        target = session.get(Dossier, target_id) if validation.row_id(target_id) else None
+        if target is None:
+            raise Invalid("档案不存在", details={"field": "dossier_id"})
+    if target.id != document.dossier_id and not access.can(actor, "dossier.view", target):
+        # The same words as for a number that does not exist: existence does not leak.
+        raise Invalid(f"档案不存在：{number}" if number else "档案不存在",
+                      details={"field": "dossier" if number else "dossier_id"})
+    group = validation.choice(given, "group", "分组", list(GROUPS), default=document.group.code)
+    return target, group
+
+
+def _move(session, actor: User, document: Document, target: Dossier, group_code: str) -> dict:
+    source, old_group, old_seq = document.dossier, document.group.code, document.seq
+    if target.id != source.id:
+        access.require(actor, "dossier.correct", target, hide=False)
+        if target.status == DossierStatus.CLOSED.value:
+            raise Conflict(f"档案 {target.number} 已封卷，不能移入文件", code="dossier_closed")
+        if document.access_level >= access.BY_DESIGNATION:
+            raise Conflict("绝密文件的阅读人按档案指定，不能由档案室移到其他档案",
+                           code="top_secret_move")
+        if max(document.classification, target.classification) < document.access_level:
+            raise Conflict(
+                f"档案 {target.number} 的密级低于本文件现在受保护的密级"
+                f"（{document.access_level.label}），移入会降低密级：请先申请密级变更",
+                code="level_would_drop")
+    group = session.execute(select(Group).where(
+        Group.dossier_id == target.id, Group.code == group_code)).scalar_one()
+    seq = numbering.next_seq(session, group)
+    document.dossier_id, document.group_id, document.seq = target.id, group.id, seq
+    document.department_id = target.customer.department_id
+    session.flush()
+    session.expire(document, ["dossier", "group"])
+    to_place = f"{target.number} {group_code} 组" if target.id != source.id else f"{group_code} 组"
+    note = (f"{clock.today().isoformat()} {old_group} 组第 {old_seq} 号文件移至"
+            f"{to_place}第 {seq} 号（{actor.display_name}）")
+    source.remarks = f"{source.remarks}\n{note}" if source.remarks else note
+    return {"from_place": f"{source.number} {old_group} 组", "to_place": f"{target.number} "
+            f"{group_code} 组", "from_seq": old_seq, "to_seq": seq,
+            "from_dossier": source.id, "to_dossier": target.id}

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from archive.extensions import db
 from archive.models import Customer, Department
-from archive.services import access, corrections, customers, work
+from archive.services import access, corrections, customers, filing, work
 from archive.services.errors import DomainError
 
 bp = Blueprint("corrections", __name__)
@@ -87,3 +87,26 @@ def edit_dossier(dossier_id: int):
         _saved(changes)
         return redirect(url_for("dossiers.show", dossier_id=dossier.id))
     return render_template("corrections/dossier.html", dossier=dossier, form=form)
+
+
+@bp.route("/documents/<int:document_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_document(document_id: int):
+    document = filing.get_document(db.session, current_user, document_id, record=False)
+    access.require(current_user, "document.correct", document, hide=False)
+    form = request.form if request.method == "POST" else {}
+    if request.method == "POST":
+        data = request.form.to_dict()
+        if data.get("dossier") == document.dossier.number:
+            data.pop("dossier")  # the form shows where it is; only another number moves it
+        try:
+            with work.unit(db.session):
+                _d, changes = corrections.correct_document(db.session, current_user,
+                                                           document.id, data)
+        except DomainError as exc:
+            flash(exc.message, "error")
+            return render_template("corrections/document.html", document=document,
+                                   form=form), exc.status
+        _saved(changes)
+        return redirect(url_for("documents.show", document_id=document.id))
+    return render_template("corrections/document.html", document=document, form=form)

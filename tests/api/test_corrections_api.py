@@ -231,3 +231,168 @@ def test_only_the_archive_room_corrects_a_dossier(call, make_customer, make_doss
     assert call("gmoffice", "PATCH", f"/api/v1/dossiers/{dossier.id}",
                 json={"location": "B-2"}).status_code == 200
     assert _dossier_row(dossier.id) == {**before, "location": "B-2"}
+
+
+# -- documents ---------------------------------------------------------------------------
+
+def _document_row(document_id: int) -> dict:
+    from archive.models import Group
+
+    db.session.expire_all()
+    d = db.session.get(Document, document_id)
+    row = {k: getattr(d, k) for k in ("title", "doc_date", "category", "carrier", "pages",
+                                       "originator", "remarks", "dossier_id", "group_id",
+                                       "seq", "classification", "retention", "status",
+                                       "department_id")}
+    row["counters"] = sorted((g.id, g.last_seq) for g in db.session.query(Group).all())
+    row["dossier_remarks"] = d.dossier.remarks
+    return row
+
+
+@pytest.fixture
+def filed(make_customer, make_dossier, file_doc):
+    """A customer of 销售经营部 with one dossier holding two documents in group a."""
+    dossier = make_dossier(make_customer(name="张伟", department="XS"))
+    first = file_doc(dossier, title="认购书", category="销售", files=[("认购书.pdf", PDF)])
+    second = file_doc(dossier, title="买卖合同", category="签约")
+    return dossier, first, second
+
+
+def test_officer_corrects_a_documents_catalogue_data(call, filed):
+    _dossier, document, _other = filed
+    response = call("officer", "PATCH", f"/api/v1/documents/{document.id}", json={
+        "title": "商品房认购书", "date": "2024-03-01", "carrier": "纸质", "pages": 3,
+        "originator": "销售经营部", "remarks": "原件一份", "reason": "按原件著录"})
+    assert response.status_code == 200, response.json
+    changes = response.json["changes"]
+    assert changes["title"] == ["认购书", "商品房认购书"]
+    assert changes["date"] == [None, "2024-03-01"]
+    assert changes["pages"] == [1, 3] and changes["originator"] == ["", "销售经营部"]
+    [event] = _events("document.corrected")
+    assert event["changes"]["title"] == ["认购书", "商品房认购书"]
+    assert _hits(call, "officer", "商品房认购书") == [document.id]
+
+
+def test_a_move_to_another_group_takes_a_new_number_and_leaves_a_note(call, file_doc, filed):
+    dossier, first, second = filed
+    response = call("officer", "PATCH", f"/api/v1/documents/{first.id}",
+                    json={"group": "c", "category": "其他", "reason": "分组错误"})
+    assert response.status_code == 200, response.json
+    assert response.json["group"] == "c" and response.json["seq"] == 1
+    assert response.json["changes"]["place"] == [f"{dossier.number} a 组",
+                                                 f"{dossier.number} c 组"]
+    row = _document_row(first.id)
+    assert "a 组第 1 号文件移至c 组第 1 号（李档案）" in row["dossier_remarks"]
+    [event] = _events("document.moved")
+    assert event["from_seq"] == 1 and event["to_seq"] == 1
+    # Number 1 of group a is never given again: the next filing there is number 3.
+    third = file_doc(dossier, title="补充协议", category="签约")
+    assert third.seq == 3 and second.seq == 2
+
+
+def test_a_move_to_another_customer_moves_its_readers_and_search(
+        call, make_customer, make_dossier, file_doc, departments):
+    """Filed under the wrong customer: moved to the right one, of 客服中心, the document
+    leaves the search of 销售经营部's staff and enters 客服中心's."""
+    wrong = make_dossier(make_customer(name="张伟", department="XS"))
+    right = make_dossier(make_customer(name="李娜", department="KF"), room="0801")
+    document = file_doc(wrong, title="维修申请单", category="维修", files=[("维修.pdf", PDF)])
+    assert _hits(call, "staff", "维修申请单") == [document.id]
+    assert _hits(call, "service", "维修申请单") == []
+    response = call("officer", "PATCH", f"/api/v1/documents/{document.id}",
+                    json={"dossier": right.number, "reason": "归错客户"})
+    assert response.status_code == 200, response.json
+    assert response.json["dossier_id"] == right.id and response.json["seq"] == 1
+    assert response.json["department"]["id"] == departments["KF"].id
+    assert _hits(call, "staff", "维修申请单") == []
+    assert _hits(call, "service", "维修申请单") == [document.id]
+    assert call("staff", "GET", f"/api/v1/documents/{document.id}").status_code == 404
+    assert f"b 组第 1 号文件移至{right.number} b 组第 1 号" in _dossier_row(wrong.id)["remarks"]
+
+
+def test_a_move_that_would_lower_the_level_is_refused(app, call, make_customer, make_dossier,
+                                                      file_doc):
+    customer = make_customer(name="张伟")
+    secret = make_dossier(customer, room="1201", classification="秘密")
+    internal = make_dossier(customer, room="1202")
+    document = file_doc(secret, title="诉讼材料", category="诉讼", classification="内部")
+    before, state = _document_row(document.id), archive_state(app)
+    response = call("officer", "PATCH", f"/api/v1/documents/{document.id}",
+                    json={"dossier_id": internal.id})
+    assert response.status_code == 409
+    assert response.json["error"]["code"] == "level_would_drop"
+    assert "密级变更" in response.json["error"]["message"]
+    assert _document_row(document.id) == before and archive_state(app) == state
+
+
+def test_no_move_into_a_closed_dossier(app, call, make_customer, make_dossier, file_doc):
+    customer = make_customer(name="张伟")
+    source = make_dossier(customer, room="1201")
+    closed = make_dossier(customer, room="1202")
+    document = file_doc(source, title="认购书")
+    from archive.models import Dossier
+
+    db.session.get(Dossier, closed.id).status = "closed"
+    db.session.commit()
+    before = _document_row(document.id)
+    response = call("officer", "PATCH", f"/api/v1/documents/{document.id}",
+                    json={"dossier_id": closed.id})
+    assert response.status_code == 409 and response.json["error"]["code"] == "dossier_closed"
+    assert _document_row(document.id) == before
+
+
+@pytest.mark.parametrize("body, status, code, words", [
+    ({}, 422, "nothing_to_correct", "没有要更正"),
+    ({"classification": "秘密"}, 422, "not_correctable", "密级变更审批"),
+    ({"retention": "短期"}, 422, "not_correctable", "保管期限表"),
+    ({"status": "withdrawn"}, 422, "not_correctable", "撤销归档"),
+    ({"files": []}, 422, "not_correctable", "永不改变"),
+    ({"seq": 9}, 422, "not_correctable", "顺序号"),
+    ({"colour": "red"}, 422, "unknown_field", "colour"),
+    ({"title": ""}, 422, "missing_field", "题名"),
+    ({"date": "2024-13-01"}, 422, "invalid", "YYYY-MM-DD"),
+    ({"pages": -1}, 422, "invalid", "负数"),
+    ({"pages": "三"}, 422, "invalid", "整数"),
+    ({"category": "杂项"}, 422, "invalid", "类别"),
+    ({"carrier": "胶片"}, 422, "invalid", "载体"),
+    ({"group": "z"}, 422, "invalid", "分组"),
+    ({"dossier": "没有这个档案"}, 422, "invalid", "档案不存在"),
+    ({"dossier_id": 987654}, 422, "invalid", "档案不存在"),
+    ({"dossier_id": "x"}, 422, "invalid", "整数"),
+], ids=lambda v: str(v)[:30])
+def test_wrong_document_corrections_are_refused_and_change_nothing(
+        app, call, filed, body, status, code, words):
+    _dossier, document, _other = filed
+    before, state = _document_row(document.id), archive_state(app)
+    response = call("officer", "PATCH", f"/api/v1/documents/{document.id}", json=body)
+    assert response.status_code == status, response.json
+    assert response.json["error"]["code"] == code
+    assert words in response.json["error"]["message"]
+    assert _document_row(document.id) == before and archive_state(app) == state
+    assert _events("document.corrected") == [] and _events("document.moved") == []
+
+
+def test_a_dossier_the_officer_may_not_see_reads_as_missing(call, make_customer, make_dossier,
+                                                            file_doc, filed):
+    """The officer's clearance is 机密: a 绝密 dossier is no destination, and the answer
+    does not tell it exists."""
+    _dossier, document, _other = filed
+    top = make_dossier(make_customer(name="王五"), room="0101", classification="绝密",
+                       actor="gm")
+    hidden = call("officer", "PATCH", f"/api/v1/documents/{document.id}",
+                  json={"dossier": top.number})
+    missing = call("officer", "PATCH", f"/api/v1/documents/{document.id}",
+                   json={"dossier": "翠湖苑-0栋0单元0000"})
+    assert hidden.status_code == missing.status_code == 422
+    assert hidden.json["error"]["message"].replace(top.number, "N") == \
+        missing.json["error"]["message"].replace("翠湖苑-0栋0单元0000", "N")
+
+
+def test_only_the_archive_room_corrects_documents(call, filed):
+    _dossier, document, _other = filed
+    before = _document_row(document.id)
+    for username in ("staff", "head", "auditor", "gm"):
+        response = call(username, "PATCH", f"/api/v1/documents/{document.id}",
+                        json={"title": "改"})
+        assert response.status_code == 403, username
+    assert _document_row(document.id) == before

@@ -72,3 +72,34 @@ def test_officer_corrects_a_dossier_from_its_page(login_as, make_customer, make_
     bad = client.post(f"/dossiers/{dossier.id}/edit", data={"title": "", "location": "X"})
     assert bad.status_code == 422 and "请填写题名" in bad.get_data(as_text=True)
     assert login_as("staff").get(f"/dossiers/{dossier.id}/edit").status_code == 403
+
+
+def test_officer_moves_a_document_from_its_page(login_as, make_customer, make_dossier,
+                                                file_doc):
+    dossier = make_dossier(make_customer(name="张伟"))
+    document = file_doc(dossier, title="认购书")
+    client = login_as("officer")
+    assert f"/documents/{document.id}/edit" in client.get(f"/documents/{document.id}").get_data(
+        as_text=True)
+    response = client.post(f"/documents/{document.id}/edit", data={
+        "title": "认购书", "originator": "", "date": "", "category": "销售", "carrier": "纸质",
+        "pages": "", "dossier": dossier.number, "group": "e", "remarks": "",
+        "reason": "销售历史"})
+    assert response.status_code == 302
+    page = client.get(f"/documents/{document.id}").get_data(as_text=True)
+    history = page[page.index("更正记录"):]
+    assert "移动" in history and "a 组" in history and "e 组" in history and "销售历史" in history
+    bad = client.post(f"/documents/{document.id}/edit", data={"title": "认购书", "pages": "-2"})
+    assert bad.status_code == 422 and "页数不能为负数" in bad.get_data(as_text=True)
+
+
+def test_a_reader_sees_a_move_without_its_numbers(login_as, make_customer, make_dossier,
+                                                 file_doc, call):
+    dossier = make_dossier(make_customer(name="张伟", department="XS"))
+    document = file_doc(dossier, title="认购书")
+    assert call("officer", "PATCH", f"/api/v1/documents/{document.id}",
+                json={"group": "e"}).status_code == 200
+    page = login_as("staff").get(f"/documents/{document.id}").get_data(as_text=True)
+    history = page[page.index("更正记录"):]
+    assert "移动" in history and "顺序号" not in history and dossier.number not in history
+    assert login_as("staff").get(f"/documents/{document.id}/edit").status_code == 403
