@@ -13,7 +13,15 @@ from flask import current_app
 from archive import samples
 from archive.models import Department, Designation, Level
 from archive.models.enums import CATEGORIES
-from archive.services import accounts, customers, filing, indexing, organisation, work
+from archive.services import (
+    accounts,
+    customers,
+    filing,
+    indexing,
+    organisation,
+    personal_data,
+    work,
+)
 
 DEPARTMENTS = [("销售经营部", "XS"), ("客服中心", "KF"), ("法律室", "FL"), ("总经理办公室", "ZB")]
 
@@ -49,6 +57,19 @@ TITLES = {
 }
 
 
+def _resident_id(n: int) -> str:
+    """A valid Shenzhen 身份证 number (birth date and check digit) made from `n`."""
+    born = date(1950, 1, 1) + timedelta(days=n % 18000)
+    first17 = f"44030{n % 7}{born:%Y%m%d}{n % 1000:03d}"
+    return first17 + personal_data.id_check_digit(first17)
+
+
+def _credit_code(n: int) -> str:
+    """A valid 统一社会信用代码 (its check character) made from `n`."""
+    first17 = f"91440300MA5{n % 10**6:06d}"
+    return first17 + personal_data.uscc_check_character(first17)
+
+
 def _title(category: str, name: str, room: str) -> str:
     return f"{name} {room} {TITLES[category]}"
 
@@ -82,8 +103,10 @@ def load(session, echo=print, seed: int = 2026) -> None:
                 department_id=departments[dept].id if dept else None, clearance=level,
                 display_name=display)
             users[username].gm_office_director = username in DIRECTORS
+        known = {p.name for p in organisation.list_projects(session)}
         for project in PROJECTS:  # the list the administrator keeps (dossiers choose from it)
-            organisation.create_project(session, None, {"name": project})
+            if project not in known:
+                organisation.create_project(session, None, {"name": project})
     officer = users["officer"]
     fmt = current_app.config["DOSSIER_NUMBER_FORMAT"]
     store = current_app.extensions["blob_store"]
@@ -98,7 +121,8 @@ def load(session, echo=print, seed: int = 2026) -> None:
             owners.append(customers.create_customer(session, officer, {
                 "code": f"KH{2024000 + i + 1}", "name": name,
                 "kind": "company" if company else "person",
-                "id_number": f"4403{rng.randint(10**13, 10**14 - 1)}" if not company else f"91440300MA5{rng.randint(10**6, 10**7 - 1)}",
+                "id_number": (_resident_id(rng.randint(10**13, 10**14 - 1)) if not company
+                              else _credit_code(rng.randint(10**6, 10**7 - 1))),
                 "phone": f"13{rng.randint(100000000, 999999999)}",
                 "grade": rng.choice(["普通", "普通", "重要", "潜在"]),
                 "department": departments[dept].id,

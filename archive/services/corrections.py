@@ -17,7 +17,16 @@ from sqlalchemy import select, update
 from archive import clock
 from archive.models import AuditEvent, Customer, Document, Dossier, Group, User
 from archive.models.enums import GROUPS, DocumentStatus, DossierStatus
-from archive.services import access, audit, customers, indexing, numbering, validation, work
+from archive.services import (
+    access,
+    audit,
+    customers,
+    indexing,
+    numbering,
+    personal_data,
+    validation,
+    work,
+)
 from archive.services.customers import GRADES, KINDS, get_or_404
 from archive.services.errors import Conflict, Invalid
 
@@ -128,9 +137,9 @@ def correct_customer(session, actor: User, customer_id, data: dict) -> tuple[Cus
     if "kind" in given:
         new["kind"] = validation.choice(given, "kind", "客户类型", list(KINDS))
     if "id_number" in given:
-        new["id_number"] = validation.text(given, "id_number", "证件号码", max_len=60)
+        new["id_number"] = personal_data.id_number(given, new.get("kind", customer.kind))
     if "phone" in given:
-        new["phone"] = validation.text(given, "phone", "联系电话", max_len=40)
+        new["phone"] = personal_data.phone(given)
     if "address" in given:
         new["address"] = validation.text(given, "address", "联系地址", max_len=300)
     if "grade" in given:

@@ -15,7 +15,7 @@ from archive.models import (
     User,
 )
 from archive.models.enums import GROUPS, Level, Retention
-from archive.services import access, audit, numbering, organisation, validation
+from archive.services import access, audit, numbering, organisation, personal_data, validation
 from archive.services.errors import NOT_FOUND_MESSAGES, Conflict, Invalid, NotFound, not_found
 
 KINDS = {"person": "个人", "company": "公司"}
@@ -89,8 +89,8 @@ def create_customer(session, actor: User, data: dict) -> Customer:
         code=code,
         name=name,
         kind=kind,
-        id_number=validation.text(data, "id_number", "证件号码", max_len=60),
-        phone=validation.text(data, "phone", "联系电话", max_len=40),
+        id_number=personal_data.id_number(data, kind),
+        phone=personal_data.phone(data),
         address=validation.text(data, "address", "联系地址", max_len=300),
         **grade_and_scale(data),
         department_id=department.id,

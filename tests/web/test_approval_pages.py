@@ -38,7 +38,7 @@ def docs(make_customer, make_dossier, file_doc):
     """A sales (XS) customer's document and a customer-service (KF) customer's."""
     xs = make_dossier(make_customer("韩梅", code="KH-XS-1"), room="101")
     kf = make_dossier(make_customer("丙客户", department="KF", code="KH-KF-7",
-                                    id_number="440300199001011234"), room="102")
+                                    id_number="440300199001011238"), room="102")
     pdf = [("认购书.pdf", samples.make_pdf("认购书", ["客户认购。"]))]
     return {"xs": file_doc(xs, "韩梅 认购书", files=pdf),
             "kf": file_doc(kf, "丙客户 维修记录", files=pdf, category="维修")}
@@ -124,7 +124,7 @@ def test_gm_picks_the_customer_and_the_end_date(session, login_as, docs):
     gm = login_as("gm")
     until = (clock.now() + timedelta(days=3)).date()
     gm.post(f"/approvals/{asked.id}/approve",
-            data={"customer": "440300199001011234", "valid_until": until.isoformat()})
+            data={"customer": "440300199001011238", "valid_until": until.isoformat()})
     grant = session.execute(select(AccessGrant)).scalar_one()
     assert grant.customer_id == docs["kf"].dossier.customer_id
     assert grant.valid_until.date() == until
@@ -429,7 +429,7 @@ def test_the_gm_grants_by_customer_name_code_or_id_number(session, login_as, doc
                    follow_redirects=True).get_data(as_text=True)
     assert "没有名称、编号或证件号为“没有这个客户”的客户" in _flashes(page)[0]
     assert session.execute(select(func.count(AccessGrant.id))).scalar_one() == 0
-    page = gm.post("/grants", data={"user": "staff", "customer": "440300199001011234",
+    page = gm.post("/grants", data={"user": "staff", "customer": "440300199001011238",
                                     "valid_until": until, "reason": "协助"},
                    follow_redirects=True).get_data(as_text=True)
     assert _flashes(page) == ["已授权"] and "丙客户（KH-KF-7）" in page

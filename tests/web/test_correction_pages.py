@@ -30,10 +30,10 @@ def test_own_department_sees_a_contact_form(login_as, make_customer):
     assert "更正" in client.get(f"/customers/{customer.id}").get_data(as_text=True)
     form = client.get(f"/customers/{customer.id}/edit").get_data(as_text=True)
     assert "联系电话" in form and 'name="name"' not in form and 'name="department"' not in form
-    response = client.post(f"/customers/{customer.id}/edit", data={"phone": "139"})
+    response = client.post(f"/customers/{customer.id}/edit", data={"phone": "13912345678"})
     assert response.status_code == 302
     db.session.expire_all()
-    assert db.session.get(Customer, customer.id).phone == "139"
+    assert db.session.get(Customer, customer.id).phone == "13912345678"
 
 
 def test_a_wrong_correction_is_shown_on_the_form_and_changes_nothing(app, login_as,
