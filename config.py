@@ -52,6 +52,9 @@ class DefaultConfig:
     DOSSIER_NUMBER_FORMAT = os.environ.get(
         "DOSSIER_NUMBER_FORMAT", "{project}-{building}栋{unit}单元{room}"
     )
+    # A customer code given by the archive when none is typed: {year} (the registration
+    # year) and {seq} (the next number under that prefix; width as in {seq:04d}).
+    CUSTOMER_CODE_FORMAT = os.environ.get("CUSTOMER_CODE_FORMAT", "KH{year}{seq:04d}")
     COMPANY_NAME = os.environ.get("COMPANY_NAME", "深圳市卷宗房地产有限公司")
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_SUPPORTED_LOCALES = ("zh_CN", "en")

@@ -119,7 +119,7 @@ def load(session, echo=print, seed: int = 2026) -> None:
             name = COMPANIES[(i // 5) % len(COMPANIES)] if company else samples.person_name(rng)
             dept = "KF" if i % 7 == 3 else ("FL" if i == 29 else "XS")
             owners.append(customers.create_customer(session, officer, {
-                "code": f"KH{2024000 + i + 1}", "name": name,
+                "name": name,  # the code in the archive's one form (CUSTOMER_CODE_FORMAT)
                 "kind": "company" if company else "person",
                 "id_number": (_resident_id(rng.randint(10**13, 10**14 - 1)) if not company
                               else _credit_code(rng.randint(10**6, 10**7 - 1))),

@@ -77,7 +77,8 @@ def list_customers():
 def create_customer():
     body = _json_body()
     with work.unit(db.session):
-        customer = customers.create_customer(db.session, current_user, body)
+        customer = customers.create_customer(
+            db.session, current_user, body, code_format=current_app.config["CUSTOMER_CODE_FORMAT"])
     return jsonify(out.customer(customer, [])), 201
 
 

@@ -71,8 +71,10 @@ def find_department(session, value) -> Department:
     return department
 
 
-def create_customer(session, actor: User, data: dict) -> Customer:
-    """Register a customer under a responsible department."""
+def create_customer(session, actor: User, data: dict, *,
+                    code_format: str = numbering.DEFAULT_CUSTOMER_CODE) -> Customer:
+    """Register a customer under a responsible department; with no code typed, the next
+    code in `code_format` (the archive's CUSTOMER_CODE_FORMAT)."""
     access.require(actor, "customer.create")
     name = validation.text(data, "name", "客户名称", required=True)
     kind = validation.choice(data, "kind", "客户类型", list(KINDS), default="person")
@@ -82,7 +84,8 @@ def create_customer(session, actor: User, data: dict) -> Customer:
         department = find_department(session, data.get("department"))
     if not access.in_scope(actor, Customer(department_id=department.id)):
         raise access.Forbidden("只能为本部门登记客户")
-    code = validation.text(data, "code", "客户编号", max_len=40) or _next_code(session)
+    code = (validation.text(data, "code", "客户编号", max_len=40)
+            or numbering.customer_code(session, code_format))
     if session.execute(select(Customer.id).where(Customer.code == code)).first():
         raise Conflict(f"客户编号已存在：{code}", code="duplicate_customer")
     customer = Customer(
@@ -101,15 +104,6 @@ def create_customer(session, actor: User, data: dict) -> Customer:
     session.flush()
     audit.record(session, actor, "customer.created", customer, code=code, name=name)
     return customer
-
-
-def _next_code(session) -> str:
-    count = session.execute(select(func.max(Customer.id))).scalar() or 0
-    code = f"KH{count + 1:06d}"
-    while session.execute(select(Customer.id).where(Customer.code == code)).first():
-        count += 1
-        code = f"KH{count + 1:06d}"
-    return code
 
 
 def list_customers(session, actor: User, *, q: str = "", page: int = 1, per_page: int = 20):

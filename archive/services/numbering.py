@@ -1,9 +1,57 @@
-"""Dossier numbers and the sequence numbers of documents within a group."""
+"""Dossier numbers, customer codes and the sequence numbers of documents within a group."""
+
+import re
+import string
 
 from sqlalchemy import select
 
-from archive.models import Dossier, Group, Unit
+from archive.clock import today
+from archive.models import Customer, Dossier, Group, Unit
 from archive.services.errors import Invalid
+
+DEFAULT_CUSTOMER_CODE = "KH{year}{seq:04d}"
+
+
+def _code_pattern(fmt: str, year: int) -> tuple[str, re.Pattern]:
+    """The fixed text before {seq} and a pattern reading {seq} back from a code, for the
+    customer code format `fmt` (only {year} and {seq}, {seq} once)."""
+    try:
+        parts = list(string.Formatter().parse(fmt))
+        fields = [name for _text, name, _spec, _conv in parts if name is not None]
+        if fields.count("seq") != 1 or set(fields) - {"year", "seq"}:
+            raise ValueError(fields)
+        fmt.format(year=year, seq=1)
+    except (ValueError, IndexError, KeyError) as exc:
+        raise Invalid(f"客户编号格式配置错误：{fmt}（须含一个 {{seq}}，可含 {{year}}）") from exc
+    pattern, prefix, seen_seq = "", "", False
+    for text, name, spec, _conv in parts:
+        pattern += re.escape(text)
+        if not seen_seq:
+            prefix += text
+        if name == "year":
+            pattern += re.escape(format(year, spec or ""))
+            if not seen_seq:
+                prefix += format(year, spec or "")
+        elif name == "seq":
+            pattern += r"(\d+)"
+            seen_seq = True
+    return prefix, re.compile(pattern)
+
+
+def customer_code(session, fmt: str = DEFAULT_CUSTOMER_CODE) -> str:
+    """The next customer code in the archive's one form (CUSTOMER_CODE_FORMAT): the
+    highest {seq} used under this year's prefix, typed or generated, plus one."""
+    year = today().year
+    prefix, pattern = _code_pattern(fmt, year)
+    codes = session.execute(select(Customer.code).where(Customer.code.startswith(prefix))
+                            ).scalars()
+    used = [int(m.group(1)) for code in codes if (m := pattern.fullmatch(code))]
+    seq = max(used, default=0) + 1
+    code = fmt.format(year=year, seq=seq)
+    while session.execute(select(Customer.id).where(Customer.code == code)).first():
+        seq += 1
+        code = fmt.format(year=year, seq=seq)
+    return code
 
 
 def format_number(fmt: str, unit: Unit) -> str:

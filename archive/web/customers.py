@@ -38,8 +38,9 @@ def new():
     if request.method == "POST":
         try:
             with work.unit(db.session):
-                customer = customers.create_customer(db.session, current_user,
-                                                     request.form.to_dict())
+                customer = customers.create_customer(
+                    db.session, current_user, request.form.to_dict(),
+                    code_format=current_app.config["CUSTOMER_CODE_FORMAT"])
         except DomainError as exc:
             flash(exc.message, "error")
             return render_template("customers/new.html", departments=departments,
