@@ -71,6 +71,13 @@ def find_department(session, value) -> Department:
     return department
 
 
+def registering_departments(session, actor: User) -> list[Department]:
+    """The departments `actor` may register a customer under (create_customer's rule):
+    every department for the archive room, else the actor's own and those of a grant."""
+    return [d for d in session.execute(select(Department).order_by(Department.id)).scalars()
+            if access.in_scope(actor, Customer(department_id=d.id))]
+
+
 def create_customer(session, actor: User, data: dict, *,
                     code_format: str = numbering.DEFAULT_CUSTOMER_CODE) -> Customer:
     """Register a customer under a responsible department; with no code typed, the next

@@ -5,7 +5,6 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from archive.extensions import db
-from archive.models import Department
 from archive.services import access, customers, organisation, validation, work
 from archive.services.errors import DomainError
 
@@ -34,7 +33,7 @@ def index():
 @login_required
 def new():
     access.require(current_user, "customer.create")
-    departments = db.session.query(Department).order_by(Department.id).all()
+    departments = customers.registering_departments(db.session, current_user)
     if request.method == "POST":
         try:
             with work.unit(db.session):
