@@ -9,6 +9,9 @@ PORT ?= 5000
 # their audit event, so more processes or threads only share the same cores (measured
 # with bench/web_load.py: docs/benchmarks.md, "Web load").
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+# Background worker processes (OCR, docs/ocr.md), started beside gunicorn at lower
+# priority; each runs one job at a time with its engine's threads capped (OCR_THREADS).
+OCR_WORKERS ?= 1
 
 .PHONY: run test lint venv system-deps setup bench bench-load clean compile-translations translations
 
@@ -20,11 +23,14 @@ $(VENV)/.installed: requirements.txt
 
 venv: $(VENV)/.installed
 
-# Debian packages the product needs: CJK fonts (demo PDFs, stamped downloads)
-# and Chromium (browser tests). Installed only when missing.
+# Debian packages the product needs: CJK fonts (demo PDFs, stamped downloads),
+# Chromium (browser tests) and the libraries OpenCV loads for OCR (libGL, GLib).
+# Installed only when missing.
 system-deps:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	/sbin/ldconfig -p | grep -q 'libGL\.so\.1 ' || missing="$$missing libgl1"; \
+	/sbin/ldconfig -p | grep -q 'libgthread-2\.0\.so\.0 ' || missing="$$missing libglib2.0-0"; \
 	[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing="$$missing fonts-noto-cjk"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
@@ -49,7 +55,10 @@ setup: venv system-deps compile-translations
 	$(FLASK) demo-data --if-empty
 	$(FLASK) reindex --if-needed
 
+# The workers re-queue at start-up the jobs a killed worker left; they stop with gunicorn.
 run: setup
+	@pids=""; for i in $$(seq $(OCR_WORKERS)); do $(FLASK) worker & pids="$$pids $$!"; done; \
+	trap 'kill $$pids 2>/dev/null' EXIT INT TERM; \
 	$(VENV)/bin/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - "archive:create_app()"
 
 test: venv system-deps compile-translations

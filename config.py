@@ -80,6 +80,13 @@ class DefaultConfig:
     LOAN_DAYS = int(os.environ.get("LOAN_DAYS", "14"))
     LOAN_CONFIDENTIAL_WORKDAYS = int(os.environ.get("LOAN_CONFIDENTIAL_WORKDAYS", "5"))
     LOAN_TOP_SECRET_DAYS = int(os.environ.get("LOAN_TOP_SECRET_DAYS", "3"))
+    # The background job queue (OCR): huey on SQLite under instance/, or redis://… once
+    # the archive runs on more than one machine (archive/worker.py, docs/ocr.md).
+    JOB_QUEUE_URL = os.environ.get("JOB_QUEUE_URL", f"sqlite:///{INSTANCE_DIR / 'queue.db'}")
+    # Threads each OCR worker's engine may use (the web server shares the cores), and how
+    # long a worker may go silent before its job is presumed lost and queued again.
+    OCR_THREADS = int(os.environ.get("OCR_THREADS", "1"))
+    OCR_LEASE_SECONDS = int(os.environ.get("OCR_LEASE_SECONDS", "300"))
     TESTING = False
 
     def __init__(self):
@@ -110,6 +117,7 @@ class TestConfig(DefaultConfig):
         self.INDEX_DIR = root / "index"
         self.SQLALCHEMY_DATABASE_URI = f"sqlite:///{root / 'archive.db'}"
         self.RATELIMIT_STORAGE_URI = f"counters+sqlite:///{root / 'ratelimits.db'}"
+        self.JOB_QUEUE_URL = f"sqlite:///{root / 'queue.db'}"
         self.SECRET_KEY = "test-only-key"
 
 

@@ -129,6 +129,10 @@ def create_app(config=None) -> Flask:
     app.extensions["blob_store"] = LocalBlobStore(Path(app.config["STORAGE_DIR"]))
     app.extensions["search"] = open_search(app.config["SEARCH_BACKEND"], Path(app.config["INDEX_DIR"]))
 
+    from archive import worker
+
+    worker.init_app(app)  # the job queue (OCR) and the `worker` and `ocr` commands
+
     from archive import auth, cli, cli_admin, errors
     from archive.api import bp as api_bp
     from archive.web import register as register_web

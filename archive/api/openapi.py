@@ -261,6 +261,18 @@ SCHEMAS = {
             "pages": _nullable("integer"),
             "text_status": {"type": "string", "enum": ["ok", "empty", "failed", "skipped"]},
             "text_error": _nullable("string"),
+            "text_source": {"type": ["string", "null"], "enum": ["ocr", None],
+                            "description": "ocr: the text was read from the page images."},
+            "ocr_confidence": {"type": ["number", "null"],
+                               "description": "The OCR engine's mean confidence (0–1)."},
+            "ocr": {"type": ["object", "null"],
+                    "description": "The file's OCR job (images and PDFs without a text layer).",
+                    "properties": {
+                        "state": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+                        "error": _nullable("string"), "attempts": {"type": "integer"},
+                        "pages_done": {"type": "integer"}, "pages": _nullable("integer"),
+                        "finished_at": _nullable("string"),
+                    }},
         },
     },
     "Document": {

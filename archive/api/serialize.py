@@ -54,7 +54,19 @@ def reference(r: DossierReference) -> dict:
 def stored_file(f: StoredFile) -> dict:
     return {"id": f.id, "name": f.original_name, "sha256": f.sha256, "size": f.size,
             "mime": f.mime, "kind": f.kind, "pages": f.pages, "text_status": f.text_status,
-            "text_error": f.text_error}
+            "text_error": f.text_error, "text_source": f.text_source or None,
+            "ocr_confidence": f.ocr_confidence, "ocr": ocr_job(f)}
+
+
+def ocr_job(f: StoredFile) -> dict | None:
+    """The file's newest OCR job: queued, running (pages done of all), done or failed
+    with the reason; None for a file that never needed OCR."""
+    job = f.jobs[-1] if f.jobs else None
+    if job is None:
+        return None
+    return {"state": job.state, "error": job.error, "attempts": job.attempts,
+            "pages_done": job.done_pages, "pages": job.total_pages,
+            "finished_at": job.finished_at.isoformat() if job.finished_at else None}
 
 
 def document(d: Document, *, numbered: bool = False) -> dict:

@@ -35,6 +35,7 @@ from archive.models.document import (
 )
 from archive.models.enums import Level, Role
 from archive.models.external_loan import ExternalReader, LoanCopy, LoanFile, ReaderKind
+from archive.models.job import Job, JobState
 from archive.models.loan import Loan, LoanItem, LoanKind, LoanStatus, LossReport
 from archive.models.org import (
     AccessGrant,
@@ -68,6 +69,8 @@ __all__ = [
     "DossierReference",
     "ExternalReader",
     "Group",
+    "Job",
+    "JobState",
     "Level",
     "Loan",
     "LoanCopy",

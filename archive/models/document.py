@@ -82,6 +82,10 @@ class StoredFile(db.Model):
     text: Mapped[str] = mapped_column(Text, default="")
     text_status: Mapped[str] = mapped_column(String(10))
     text_error: Mapped[str | None] = mapped_column(String(500))
+    # 'ocr' when the text was read from the page images by the OCR job (services/jobs.py),
+    # with the engine's mean confidence; '' for text the file itself holds.
+    text_source: Mapped[str] = mapped_column(String(10), default="")
+    ocr_confidence: Mapped[float | None]
     created_at: Mapped[datetime] = mapped_column(default=now)
 
     document: Mapped[Document] = relationship(back_populates="files")

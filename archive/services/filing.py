@@ -33,6 +33,7 @@ from archive.services import (
     extraction,
     filetypes,
     indexing,
+    jobs,
     numbering,
     validation,
     work,
@@ -215,6 +216,8 @@ def _write(session, intake: Intake, store: LocalBlobStore, created: list[str]) -
     )
     session.add(document)
     session.flush()
+    # Scans are read by the OCR worker after the commit, never in the upload request.
+    jobs.queue_ocr(session, stored)
     if intake.key is not None:
         session.add(UploadKey(user_id=actor.id, key=intake.key[0], fingerprint=intake.key[1],
                               document_id=document.id))

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from archive.extensions import db
 from archive.models import Customer, Document, Dossier, Role, StoredFile
-from archive.services import access, approvals, indexing, loan_lists
+from archive.services import access, approvals, indexing, jobs, loan_lists
 
 bp = Blueprint("main", __name__)
 
@@ -24,6 +24,19 @@ def _storage_alarm():
     return current_app.extensions["blob_store"].alarm(
         min_free_bytes=config["STORAGE_MIN_FREE_MB"] * 2**20,
         min_free_percent=config["STORAGE_MIN_FREE_PERCENT"])
+
+
+def _ocr_status() -> dict | None:
+    """For the archive room: OCR jobs waiting, running and failed, and the documents of
+    the newest failures the user may see."""
+    if current_user.role not in STORAGE_WATCHERS:
+        return None
+    counts = jobs.counts(db.session)
+    if not any(counts.values()):
+        return None
+    failed = jobs.recent_failures(db.session, limit=40)
+    visible = {d.id for d in access.visible_documents(current_user, [j.file.document for j in failed])}
+    return {**counts, "failures": [j for j in failed if j.file.document_id in visible][:10]}
 
 
 def _index_status() -> dict | None:
@@ -84,4 +97,5 @@ def dashboard():
     return render_template("main/dashboard.html", n_customers=n_customers,
                            n_dossiers=n_dossiers, recent=recent, problems=problems,
                            storage_alarm=_storage_alarm(), index_status=_index_status(),
+                           ocr_status=_ocr_status(),
                            todo=_todo(current_user._get_current_object()))

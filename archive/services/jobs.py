@@ -1,0 +1,177 @@
+"""Background jobs as the database knows them: queued with the document, claimed with a
+lease, finished, retried or failed (archive/models/job.py). The queue transport (huey)
+lives in archive/worker.py; these operations never commit (the worker's units do).
+
+OCR is the first kind: an image, or a PDF without a text layer, is filed at once (its
+metadata searchable) and a job reads its text afterwards; the document is re-indexed
+when the job finishes. The bytes are only ever read.
+"""
+
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from archive.clock import now
+from archive.models import Document, StoredFile
+from archive.models.job import MAX_ATTEMPTS, Job, JobState
+from archive.services import ocr, work
+from archive.services.extraction.result import finish
+
+log = logging.getLogger(__name__)
+
+OCR = "ocr"
+IMAGE_KINDS = ("png", "jpeg", "tiff")
+NO_TEXT_FOUND = "文字识别（OCR）未识别到文字"
+
+
+def needs_ocr(stored: StoredFile) -> bool:
+    """Whether a file's text can only come from OCR: an image, or a PDF read whole that
+    has no text layer."""
+    return ((stored.kind in IMAGE_KINDS and stored.text_status == "skipped")
+            or (stored.kind == "pdf" and stored.text_status == "empty"))
+
+
+def queue_ocr(session, files: list[StoredFile]) -> list[Job]:
+    """Queue an OCR job for each of `files` that needs one (in the caller's unit); the
+    jobs are handed to the queue once the unit has committed."""
+    queued = [Job(kind=OCR, file_id=f.id) for f in files if f.id is not None and needs_ocr(f)]
+    if queued:
+        session.add_all(queued)
+        session.flush()
+        ids = [job.id for job in queued]
+        work.after_commit(session, lambda: dispatch(ids))
+    return queued
+
+
+def dispatch(job_ids: list[int]) -> None:
+    """Hand jobs to the task queue. A queue that cannot take them (Redis down) costs
+    nothing: the rows stay queued, and the worker's sweep or `ocr --pending` finds them."""
+    if not job_ids:
+        return
+    try:
+        current_app.extensions["job_queue"].push(job_ids)
+    except Exception:
+        log.exception("job queue unavailable: jobs %s stay queued for the sweep", job_ids)
+
+
+def claim(session, job_id: int, worker: str, lease_seconds: int) -> Job | None:
+    """Start job `job_id` for `worker` if it is waiting (queued, or running under a lease
+    that ran out); None when it is done, failed or held by a live worker."""
+    job = session.get(Job, job_id, with_for_update=True)
+    moment = now()
+    if job is None or not (job.state == JobState.QUEUED or job.lease_expired(moment)):
+        return None
+    job.start(worker, moment + timedelta(seconds=lease_seconds), moment)
+    session.flush()
+    return job
+
+
+def renew(session, job_id: int, worker: str, lease_seconds: int, done: int, total: int) -> bool:
+    """Extend the lease of a job this worker holds and record its progress; False if the
+    job is no longer this worker's (its lease ran out and another took it)."""
+    job = session.get(Job, job_id, with_for_update=True)
+    if job is None or job.state != JobState.RUNNING or job.worker != worker:
+        return False
+    moment = now()
+    job.lease_until = moment + timedelta(seconds=lease_seconds)
+    job.done_pages, job.total_pages, job.updated_at = done, total, moment
+    return True
+
+
+def complete_ocr(session, job_id: int, worker: str, result: ocr.Result) -> Document | None:
+    """Store what OCR read as the file's text (marked as OCR, with the mean confidence),
+    flag the document for the index, finish the job. None if the job is no longer this
+    worker's (nothing is written then)."""
+    job = session.get(Job, job_id, with_for_update=True)
+    if job is None or job.state != JobState.RUNNING or job.worker != worker:
+        return None
+    stored = job.file
+    read = finish(result.text, result.pages, NO_TEXT_FOUND)
+    stored.text, stored.text_status = read.text, read.status
+    stored.text_error = read.error
+    stored.text_source = OCR
+    stored.ocr_confidence = round(result.confidence, 4) if result.confidence is not None else None
+    if stored.pages is None:
+        stored.pages = result.pages
+    document = stored.document
+    document.needs_index = True
+    job.finish(now())
+    session.flush()
+    return document
+
+
+def give_up(session, job_id: int, worker: str, reason: str, *, retry: bool) -> None:
+    """A job that raised: queued again while attempts are left and the cause may pass
+    (`retry`), else failed with the reason. The file keeps its bytes and its metadata."""
+    job = session.get(Job, job_id, with_for_update=True)
+    if job is None or job.state != JobState.RUNNING or job.worker != worker:
+        return
+    if retry and job.attempts < MAX_ATTEMPTS:
+        job.requeue(now(), reason[:500])
+    else:
+        job.fail(reason, now())
+        job.file.text_error = reason[:500]
+
+
+def requeue_expired(session, stale_seconds: int) -> list[int]:
+    """Jobs to hand to the queue again: those running under a lease that ran out (their
+    worker died) and those queued for more than `stale_seconds` (a message lost with a
+    queue, or never sent). Returns their ids; claiming is idempotent, so a job sent twice
+    runs once."""
+    moment = now()
+    expired = session.execute(select(Job).where(
+        Job.state == JobState.RUNNING.value, Job.lease_until < moment)).scalars().all()
+    for job in expired:
+        if job.attempts >= MAX_ATTEMPTS:
+            job.fail("文字识别多次中断，未完成", moment)
+        else:
+            job.requeue(moment, "上次识别中断（进程退出），已重新排队")
+    stale = session.execute(select(Job.id).where(
+        Job.state == JobState.QUEUED.value,
+        Job.updated_at < moment - timedelta(seconds=stale_seconds))).scalars().all()
+    session.flush()
+    return sorted({job.id for job in expired if job.state == JobState.QUEUED} | set(stale))
+
+
+def queue_missing(session) -> list[int]:
+    """OCR jobs for files that need OCR and never had a job (filed before OCR existed)."""
+    has_job = select(Job.id).where(Job.file_id == StoredFile.id).exists()
+    files = session.execute(select(StoredFile).where(
+        (StoredFile.kind.in_(IMAGE_KINDS) & (StoredFile.text_status == "skipped"))
+        | ((StoredFile.kind == "pdf") & (StoredFile.text_status == "empty")),
+        ~has_job)).scalars().all()
+    jobs = [Job(kind=OCR, file_id=f.id) for f in files]
+    session.add_all(jobs)
+    session.flush()
+    return [job.id for job in jobs]
+
+
+def waiting(session) -> list[int]:
+    """Ids of the jobs queued now, oldest first."""
+    return session.execute(select(Job.id).where(Job.state == JobState.QUEUED.value)
+                           .order_by(Job.id)).scalars().all()
+
+
+def latest_for_files(session, file_ids: list[int]) -> dict[int, Job]:
+    """file id -> its newest job, for the files that have one."""
+    if not file_ids:
+        return {}
+    newest = (select(func.max(Job.id)).where(Job.file_id.in_(file_ids)).group_by(Job.file_id))
+    rows = session.execute(select(Job).where(Job.id.in_(newest))).scalars().all()
+    return {job.file_id: job for job in rows}
+
+
+def counts(session) -> dict[str, int]:
+    """How many jobs are in each state."""
+    rows = session.execute(select(Job.state, func.count()).group_by(Job.state)).all()
+    found = dict.fromkeys((state.value for state in JobState), 0)
+    found.update({state: n for state, n in rows})
+    return found
+
+
+def recent_failures(session, limit: int = 10) -> list[Job]:
+    """The newest failed jobs, with their files and documents (for the dashboard)."""
+    return session.execute(select(Job).where(Job.state == JobState.FAILED.value)
+                           .order_by(Job.id.desc()).limit(limit)).scalars().all()

@@ -1,0 +1,192 @@
+"""The background worker: a huey task queue carrying job ids, and the loop that runs them.
+
+huey keeps its queue in SQLite under instance/ (JOB_QUEUE_URL sqlite:///…, the default)
+or in Redis (redis://…) once the archive runs on more than one machine. huey does not
+acknowledge tasks, so a worker killed mid-task loses its message: the job's row holds
+its state and lease (archive/services/jobs.py), and worker start-up, a sweep every
+minute and `flask ocr --pending` queue again what a dead worker held.
+
+`flask --app archive worker` runs a consumer at lower priority (nice) with the OCR
+engine's threads capped, beside gunicorn (`make run` starts it).
+"""
+
+import logging
+import os
+import socket
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+
+from archive.extensions import db
+from archive.services import indexing, jobs, ocr, work
+
+log = logging.getLogger(__name__)
+
+# Worker processes run this much nicer than the web server (0): pages stay fast during OCR.
+NICENESS = 10
+
+
+class Queue:
+    """The app's task queue: `push(job_ids)` from the web, `consumer()` in the worker."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.huey = make_huey(app.config["JOB_QUEUE_URL"])
+        self.run_task = self.huey.task(name="run_job", retries=0)(self._run)
+        self.sweep_task = self.huey.periodic_task(_every_minute(), name="sweep")(self._sweep)
+
+    def push(self, job_ids: list[int]) -> None:
+        for job_id in job_ids:
+            self.run_task(job_id)
+
+    def _run(self, job_id: int) -> None:
+        with self.app.app_context():
+            run_job(self.app, job_id)
+            db.session.remove()
+
+    def _sweep(self) -> None:
+        with self.app.app_context():
+            sweep(self.app)
+            db.session.remove()
+
+
+def make_huey(url: str):
+    """A huey on `url`: sqlite:///path (embedded) or redis://host:port/db."""
+    from huey import RedisHuey, SqliteHuey
+
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisHuey("juanzong", url=url, results=False)
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return SqliteHuey("juanzong", filename=str(path), results=False)
+    raise ValueError(f"JOB_QUEUE_URL must be sqlite:///… or redis://…, not {url!r}")
+
+
+def _every_minute():
+    from huey import crontab
+
+    return crontab(minute="*")
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_job(app: Flask, job_id: int, engine: ocr.Engine | None = None) -> str | None:
+    """Run one job in this process, if it is waiting: claim it under a lease, read the
+    file, OCR it page by page (renewing the lease), store the text and re-index the
+    document. Returns the job's final state, or None if it was not this worker's to run."""
+    session, me = db.session, worker_name()
+    lease = app.config["OCR_LEASE_SECONDS"]
+    with work.unit(session):
+        job = jobs.claim(session, job_id, me, lease)
+        if job is None:
+            return None
+        stored = job.file
+        sha256, kind = stored.sha256, stored.kind
+
+    def progress(done: int, total: int) -> None:
+        with work.unit(session):
+            if not jobs.renew(session, job_id, me, lease, done, total):
+                raise _LostLease
+
+    try:
+        data = app.extensions["blob_store"].get(sha256)  # verified against its hash
+        result = ocr.recognise(data, kind, engine or ocr.engine(app.config["OCR_THREADS"]),
+                               on_page=progress)
+    except _LostLease:
+        return None
+    except ocr.Unreadable as exc:
+        with work.unit(session):
+            jobs.give_up(session, job_id, me, str(exc), retry=False)
+        return "failed"
+    except Exception as exc:  # noqa: BLE001 - any other cause may pass: try again later
+        log.exception("OCR job %s failed", job_id)
+        with work.unit(session):
+            jobs.give_up(session, job_id, me, f"文字识别出错：{str(exc)[:200] or type(exc).__name__}",
+                         retry=True)
+        state = session.get(jobs.Job, job_id).state
+        if state == "queued":
+            jobs.dispatch([job_id])
+        return state
+    with work.unit(session):
+        document = jobs.complete_ocr(session, job_id, me, result)
+    if document is None:
+        return None
+    indexing.index_after_commit(session, [document.id])
+    return "done"
+
+
+class _LostLease(Exception):
+    """The job's lease ran out and another worker took it: stop, write nothing."""
+
+
+def sweep(app: Flask) -> list[int]:
+    """Queue again the jobs of dead workers (lease run out) and those waiting too long
+    for their message; returns their ids."""
+    session = db.session
+    with work.unit(session):
+        ids = jobs.requeue_expired(session, stale_seconds=app.config["OCR_LEASE_SECONDS"])
+    jobs.dispatch(ids)
+    return ids
+
+
+def _cap_threads(threads: int) -> None:
+    """Keep the engine's libraries to `threads` threads each (set before they load)."""
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    try:
+        import cv2
+
+        cv2.setNumThreads(threads)
+    except ImportError:
+        pass
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["job_queue"] = Queue(app)
+
+    @app.cli.command("worker")
+    @click.option("--threads", type=int, default=None, help="worker threads in this process (default 1)")
+    def worker_command(threads):
+        """Run the background worker (OCR) until stopped, at lower priority."""
+        os.nice(NICENESS)
+        _cap_threads(app.config["OCR_THREADS"])
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+        ids = sweep(app)  # what dead workers held: their leases ran out
+        db.session.remove()
+        click.echo(f"后台任务进程已启动（{worker_name()}），重新排队 {len(ids)} 个中断的任务", err=True)
+        queue = app.extensions["job_queue"]
+        consumer = queue.huey.create_consumer(workers=threads or 1, worker_type="thread",
+                                              initial_delay=0.1, backoff=1.15, max_delay=2.0)
+        consumer.run()
+
+    @app.cli.command("ocr")
+    @click.option("--pending", is_flag=True, required=True,
+                  help="run every job waiting, and OCR files filed before OCR existed")
+    def ocr_command(pending):
+        """OCR what is waiting, here and now, with a progress bar (after a crash, or for
+        files filed before this release)."""
+        session = db.session
+        with work.unit(session):
+            added = jobs.queue_missing(session)
+        sweep(app)
+        waiting = jobs.waiting(session)
+        session.commit()
+        click.echo(f"待识别 {len(waiting)} 个文件（其中 {len(added)} 个为早先归档、尚未识别的文件）")
+        if not waiting:
+            return
+        _cap_threads(app.config["OCR_THREADS"])
+        engine = ocr.engine(app.config["OCR_THREADS"])
+        states: dict[str | None, int] = {}
+        with click.progressbar(waiting, label="文字识别", file=sys.stderr) as bar:
+            for job_id in bar:
+                state = run_job(app, job_id, engine)
+                states[state] = states.get(state, 0) + 1
+        click.echo(f"完成 {states.get('done', 0)} 个，失败 {states.get('failed', 0)} 个，"
+                   f"由其他进程处理 {states.get(None, 0)} 个")
+        if states.get("failed"):
+            sys.exit(1)
