@@ -136,11 +136,13 @@ ROUTES = {
         "GET": on("customer", "customer.view", "dossier.create"),
         "POST": on("customer", "customer.view", "dossier.create", payload="dossier")},
     ("dossiers.show", "/dossiers/<int:dossier_id>"): {"GET": on("dossier", "dossier.view")},
+    # The printed forms are the archive room's (issue 18); other readers have the page.
     ("dossiers.volume_index", "/dossiers/<int:dossier_id>/index"): {
-        "GET": on("dossier", "dossier.view")},
+        "GET": on("dossier", "dossier.view", "dossier.print")},
     ("dossiers.remarks", "/dossiers/<int:dossier_id>/remarks"): {
-        "GET": on("dossier", "dossier.view")},
-    ("dossiers.cover", "/dossiers/<int:dossier_id>/cover"): {"GET": on("dossier", "dossier.view")},
+        "GET": on("dossier", "dossier.view", "dossier.print")},
+    ("dossiers.cover", "/dossiers/<int:dossier_id>/cover"): {
+        "GET": on("dossier", "dossier.view", "dossier.print")},
     ("dossiers.upload", "/dossiers/<int:dossier_id>/upload"): {
         "GET": on("dossier", "dossier.view", "document.upload"),
         "POST": on("dossier", "dossier.view", "document.upload", payload="document")},

@@ -406,6 +406,10 @@ RULES: dict[str, Rule] = {
     # item above them exists. Only the archive room (its auditors, the GM) works with
     # them (docs/hardening.md, finding 14).
     "numbering.view": lambda user, role, obj: role in ARCHIVE_WIDE,
+    # The printed forms of a dossier (封面, 卷内目录, 备考表) are the archive room's, which
+    # prints them at the dossier's true level; other readers have the dossier page.
+    "dossier.print": lambda user, role, dossier: role in ARCHIVE_ROOM and _reads_it(
+        user, role, dossier),
 }
 
 
@@ -454,6 +458,12 @@ def shown_level(user: User, dossier: Dossier) -> Level:
     user may see. A hidden document's higher level would tell that it exists."""
     levels = [d.classification for d in visible_documents(user, dossier.documents)]
     return Level(max([dossier.classification, *levels]))
+
+
+def true_level(dossier: Dossier) -> Level:
+    """The level the dossier's printed cover carries: the highest of its own and of every
+    document in it, whoever prints it (the archive room: `dossier.print`)."""
+    return Level(max([dossier.classification, *(d.classification for d in dossier.documents)]))
 
 
 def visible_documents(user: User, documents):

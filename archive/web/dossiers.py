@@ -33,22 +33,29 @@ def show(dossier_id: int):
     return _page("dossiers/show.html", dossier_id, **level_context(dossier))
 
 
+def _printed(template: str, dossier_id: int):
+    """A printed form of the dossier: the archive room's, at the dossier's true level."""
+    dossier = customers.get_dossier(db.session, current_user, dossier_id, record=False)
+    access.require(current_user, "dossier.print", dossier, hide=False)
+    return _page(template, dossier_id, printed_level=access.true_level(dossier))
+
+
 @bp.get("/<int:dossier_id>/index")
 @login_required
 def volume_index(dossier_id: int):
-    return _page("dossiers/volume_index.html", dossier_id)
+    return _printed("dossiers/volume_index.html", dossier_id)
 
 
 @bp.get("/<int:dossier_id>/remarks")
 @login_required
 def remarks(dossier_id: int):
-    return _page("dossiers/remarks.html", dossier_id)
+    return _printed("dossiers/remarks.html", dossier_id)
 
 
 @bp.get("/<int:dossier_id>/cover")
 @login_required
 def cover(dossier_id: int):
-    return _page("dossiers/cover.html", dossier_id)
+    return _printed("dossiers/cover.html", dossier_id)
 
 
 @bp.route("/<int:dossier_id>/upload", methods=["GET", "POST"])

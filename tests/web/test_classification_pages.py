@@ -54,7 +54,7 @@ def test_dossier_page_offers_a_whole_dossier_change_and_the_cover_shows_the_new_
     assert change.dossier_id == doc.dossier_id
     login_as("head").post(f"/classification/{change.id}/approve")
     login_as("gmoffice").post(f"/classification/{change.id}/approve")
-    cover = login_as("head").get(f"/dossiers/{doc.dossier_id}/cover").get_data(as_text=True)
+    cover = login_as("officer").get(f"/dossiers/{doc.dossier_id}/cover").get_data(as_text=True)
     assert "秘密" in cover and "永久" in cover
     assert login_as("staff").get(f"/dossiers/{doc.dossier_id}").status_code == 404
 
