@@ -381,6 +381,11 @@ ROUTES = {
     ("corrections.edit_document", "/documents/<int:document_id>/edit"): {
         "GET": on("document", "document.view", "document.correct"),
         "POST": on("document", "document.view", "document.correct", payload="remarks")},
+    # 撤销归档 without a reason: refused once access has passed (422; the page flashes it).
+    ("api.withdraw_document", "/api/v1/documents/<int:document_id>/withdraw"): {
+        "POST": on("document", "document.view", "document.withdraw", ok={422})},
+    ("corrections.withdraw_document", "/documents/<int:document_id>/withdraw"): {
+        "POST": on("document", "document.view", "document.withdraw")},
 }
 
 QUERY = {"/search": "?q=合同", "/api/v1/search": "?q=合同"}

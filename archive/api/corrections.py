@@ -46,3 +46,13 @@ def correct_document(document_id: int):
         answer = {**out.document(document, numbered=access.can(current_user, "numbering.view")),
                   "changes": changes}
     return jsonify(answer)
+
+
+@bp.post("/documents/<int:document_id>/withdraw")
+@login_required
+def withdraw_document(document_id: int):
+    body = _json_body(optional=True)
+    with work.unit(db.session):
+        document = corrections.withdraw_document(db.session, current_user, document_id, body)
+        answer = out.document(document, numbered=access.can(current_user, "numbering.view"))
+    return jsonify(answer)

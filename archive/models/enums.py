@@ -131,6 +131,9 @@ class DossierStatus(enum.StrEnum):
 
 class DocumentStatus(enum.StrEnum):
     ACTIVE = "active"
+    # 撤销归档: filed by mistake (wrong customer, filed twice) and taken out of the lists
+    # and search by the archive room; the row, its number and its files stay.
+    WITHDRAWN = "withdrawn"
     DESTROYED = "destroyed"
 
 

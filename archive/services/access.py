@@ -35,6 +35,7 @@ from archive.models import (
     Role,
     User,
 )
+from archive.models.enums import DocumentStatus
 from archive.services.errors import Forbidden, NotFound, not_found  # noqa: F401 (access.NotFound)
 
 ARCHIVE_WIDE = {Role.GM, Role.GM_OFFICE, Role.OFFICER, Role.AUDITOR}
@@ -312,6 +313,14 @@ def _reads_it(user, role, obj) -> bool:
     return _reads(user, _reach(user, role), obj)
 
 
+def _reads_document(user, role, document) -> bool:
+    """A withdrawn document (撤销归档) is a tombstone for the archive room, its auditors
+    and the GM; for everyone else it is gone, as if never filed."""
+    if document.status == DocumentStatus.WITHDRAWN.value and role not in ARCHIVE_WIDE:
+        return False
+    return _reads_it(user, role, document)
+
+
 def _files_into(user, role, obj) -> bool:
     """A filer who may read the customer or the dossier filed into."""
     return role in FILERS and _reads_it(user, role, obj)
@@ -353,8 +362,8 @@ RULES: dict[str, Rule] = {
     "dossier.create": _files_into,  # obj: the Customer
     "dossier.view": _reads_it,  # 002:43, 002:67
     "document.upload": _files_into,  # obj: the Dossier
-    "document.view": _reads_it,  # metadata; 002:43, 002:67
-    "document.read": _reads_it,  # bytes: preview, download
+    "document.view": _reads_document,  # metadata; 002:43, 002:67
+    "document.read": _reads_document,  # bytes: preview, download
     "document.copy": _copies,  # download or print; 002:45
     "classification.request": _requests_level_change,  # obj: Document or Dossier; 000:742
     # Corrections of catalogue data (issue 18, docs/corrections.md); bytes never change.
@@ -467,6 +476,8 @@ def true_level(dossier: Dossier) -> Level:
 
 
 def visible_documents(user: User, documents):
-    """The documents of a list the user may see (for dossier pages and listings)."""
+    """The documents of a list the user may see (for dossier pages and listings): a
+    withdrawn one (撤销归档) is in no list, whoever looks."""
     user = _unproxied(user)
-    return [d for d in documents if can(user, "document.view", d)]
+    return [d for d in documents if d.status != DocumentStatus.WITHDRAWN.value
+            and can(user, "document.view", d)]

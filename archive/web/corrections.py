@@ -30,7 +30,9 @@ def _actions() -> dict:
 def _history():
     # The pages that show an object have checked that the user may see it.
     return {"change_history": lambda obj: corrections.history(db.session, obj),
-            "history_action": lambda action: _actions().get(action, action)}
+            "history_action": lambda action: _actions().get(action, action),
+            "withdrawn_documents": lambda dossier: corrections.withdrawn(current_user,
+                                                                         dossier)}
 
 
 def _saved(changes: dict) -> None:
@@ -59,11 +61,12 @@ def edit_customer(customer_id: int):
             flash(exc.message, "error")
             return render_template("corrections/customer.html", customer=customer, full=full,
                                    departments=departments, form=form,
-                                   grades=customers.GRADES), exc.status
+                                   grades=customers.GRADES, scales=customers.SCALES), exc.status
         _saved(changes)
         return redirect(url_for("customers.show", customer_id=customer.id))
     return render_template("corrections/customer.html", customer=customer, full=full,
-                           departments=departments, form=form, grades=customers.GRADES)
+                           departments=departments, form=form, grades=customers.GRADES,
+                           scales=customers.SCALES)
 
 
 @bp.route("/dossiers/<int:dossier_id>/edit", methods=["GET", "POST"])
@@ -110,3 +113,19 @@ def edit_document(document_id: int):
         _saved(changes)
         return redirect(url_for("documents.show", document_id=document.id))
     return render_template("corrections/document.html", document=document, form=form)
+
+
+@bp.post("/documents/<int:document_id>/withdraw")
+@login_required
+def withdraw_document(document_id: int):
+    document = filing.get_document(db.session, current_user, document_id, record=False)
+    access.require(current_user, "document.withdraw", document, hide=False)
+    try:
+        with work.unit(db.session):
+            corrections.withdraw_document(db.session, current_user, document.id,
+                                          request.form.to_dict())
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("documents.show", document_id=document_id))
+    flash(_("已撤销归档：《%(title)s》不再出现在目录和检索中", title=document.title), "info")
+    return redirect(url_for("dossiers.show", dossier_id=document.dossier_id))

@@ -24,7 +24,7 @@ def _customer_row(customer_id: int) -> dict:
     db.session.expire_all()
     c = db.session.get(Customer, customer_id)
     return {k: getattr(c, k) for k in ("name", "kind", "id_number", "phone", "address",
-                                        "grade", "department_id", "notes")}
+                                        "grade", "scale", "department_id", "notes")}
 
 
 def _hits(call, username: str, q: str) -> list[int]:
@@ -85,6 +85,8 @@ def test_another_departments_customer_is_not_found(call, make_customer):
     ({"name": "x" * 201}, 422, "invalid"),
     ({"kind": "robot"}, 422, "invalid"),
     ({"grade": "特级"}, 422, "invalid"),
+    ({"grade": "大"}, 422, "invalid"),
+    ({"scale": "巨"}, 422, "invalid"),
     ({"department": "不存在的部门"}, 422, "invalid"),
     ({"phone": True}, 422, "invalid"),
     ({"notes": "a\u202eb"}, 422, "bidi_control"),

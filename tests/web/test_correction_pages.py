@@ -14,7 +14,7 @@ def test_officer_corrects_a_customer_and_the_page_shows_the_history(login_as, ma
     assert "客户名称" in form and "负责部门" in form and "13800000000" in form
     response = client.post(f"/customers/{customer.id}/edit", data={
         "name": "张玮", "kind": "person", "id_number": "", "phone": "13800000001",
-        "address": "", "grade": "普通", "department": departments["XS"].id, "notes": "",
+        "address": "", "grade": "普通", "scale": "", "department": departments["XS"].id, "notes": "",
         "reason": "登记时打错字"})
     assert response.status_code == 302
     page = client.get(f"/customers/{customer.id}").get_data(as_text=True)
