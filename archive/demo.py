@@ -184,7 +184,7 @@ def load(session, echo=print, seed: int = 2026) -> None:
         for title, day in (("民事起诉状", "2024-03-05"), ("应诉材料及证据目录", "2024-04-18"),
                            ("民事判决书（原件）", "2024-09-12")):
             filing.file_document(session, officer, case.id, {
-                "title": title, "category": "诉讼", "group": "c", "date": day,
+                "title": title, "category": "诉讼", "date": day,
             }, [filing.Upload(f"{title}.pdf", samples.make_pdf(title, judgment_text))],
                 store=store, limits=limits, index=False)
             count += 1

@@ -5,7 +5,7 @@ missing here, so a new route comes with its description."""
 from flask import jsonify
 
 from archive.api import bp
-from archive.models.enums import CARRIERS, CATEGORIES, GROUPS, Level, Retention
+from archive.models.enums import CARRIERS, CASE_GROUP, CATEGORIES, GROUPS, Level, Retention
 from archive.services.customers import GRADES, KINDS, SCALES
 from archive.services.finder import MAX_PER_PAGE, SORTS
 from archive.services.validation import MAX_INTEGER
@@ -195,7 +195,9 @@ SCHEMAS = {
                 "groups": {"type": "array", "items": {
                     "type": "object", "required": ["code", "name", "documents"],
                     "properties": {
-                        "code": {"type": "string", "enum": list(GROUPS)},
+                        "code": {"type": "string", "enum": [*GROUPS, CASE_GROUP],
+                                 "description": "a–e in a customer dossier; a case file is "
+                                                "one volume, k."},
                         "name": {"type": "string"},
                         "documents": {"type": "array", "items": _ref("Document"),
                                       "description": "卷内目录 volume index order."},
@@ -240,7 +242,8 @@ SCHEMAS = {
                         "description": "From the file type if omitted; 纸质 without files."},
             "classification": LEVEL_INPUT,
             "group": {"type": "string", "enum": list(GROUPS),
-                      "description": "From the category if omitted."},
+                      "description": "From the category if omitted. A case file has no "
+                                     "groups: its documents go into its one volume."},
             "retention": {"type": "string", "enum": [r.value for r in Retention],
                           "description": "From the category's schedule if omitted."},
             "date": DATE,

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from archive.clock import now
 from archive.extensions import db
-from archive.models.enums import GROUPS, DossierStatus, Level, Retention
+from archive.models.enums import CASE_GROUP_NAME, GROUPS, DossierStatus, Level, Retention
 from archive.models.org import Department, User
 
 
@@ -110,7 +110,7 @@ class Group(db.Model):
 
     @property
     def name(self) -> str:
-        return GROUPS[self.code]
+        return GROUPS.get(self.code, CASE_GROUP_NAME)
 
 
 class DossierReference(db.Model):

@@ -94,6 +94,11 @@ GROUPS = {
     "e": "销售历史资料",
 }
 
+# A litigation case file (000:824) is its own volume, in filing order, without the
+# customer groups: its one group has this code.
+CASE_GROUP = "k"
+CASE_GROUP_NAME = "案卷文件"
+
 # Where a document goes when the officer does not choose a group.
 DEFAULT_GROUP_FOR_CATEGORY = {
     "销售": "a",

@@ -16,12 +16,13 @@ from datetime import date, datetime
 from sqlalchemy import select, update
 
 from archive import clock
-from archive.models import AuditEvent, Customer, Document, Dossier, Group, User
+from archive.models import AuditEvent, Customer, Document, Dossier, User
 from archive.models.enums import GROUPS, DocumentStatus, DossierStatus
 from archive.services import (
     access,
     audit,
     customers,
+    filing,
     indexing,
     numbering,
     personal_data,
@@ -380,8 +381,7 @@ def _move(session, actor: User, document: Document, target: Dossier, group_code:
                 f"档案 {target.number} 的密级低于本文件现在受保护的密级"
                 f"（{document.access_level.label}），移入会降低密级：请先申请密级变更",
                 code="level_would_drop")
-    group = session.execute(select(Group).where(
-        Group.dossier_id == target.id, Group.code == group_code)).scalar_one()
+    group = filing.dossier_group(session, target, group_code)
     seq = numbering.next_seq(session, group)
     document.dossier_id, document.group_id, document.seq = target.id, group.id, seq
     document.department_id = target.customer.department_id

@@ -14,7 +14,7 @@ from archive.models import (
     Unit,
     User,
 )
-from archive.models.enums import GROUPS, Level, Retention
+from archive.models.enums import CASE_GROUP, GROUPS, Level, Retention
 from archive.services import access, audit, numbering, organisation, personal_data, validation
 from archive.services.errors import NOT_FOUND_MESSAGES, Conflict, Invalid, NotFound, not_found
 
@@ -230,7 +230,8 @@ def create_dossier(session, actor: User, data: dict, *, number_format: str) -> D
         remarks=validation.text(data, "remarks", "备考", max_len=2000),
         created_by_id=actor.id,
     )
-    dossier.groups = [Group(code=code) for code in GROUPS]
+    # A case file is one volume in filing order; customer groups a–e are a customer's.
+    dossier.groups = [Group(code=code) for code in (GROUPS if kind == "customer" else [CASE_GROUP])]
     session.add(dossier)
     session.flush()
     siblings = session.execute(

@@ -26,7 +26,13 @@ from archive.models import (
     UploadKey,
     User,
 )
-from archive.models.enums import DEFAULT_GROUP_FOR_CATEGORY, DEFAULT_RETENTION, GROUPS, Level
+from archive.models.enums import (
+    CASE_GROUP,
+    DEFAULT_GROUP_FOR_CATEGORY,
+    DEFAULT_RETENTION,
+    GROUPS,
+    Level,
+)
 from archive.services import (
     access,
     audit,
@@ -117,9 +123,13 @@ def preflight(session, actor: User, dossier_id, data: dict, uploads: list[Upload
     if classification > access.max_filing_level(actor):
         raise Forbidden("不能归档高于本人密级的文件")
     fields["classification"] = int(classification)
-    fields["group"] = validation.choice(
-        data, "group", "分组", list(GROUPS), default=DEFAULT_GROUP_FOR_CATEGORY[fields["category"]]
-    )
+    if dossier.kind == "case":
+        # Its one volume; a customer group given (as clients did before) is not an error.
+        validation.choice(data, "group", "分组", [*GROUPS, CASE_GROUP], default=CASE_GROUP)
+        fields["group"] = CASE_GROUP
+    else:
+        fields["group"] = validation.choice(data, "group", "分组", list(GROUPS),
+                                            default=DEFAULT_GROUP_FOR_CATEGORY[fields["category"]])
     fields["retention"] = validation.retention(data, default_retention(session, fields["category"]))
     fields["doc_date"] = validation.day(data, "date", "文件日期")
     fields["pages"] = validation.integer(data, "pages", "页数")
@@ -199,9 +209,7 @@ def _write(session, intake: Intake, store: LocalBlobStore, created: list[str]) -
             original_name=name, pages=result.pages, text=result.text,
             text_status=result.status, text_error=result.error,
         ))
-    group = session.execute(
-        select(Group).where(Group.dossier_id == dossier.id, Group.code == fields["group"])
-    ).scalar_one()
+    group = dossier_group(session, dossier, fields["group"])
     pages = fields["pages"]
     if pages is None:
         counted = [f.pages for f in stored if f.pages]
@@ -422,9 +430,32 @@ def read_for_delivery(session, actor: User, document_id, file_id=None, *,
     return Delivery(stored=stored, data=data, stamped=stamped, mime=mime, filename=filename)
 
 
+def dossier_group(session, dossier: Dossier, code: str) -> Group:
+    """The group of `dossier` a document is filed or moved into: `code` in a customer
+    dossier; a case file's one volume whatever was asked. A case file opened before case
+    files had their own volume (laid out in a–e) gets it when first filed into."""
+    if dossier.kind == "case":
+        code = CASE_GROUP
+    group = session.execute(
+        select(Group).where(Group.dossier_id == dossier.id, Group.code == code)
+    ).scalar_one_or_none()
+    if group is None and code == CASE_GROUP:
+        group = Group(dossier_id=dossier.id, code=CASE_GROUP)
+        session.add(group)
+        session.flush()
+    if group is None:
+        raise Invalid(f"档案 {dossier.number} 没有分组 {code}", details={"field": "group"})
+    return group
+
+
 def volume_index(actor: User, dossier: Dossier) -> list[tuple[Group, list[Document]]]:
-    """卷内目录: per group, the documents the actor may see, in sequence order."""
-    return [(g, access.visible_documents(actor, g.documents)) for g in dossier.groups]
+    """卷内目录: per group, the documents the actor may see, in sequence order. A case
+    file shows its own volume (and, if opened before it had one, the a–e groups that hold
+    documents), never empty customer groups."""
+    groups = [(g, access.visible_documents(actor, g.documents)) for g in dossier.groups]
+    if dossier.kind == "case":
+        groups = [(g, docs) for g, docs in groups if docs or g.code == CASE_GROUP]
+    return groups
 
 
 @dataclass
