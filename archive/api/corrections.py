@@ -8,6 +8,7 @@ from archive.api import bp
 from archive.api import serialize as out
 from archive.api.routes import _json_body
 from archive.extensions import db
+from archive.models.enums import CARRIERS, CATEGORIES, GROUPS
 from archive.services import access, corrections, customers, work
 
 
@@ -56,3 +57,98 @@ def withdraw_document(document_id: int):
         document = corrections.withdraw_document(db.session, current_user, document_id, body)
         answer = out.document(document, numbered=access.can(current_user, "numbering.view"))
     return jsonify(answer)
+
+
+# ---- the OpenAPI description of these routes (merged into openapi.SPEC) -------------
+
+def _describe() -> None:
+    from archive.api import openapi as oa
+
+    changes = {"type": "object", "description": (
+        "The fields changed, each as [old, new] (dates as YYYY-MM-DD); empty when the values "
+        "were already so (nothing is recorded then). A moved document's `place` is its "
+        "dossier number and group before and after."),
+        "additionalProperties": {"type": "array", "minItems": 2, "maxItems": 2}}
+    reason = {"type": "string", "maxLength": 500,
+              "description": "Why: recorded with the correction."}
+    ruled = ("Refused with 422 `not_correctable` and where it is changed instead: ")
+    oa.SCHEMAS.update({
+        "CustomerCorrection": {"type": "object", "minProperties": 1, "properties": {
+            "name": {"type": "string", "maxLength": 200},
+            "kind": {"type": "string", "enum": list(oa.KINDS)},
+            "id_number": {"type": "string", "maxLength": 60},
+            "phone": {"type": "string", "maxLength": 40},
+            "address": {"type": "string", "maxLength": 300},
+            "grade": {"type": "string", "enum": list(oa.GRADES)},
+            "scale": {"type": "string", "enum": ["", *oa.SCALES]},
+            "department": oa.DEPARTMENT_INPUT,
+            "notes": {"type": "string", "maxLength": 2000}, "reason": reason},
+            "description": ("Only the fields to change. Phone, address and notes: the "
+                            "archive room or the customer's own department; the rest: the "
+                            "archive room. " + ruled + "code.")},
+        "DossierCorrection": {"type": "object", "minProperties": 1, "properties": {
+            "title": {"type": "string", "maxLength": 200},
+            "location": {"type": "string", "maxLength": 200,
+                         "description": "保存地点."},
+            "unit": {"type": "object", "description": (
+                "The parts of the unit to change; the dossier number stays as printed."),
+                "properties": {k: {"type": "string", "maxLength": 100}
+                               for k in ("project", "building", "unit", "room")}},
+            "remarks": {"type": "string", "maxLength": 2000, "description": "备考."},
+            "compiled_by": {"type": "string", "maxLength": 60},
+            "checked_by": {"type": "string", "maxLength": 60}, "reason": reason},
+            "description": ("The archive room. " + ruled + "classification (the "
+                            "level-change approval), retention and status (the retention "
+                            "work, 封卷), number.")},
+        "DocumentCorrection": {"type": "object", "minProperties": 1, "properties": {
+            "title": {"type": "string", "maxLength": 300},
+            "date": {"type": ["string", "null"], "format": "date"},
+            "category": {"type": "string", "enum": list(CATEGORIES)},
+            "carrier": {"type": "string", "enum": list(CARRIERS)},
+            "pages": {"type": ["integer", "null"], "minimum": 0},
+            "originator": {"type": "string", "maxLength": 100, "description": "责任者."},
+            "document_number": {"type": "string", "maxLength": 100, "description": "文号."},
+            "remarks": {"type": "string", "maxLength": 2000},
+            "group": {"type": "string", "enum": list(GROUPS), "description": (
+                "Another group moves the document there with the group's next sequence "
+                "number; the old dossier's 备考 records the move.")},
+            "dossier": {"type": "string", "description": "Another dossier, by its number."},
+            "dossier_id": {"type": "integer", "description": "Another dossier, by its id."},
+            "reason": reason},
+            "description": ("The archive room. A move that would lower the level the "
+                            "document is protected at, into a closed dossier or of a 绝密 "
+                            "document is refused (409). " + ruled + "classification (the "
+                            "level-change approval), retention (the retention schedule and "
+                            "appraisal), status, files, seq.")},
+        "Withdrawal": {"type": "object", "required": ["reason"], "properties": {
+            "reason": {"type": "string", "minLength": 1, "maxLength": 500}}},
+    })
+    with_changes = {"type": "object", "required": ["changes"],
+                    "properties": {"changes": changes}}
+
+    def patch(summary, schema, body):
+        return oa._operation(summary, f"{schema.lower()}s", (200, oa._json(
+            {"allOf": [oa._ref(schema), with_changes]}, "As corrected, with the changes.")),
+            (400, 403, 404, 409, 422), requestBody=oa._body(body))
+
+    oa.PATHS["/api/v1/customers/{customer_id}"]["patch"] = {
+        **patch("Correct a customer (audited with old and new values)", "Customer",
+                "CustomerCorrection"),
+        "parameters": [oa._id("customer_id", "customer")]}
+    oa.PATHS["/api/v1/dossiers/{dossier_id}"]["patch"] = {
+        **patch("Correct a dossier's catalogue data (archive room; audited)",
+                "DossierSummary", "DossierCorrection"),
+        "tags": ["dossiers"], "parameters": [oa._id("dossier_id", "dossier")]}
+    oa.PATHS["/api/v1/documents/{document_id}"]["patch"] = {
+        **patch("Correct or move a document (archive room; audited, re-indexed)",
+                "Document", "DocumentCorrection"),
+        "parameters": [oa._id("document_id", "document")]}
+    oa.PATHS["/api/v1/documents/{document_id}/withdraw"] = {"post": oa._operation(
+        "撤销归档: withdraw a mis-filed document (archive room, with a reason); it leaves "
+        "lists, search and lending, keeps its record, number and files", "documents",
+        (200, oa._json(oa._ref("Document"), "The withdrawn document (status withdrawn).")),
+        (400, 403, 404, 409, 422), parameters=[oa._id("document_id", "document")],
+        requestBody=oa._body("Withdrawal"))}
+
+
+_describe()

@@ -250,6 +250,7 @@ SCHEMAS = {
             "pages": {"type": "integer", "minimum": 0,
                       "description": "Counted from the files if omitted."},
             "originator": {"type": "string", "maxLength": 100},
+            "document_number": {"type": "string", "maxLength": 100, "description": "文号."},
             "remarks": {"type": "string", "maxLength": 2000},
             "department": DEPARTMENT_INPUT,
         },
@@ -298,7 +299,9 @@ SCHEMAS = {
             "retention": {"type": "string", "enum": [r.value for r in Retention]},
             "department": _ref("Department"),
             "originator": _nullable("string"), "remarks": _nullable("string"),
-            "status": {"type": "string"},
+            "document_number": {"type": "string", "description": "文号."},
+            "status": {"type": "string", "description": (
+                "active, or withdrawn (撤销归档: a tombstone the archive room sees)")},
             "created_at": {"type": "string", "format": "date-time"},
             "text_extracted": {"type": "boolean", "description": (
                 "True when every file gave searchable text; false for scans without a text "

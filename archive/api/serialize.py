@@ -80,6 +80,7 @@ def document(d: Document, *, numbered: bool = False) -> dict:
         "classification": level(d.classification), "retention": d.retention,
         "department": {"id": d.department_id, "name": d.department.name},
         "originator": d.originator, "remarks": d.remarks, "status": d.status,
+        "document_number": d.document_number,
         "created_at": d.created_at.isoformat(),
         # Searchable by what its files say: not a scan without a text layer, an image,
         # a recording, a paper-only record or a file whose text could not be read.

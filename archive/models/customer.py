@@ -29,6 +29,9 @@ class Customer(db.Model):
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=now)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Set when this record was found to be the same person as another and merged into it
+    # (issue 18): its dossiers moved there, the record stays for the history.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
 
     department: Mapped[Department] = relationship()
     dossiers: Mapped[list["Dossier"]] = relationship(

@@ -29,6 +29,7 @@ class Document(db.Model):
     retention: Mapped[str] = mapped_column(String(10))
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     originator: Mapped[str] = mapped_column(String(100), default="")
+    document_number: Mapped[str] = mapped_column(String(100), default="")  # 文号
     remarks: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(20), default=DocumentStatus.ACTIVE.value)
     # Set when the search index could not take the document; cleared by the next

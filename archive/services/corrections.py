@@ -310,7 +310,7 @@ def correct_document(session, actor: User, document_id, data: dict) -> tuple[Doc
     reason = _reason(data)
     new = {}
     for key, label, max_len in (("title", "题名", 300), ("originator", "责任者", 100),
-                                ("remarks", "备注", 2000)):
+                                ("document_number", "文号", 100), ("remarks", "备注", 2000)):
         if key in given:
             new[key] = validation.text(given, key, label, max_len=max_len,
                                        required=key == "title")

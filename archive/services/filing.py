@@ -116,6 +116,7 @@ def preflight(session, actor: User, dossier_id, data: dict, uploads: list[Upload
         "title": validation.text(data, "title", "题名", required=True, max_len=300),
         "category": validation.category(data),
         "originator": validation.text(data, "originator", "形成者", max_len=100),
+        "document_number": validation.text(data, "document_number", "文号", max_len=100),
         "remarks": validation.text(data, "remarks", "备注", max_len=2000),
     }
     # A document filed into a dossier of a raised level takes that level by default.
@@ -220,6 +221,7 @@ def _write(session, intake: Intake, store: LocalBlobStore, created: list[str]) -
         doc_date=fields["doc_date"], pages=pages, classification=fields["classification"],
         retention=fields["retention"], department_id=fields["department_id"],
         originator=fields["originator"], remarks=fields["remarks"],
+        document_number=fields["document_number"],
         created_by_id=actor.id, files=stored, needs_index=True,
     )
     session.add(document)

@@ -398,3 +398,48 @@ def test_only_the_archive_room_corrects_documents(call, filed):
                         json={"title": "改"})
         assert response.status_code == 403, username
     assert _document_row(document.id) == before
+
+
+def test_a_documents_number_is_filed_and_corrected(call, make_customer, make_dossier):
+    """文号 is a field of the 卷内目录: given on filing, correctable, audited."""
+    dossier = make_dossier(make_customer(name="张伟"))
+    filed = call("officer", "POST", f"/api/v1/dossiers/{dossier.id}/documents",
+                 data={"title": "律师函", "category": "诉讼", "document_number": "粤律函〔2024〕12号"})
+    assert filed.status_code == 201, filed.json
+    assert filed.json["document_number"] == "粤律函〔2024〕12号"
+    response = call("officer", "PATCH", f"/api/v1/documents/{filed.json['id']}",
+                    json={"document_number": "粤律函〔2024〕21号"})
+    assert response.status_code == 200, response.json
+    assert response.json["changes"] == {"document_number": ["粤律函〔2024〕12号",
+                                                            "粤律函〔2024〕21号"]}
+    too_long = call("officer", "PATCH", f"/api/v1/documents/{filed.json['id']}",
+                    json={"document_number": "号" * 101})
+    assert too_long.status_code == 422
+    db.session.expire_all()
+    assert db.session.get(Document, filed.json["id"]).document_number == "粤律函〔2024〕21号"
+
+
+def test_corrections_match_the_openapi_document(client, api, make_customer, make_dossier,
+                                                file_doc):
+    from tests.api.test_openapi import Conformance, _spec
+
+    headers = api("officer")
+    conform = Conformance(_spec(client, headers))
+    customer = make_customer(name="张伟")
+    dossier = make_dossier(customer)
+    document = file_doc(dossier, title="认购书")
+    conform.check(client.patch(f"/api/v1/customers/{customer.id}", headers=headers,
+                               json={"address": "翠湖苑3栋"}), "/api/v1/customers/{customer_id}",
+                  "patch")
+    conform.check(client.patch(f"/api/v1/dossiers/{dossier.id}", headers=headers,
+                               json={"location": "A-1"}), "/api/v1/dossiers/{dossier_id}",
+                  "patch")
+    conform.check(client.patch(f"/api/v1/documents/{document.id}", headers=headers,
+                               json={"group": "e", "date": "2024-01-02"}),
+                  "/api/v1/documents/{document_id}", "patch")
+    conform.check(client.patch(f"/api/v1/documents/{document.id}", headers=headers,
+                               json={"retention": "短期"}), "/api/v1/documents/{document_id}",
+                  "patch", 422)
+    conform.check(client.post(f"/api/v1/documents/{document.id}/withdraw", headers=headers,
+                              json={"reason": "重复"}),
+                  "/api/v1/documents/{document_id}/withdraw", "post")
