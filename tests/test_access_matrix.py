@@ -386,6 +386,12 @@ ROUTES = {
         "POST": on("document", "document.view", "document.withdraw", ok={422})},
     ("corrections.withdraw_document", "/documents/<int:document_id>/withdraw"): {
         "POST": on("document", "document.view", "document.withdraw")},
+    # Merging a duplicate customer without naming the other: refused once access has
+    # passed (422; the page flashes it).
+    ("api.merge_customer", "/api/v1/customers/<int:customer_id>/merge"): {
+        "POST": on("customer", "customer.view", "customer.merge", ok={422})},
+    ("corrections.merge_customer", "/customers/<int:customer_id>/merge"): {
+        "POST": on("customer", "customer.view", "customer.merge")},
 }
 
 QUERY = {"/search": "?q=合同", "/api/v1/search": "?q=合同"}

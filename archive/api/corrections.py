@@ -9,7 +9,7 @@ from archive.api import serialize as out
 from archive.api.routes import _json_body
 from archive.extensions import db
 from archive.models.enums import CARRIERS, CATEGORIES, GROUPS
-from archive.services import access, corrections, customers, work
+from archive.services import access, corrections, customers, duplicates, work
 
 
 @bp.patch("/customers/<int:customer_id>")
@@ -59,6 +59,16 @@ def withdraw_document(document_id: int):
     return jsonify(answer)
 
 
+@bp.post("/customers/<int:customer_id>/merge")
+@login_required
+def merge_customer(customer_id: int):
+    body = _json_body()
+    with work.unit(db.session):
+        target = duplicates.merge_customer(db.session, current_user, customer_id, body)
+        answer = out.customer(target, customers.visible_dossiers(current_user, target))
+    return jsonify(answer)
+
+
 # ---- the OpenAPI description of these routes (merged into openapi.SPEC) -------------
 
 def _describe() -> None:
@@ -82,7 +92,10 @@ def _describe() -> None:
             "grade": {"type": "string", "enum": list(oa.GRADES)},
             "scale": {"type": "string", "enum": ["", *oa.SCALES]},
             "department": oa.DEPARTMENT_INPUT,
-            "notes": {"type": "string", "maxLength": 2000}, "reason": reason},
+            "notes": {"type": "string", "maxLength": 2000}, "reason": reason,
+            "confirm_different": {"type": "boolean", "description": (
+                "The archive room confirms another person than the customer with the same "
+                "ID number, or name and phone (else 409 `duplicate_person`).")}},
             "description": ("Only the fields to change. Phone, address and notes: the "
                             "archive room or the customer's own department; the rest: the "
                             "archive room. " + ruled + "code.")},
@@ -120,6 +133,10 @@ def _describe() -> None:
                             "document is refused (409). " + ruled + "classification (the "
                             "level-change approval), retention (the retention schedule and "
                             "appraisal), status, files, seq.")},
+        "Merge": {"type": "object", "required": ["into", "reason"], "properties": {
+            "into": {"type": ["string", "integer"],
+                     "description": "The customer that remains, by id or code."},
+            "reason": {"type": "string", "minLength": 1, "maxLength": 500}}},
         "Withdrawal": {"type": "object", "required": ["reason"], "properties": {
             "reason": {"type": "string", "minLength": 1, "maxLength": 500}}},
     })
@@ -143,6 +160,12 @@ def _describe() -> None:
         **patch("Correct or move a document (archive room; audited, re-indexed)",
                 "Document", "DocumentCorrection"),
         "parameters": [oa._id("document_id", "document")]}
+    oa.PATHS["/api/v1/customers/{customer_id}/merge"] = {"post": oa._operation(
+        "Merge this customer record into another found to be the same person (archive "
+        "room): the dossiers move, the record stays pointing at the other", "customers",
+        (200, oa._json(oa._ref("Customer"), "The customer merged into, with its dossiers.")),
+        (400, 403, 404, 409, 422), parameters=[oa._id("customer_id", "customer")],
+        requestBody=oa._body("Merge"))}
     oa.PATHS["/api/v1/documents/{document_id}/withdraw"] = {"post": oa._operation(
         "撤销归档: withdraw a mis-filed document (archive room, with a reason); it leaves "
         "lists, search and lending, keeps its record, number and files", "documents",

@@ -122,6 +122,10 @@ SCHEMAS = {
                       "description": "客户规模 by the size of the cooperation (004:25); "
                                      "empty if not judged."},
             "notes": {"type": "string", "maxLength": 2000},
+            "confirm_different": {"type": "boolean", "description": (
+                "The archive room confirms another person than a customer with the same "
+                "ID number, or name and phone (else 409 `duplicate_person`, naming the "
+                "customers the user may see).")},
         },
     },
     "Customer": {
@@ -133,6 +137,8 @@ SCHEMAS = {
             "scale": {"type": "string"}, "id_number": _nullable("string"), "phone": _nullable("string"),
             "address": _nullable("string"), "department": _ref("Department"),
             "notes": _nullable("string"), "created_at": {"type": "string", "format": "date-time"},
+            "merged_into_id": _nullable("integer", description=(
+                "Set when this record was merged into another customer (the same person).")),
             "dossiers": {"type": "array", "items": _ref("DossierSummary"),
                          "description": "Only the dossiers the user may see."},
         },

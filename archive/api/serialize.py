@@ -29,6 +29,7 @@ def customer(c: Customer, dossiers: list[Dossier] | None = None) -> dict:
         "id_number": c.id_number, "phone": c.phone, "address": c.address,
         "department": {"id": c.department_id, "name": c.department.name},
         "notes": c.notes, "created_at": c.created_at.isoformat(),
+        "merged_into_id": c.merged_into_id,
     }
     if dossiers is not None:
         body["dossiers"] = [dossier_summary(d) for d in dossiers]

@@ -370,6 +370,9 @@ RULES: dict[str, Rule] = {
     "customer.correct": _corrects,  # obj: Customer; every field, the department too
     "customer.correct_contacts": _corrects_contacts,  # obj: Customer; phone, address, notes
     "customer.merge": _corrects,  # obj: the Customer merged away
+    # A customer like one already registered (same ID number, or name and phone) is
+    # registered all the same only when the archive room confirms another person.
+    "customer.confirm_different": lambda user, role, obj: role in ARCHIVE_ROOM,
     "dossier.correct": _corrects,
     "document.correct": _corrects,  # catalogue data and moves; not level nor retention
     "document.withdraw": _corrects,  # 撤销归档: a mis-filed document leaves the lists

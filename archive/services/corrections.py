@@ -22,6 +22,7 @@ from archive.services import (
     access,
     audit,
     customers,
+    duplicates,
     filing,
     indexing,
     numbering,
@@ -131,7 +132,7 @@ def correct_customer(session, actor: User, customer_id, data: dict) -> tuple[Cus
     department moves the customer's documents with it (access and search follow)."""
     customer = get_or_404(session, Customer, customer_id)
     access.require(actor, "customer.view", customer)
-    given = _fields(data, CUSTOMER_FIELDS, "客户")
+    given = _fields(data, CUSTOMER_FIELDS, "客户", ignore=("confirm_different",))
     if not given:
         raise Invalid("没有要更正的字段", code="nothing_to_correct")
     reason = _reason(data)
@@ -158,6 +159,19 @@ def correct_customer(session, actor: User, customer_id, data: dict) -> tuple[Cus
         access.require(actor, "customer.correct", customer, hide=False)
     else:
         access.require(actor, "customer.correct_contacts", customer, hide=False)
+    if customer.merged_into_id is not None:
+        raise Conflict("该客户已并入其他客户，请更正合并后的客户", code="merged_customer")
+    same = []
+    if {"name", "id_number", "phone"} & set(changes):
+        # Only what the correction changes is compared: a likeness confirmed before (the
+        # same ID number, another person) does not stop a later change of the address.
+        after = {k: new.get(k, getattr(customer, k)) for k in ("name", "id_number", "phone")}
+        if "id_number" not in changes:
+            after["id_number"] = ""
+        if not {"name", "phone"} & set(changes):
+            after["phone"] = ""
+        same = duplicates.check_customer(session, actor, **after, exclude_id=customer.id,
+                                         confirm=duplicates.confirmed(data, "confirm_different"))
     for key, (_old, value) in changes.items():
         setattr(customer, key, value)
     if "department_id" in changes:
@@ -168,6 +182,9 @@ def correct_customer(session, actor: User, customer_id, data: dict) -> tuple[Cus
             customer_document_ids(session, customer.id))).values(department_id=dept))
     session.flush()
     _record(session, actor, "customer.corrected", customer, changes, reason)
+    if same:
+        audit.record(session, actor, "customer.confirmed_different", customer,
+                     others=[c.code for c in same])
     if {"name", "department"} & set(changes):  # both are in the index
         reindex(session, customer_document_ids(session, customer.id))
     return customer, changes

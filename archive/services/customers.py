@@ -15,7 +15,15 @@ from archive.models import (
     User,
 )
 from archive.models.enums import CASE_GROUP, GROUPS, Level, Retention
-from archive.services import access, audit, numbering, organisation, personal_data, validation
+from archive.services import (
+    access,
+    audit,
+    duplicates,
+    numbering,
+    organisation,
+    personal_data,
+    validation,
+)
 from archive.services.errors import NOT_FOUND_MESSAGES, Conflict, Invalid, NotFound, not_found
 
 KINDS = {"person": "个人", "company": "公司"}
@@ -107,16 +115,22 @@ def create_customer(session, actor: User, data: dict, *,
         notes=validation.text(data, "notes", "备注", max_len=2000),
         created_by_id=actor.id,
     )
+    same = duplicates.check_customer(session, actor, customer.name, customer.id_number,
+                                     customer.phone,
+                                     confirm=duplicates.confirmed(data, "confirm_different"))
     session.add(customer)
     session.flush()
     audit.record(session, actor, "customer.created", customer, code=code, name=name)
+    if same:
+        audit.record(session, actor, "customer.confirmed_different", customer,
+                     others=[c.code for c in same])
     return customer
 
 
 def list_customers(session, actor: User, *, q: str = "", page: int = 1, per_page: int = 20):
     """Customers within the actor's reach, filtered by name or code, one page."""
     access.require(actor, "customer.list")
-    stmt = select(Customer)
+    stmt = select(Customer).where(Customer.merged_into_id.is_(None))  # merged: in history only
     scope = access.customer_filter(actor)
     if scope is not None:
         stmt = stmt.where(scope)
@@ -197,6 +211,8 @@ def create_dossier(session, actor: User, data: dict, *, number_format: str) -> D
     customer = get_or_404(session, Customer, customer_id)
     access.require(actor, "customer.view", customer)
     access.require(actor, "dossier.create", customer, hide=False)
+    if customer.merged_into_id is not None:
+        raise Conflict("该客户已并入其他客户，请在合并后的客户下建档", code="merged_customer")
     kind = validation.choice(data, "kind", "档案类型", ["customer", "case"], default="customer")
     classification = validation.level(data, "classification", Level.INTERNAL)
     if classification > access.max_filing_level(actor):

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from archive.extensions import db
 from archive.models import Customer, Department
-from archive.services import access, corrections, customers, filing, work
+from archive.services import access, corrections, customers, duplicates, filing, work
 from archive.services.errors import DomainError
 
 bp = Blueprint("corrections", __name__)
@@ -33,6 +33,15 @@ def _history():
             "history_action": lambda action: _actions().get(action, action),
             "withdrawn_documents": lambda dossier: corrections.withdrawn(current_user,
                                                                          dossier)}
+
+
+def same_person(exc: DomainError) -> dict | None:
+    """What a form shows when a customer looks like one already registered: the ones the
+    user may see (links) and whether the user may confirm another person."""
+    if exc.code != "duplicate_person":
+        return None
+    return {"existing": exc.details.get("existing", []),
+            "may_confirm": access.can(current_user, "customer.confirm_different")}
 
 
 def _saved(changes: dict) -> None:
@@ -61,6 +70,7 @@ def edit_customer(customer_id: int):
             flash(exc.message, "error")
             return render_template("corrections/customer.html", customer=customer, full=full,
                                    departments=departments, form=form,
+                                   same_person=same_person(exc),
                                    grades=customers.GRADES, scales=customers.SCALES), exc.status
         _saved(changes)
         return redirect(url_for("customers.show", customer_id=customer.id))
@@ -129,3 +139,22 @@ def withdraw_document(document_id: int):
         return redirect(url_for("documents.show", document_id=document_id))
     flash(_("已撤销归档：《%(title)s》不再出现在目录和检索中", title=document.title), "info")
     return redirect(url_for("dossiers.show", dossier_id=document.dossier_id))
+
+
+@bp.post("/customers/<int:customer_id>/merge")
+@login_required
+def merge_customer(customer_id: int):
+    customer = customers.get_or_404(db.session, Customer, customer_id)
+    access.require(current_user, "customer.view", customer)
+    access.require(current_user, "customer.merge", customer, hide=False)
+    try:
+        with work.unit(db.session):
+            target = duplicates.merge_customer(db.session, current_user, customer.id,
+                                               request.form.to_dict())
+            into = {"name": target.name, "code": target.code, "id": target.id}
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("customers.show", customer_id=customer_id))
+    flash(_("已将客户并入 %(name)s（%(code)s），档案随之转移", name=into["name"],
+            code=into["code"]), "info")
+    return redirect(url_for("customers.show", customer_id=into["id"]))

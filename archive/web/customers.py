@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from archive.extensions import db
 from archive.services import access, customers, organisation, validation, work
 from archive.services.errors import DomainError
+from archive.web.corrections import same_person
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 # The customer form's two scales (004:23-25).
@@ -43,7 +44,8 @@ def new():
         except DomainError as exc:
             flash(exc.message, "error")
             return render_template("customers/new.html", departments=departments,
-                                   form=request.form, **SCALES), exc.status
+                                   form=request.form, same_person=same_person(exc),
+                                   **SCALES), exc.status
         flash(_("已登记客户 %(name)s", name=customer.name), "info")
         return redirect(url_for("customers.show", customer_id=customer.id))
     return render_template("customers/new.html", departments=departments, form={}, **SCALES)

@@ -72,7 +72,7 @@ def _todo(user) -> dict:
 @login_required
 def dashboard():
     scope = access.customer_filter(current_user)
-    customers = select(Customer.id)
+    customers = select(Customer.id).where(Customer.merged_into_id.is_(None))
     if scope is not None:
         customers = customers.where(scope)
     customer_ids = customers.subquery()

@@ -103,3 +103,39 @@ def test_a_reader_sees_a_move_without_its_numbers(login_as, make_customer, make_
     history = page[page.index("更正记录"):]
     assert "移动" in history and "顺序号" not in history and dossier.number not in history
     assert login_as("staff").get(f"/documents/{document.id}/edit").status_code == 403
+
+
+def test_the_new_customer_form_links_the_one_already_registered(login_as, make_customer,
+                                                               departments):
+    first = make_customer(name="张伟", phone="13800138000")
+    client = login_as("officer")
+    form = {"name": "张伟", "kind": "person", "phone": "13800138000", "grade": "普通",
+            "department": departments["XS"].id}
+    refused = client.post("/customers/new", data=form)
+    assert refused.status_code == 409
+    page = refused.get_data(as_text=True)
+    assert f'href="/customers/{first.id}"' in page and "确认不是同一人" in page
+    confirmed = client.post("/customers/new", data={**form, "confirm_different": "1"})
+    assert confirmed.status_code == 302
+    staff = login_as("staff").post("/customers/new", data=form).get_data(as_text=True)
+    assert f'href="/customers/{first.id}"' in staff and 'name="confirm_different"' not in staff
+
+
+def test_the_archive_room_merges_from_the_customer_page(login_as, make_customer,
+                                                       make_dossier):
+    kept = make_customer(name="张伟")
+    merged = make_customer(name="张伟", department="KF")
+    make_dossier(merged)
+    client = login_as("officer")
+    assert "合并重复客户" in client.get(f"/customers/{merged.id}").get_data(as_text=True)
+    response = client.post(f"/customers/{merged.id}/merge",
+                           data={"into": kept.code, "reason": "同一人"})
+    assert response.status_code == 302 and response.headers["Location"].endswith(
+        f"/customers/{kept.id}")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "已将客户并入" in page and "合并客户" in page[page.index("更正记录"):]
+    bad = client.post(f"/customers/{kept.id}/merge", data={"into": "", "reason": "x"})
+    assert bad.status_code == 302
+    assert "请填写合并到的客户" in client.get(bad.headers["Location"]).get_data(as_text=True)
+    assert "合并重复客户" not in login_as("staff").get(f"/customers/{kept.id}").get_data(
+        as_text=True)
