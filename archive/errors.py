@@ -2,12 +2,12 @@
 
 import logging
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask, g, jsonify, make_response, message_flashed, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from archive.extensions import db
-from archive.services import work
+from archive.services import audit, work
 from archive.services.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -51,10 +51,68 @@ def _record_denial(denial: dict) -> None:
                         permission=denial["action"], method=request.method, path=request.path)
 
 
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _refusal_reason(response) -> str:
+    """Why a write was refused: the domain error's message, the error a page flashed, or
+    the JSON error's message."""
+    if g.get("refusal_message"):
+        return g.refusal_message
+    if g.get("flashed_errors"):
+        return g.flashed_errors[-1]
+    if response.is_json:
+        body = response.get_json(silent=True) or {}
+        return str((body.get("error") or {}).get("message", ""))
+    return MESSAGES.get(response.status_code, "")
+
+
+def _uploaded_names() -> list[str]:
+    try:
+        return [f.filename or "" for f in request.files.values()]
+    except HTTPException:  # a body past the size limit is never read
+        return []
+
+
+def _audit_refused_write(response):
+    """A write refused with a 4xx (a rejected upload, a form error, a conflict) goes on
+    the record with who, what was asked and why, unless the refusal is recorded already
+    (access.denied, login.failed, a loan's or approval's own refusal). Signing in is the
+    login's own business."""
+    from flask_login import current_user
+
+    refused = 400 <= response.status_code < 500 and response.status_code != 401
+    # A page that flashes the reason and sends the browser back refused it all the same.
+    refused = refused or (300 <= response.status_code < 400 and bool(g.get("flashed_errors")))
+    if (request.method in WRITES and refused and request.endpoint != "auth.login"
+            and current_user.is_authenticated and not audit.refusal_recorded.get()):
+        work.record_refusal(db.session, current_user._get_current_object(),
+                            "request.refused", None, method=request.method,
+                            path=request.path, status=response.status_code,
+                            message=_refusal_reason(response)[:300],
+                            **({"files": names} if (names := _uploaded_names()) else {}))
+    return response
+
+
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def _nothing_refused_yet():
+        audit.refusal_recorded.set(False)
+        g.refusal_message = ""
+        g.flashed_errors = []
+
+    def _remember_error(sender, message, category, **extra):
+        if category == "error" and "flashed_errors" in g:
+            g.flashed_errors.append(str(message))
+
+    message_flashed.connect(_remember_error, app, weak=False)  # a local function
+
+    app.after_request(_audit_refused_write)
+
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
         work.discard(db.session)  # whatever the request had begun (its unit has rolled back)
+        g.refusal_message = exc.message
         denial = getattr(exc, "denial", None)
         if denial is not None:
             _record_denial(denial)

@@ -161,6 +161,7 @@ ROUTES = {
         "GET": on("file", "document.read")},
     ("audit.index", "/audit"): {"GET": needs("audit.view")},
     ("audit.export", "/audit/export.csv"): {"GET": needs("audit.view")},
+    ("audit.verify", "/audit/verify"): {"GET": needs("audit.view")},
     # The working-day calendar: anyone signed in reads it, the administrator keeps it.
     # CALENDAR_DAY is not in it: removing it answers 404 (the page flashes that), an
     # empty body is a form error (422).

@@ -19,10 +19,16 @@ from archive.models import AuditEvent, AuditHead
 from archive.services.errors import Invalid
 
 GENESIS = "0" * 64
+# What an event's outcome may be: done, refused, or failed (record_refusal).
+OUTCOMES = ("ok", "denied", "error")
 
 # The client address of the current request, set by the web layer; services stay
 # free of Flask request objects.
 client_ip: contextvars.ContextVar[str] = contextvars.ContextVar("client_ip", default="")
+# Whether the current request has put a refusal or failure on the record already (the web
+# layer audits a refused write that nothing else recorded: archive/errors.py).
+refusal_recorded: contextvars.ContextVar[bool] = contextvars.ContextVar("refusal_recorded",
+                                                                        default=False)
 
 
 def _object_ref(obj) -> tuple[str, str]:
@@ -93,6 +99,8 @@ def record(session, actor, action: str, obj=None, *, outcome: str = "ok", **deta
         prev_hash=head.hash,
     )
     event.hash = chain_hash(head.hash, event)
+    if outcome != "ok":
+        refusal_recorded.set(True)
     head.seq = event.seq
     head.hash = event.hash
     session.add(event)
@@ -136,8 +144,9 @@ def verify(session) -> ChainReport:
 
 def filters(params) -> dict:
     """The query's filters from the audit page's, its export's or the API's arguments:
-    actor, action, object_type, object (or object_id), and from/to as dates (whole days)
-    or times. A malformed date is refused (422)."""
+    actor (a user name), person (part of a display name or a user name), action (a code
+    or its prefix), outcome (ok, denied, error), object_type, object (or object_id), and
+    from/to as dates (whole days) or times. A malformed date or outcome is refused (422)."""
 
     def day(key, end=False):
         value = (params.get(key) or "").strip()
@@ -149,9 +158,14 @@ def filters(params) -> dict:
             raise Invalid("日期格式应为 YYYY-MM-DD") from None
         return datetime.combine(d.date(), time.max if end else time.min) if len(value) == 10 else d
 
+    outcome = (params.get("outcome") or "").strip() or None
+    if outcome not in (None, *OUTCOMES):
+        raise Invalid(f"结果只能是：{'、'.join(OUTCOMES)}", details={"field": "outcome"})
     return {
         "actor": (params.get("actor") or "").strip() or None,
+        "person": (params.get("person") or "").strip()[:100] or None,
         "action": (params.get("action") or "").strip() or None,
+        "outcome": outcome,
         "object_type": (params.get("object_type") or "").strip() or None,
         "object_id": (params.get("object") or params.get("object_id") or "").strip() or None,
         "start": day("from"),
@@ -161,13 +175,21 @@ def filters(params) -> dict:
 
 def query(session, *, actor: str | None = None, action: str | None = None,
           object_type: str | None = None, object_id: str | None = None,
-          start: datetime | None = None, end: datetime | None = None):
+          start: datetime | None = None, end: datetime | None = None,
+          person: str | None = None, outcome: str | None = None):
     """A select of events matching the filters, newest first (for the audit page and API)."""
+    from archive.models import User
+
     stmt = select(AuditEvent).order_by(AuditEvent.seq.desc())
     if actor:
         stmt = stmt.where(AuditEvent.actor_name == actor)
+    if person:
+        stmt = stmt.where(AuditEvent.actor_id.in_(select(User.id).where(
+            User.display_name.contains(person, autoescape=True) | (User.username == person))))
     if action:
-        stmt = stmt.where(AuditEvent.action.startswith(action))
+        stmt = stmt.where(AuditEvent.action.startswith(action, autoescape=True))
+    if outcome:
+        stmt = stmt.where(AuditEvent.outcome == outcome)
     if object_type:
         stmt = stmt.where(AuditEvent.object_type == object_type)
     if object_id:

@@ -1,4 +1,5 @@
-"""The auditors' page: search the audit trail, export it as CSV."""
+"""The auditors' page: search the audit trail in Chinese (audit_labels), verify its hash
+chain, export it as CSV (with the codes)."""
 
 import csv
 import io
@@ -7,7 +8,7 @@ from flask import Blueprint, Response, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from archive.extensions import db
-from archive.services import audit, validation, work
+from archive.services import access, audit, audit_labels, validation, work
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -33,9 +34,26 @@ def index():
     def page_url(number: int) -> str:
         return url_for("audit.index", **{**request.args.to_dict(), "page": number})
 
-    return render_template("audit/index.html", events=listing.events, params=request.args,
+    return render_template("audit/index.html", params=request.args,
+                           rows=audit_labels.rows(db.session, current_user, listing.events,
+                                                  listing.withheld),
+                           actions=sorted(audit_labels.ACTIONS.items(), key=lambda a: a[0]),
+                           outcomes=audit_labels.OUTCOMES,
                            total=listing.total, page=page, pages=pages, page_url=page_url,
                            withheld=listing.withheld, withheld_text=audit.WITHHELD)
+
+
+@bp.get("/verify")
+@login_required
+def verify():
+    """The same check as `flask verify-audit`, for the auditor: the whole chain, the first
+    broken event named. The check is itself recorded."""
+    access.require(current_user, "audit.view")
+    with work.unit(db.session):
+        report = audit.verify(db.session)
+        audit.record(db.session, current_user, "audit.verified", None, ok=report.ok,
+                     checked=report.checked, problem=report.problem)
+    return render_template("audit/verify.html", report=report)
 
 
 @bp.get("/export.csv")
