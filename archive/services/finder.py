@@ -4,7 +4,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from archive.models import Document, Dossier, User
+from archive.models import Document, Dossier, Level, User
 from archive.models.enums import CARRIERS, CATEGORIES, DocumentStatus
 from archive.services import access, audit, indexing, validation, work
 from archive.services.errors import Invalid, Unavailable
@@ -51,6 +51,25 @@ def build_query(params: dict):
         per_page=per_page,
         facets=str(params.get("facets", "1")).strip().lower() not in ("0", "false", "no"),
     )
+
+
+def filter_choices(session, actor: User) -> tuple[dict[int, str], list[Level]]:
+    """The departments and levels the search form offers `actor`: only those whose
+    documents the actor may open (a department within reach, a level within clearance;
+    绝密 to the GM and to those designated for something)."""
+    from archive.models import Customer, Department, Designation
+
+    scope = access.reach(actor)
+    stmt = select(Department).order_by(Department.id)
+    if not scope.unrestricted and scope.departments is not None:
+        granted = select(Customer.department_id).where(Customer.id.in_(scope.customers))
+        stmt = stmt.where(Department.id.in_(scope.departments) | Department.id.in_(granted))
+    departments = {d.id: d.name for d in session.execute(stmt).scalars()}
+    levels = [level for level in Level if scope.unrestricted or level <= scope.max_level]
+    if not scope.unrestricted and session.execute(
+            select(Designation.id).where(Designation.user_id == actor.id).limit(1)).first():
+        levels.append(Level.TOP_SECRET)
+    return departments, levels
 
 
 def search(session, actor: User, params: dict):

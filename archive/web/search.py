@@ -11,27 +11,40 @@ from archive.services.errors import DomainError
 bp = Blueprint("search", __name__, url_prefix="/search")
 
 
+def facet_url(params: dict, name: str, key: str) -> str:
+    """The search narrowed to one facet value (a year is its whole date range), from the
+    first page."""
+    narrowed = {k: v for k, v in params.items() if k != "page"}
+    if name == "year":
+        narrowed.update({"from": f"{key}-01-01", "to": f"{key}-12-31"})
+    else:
+        narrowed[name] = key
+    return url_for("search.index", **narrowed)
+
+
 @bp.get("")
 @login_required
 def index():
     params = request.args.to_dict()
-    departments = {d.id: d.name for d in db.session.query(Department).all()}
+    departments, levels = finder.filter_choices(db.session, current_user)
+    # Facets count only documents the user may open; their departments are named all the same.
+    names = {d.id: d.name for d in db.session.query(Department).all()}
+    choices = {"departments": departments, "levels": levels, "department_names": names}
     if not any(params.get(k) for k in ("q", "customer", "category", "classification",
                                        "department", "carrier", "from", "to")):
-        return render_template("search/index.html", params=params, result=None,
-                               departments=departments)
+        return render_template("search/index.html", params=params, result=None, **choices)
     try:
         with work.unit(db.session):  # the search's audit event, committed before rendering
             query, result, documents = finder.search(db.session, current_user, params)
     except DomainError as exc:
         flash(exc.message, "error")
         return render_template("search/index.html", params=params, result=None,
-                               departments=departments), exc.status
+                               **choices), exc.status
     pages = max(1, -(-result.total // query.per_page))
 
     def page_url(number: int) -> str:
         return url_for("search.index", **{**params, "page": number})
 
     return render_template("search/index.html", params=params, result=result, query=query,
-                           pages=pages, departments=departments, page_url=page_url,
-                           documents=documents)
+                           pages=pages, page_url=page_url, documents=documents,
+                           facet_url=lambda name, key: facet_url(params, name, key), **choices)

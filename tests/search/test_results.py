@@ -45,14 +45,15 @@ def test_facets_count_every_match_not_just_the_page(archive):
     }
 
 
-DATE_ASC = [14, 8, 15, 6, 7, 16, 4, 5, 1, 2, 9, 11, 3, 10, 12, 13]  # undated first
+DATED_ASC = [8, 15, 6, 7, 16, 4, 5, 1, 2, 9, 11, 3, 10, 12, 13]
+DATE_ASC = [*DATED_ASC, 14]  # undated last
 
 
-def test_sort_by_date_both_ways(archive):
+def test_sort_by_date_both_ways_with_undated_documents_last(archive):
     asc = archive.search(SearchQuery(sort="date_asc", per_page=100), ALL)
     desc = archive.search(SearchQuery(sort="date_desc", per_page=100), ALL)
     assert [h.document_id for h in asc.hits] == DATE_ASC
-    assert [h.document_id for h in desc.hits] == DATE_ASC[::-1]
+    assert [h.document_id for h in desc.hits] == [*DATED_ASC[::-1], 14]
 
 
 def test_empty_text_lists_newest_first(archive):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from . import IndexDoc
@@ -25,15 +26,27 @@ class Prepared:
     day: int | None  # doc_date as a proleptic ordinal, for range filters
     year: int | None
     sort_key: int  # date then id: one total order shared by all backends
+    sort_asc: int  # the same with undated documents after every date (oldest first)
     title: str
     text: str  # as extracted (capped), for snippets
     streams: dict[str, Streams]
     words: str  # space-separated ranking terms
 
 
+# Past every date a document can have: an undated document's day for the oldest-first order.
+UNDATED = dt.date.max.toordinal() + 1
+
+
 def sort_key(day: int | None, document_id: int) -> int:
-    """Undated documents sort as oldest; ties between equal dates break on id."""
+    """The newest-first order's key: undated documents below every date, so they come
+    last; ties between equal dates break on id."""
     return ((day or 0) << 32) | (document_id & 0xFFFFFFFF)
+
+
+def sort_asc(day: int | None, document_id: int) -> int:
+    """The oldest-first order's key: undated documents above every date, so they come
+    last in that order too."""
+    return ((day or UNDATED) << 32) | (document_id & 0xFFFFFFFF)
 
 
 def prepare(doc: IndexDoc) -> Prepared:
@@ -68,6 +81,7 @@ def prepare(doc: IndexDoc) -> Prepared:
         day=day,
         year=date.year if date else None,
         sort_key=sort_key(day, int(doc["id"])),
+        sort_asc=sort_asc(day, int(doc["id"])),
         title=doc.get("title") or "",
         text=text,
         streams=scoped,

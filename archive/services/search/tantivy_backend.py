@@ -45,6 +45,7 @@ def _schema() -> tantivy.Schema:
                             fast=True)
     b.add_integer_field("readers", indexed=True)
     b.add_integer_field("sort_key", fast=True)
+    b.add_integer_field("sort_asc", fast=True)
     b.add_text_field("category", tokenizer_name="raw", fast=True)
     b.add_text_field("carrier", tokenizer_name="raw")
     b.add_bytes_field("title_src", stored=True)
@@ -70,6 +71,7 @@ def _document(p: Prepared) -> tantivy.Document:
     for reader in p.readers:
         d.add_integer("readers", reader)
     d.add_integer("sort_key", p.sort_key)
+    d.add_integer("sort_asc", p.sort_asc)
     d.add_text("category", p.category)
     d.add_text("carrier", p.carrier)
     d.add_bytes("title_src", p.title.encode())
@@ -151,7 +153,7 @@ def _register(index: tantivy.Index) -> tantivy.Index:
 class TantivySearch(IndexService):
     """`SearchService` on tantivy."""
 
-    FORMAT = "tantivy-4"  # 2: quad streams; 3: tri streams; 4: access_level
+    FORMAT = "tantivy-5"  # 2: quad streams; 3: tri streams; 4: access_level; 5: sort_asc
 
     def __init__(self, root: pathlib.Path):
         self.index: tantivy.Index | None = None
@@ -209,9 +211,11 @@ class TantivySearch(IndexService):
         if plan.sort == "relevance":
             result = searcher.search(query, plan.limit, count=count, offset=plan.offset)
         else:
-            order = tantivy.Order.Desc if plan.sort == "date_desc" else tantivy.Order.Asc
+            # Undated documents last either way: each order has its own key.
+            newest = plan.sort == "date_desc"
             result = searcher.search(query, plan.limit, count=count, offset=plan.offset,
-                                     order_by_field="sort_key", order=order)
+                                     order_by_field="sort_key" if newest else "sort_asc",
+                                     order=tantivy.Order.Desc if newest else tantivy.Order.Asc)
         found = []
         for score, address in result.hits:
             doc = searcher.doc(address)

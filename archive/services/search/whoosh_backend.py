@@ -34,6 +34,7 @@ def _schema() -> fields.Schema:
     spec: dict[str, fields.FieldType] = {
         "id": fields.NUMERIC(int, stored=True, unique=True),
         "sort_key": fields.NUMERIC(int, bits=64, sortable=True),
+        "sort_asc": fields.NUMERIC(int, bits=64, sortable=True),
         "readers": fields.NUMERIC(int),
         "category": fields.ID(sortable=True),
         "carrier": fields.ID,
@@ -55,7 +56,7 @@ SCHEMA = _schema()
 
 def _fields(p: Prepared) -> dict:
     out = {
-        "id": p.id, "sort_key": p.sort_key, "readers": list(p.readers), "category": p.category,
+        "id": p.id, "sort_key": p.sort_key, "sort_asc": p.sort_asc, "readers": list(p.readers), "category": p.category,
         "carrier": p.carrier, "title_src": p.title, "text_src": p.text, "words": p.words,
     }
     for name in _INT_FIELDS:
@@ -111,7 +112,7 @@ def _compile(node: Node, rank: bool = False) -> wq.Query:
 class WhooshSearch(IndexService):
     """`SearchService` on Whoosh."""
 
-    FORMAT = "whoosh-4"  # 2: quad streams; 3: tri streams; 4: access_level
+    FORMAT = "whoosh-5"  # 2: quad streams; 3: tri streams; 4: access_level; 5: sort_asc
 
     def __init__(self, root: pathlib.Path):
         self.index: whoosh.index.Index | None = None
@@ -167,7 +168,9 @@ class WhooshSearch(IndexService):
         if plan.filters is not None:
             options["filter"] = _compile(plan.filters)
         if plan.sort != "relevance":
-            options["sortedby"] = sorting.FieldFacet("sort_key", reverse=plan.sort == "date_desc")
+            # Undated documents last either way: each order has its own key.
+            options["sortedby"] = (sorting.FieldFacet("sort_key", reverse=True)
+                                   if plan.sort == "date_desc" else sorting.FieldFacet("sort_asc"))
         results = searcher.search(query, **options)
         found = [
             Found(hit["id"], hit["dossier_id"], hit["customer_id"], hit["title_src"],
