@@ -393,6 +393,13 @@ ROUTES = {
         "POST": on("customer", "customer.view", "customer.merge", ok={422})},
     ("corrections.merge_customer", "/customers/<int:customer_id>/merge"): {
         "POST": on("customer", "customer.view", "customer.merge")},
+    # A manual reference: the archive room removes it; once removed it is not found (404;
+    # the page flashes that).
+    ("api.remove_reference", "/api/v1/dossiers/<int:dossier_id>/references/<int:reference_id>"): {
+        "DELETE": on("reference", "dossier.view", "reference.remove", ok={404})},
+    ("corrections.remove_reference",
+     "/dossiers/<int:dossier_id>/references/<int:reference_id>/remove"): {
+        "POST": on("reference", "dossier.view", "reference.remove")},
 }
 
 QUERY = {"/search": "?q=合同", "/api/v1/search": "?q=合同"}
@@ -539,7 +546,13 @@ def _build_world(app) -> World:
         {"credential": filing.Upload("证件.pdf", PDF), "notice": filing.Upload("通知书.pdf", PDF)},
         store=store, limits=limits)
     session.commit()
+    # A manual reference between two customers' dossiers, for the archive room to remove.
+    manual = customers.add_reference(session, officer, dossiers["xs_public"].id,
+                                     {"to_dossier_id": dossiers["kf_internal"].id})
+    session.commit()
     targets.update({
+        "reference": {"manual": ({"dossier_id": dossiers["xs_public"].id,
+                                  "reference_id": manual.id}, dossiers["xs_public"])},
         "loan": {"read": ({"loan_id": loan.id}, loan)},
         "loan_scan": {"police": ({"loan_id": external.id, "scan_id": external.scans[0].id},
                                  external)},
@@ -564,6 +577,7 @@ def _build_world(app) -> World:
         "customer": {"customer_id": MISSING}, "dossier": {"dossier_id": MISSING},
         "document": {"document_id": MISSING},
         "file": {"document_id": MISSING, "file_id": MISSING},
+        "reference": {"dossier_id": MISSING, "reference_id": MISSING},
     }
 
     # The administrator's targets: an account nobody here logs in with, its token and

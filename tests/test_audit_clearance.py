@@ -87,9 +87,10 @@ def _audit(client, api, user="auditor", **query):
 
 def test_a_reference_to_a_hidden_dossier_does_not_name_it(app, client, api, make_customer,
                                                          make_dossier):
-    customer = make_customer("钱参照")
-    low = make_dossier(customer, room="0101", actor="gm")
-    secret = make_dossier(customer, room="0102", actor="gm", classification="绝密")
+    # Two customers: one customer's dossiers already refer to each other (000:738).
+    low = make_dossier(make_customer("钱参照"), room="0101", actor="gm")
+    secret = make_dossier(make_customer("钱参照二"), room="0102", actor="gm",
+                          classification="绝密")
     db.session.commit()
     g.pop("_login_user", None)
     made = client.post(f"/api/v1/dossiers/{low.id}/references", headers=api("gm"),

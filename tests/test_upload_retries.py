@@ -123,9 +123,11 @@ def test_a_retried_api_upload_returns_the_first_document(app, client, api, users
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.get_json() == first.get_json()
     assert archive_state(app) == before
-    # Without a key, the same request files a second document, as it always did.
-    assert _post(client, headers, dossier.id, data=pdf, key=None).get_json()["id"] != \
-        first.get_json()["id"]
+    # Without a key, the same request is a second upload of the same bytes: refused as a
+    # duplicate, then filed as a second document once confirmed (issue 18).
+    assert _post(client, headers, dossier.id, data=pdf, key=None).status_code == 409
+    assert _post(client, headers, dossier.id, data=pdf, key=None,
+                 confirm_duplicate="1").get_json()["id"] != first.get_json()["id"]
 
 
 def test_a_key_reused_for_another_upload_is_refused_and_nothing_changes(
@@ -146,7 +148,7 @@ def test_keys_belong_to_their_user_and_must_be_well_formed(app, client, api, mak
     dossier = make_dossier(make_customer())
     db.session.commit()
     first = _post(client, api("officer"), dossier.id).get_json()
-    second = _post(client, api("gmoffice"), dossier.id).get_json()
+    second = _post(client, api("gmoffice"), dossier.id, confirm_duplicate="1").get_json()
     assert first["id"] != second["id"]
     before = archive_state(app)
     for bad in ("x" * 101, "带中文的键", "with space"):

@@ -69,6 +69,14 @@ def merge_customer(customer_id: int):
     return jsonify(answer)
 
 
+@bp.delete("/dossiers/<int:dossier_id>/references/<int:reference_id>")
+@login_required
+def remove_reference(dossier_id: int, reference_id: int):
+    with work.unit(db.session):
+        customers.remove_reference(db.session, current_user, dossier_id, reference_id)
+    return "", 204
+
+
 # ---- the OpenAPI description of these routes (merged into openapi.SPEC) -------------
 
 def _describe() -> None:
@@ -166,6 +174,11 @@ def _describe() -> None:
         (200, oa._json(oa._ref("Customer"), "The customer merged into, with its dossiers.")),
         (400, 403, 404, 409, 422), parameters=[oa._id("customer_id", "customer")],
         requestBody=oa._body("Merge"))}
+    oa.PATHS["/api/v1/dossiers/{dossier_id}/references/{reference_id}"] = {"delete": oa._operation(
+        "Remove a manual reference, both directions (archive room; audited); the references "
+        "between one customer's dossiers are the archive's own (409)", "dossiers",
+        (204, {"description": "Removed."}), (403, 404, 409),
+        parameters=[oa._id("dossier_id", "dossier"), oa._id("reference_id", "reference")])}
     oa.PATHS["/api/v1/documents/{document_id}/withdraw"] = {"post": oa._operation(
         "撤销归档: withdraw a mis-filed document (archive room, with a reason); it leaves "
         "lists, search and lending, keeps its record, number and files", "documents",

@@ -230,9 +230,16 @@ SCHEMAS = {
     "Reference": {
         "type": "object", "required": ["to_dossier_id", "to_number", "kind"],
         "properties": {
+            "id": {"type": "integer"},
             "to_dossier_id": {"type": "integer"}, "to_number": {"type": "string"},
-            "kind": {"type": "string", "enum": ["same_customer", "case_file", "related"]},
+            "to_kind": {"type": "string", "enum": ["customer", "case"],
+                        "description": "A customer dossier or a litigation case file."},
+            "kind": {"type": "string", "enum": ["same_customer", "case_file", "related"],
+                     "description": ("same_customer: made by the archive between one "
+                                     "customer's dossiers; case_file, related: manual.")},
             "document_id": _nullable("integer"), "note": _nullable("string"),
+            "manual": {"type": "boolean",
+                       "description": "Made by a person, and removable by the archive room."},
         },
     },
     "DocumentUpload": {
@@ -259,6 +266,10 @@ SCHEMAS = {
             "document_number": {"type": "string", "maxLength": 100, "description": "文号."},
             "remarks": {"type": "string", "maxLength": 2000},
             "department": DEPARTMENT_INPUT,
+            "confirm_duplicate": {"type": "string", "enum": ["0", "1", "true", "false"],
+                                  "description": (
+                "1: file it although the same bytes are already filed where the user may "
+                "see them (else 409 `duplicate_file`, naming those documents).")},
         },
     },
     "StoredFile": {

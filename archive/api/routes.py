@@ -143,6 +143,7 @@ def upload_document(dossier_id: int):
     with work.unit(db.session):
         intake = filing.preflight(db.session, current_user, dossier_id, request.form.to_dict(),
                                   uploads, key=request.headers.get("Idempotency-Key"),
+                                  warn_duplicates=True,
                                   limits=filing.Limits.from_config(current_app.config))
     filing.read_files(intake)
     with work.unit(db.session):

@@ -48,8 +48,9 @@ def dossier_summary(d: Dossier) -> dict:
 
 
 def reference(r: DossierReference) -> dict:
-    return {"to_dossier_id": r.to_dossier_id, "to_number": r.to_dossier.number,
-            "kind": r.kind, "document_id": r.document_id, "note": r.note}
+    return {"id": r.id, "to_dossier_id": r.to_dossier_id, "to_number": r.to_dossier.number,
+            "to_kind": r.to_dossier.kind, "kind": r.kind, "document_id": r.document_id,
+            "note": r.note, "manual": r.kind != "same_customer"}
 
 
 def stored_file(f: StoredFile) -> dict:

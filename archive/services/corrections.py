@@ -213,7 +213,7 @@ class Change:
 
 LABELS = {**CUSTOMER_FIELDS, **DOSSIER_FIELDS, **DOCUMENT_FIELDS,
           "department": "负责部门", "doc_date": "日期", "location": "保存地点",
-          "place": "位置"}
+          "place": "位置", "customer": "客户"}
 
 
 def history(session, obj) -> list[Change]:

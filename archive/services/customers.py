@@ -288,10 +288,18 @@ def add_reference(session, actor: User, from_id, data: dict) -> DossierReference
         document = get_or_404(session, Document, document_id)
         if document.dossier_id != source.id or not access.can(actor, "document.view", document):
             raise not_found("document")
-    kind = validation.choice(data, "kind", "参照类型", ["case_file", "related"], default="case_file")
-    if session.execute(select(DossierReference.id).filter_by(
-            from_dossier_id=source.id, to_dossier_id=target.id, kind=kind)).first():
-        raise Conflict("参照已存在")
+    # What the reference is follows from the dossier referred to: a case file, or another
+    # dossier (REFERENCE_KINDS).
+    kind = validation.choice(data, "kind", "参照类型", ["case_file", "related"],
+                             default="case_file" if target.kind == "case" else "related")
+    if kind == "case_file" and target.kind != "case":
+        raise Invalid(f"{target.number} 不是诉讼案卷；参照其他档案请选“相关档案”",
+                      details={"field": "kind"})
+    existing = session.execute(select(DossierReference.kind).filter_by(
+        from_dossier_id=source.id, to_dossier_id=target.id)).scalars().first()
+    if existing is not None:
+        raise Conflict(f"两份档案之间已有参照（{REFERENCE_KINDS[existing]}）",
+                       code="duplicate_reference")
     ref = DossierReference(from_dossier_id=source.id, to_dossier_id=target.id, kind=kind,
                            document_id=document_id,
                            note=validation.text(data, "note", "说明", max_len=300),
@@ -318,6 +326,34 @@ def get_dossier(session, actor: User, dossier_id, *, record: bool = True) -> Dos
 def visible_dossiers(actor: User, customer: Customer) -> list[Dossier]:
     """The customer's dossiers the actor may open (web page and API alike)."""
     return [d for d in customer.dossiers if access.can(actor, "dossier.view", d)]
+
+
+# What a reference is, as the dossier page names it.
+REFERENCE_KINDS = {"same_customer": "同一客户的其他档案，自动建立", "case_file": "诉讼案卷",
+                   "related": "相关档案"}
+
+
+def remove_reference(session, actor: User, dossier_id, reference_id) -> DossierReference:
+    """Remove a manual reference (both directions; the archive room). The references
+    between one customer's dossiers are kept by the archive itself (000:738)."""
+    source = get_or_404(session, Dossier, dossier_id)
+    access.require(actor, "dossier.view", source)
+    access.require(actor, "reference.remove", source, hide=False)
+    ref = session.get(DossierReference, validation.row_id(reference_id) or -1)
+    if ref is None or ref.from_dossier_id != source.id:
+        raise NotFound("参照不存在")
+    if ref.kind == "same_customer":
+        raise Conflict("同一客户的档案之间的参照由系统建立，不能删除", code="automatic_reference")
+    target = ref.to_dossier
+    back = session.execute(select(DossierReference).filter_by(
+        from_dossier_id=target.id, to_dossier_id=source.id, kind=ref.kind)).scalar_one_or_none()
+    for row in (ref, back):
+        if row is not None:
+            session.delete(row)
+    session.flush()
+    audit.record(session, actor, "dossier.reference_removed", source, to=target.number,
+                 kind=ref.kind, note=ref.note)
+    return ref
 
 
 def references(session, actor: User, dossier: Dossier) -> list[DossierReference]:

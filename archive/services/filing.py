@@ -36,6 +36,7 @@ from archive.models.enums import (
 from archive.services import (
     access,
     audit,
+    duplicates,
     extraction,
     filetypes,
     indexing,
@@ -94,7 +95,7 @@ def default_retention(session, category: str) -> str:
 
 
 def preflight(session, actor: User, dossier_id, data: dict, uploads: list[Upload], *,
-              limits: Limits, key: str | None = None) -> Intake:
+              limits: Limits, key: str | None = None, warn_duplicates: bool = False) -> Intake:
     """Step one of filing: every check the database answers (the dossier, the actor's
     rights, the fields), reading only. The caller ends this read transaction (a unit of
     its own) before `read_files`, so that no lock is held while the files are read.
@@ -102,7 +103,10 @@ def preflight(session, actor: User, dossier_id, data: dict, uploads: list[Upload
     `key` is a client's idempotency key: a client that lost the answer (a dropped
     connection, a timeout) sends the same upload with the same key again and gets the
     first document back instead of a duplicate (the intake comes back with `replay`
-    set). The same key with a different request is refused (409)."""
+    set). The same key with a different request is refused (409).
+
+    `warn_duplicates` (a person uploading): bytes already filed where the actor may see
+    them are refused (409 `duplicate_file`, naming where) unless `confirm_duplicate`."""
     intake = Intake(actor=actor, data=data, uploads=uploads, limits=limits)
     if key is not None:
         intake.key = (_check_upload_key(key), upload_fingerprint(dossier_id, data, uploads))
@@ -139,6 +143,11 @@ def preflight(session, actor: User, dossier_id, data: dict, uploads: list[Upload
     # The customer's responsible department answers for every document in its dossiers:
     # access, search scope and the department facet all follow it.
     fields["department_id"] = dossier.customer.department_id
+    # The same bytes already filed where the actor may see them: refused with where, before
+    # anything is stored, unless the actor confirms (what the actor may not see is not told).
+    fields["duplicate_of"] = [d.id for d in duplicates.check_file(
+        session, actor, [hashlib.sha256(u.data).hexdigest() for u in uploads],
+        confirm=duplicates.confirmed(data, "confirm_duplicate"))] if warn_duplicates else []
     intake.dossier, intake.fields = dossier, fields
     return intake
 
@@ -232,9 +241,11 @@ def _write(session, intake: Intake, store: LocalBlobStore, created: list[str]) -
         session.add(UploadKey(user_id=actor.id, key=intake.key[0], fingerprint=intake.key[1],
                               document_id=document.id))
         session.flush()
+    confirmed = {"duplicate_of": fields["duplicate_of"]} if fields.get("duplicate_of") else {}
     audit.record(session, actor, "document.uploaded", document, dossier=dossier.number,
                  seq=document.seq, group=fields["group"],
-                 files=[{"name": f.original_name, "sha256": f.sha256} for f in stored])
+                 files=[{"name": f.original_name, "sha256": f.sha256} for f in stored],
+                 **confirmed)
     return document
 
 

@@ -158,3 +158,20 @@ def merge_customer(customer_id: int):
     flash(_("已将客户并入 %(name)s（%(code)s），档案随之转移", name=into["name"],
             code=into["code"]), "info")
     return redirect(url_for("customers.show", customer_id=into["id"]))
+
+
+@bp.post("/dossiers/<int:dossier_id>/references/<int:reference_id>/remove")
+@login_required
+def remove_reference(dossier_id: int, reference_id: int):
+    dossier = customers.get_dossier(db.session, current_user, dossier_id, record=False)
+    access.require(current_user, "reference.remove", dossier, hide=False)
+    try:
+        with work.unit(db.session):
+            ref = customers.remove_reference(db.session, current_user, dossier_id,
+                                             reference_id)
+            number = ref.to_dossier.number
+    except DomainError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(_("已删除到 %(number)s 的参照", number=number), "info")
+    return redirect(url_for("dossiers.show", dossier_id=dossier_id))

@@ -72,7 +72,7 @@ def upload(dossier_id: int):
             with work.unit(db.session):
                 intake = filing.preflight(
                     db.session, current_user, dossier.id, request.form.to_dict(), uploads,
-                    key=request.form.get("upload_key") or None,
+                    key=request.form.get("upload_key") or None, warn_duplicates=True,
                     limits=filing.Limits.from_config(current_app.config))
             filing.read_files(intake)
             with work.unit(db.session):
@@ -82,8 +82,9 @@ def upload(dossier_id: int):
                          "title": document.title}
         except DomainError as exc:
             flash(exc.message, "error")
+            filed = exc.details.get("existing") if exc.code == "duplicate_file" else None
             return render_template("dossiers/upload.html", dossier=dossier,
-                                   form=request.form), exc.status
+                                   form=request.form, duplicate_files=filed), exc.status
         if not access.can(current_user, "numbering.view"):
             flash(_("此表单已提交过，文件已归档，未重复归档：%(group)s 组《%(title)s》", **filed)
                   if replayed else _("已归档：%(group)s 组《%(title)s》", **filed), "info")

@@ -196,3 +196,57 @@ def test_only_the_archive_room_merges(call, twice):
         assert response.status_code in (403, 404), username
     db.session.expire_all()
     assert db.session.get(Customer, merged.id).merged_into_id is None
+
+
+# -- the same file twice -----------------------------------------------------------------
+
+def _upload(call, user, dossier, data, **fields):
+    import io
+
+    return call(user, "POST", f"/api/v1/dossiers/{dossier.id}/documents",
+                data={"title": "认购书", "category": "销售",
+                      "file": (io.BytesIO(data), "认购书.pdf"), **fields})
+
+
+def test_a_file_filed_twice_is_refused_naming_where(app, call, make_customer, make_dossier):
+    first_dossier = make_dossier(make_customer(name="张伟"), room="1201")
+    second_dossier = make_dossier(make_customer(name="李娜"), room="1202")
+    pdf = _pdf()
+    first = _upload(call, "staff", first_dossier, pdf)
+    assert first.status_code == 201, first.json
+    state = archive_state(app)
+    again = _upload(call, "staff", second_dossier, pdf, title="李娜 认购书")
+    assert again.status_code == 409
+    error = again.json["error"]
+    assert error["code"] == "duplicate_file"
+    assert first_dossier.number in error["message"] and "《认购书》" in error["message"]
+    assert error["details"]["existing"] == [{
+        "document_id": first.json["id"], "dossier_id": first_dossier.id,
+        "dossier_number": first_dossier.number, "group": "a", "title": "认购书"}]
+    assert archive_state(app) == state
+    confirmed = _upload(call, "staff", second_dossier, pdf, title="李娜 认购书",
+                        confirm_duplicate="1")
+    assert confirmed.status_code == 201, confirmed.json
+    [event] = [e for e in _events("document.uploaded") if e.get("duplicate_of")]
+    assert event["duplicate_of"] == [first.json["id"]]
+
+
+def test_a_copy_the_user_may_not_see_is_neither_named_nor_warned(app, call, make_customer,
+                                                                 make_dossier):
+    """客服中心's staff file bytes 销售经营部 holds: filed without a word about the other."""
+    pdf = _pdf()
+    xs = make_dossier(make_customer(name="张伟", department="XS"), room="1201")
+    kf = make_dossier(make_customer(name="李娜", department="KF"), room="0801")
+    assert _upload(call, "staff", xs, pdf).status_code == 201
+    response = _upload(call, "service", kf, pdf, title="李娜 认购书")
+    assert response.status_code == 201, response.json
+    assert xs.number not in response.get_data(as_text=True)
+
+
+def test_a_withdrawn_copy_is_no_duplicate(call, make_customer, make_dossier):
+    pdf = _pdf()
+    dossier = make_dossier(make_customer(name="张伟"))
+    first = _upload(call, "officer", dossier, pdf)
+    assert call("officer", "POST", f"/api/v1/documents/{first.json['id']}/withdraw",
+                json={"reason": "归错客户"}).status_code == 200
+    assert _upload(call, "officer", dossier, pdf).status_code == 201

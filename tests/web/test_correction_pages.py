@@ -139,3 +139,25 @@ def test_the_archive_room_merges_from_the_customer_page(login_as, make_customer,
     assert "请填写合并到的客户" in client.get(bad.headers["Location"]).get_data(as_text=True)
     assert "合并重复客户" not in login_as("staff").get(f"/customers/{kept.id}").get_data(
         as_text=True)
+
+
+def test_the_upload_form_names_where_a_file_is_filed(login_as, make_customer, make_dossier):
+    import io
+
+    from archive import samples
+
+    pdf = samples.make_pdf("重复", ["同一份文件。"])
+    dossier = make_dossier(make_customer(name="张伟"))
+    client = login_as("officer")
+
+    def upload(**extra):
+        return client.post(f"/dossiers/{dossier.id}/upload", data={
+            "title": "认购书", "category": "销售", "file": (io.BytesIO(pdf), "认购书.pdf"),
+            **extra}, content_type="multipart/form-data")
+
+    assert upload().status_code == 302
+    refused = upload()
+    assert refused.status_code == 409
+    page = refused.get_data(as_text=True)
+    assert "此文件已归档" in page and 'name="confirm_duplicate"' in page
+    assert upload(confirm_duplicate="1").status_code == 302
