@@ -1,6 +1,7 @@
 """flask --app archive <command>: set-up, users, tokens, index and integrity checks."""
 
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -179,3 +180,40 @@ def init_app(app: Flask) -> None:
             click.echo("演示数据已存在，跳过")
             return
         demo.load(db.session, echo=click.echo)
+
+    @app.cli.command("import")
+    @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+    @click.option("--user", "username", required=True, help="the archive-room user filing the rows")
+    @click.option("--manifest", default=None, help="the manifest's path inside FOLDER "
+                  "(default: manifest.csv, manifest.xlsx, 清单.csv or 清单.xlsx)")
+    @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="write the per-row report (CSV) here")
+    def import_command(folder, username, manifest, report):
+        """Import FOLDER: a manifest (CSV or XLSX) and the files it names. A rerun of the
+        same manifest resumes it: rows filed or skipped before are not filed again."""
+        from archive.services import imports
+
+        actor = _user_named(username)
+        try:
+            with work.unit(db.session):
+                batch = imports.open_import(db.session, actor, folder, kind="folder",
+                                            source=str(folder.resolve()), manifest=manifest)
+        except DomainError as exc:
+            _fail(exc.message)
+        settings = imports.Settings.from_app(current_app)
+        with click.progressbar(length=batch.rows_total, label="导入", file=sys.stderr) as bar:
+            def progress(done, total):
+                bar.update(done - bar.pos)
+
+            batch = imports.run(db.session, actor, batch.id, folder, settings, progress=progress)
+        found = imports.counts(db.session, batch)
+        if report is not None:
+            report.write_text(imports.report_csv(batch), encoding="utf-8")
+        for row in batch.rows:
+            if row.state == "refused":
+                click.echo(f"第 {row.row_number} 行拒收：{row.reason}", err=True)
+        db.session.commit()  # end the read
+        if batch.state == "failed":
+            _fail(f"导入 #{batch.id} 失败：{batch.error}")
+        click.echo(f"导入 #{batch.id}：归档 {found['filed']} 行，跳过（已归档）{found['skipped']} 行，"
+                   f"拒收 {found['refused']} 行")

@@ -35,6 +35,7 @@ from archive.models.document import (
 )
 from archive.models.enums import Level, Role
 from archive.models.external_loan import ExternalReader, LoanCopy, LoanFile, ReaderKind
+from archive.models.imports import Import, ImportRow, ImportState
 from archive.models.job import Job, JobState
 from archive.models.loan import Loan, LoanItem, LoanKind, LoanStatus, LossReport
 from archive.models.org import (
@@ -69,6 +70,9 @@ __all__ = [
     "DossierReference",
     "ExternalReader",
     "Group",
+    "Import",
+    "ImportRow",
+    "ImportState",
     "Job",
     "JobState",
     "Level",

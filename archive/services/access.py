@@ -414,6 +414,9 @@ RULES: dict[str, Rule] = {
     # The working-day calendar (holidays, 调休) that loan periods and transfer deadlines
     # count on; everyone signed in reads it.
     "calendar.manage": lambda user, role, obj: role is Role.ADMIN,
+    # Bulk import (issue 19): loading a whole archive is the archive room's, and what it
+    # files is in the archive room's custody at once.
+    "import.run": lambda user, role, obj: role in ARCHIVE_ROOM,
     # Sequence numbers are given across every level: a gap would tell a reader that an
     # item above them exists. Only the archive room (its auditors, the GM) works with
     # them (docs/hardening.md, finding 14).

@@ -263,6 +263,33 @@ def create_dossier(session, actor: User, data: dict, *, number_format: str) -> D
     return dossier
 
 
+def dossier_of_unit(session, actor: User, customer: Customer, data: dict, *,
+                    number_format: str) -> Dossier:
+    """The customer's dossier for the unit `data` names (project, building, unit_no,
+    room), opened as `create_dossier` opens one if the customer has none there yet (a
+    bulk import files into it either way)."""
+    access.require(actor, "customer.view", customer)
+    unit = _unit(session, data)
+    found = session.execute(
+        select(Dossier).where(Dossier.customer_id == customer.id, Dossier.unit_id == unit.id,
+                              Dossier.kind == "customer").order_by(Dossier.id)
+    ).scalars().first()
+    if found is not None:
+        return found
+    return create_dossier(session, actor, {**data, "customer_id": customer.id},
+                          number_format=number_format)
+
+
+def holder_of_unit(session, name: str, data: dict) -> Customer | None:
+    """The customer called `name` who holds a dossier on the unit `data` names: a
+    manifest row without a customer code or ID number means that customer, if any."""
+    unit = _unit(session, data)
+    return session.execute(
+        select(Customer).join(Dossier, Dossier.customer_id == Customer.id)
+        .where(Dossier.unit_id == unit.id, Customer.name == name).order_by(Customer.id)
+    ).scalars().first()
+
+
 def add_reference(session, actor: User, from_id, data: dict) -> DossierReference:
     """A manual reference, e.g. from the judgment filed in a customer dossier to the
     litigation case file (000:824)."""

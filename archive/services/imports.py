@@ -1,0 +1,425 @@
+"""Bulk import (批量导入, issue 19): a folder with a manifest, filed row by row through the
+same steps as an upload (filing.preflight, read_files, file_intake: type by content,
+limits, extraction, numbering, audit), customers and dossiers opened when missing.
+
+A row is one unit of work: its document, any customer or dossier it opened, its audit
+events and its row state commit together or not at all, so a bad row never stops the
+rest and never half-files, and a rerun of the same manifest (after a crash, a kill, or
+with refused rows put right) files only what is not filed yet. Reading and extracting the
+files, the slow part, runs in a pool of processes ahead of the rows being written; the
+index is written once per batch of rows, after their commits (docs/import.md).
+"""
+
+import csv
+import io
+import logging
+import os
+import socket
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from archive.clock import now
+from archive.models import Customer, Document, StoredFile, User
+from archive.models.enums import DocumentStatus
+from archive.models.imports import SETTLED, Import, ImportRow, ImportState, RowState
+from archive.services import (
+    access,
+    audit,
+    customers,
+    filing,
+    import_sources,
+    indexing,
+    numbering,
+    personal_data,
+    work,
+)
+from archive.services.errors import Conflict, DomainError, Invalid, TooLarge
+from archive.services.storage import LocalBlobStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Settings:
+    """What the app gives an import: where blobs go, the upload limits, the dossier number
+    format, how many processes read files, rows per index write and the lease."""
+
+    store: LocalBlobStore
+    limits: filing.Limits
+    number_format: str
+    code_format: str = numbering.DEFAULT_CUSTOMER_CODE
+    workers: int = 0
+    batch: int = 200
+    lease_seconds: int = 300
+
+    @classmethod
+    def from_app(cls, app) -> "Settings":
+        """The settings `app` is configured with (IMPORT_WORKERS, IMPORT_BATCH, ...)."""
+        config = app.config
+        return cls(store=app.extensions["blob_store"], limits=filing.Limits.from_config(config),
+                   number_format=config["DOSSIER_NUMBER_FORMAT"],
+                   code_format=config["CUSTOMER_CODE_FORMAT"],
+                   workers=config.get("IMPORT_WORKERS", os.cpu_count() or 1),
+                   batch=config.get("IMPORT_BATCH", 200),
+                   lease_seconds=config.get("IMPORT_LEASE_SECONDS", 300))
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _holder_alive(name: str) -> bool:
+    """Whether the process named `name` (host:pid) may still be running: one on this host
+    is asked directly, one elsewhere is trusted until its lease runs out."""
+    host, _, pid = name.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# -- opening an import -------------------------------------------------------------------
+
+def open_import(session, actor: User, folder: Path, *, kind: str, source: str,
+                manifest: str | None = None) -> Import:
+    """The import of the manifest in `folder`: the one already known by the manifest's
+    SHA-256 (a rerun resumes it), or a new one, queued. The manifest is read and checked
+    here; a manifest that cannot be read is refused as a whole (nothing is recorded)."""
+    access.require(actor, "import.run")
+    sheet = import_sources.read_manifest(import_sources.find_manifest(folder.resolve(), manifest))
+    batch = session.execute(
+        select(Import).where(Import.manifest_sha256 == sheet.sha256)).scalar_one_or_none()
+    if batch is None:
+        batch = Import(manifest_sha256=sheet.sha256, kind=kind, source=source[:500],
+                       created_by_id=actor.id)
+        session.add(batch)
+        session.flush()
+        audit.record(session, actor, "import.opened", batch, manifest=sheet.sha256,
+                     source=source[:200], rows=len(sheet.rows))
+    elif batch.state == ImportState.RUNNING and not _lease_over(batch):
+        raise Conflict(f"这份清单正在导入（导入 #{batch.id}，{batch.worker}），请稍后再试",
+                       code="import_running")
+    else:
+        batch.kind, batch.source = kind, source[:500]
+        batch.state, batch.error = ImportState.QUEUED.value, None
+        audit.record(session, actor, "import.resumed", batch, source=source[:200])
+    batch.rows_total = len(sheet.rows)
+    batch.updated_at = now()
+    session.flush()
+    return batch
+
+
+def _lease_over(batch: Import) -> bool:
+    return (batch.lease_until is None or batch.lease_until < now()
+            or not _holder_alive(batch.worker))
+
+
+# -- running it --------------------------------------------------------------------------
+
+@dataclass
+class _Read:
+    """What reading a row's files gave: the filing step's files and carrier, or why not."""
+
+    files: list | None = None
+    carrier: str | None = None
+    refused: str | None = None
+
+
+def read_row(paths: list[tuple[str, str]], data: dict, limits: filing.Limits) -> _Read:
+    """Step two of filing (filing.read_files) for one row, in a pool process: inspect the
+    files by content against the limits and extract their text. Never raises for the
+    row's files: a refusal is returned with its reason."""
+    try:
+        uploads = []
+        for name, path in paths:
+            size = os.stat(path).st_size
+            if size > limits.max_bytes:  # not read into memory at all
+                raise TooLarge(f"文件过大：{size / 2**20:.1f} MB，单个文件不能超过 "
+                               f"{limits.max_bytes / 2**20:.0f} MB", code="too_large")
+            with open(path, "rb") as fh:
+                uploads.append(filing.Upload(name, fh.read()))
+        intake = filing.Intake(actor=None, data=data, uploads=uploads, limits=limits)
+        filing.read_files(intake)
+    except DomainError as exc:
+        names = "、".join(name for name, _ in paths)
+        return _Read(refused=f"{names}：{exc.message}" if names else exc.message)
+    except OSError as exc:
+        return _Read(refused=f"文件无法读取：{exc.strerror or exc}")
+    return _Read(files=intake.files, carrier=intake.fields["carrier"])
+
+
+def _locate(folder: Path, values: dict) -> tuple[list[tuple[str, str]] | None, str | None]:
+    """The row's files as (name, path) inside `folder`, or the reason they are refused."""
+    try:
+        located = [import_sources.safe_path(folder, name)
+                   for name in import_sources.file_names(values.get("files", ""))]
+    except DomainError as exc:
+        return None, exc.message
+    return [(p.name, str(p)) for p in located], None
+
+
+def _filing_data(values: dict) -> dict:
+    keys = ("title", "category", "group", "date", "classification", "carrier",
+            "document_number", "originator", "pages", "remarks")
+    return {k: values[k] for k in keys if values.get(k)}
+
+
+def _exit_with_parent() -> None:
+    """In a reading process: exit once the process that started it has gone. A killed
+    importer cannot stop its pool, and the pool's queue never tells its readers."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+class _Reader:
+    """Reads rows ahead of the writer: in `workers` processes, at most `ahead` rows in
+    memory at once; in this process when there is no pool (few rows, or workers=0)."""
+
+    def __init__(self, folder: Path, rows, limits: filing.Limits, workers: int):
+        self.folder, self.rows, self.limits = folder, rows, limits
+        self.pool = None
+        if workers > 1 and len(rows) >= 4 * workers:
+            import multiprocessing
+
+            # Forked: the readers start at once, with the extraction modules loaded. They
+            # run read_row only, never touching the database or the index.
+            context = multiprocessing.get_context("fork")
+            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                            initializer=_exit_with_parent)
+        self.ahead = 8 * max(workers, 1)
+
+    def __iter__(self):
+        pending: deque = deque()
+        rows = iter(self.rows)
+        try:
+            while True:
+                while len(pending) < self.ahead:
+                    row = next(rows, None)
+                    if row is None:
+                        break
+                    pending.append((row, self._submit(row)))
+                if not pending:
+                    return
+                row, result = pending.popleft()
+                yield row, result.result() if hasattr(result, "result") else result
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(cancel_futures=True)
+
+    def _submit(self, row):
+        _, values = row
+        paths, refused = _locate(self.folder, values)
+        if refused:
+            return _Read(refused=refused)
+        if self.pool is None:
+            return read_row(paths, _filing_data(values), self.limits)
+        return self.pool.submit(read_row, paths, _filing_data(values), self.limits)
+
+
+def run(session, actor: User, import_id: int, folder: Path, settings: Settings, *,
+        progress=None) -> Import:
+    """Run (or resume) import `import_id` on `folder`: every row not yet filed or skipped
+    is filed, skipped or refused in a unit of its own; the index is written after every
+    `settings.batch` rows and at the end. `progress(done, total)` is called per row."""
+    folder = folder.resolve()
+    batch = session.get(Import, import_id)
+    me = worker_name()
+    try:
+        sheet = import_sources.read_manifest(import_sources.find_manifest(folder))
+        if sheet.sha256 != batch.manifest_sha256:
+            raise Invalid("清单在排队后被改动，请重新导入", code="bad_manifest")
+    except DomainError as exc:
+        with work.unit(session):
+            batch.fail(exc.message, now())
+        return batch
+    with work.unit(session):
+        batch.start(me, now() + timedelta(seconds=settings.lease_seconds), now())
+        settled = set(session.execute(select(ImportRow.row_number).where(
+            ImportRow.import_id == batch.id, ImportRow.state.in_(SETTLED))).scalars())
+        batch.rows_total, batch.rows_done = len(sheet.rows), len(settled)
+    todo = [row for row in sheet.rows if row[0] not in settled]
+    filed: list[int] = []
+    for (number, values), read in _Reader(folder, todo, settings.limits, settings.workers):
+        document = _row(session, actor, batch, number, values, read, settings)
+        if document is not None:
+            filed.append(document)
+        if len(filed) >= settings.batch:
+            indexing.index_after_commit(session, filed)
+            filed = []
+        if progress:
+            progress(batch.rows_done, batch.rows_total)
+    indexing.index_after_commit(session, filed)
+    with work.unit(session):
+        batch.finish(now())
+        audit.record(session, actor, "import.finished", batch, **counts(session, batch))
+    return batch
+
+
+def _row(session, actor: User, batch: Import, number: int, values: dict, read: _Read,
+         settings: Settings) -> int | None:
+    """File, skip or refuse one row in a unit of its own; the id of a filed document."""
+    # Each row's commit renews the lease: an import whose lease ran out has stopped.
+    batch.lease_until = now() + timedelta(seconds=settings.lease_seconds)
+    label = values.get("customer_name") or values.get("customer_code") or ""
+    found = {"customer": label, "dossier_number": "", "title": values.get("title", "")}
+    try:
+        with work.unit(session):
+            if read.refused:
+                raise Invalid(read.refused)
+            dossier = _dossier(session, actor, values, settings, found)
+            intake = filing.preflight(session, actor, dossier.id, _filing_data(values), [],
+                                      limits=settings.limits)
+            intake.files = read.files
+            intake.fields["carrier"] = read.carrier
+            twin = _already_filed(session, dossier.id, read.files)
+            if twin is not None:
+                _settle(session, batch, number, RowState.SKIPPED, found, document=twin,
+                        reason=f"同一档案中已有相同文件（{twin.dossier.number} 第 {twin.seq} 号"
+                               f"《{twin.title}》）")
+                return None
+            document, _ = filing.file_intake(session, intake, store=settings.store, index=False)
+            _settle(session, batch, number, RowState.FILED, found, document=document)
+            return document.id
+    except DomainError as exc:
+        reason = exc.message
+    except Exception as exc:  # noqa: BLE001 - one row's fault must not stop the rest
+        log.exception("import %s row %s failed", batch.id, number)
+        reason = f"归档出错：{type(exc).__name__}: {str(exc)[:200]}"
+    with work.unit(session):
+        _settle(session, batch, number, RowState.REFUSED, found, reason=reason)
+    return None
+
+
+def _settle(session, batch: Import, number: int, state: RowState, found: dict, *,
+            document: Document | None = None, reason: str = "") -> None:
+    row = session.execute(select(ImportRow).where(
+        ImportRow.import_id == batch.id, ImportRow.row_number == number)).scalar_one_or_none()
+    if row is None:
+        row = ImportRow(import_id=batch.id, row_number=number)
+        session.add(row)
+    row.state, row.reason = state.value, reason[:500]
+    row.customer, row.title = found["customer"][:200], found["title"][:300]
+    row.dossier_number = (document.dossier.number if document else found["dossier_number"])[:120]
+    row.document_id = document.id if document else None
+    row.updated_at = moment = now()
+    batch.rows_done += 1
+    batch.updated_at = moment
+
+
+def _customer(session, actor: User, values: dict, settings: Settings) -> Customer:
+    code, name = values.get("customer_code", ""), values.get("customer_name", "")
+    kind = values.get("customer_kind") or "person"
+    kind = {"个人": "person", "公司": "company"}.get(kind, kind)
+    customer = None
+    if code:
+        customer = session.execute(select(Customer).where(Customer.code == code)).scalar_one_or_none()
+    if customer is None and values.get("id_number"):
+        number = personal_data.id_number({"id_number": values["id_number"]},
+                                         kind if kind in customers.KINDS else "person")
+        customer = session.execute(
+            select(Customer).where(Customer.id_number == number).order_by(Customer.id)
+        ).scalars().first()
+    if customer is None and not code and not values.get("id_number") and name:
+        customer = customers.holder_of_unit(session, name, _unit_fields(values))
+    if customer is not None:
+        access.require(actor, "customer.view", customer)
+        if name and customer.name != name:
+            raise Invalid(f"客户 {customer.code} 的名称是“{customer.name}”，与清单中的“{name}”不符")
+        return customer
+    if not name:
+        raise Invalid(f"客户 {code or values.get('id_number')} 不存在；新客户须填写客户名称")
+    return customers.create_customer(session, actor, {
+        "name": name, "code": code, "kind": kind, "id_number": values.get("id_number", ""),
+        "department": values.get("department", "")}, code_format=settings.code_format)
+
+
+def _dossier(session, actor: User, values: dict, settings: Settings, found: dict):
+    customer = _customer(session, actor, values, settings)
+    found["customer"] = f"{customer.code} {customer.name}"
+    dossier = customers.dossier_of_unit(session, actor, customer, _unit_fields(values),
+                                        number_format=settings.number_format)
+    found["dossier_number"] = dossier.number
+    return dossier
+
+
+def _unit_fields(values: dict) -> dict:
+    return {k: values.get(k, "") for k in ("project", "building", "unit_no", "room")}
+
+
+def _already_filed(session, dossier_id: int, files: list | None) -> Document | None:
+    """A document of the dossier that holds every one of `files` already (same SHA-256):
+    the row was filed before (by an earlier run, another manifest or by hand)."""
+    import hashlib
+
+    if not files:
+        return None
+    digests = {hashlib.sha256(blob).hexdigest() for _, blob, _, _ in files}
+    rows = session.execute(
+        select(StoredFile.document_id, StoredFile.sha256).join(Document)
+        .where(Document.dossier_id == dossier_id, StoredFile.sha256.in_(digests),
+               Document.status == DocumentStatus.ACTIVE.value)).all()
+    held: dict[int, set] = {}
+    for document_id, digest in rows:
+        held.setdefault(document_id, set()).add(digest)
+    for document_id, found in sorted(held.items()):
+        if found == digests:
+            return session.get(Document, document_id)
+    return None
+
+
+# -- reading it back ---------------------------------------------------------------------
+
+def get_import(session, actor: User, import_id) -> Import:
+    """An import and its rows, for the archive room."""
+    access.require(actor, "import.run")
+    return customers.get_or_404(session, Import, import_id, "导入任务不存在")
+
+
+def list_imports(session, actor: User, limit: int = 50) -> list[Import]:
+    access.require(actor, "import.run")
+    return session.execute(select(Import).order_by(Import.id.desc()).limit(limit)).scalars().all()
+
+
+def counts(session, batch: Import) -> dict[str, int]:
+    """Rows per state: filed, skipped, refused, and waiting (not reached yet)."""
+    found = dict.fromkeys((s.value for s in RowState), 0)
+    found.update(dict(session.execute(
+        select(ImportRow.state, func.count()).where(ImportRow.import_id == batch.id)
+        .group_by(ImportRow.state)).all()))
+    found["waiting"] = max(batch.rows_total - sum(found.values()), 0)
+    return found
+
+
+REPORT_COLUMNS = ("行号", "结果", "客户", "档案号", "题名", "文件ID", "原因")
+
+
+def report_csv(batch: Import) -> str:
+    """The report, one line per row of the manifest reached so far (UTF-8 with BOM, so
+    that Excel opens the Chinese right)."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(REPORT_COLUMNS)
+    for row in batch.rows:
+        writer.writerow([row.row_number, row.state_enum.label, row.customer, row.dossier_number,
+                         row.title, row.document_id or "", row.reason])
+    return out.getvalue()

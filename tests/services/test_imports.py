@@ -1,0 +1,157 @@
+"""Bulk import (issue 19): `flask import DIR` files every good row through the upload's
+steps, reports each row, never half-files, and files nothing twice when run again."""
+
+import csv
+import io
+
+import pytest
+
+from archive import samples
+from archive.extensions import db
+from archive.models import Customer, Document, Dossier, Import, ImportRow, StoredFile
+from tests.conftest import archive_state
+from tests.import_folders import mixed_folder, row, write_manifest
+
+
+@pytest.fixture
+def cli(app):
+    runner = app.test_cli_runner()
+
+    def _run(*args):
+        return runner.invoke(args=["import", *map(str, args)])
+    return _run
+
+
+def _report(path) -> dict[int, list[str]]:
+    lines = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    assert lines[0] == ["行号", "结果", "客户", "档案号", "题名", "文件ID", "原因"]
+    return {int(line[0]): line for line in lines[1:]}
+
+
+def test_an_import_files_good_rows_and_reports_every_other_one_with_its_reason(
+        app, cli, tmp_path):
+    expected = mixed_folder(tmp_path / "archive")
+    report = tmp_path / "report.csv"
+    result = cli(tmp_path / "archive", "--user", "officer", "--report", report)
+    assert result.exit_code == 0, result.output
+    assert "归档 3 行，跳过（已归档）1 行，拒收 5 行" in result.output
+    rows = _report(report)
+    assert {n: line[1] for n, line in rows.items()} == {
+        n: {"filed": "已归档", "skipped": "已跳过（已归档）", "refused": "拒收"}[s]
+        for n, s in expected.items()}
+    assert "同一档案中已有相同文件" in rows[4][6] and "《认购书》" in rows[4][6]
+    assert "坏文件.docx" in rows[5][6]
+    assert "加密" in rows[6][6]
+    assert "照片.pdf" in rows[7][6] and "PNG" in rows[7][6]
+    assert "类别只能是" in rows[8][6]
+    assert "不存在.pdf" in rows[10][6] and "不存在" in rows[10][6]
+
+    # What was filed went through the upload's steps: typed by content, numbered, text read.
+    customer = db.session.query(Customer).filter_by(name="张伟").one()
+    dossier = db.session.query(Dossier).filter_by(customer_id=customer.id).one()
+    assert dossier.number == "翠湖苑-3栋2单元1201"
+    documents = db.session.query(Document).filter_by(dossier_id=dossier.id).order_by(Document.id).all()
+    assert [d.title for d in documents] == ["认购书", "买卖合同", "入伙通知（纸质）"]
+    first = documents[0]
+    assert first.files[0].kind == "pdf" and "翠湖苑" in first.files[0].text
+    assert (first.document_number, first.originator, str(first.doc_date)) == (
+        "认字001号", "销售经营部", "2024-03-01")
+    assert documents[2].files == [] and documents[2].carrier == "纸质"
+    assert rows[2][3] == dossier.number and rows[2][5] == str(first.id)
+    # Nothing half-filed: the refused rows left no document, file, blob or customer.
+    assert db.session.query(Document).count() == 3
+    assert db.session.query(StoredFile).count() == 2
+    blobs = [p for p in app.config["STORAGE_DIR"].rglob("*") if p.is_file()]
+    assert len(blobs) == 2
+    assert db.session.query(Customer).filter_by(name="钱七").count() == 0
+    # Searchable once the import has ended.
+    assert set(app.extensions["search"].document_ids()) == {d.id for d in documents}
+    assert not any(d.needs_index for d in documents)
+
+
+def test_running_the_same_manifest_again_files_nothing_twice(app, cli, tmp_path):
+    mixed_folder(tmp_path / "archive")
+    assert cli(tmp_path / "archive", "--user", "officer").exit_code == 0
+    before = archive_state(app)
+    again = cli(tmp_path / "archive", "--user", "officer")
+    assert again.exit_code == 0, again.output
+    assert "归档 3 行，跳过（已归档）1 行，拒收 5 行" in again.output  # the same report
+    assert archive_state(app) == before
+    assert db.session.query(Import).count() == 1
+    assert db.session.query(ImportRow).count() == 9
+
+
+def test_a_refused_row_put_right_is_filed_by_the_rerun(app, cli, tmp_path):
+    folder = tmp_path / "archive"
+    mixed_folder(folder)
+    assert cli(folder, "--user", "officer").exit_code == 0
+    (folder / "张伟" / "不存在.pdf").write_bytes(samples.make_pdf("补交", ["补交的文件。"]))
+    rerun = cli(folder, "--user", "officer")
+    assert "归档 4 行" in rerun.output, rerun.output
+    assert db.session.query(Document).filter_by(title="缺失的文件").count() == 1
+
+
+def test_an_xlsx_manifest_with_date_cells_and_a_gbk_csv_are_read(app, cli, tmp_path):
+    import datetime
+
+    import openpyxl
+
+    folder = tmp_path / "xlsx"
+    folder.mkdir()
+    (folder / "a.pdf").write_bytes(samples.make_pdf("交房通知", ["交房通知正文。"]))
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["客户名称", "项目", "栋号", "单元", "房号", "类别", "题名", "日期", "文件"])
+    sheet.append(["李娜", "锦绣花园", 6, 1, 1402, "入伙", "交房通知", datetime.datetime(2023, 5, 6),
+                  "a.pdf"])
+    book.save(folder / "清单.xlsx")
+    assert cli(folder, "--user", "officer").exit_code == 0
+    document = db.session.query(Document).filter_by(title="交房通知").one()
+    assert str(document.doc_date) == "2023-05-06"
+    assert document.dossier.number == "锦绣花园-6栋1单元1402"
+
+    gbk = tmp_path / "gbk"
+    gbk.mkdir()
+    write_manifest(gbk, [row("纸质收据", customer="王芳", room="301", category="其他")],
+                   encoding="gbk")
+    result = cli(gbk, "--user", "officer")
+    assert "归档 1 行" in result.output, result.output
+    assert db.session.query(Customer).filter_by(name="王芳").count() == 1
+
+
+@pytest.mark.parametrize("header, message", [
+    (["客户名称", "题名", "文件"], "清单缺少列：类别"),
+    (["客户名称", "题名", "类别", "文件", "备 注x"], "无法识别的列：“备 注x”"),
+])
+def test_a_manifest_without_its_columns_is_refused_and_nothing_recorded(app, cli, tmp_path,
+                                                                        header, message):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    write_manifest(folder, [{"客户名称": "张伟", "题名": "x", "类别": "销售", "文件": ""}],
+                   header=header)
+    before = archive_state(app)
+    result = cli(folder, "--user", "officer")
+    assert result.exit_code == 1 and message in result.output
+    assert archive_state(app) == before and db.session.query(Import).count() == 0
+
+
+def test_only_the_archive_room_imports(app, cli, tmp_path):
+    mixed_folder(tmp_path / "archive")
+    before = archive_state(app)
+    result = cli(tmp_path / "archive", "--user", "staff")
+    assert result.exit_code == 1 and "错误" in result.output
+    assert archive_state(app) == before and db.session.query(Import).count() == 0
+
+
+def test_an_existing_customer_is_found_by_code_and_a_wrong_name_refuses_the_row(
+        app, cli, tmp_path, make_customer):
+    known = make_customer("赵敏", code="KH-OLD-1")
+    folder = tmp_path / "known"
+    folder.mkdir()
+    write_manifest(folder, [row("认购书", code="KH-OLD-1", customer="赵敏"),
+                            row("错名", code="KH-OLD-1", customer="赵明", room="2")])
+    result = cli(folder, "--user", "officer")
+    assert "归档 1 行" in result.output and "拒收 1 行" in result.output, result.output
+    assert "与清单中的“赵明”不符" in result.output
+    assert db.session.query(Customer).count() == 1
+    assert db.session.query(Document).one().dossier.customer_id == known.id
