@@ -60,6 +60,9 @@ def _sqlite_pragmas(engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Deleted content is overwritten, not left in free pages: a destroyed document's
+        # text must not be recoverable from the database file (issue 17).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")

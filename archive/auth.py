@@ -2,11 +2,11 @@
 
 from datetime import timedelta
 
-from flask import Flask, flash, g, redirect, request, session, url_for
+from flask import Flask, current_app, flash, g, redirect, request, session, url_for
 from flask_login import current_user
 
 from archive.errors import respond
-from archive.extensions import db, login_manager
+from archive.extensions import db, limiter, login_manager
 from archive.models import User
 from archive.services import access, accounts, audit, sessions, work
 
@@ -15,6 +15,14 @@ SESSION_TOKEN = "sid"
 # What a user with a one-time password may open before choosing their own.
 BEFORE_PASSWORD_CHANGE = {"auth.change_password", "auth.logout", "auth.login",
                           "auth.set_language", "static"}
+
+
+def password_attempts_limited(view):
+    """Limit a view that checks other people's passwords (the supervisors confirming a
+    destruction) like the login form: each wrong password (answered 403) counts against
+    the same per-address limit."""
+    return limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"],
+                         deduct_when=lambda response: response.status_code == 403)(view)
 
 
 def forget_browser_session() -> None:

@@ -8,11 +8,13 @@ from flask import Flask, current_app
 from sqlalchemy import select
 
 from archive.extensions import db
-from archive.models import Department, Level, Loan, LoanFile, RetentionRule, StoredFile, User
-from archive.models.enums import DEFAULT_RETENTION
+from archive.models import Department, Document, Level, Loan, LoanFile, StoredFile, User
 from archive.services import accounts, audit, indexing, work
 from archive.services.customers import find_department
 from archive.services.errors import DomainError
+
+# Documents whose content a destruction purged (or is purging): their files are gone.
+PURGED = ("purging", "destroyed")
 
 
 def _fail(message: str, code: int = 1):
@@ -31,11 +33,7 @@ def init_db() -> None:
     """Create or upgrade the schema and seed fixed tables (idempotent)."""
     from flask_migrate import upgrade
 
-    upgrade()
-    with work.unit(db.session):
-        for category, retention in DEFAULT_RETENTION.items():
-            if db.session.get(RetentionRule, category) is None:
-                db.session.add(RetentionRule(category=category, retention=retention.value))
+    upgrade()  # the migrations seed the retention schedule and the approval routes
 
 
 def init_app(app: Flask) -> None:
@@ -127,7 +125,14 @@ def init_app(app: Flask) -> None:
     @app.cli.command("verify-storage")
     def verify_storage_command():
         """Check that every stored file's blob exists and matches its SHA-256."""
-        digests = set(db.session.execute(select(StoredFile.sha256)).scalars())
+        # A destroyed document's files were purged on purpose (its register row names
+        # them): expected absent, not missing.
+        digests = set(db.session.execute(
+            select(StoredFile.sha256).join(Document, Document.id == StoredFile.document_id)
+            .where(Document.status.not_in(PURGED))).scalars())
+        gone = set(db.session.execute(
+            select(StoredFile.sha256).join(Document, Document.id == StoredFile.document_id)
+            .where(Document.status.in_(PURGED))).scalars()) - digests
         digests |= set(db.session.execute(select(LoanFile.sha256)).scalars())
         problems = current_app.extensions["blob_store"].verify(digests)
         for p in problems:
@@ -143,7 +148,21 @@ def init_app(app: Flask) -> None:
                               + [f"借阅 {number} 的扫描件《{n}》" for number, n in scans])
             label = "缺失" if p.problem == "missing" else "已损坏"
             click.echo(f"{label}: {p.sha256} ({where})")
-        click.echo(f"检查了 {len(digests)} 个存储对象，问题 {len(problems)} 个")
+        click.echo(f"检查了 {len(digests)} 个存储对象，问题 {len(problems)} 个"
+                   + (f"；另有 {len(gone)} 个已按销毁清单清除" if gone else ""))
+        sys.exit(1 if problems else 0)
+
+    @app.cli.command("destruction-sweep")
+    def destruction_sweep_command():
+        """Finish destroyed items a crash left 待清除 (their blobs and index entries)."""
+        from archive.services import destruction
+
+        done = destruction.sweep(db.session, current_app.extensions["blob_store"])
+        problems = destruction.verify_register(db.session)
+        db.session.commit()  # end the read
+        click.echo(f"清除了 {done} 件待清除的文件")
+        for problem in problems:
+            click.echo(problem, err=True)
         sys.exit(1 if problems else 0)
 
     @app.cli.command("verify-audit")

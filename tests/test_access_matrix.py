@@ -335,6 +335,69 @@ ROUTES = {
     ("loans.close_report", "/loans/reports/<int:report_id>/close"): {
         "POST": then_lookup("loan.counter", "loss_report")},
     ("api.loan_register", "/api/v1/loans/register"): {"GET": needs("loan.register")},
+    # Retention and destruction (issue 17, docs/retention.md). Forms sent empty are refused
+    # (422) once access has passed; nothing in the world changes.
+    ("api.retention_schedule", "/api/v1/retention/schedule"): {"GET": LOGIN},
+    ("api.change_retention_rule", "/api/v1/retention/schedule"): {
+        "PUT": needs_then_invalid("retention.manage")},
+    ("api.retention_due", "/api/v1/retention/due"): {"GET": needs("retention.review")},
+    ("api.appraise_document", "/api/v1/documents/<int:document_id>/appraisals"): {
+        "POST": on("document", "document.view", "retention.appraise", ok={422})},
+    ("api.close_dossier", "/api/v1/dossiers/<int:dossier_id>/close"): {
+        "POST": on("dossier", "dossier.view", "dossier.close", payload="bad_date",
+                   ok={422})},
+    ("api.reopen_dossier", "/api/v1/dossiers/<int:dossier_id>/reopen"): {
+        "POST": on("dossier", "dossier.view", "dossier.close", ok={409})},
+    ("api.case_closed", "/api/v1/dossiers/<int:dossier_id>/case-closed"): {
+        "POST": on("dossier", "dossier.view", "dossier.close", ok={422})},
+    ("api.list_holds", "/api/v1/holds"): {"GET": needs("hold.view")},
+    ("api.place_hold", "/api/v1/holds"): {"POST": needs_then_invalid("hold.manage")},
+    ("api.lift_hold", "/api/v1/holds/<int:hold_id>/lift"): {"POST": Rule(
+        checks=(Check("hold.view"), Check("document.view", "target.document"),
+                Check("hold.manage")), target="hold", ok=frozenset({422}))},
+    ("api.list_destructions", "/api/v1/destructions"): {"GET": needs("destruction.list")},
+    ("api.propose_destruction", "/api/v1/destructions"): {
+        "POST": needs_then_invalid("destruction.propose")},
+    ("api.destruction_register", "/api/v1/destructions/register"): {
+        "GET": needs("destruction.list")},
+    ("api.get_destruction", "/api/v1/destructions/<int:batch_id>"): {
+        "GET": on("destruction", "destruction.view")},
+    ("api.destruction_certificate", "/api/v1/destructions/<int:batch_id>/certificate.pdf"): {
+        "GET": on("destruction", "destruction.view")},
+    # The batch waits for approval: those who may execute it are told so (409).
+    ("api.execute_destruction", "/api/v1/destructions/<int:batch_id>/execute"): {
+        "POST": on("destruction", "destruction.view", "destruction.execute", ok={409})},
+    ("api.drop_destruction_item",
+     "/api/v1/destructions/<int:batch_id>/items/<int:document_id>/drop"): {
+        "POST": on("destruction", "destruction.view", "destruction.execute", ok={409})},
+    # The same on the web: a form sent empty is answered with its error on the page.
+    ("retention.schedule", "/retention/schedule"): {"GET": LOGIN},
+    ("retention.change_rule", "/retention/schedule"): {"POST": needs("retention.manage")},
+    ("retention.due", "/retention/due"): {"GET": needs("retention.review")},
+    ("retention.appraise", "/retention/appraisals"): {
+        "POST": needs("retention.review", ok={404})},
+    ("retention.close_dossier", "/dossiers/<int:dossier_id>/close"): {
+        "POST": on("dossier", "dossier.view", "dossier.close", payload="bad_date")},
+    ("retention.reopen_dossier", "/dossiers/<int:dossier_id>/reopen"): {
+        "POST": on("dossier", "dossier.view", "dossier.close")},
+    ("retention.case_closed", "/dossiers/<int:dossier_id>/case-closed"): {
+        "POST": on("dossier", "dossier.view", "dossier.close")},
+    ("retention.hold_list", "/holds"): {"GET": needs("hold.view")},
+    ("retention.place_hold", "/holds"): {"POST": needs("hold.manage")},
+    ("retention.lift_hold", "/holds/<int:hold_id>/lift"): {"POST": Rule(
+        checks=(Check("hold.view"), Check("document.view", "target.document"),
+                Check("hold.manage")), target="hold")},
+    ("retention.destructions", "/destructions"): {"GET": needs("destruction.list")},
+    ("retention.propose", "/destructions"): {"POST": needs("destruction.propose")},
+    ("retention.register", "/destructions/register"): {"GET": needs("destruction.list")},
+    ("retention.show", "/destructions/<int:batch_id>"): {
+        "GET": on("destruction", "destruction.view")},
+    ("retention.certificate", "/destructions/<int:batch_id>/certificate.pdf"): {
+        "GET": on("destruction", "destruction.view")},
+    ("retention.execute", "/destructions/<int:batch_id>/execute"): {
+        "POST": on("destruction", "destruction.view", "destruction.execute", ok={409})},
+    ("retention.drop_item", "/destructions/<int:batch_id>/items/<int:document_id>/drop"): {
+        "POST": on("destruction", "destruction.view", "destruction.execute")},
     # Administration (issue 18): the administrator's alone. An empty form is refused (422)
     # once access has passed; a second deactivation or reactivation, or a token or session
     # already ended, answers 409. The target is an account no other row logs in with.
@@ -611,6 +674,26 @@ def _build_world(app) -> World:
         "department": {"department_id": MISSING}, "project": {"project_id": MISSING},
     })
 
+    # Retention (issue 17): a hold on the public document (holds stop only destruction),
+    # and a batch of a complaint record long past its year, waiting for approval.
+    from archive.models import LegalHold
+    from archive.services import destruction
+
+    hold = LegalHold(document_id=documents["public"].id, reason="矩阵测试",
+                     placed_by_id=officer.id)
+    session.add(hold)
+    old = filing.file_document(session, officer, dossiers["xs_public"].id,
+                               {"title": "矩阵投诉记录", "category": "投诉", "date": "2020-01-01"},
+                               [], store=store, limits=limits, index=False)
+    batch = destruction.propose(session, officer, {"items": [old.id], "reason": "矩阵测试"})
+    session.commit()
+    targets.update({
+        "hold": {"public": ({"hold_id": hold.id}, hold)},
+        "destruction": {"pending": ({"batch_id": batch.id, "document_id": old.id}, batch)},
+    })
+    missing.update({"hold": {"hold_id": MISSING},
+                    "destruction": {"batch_id": MISSING, "document_id": MISSING}})
+
     cookies, tokens = {}, {}
     for name in ROLES:
         client = app.test_client()
@@ -649,6 +732,8 @@ def _payload(world, kind, user: User | None, values: dict) -> dict:
         return {"to_dossier_id": str(values.get("dossier_id")), "kind": "related"}
     if kind == "contact":
         return {"phone": f"1380000{n:04d}"}
+    if kind == "bad_date":
+        return {"closed_on": "not-a-date"}
     if kind == "location":
         return {"location": f"矩阵库 {n}"}
     if kind == "remarks":

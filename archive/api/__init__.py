@@ -12,5 +12,6 @@ from archive.api import (  # noqa: E402,F401  (registers the routes on bp)
     external_loans,
     loans,
     openapi,
+    retention,
     routes,
 )

@@ -15,6 +15,7 @@ from archive.models import (
 )
 from archive.models.approval import Approver, Decision
 from archive.models.enums import Level
+from archive.services import holds
 
 
 def level(value: int) -> dict:
@@ -80,6 +81,12 @@ def document(d: Document, *, numbered: bool = False) -> dict:
         "title": d.title, "category": d.category, "carrier": d.carrier,
         "date": d.doc_date.isoformat() if d.doc_date else None, "pages": d.pages,
         "classification": level(d.classification), "retention": d.retention,
+        # The schedule's view (services/retention.py): the disposal date (到期日, null:
+        # permanent), where the retention came from, whether the officer must confirm it.
+        "important": d.important, "retention_source": d.retention_source,
+        "disposal_on": _at(d.disposal_on), "disposal_basis": d.disposal_basis,
+        "disposal_unconfirmed": d.disposal_unconfirmed,
+        "disposal_proposed_on": _at(d.disposal_proposed_on),
         "department": {"id": d.department_id, "name": d.department.name},
         "originator": d.originator, "remarks": d.remarks, "status": d.status,
         "document_number": d.document_number,
@@ -233,4 +240,62 @@ def external_reader(item) -> dict | None:
         "copies": [{"id": c.id, "document_id": c.document_id, "pages": c.pages,
                     "page_count": c.page_count, "sha256": c.sha256, "made_at": _at(c.made_at),
                     "made_by": _who(c.made_by)} for c in item.handed_copies],
+    }
+
+def hold(h) -> dict:
+    return {"id": h.id, "subject": holds.describe(h), "customer_id": h.customer_id,
+            "dossier_id": h.dossier_id, "document_id": h.document_id, "reason": h.reason,
+            "active": h.active, "placed_by": _who(h.placed_by), "placed_at": _at(h.placed_at),
+            "lifted_by": _who(h.lifted_by), "lifted_at": _at(h.lifted_at),
+            "lift_reason": h.lift_reason}
+
+
+def appraisal(a) -> dict:
+    return {"id": a.id, "document_id": a.document_id,
+            "decision": {"key": a.decision, "label": a.decision_enum.label},
+            "disposal_before": _at(a.disposal_before), "disposal_after": _at(a.disposal_after),
+            "opinion": a.opinion, "decided_by": _who(a.decided_by),
+            "decided_at": _at(a.decided_at), "destruction_id": a.destruction_id}
+
+
+def due_document(d: Document) -> dict:
+    return {"id": d.id, "title": d.title, "category": d.category,
+            "dossier": {"id": d.dossier_id, "number": d.dossier.number},
+            "classification": level(d.classification), "retention": d.retention,
+            "disposal_on": _at(d.disposal_on), "disposal_basis": d.disposal_basis,
+            "disposal_unconfirmed": d.disposal_unconfirmed,
+            "disposal_proposed_on": _at(d.disposal_proposed_on), "pages": d.pages,
+            "carrier": d.carrier}
+
+
+def register_entry(e) -> dict:
+    return {"id": e.id, "batch": e.batch_number, "seq": e.seq, "document_id": e.document_id,
+            "archival_code": e.archival_code, "title": e.title, "originator": e.originator,
+            "formed": e.formed, "retention": e.retention, "kept_for": e.kept_for,
+            "pages": e.pages, "classification": level(e.classification),
+            "carrier": e.carrier, "remarks": e.remarks, "files": e.files,
+            "approved_by": e.approved_by, "supervisors": e.supervisors,
+            "executed_by": e.executed_by, "destroyed_at": _at(e.destroyed_at),
+            "digest": e.digest}
+
+
+def destruction(b, *, requests=(), entries=()) -> dict:
+    return {
+        "id": b.id, "number": b.number, "reason": b.reason,
+        "status": {"key": b.status, "label": b.status_enum.label},
+        "requested_by": _who(b.requested_by), "created_at": _at(b.created_at),
+        "approved_by": _who(b.approved_by), "approved_at": _at(b.approved_at),
+        "supervisors": [_who(u) for u in b.supervisors],
+        "executed_by": _who(b.executed_by), "started_at": _at(b.started_at),
+        "finished_at": _at(b.finished_at), "paper_method": b.paper_method,
+        "paper_place": b.paper_place,
+        "items": [{"seq": i.seq, "document_id": i.document_id, "title": i.document.title,
+                   "dossier": i.document.dossier.number,
+                   "classification": level(i.document.classification),
+                   "pages": i.document.pages, "retention": i.document.retention,
+                   "disposal_on": _at(i.document.disposal_on),
+                   "state": {"key": i.state, "label": i.state_enum.label},
+                   "note": i.note, "destroyed_at": _at(i.destroyed_at)} for i in b.items],
+        "approvals": [{"id": r.id, "status": r.state(now()).value} for r in requests],
+        "register": [register_entry(e) for e in entries],
     }

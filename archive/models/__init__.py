@@ -27,12 +27,7 @@ from archive.models.approval import (
 from archive.models.audit import AuditEvent, AuditHead
 from archive.models.calendar import CalendarDay, DayKind
 from archive.models.customer import Customer, Dossier, DossierReference, Group, Unit
-from archive.models.document import (
-    Document,
-    RetentionRule,
-    StoredFile,
-    UploadKey,
-)
+from archive.models.document import Document, StoredFile, UploadKey
 from archive.models.enums import Level, Role
 from archive.models.external_loan import ExternalReader, LoanCopy, LoanFile, ReaderKind
 from archive.models.imports import Import, ImportRow, ImportState
@@ -47,10 +42,19 @@ from archive.models.org import (
     User,
 )
 from archive.models.project import Project
+from archive.models.retention import (
+    Appraisal,
+    Destruction,
+    DestructionItem,
+    LegalHold,
+    RegisterEntry,
+    RetentionRule,
+)
 from archive.models.session import LoginSession
 
 __all__ = [
     "AccessGrant",
+    "Appraisal",
     "ApiToken",
     "ApprovalKind",
     "ApprovalRequest",
@@ -65,11 +69,14 @@ __all__ = [
     "DayKind",
     "Department",
     "Designation",
+    "Destruction",
+    "DestructionItem",
     "Document",
     "Dossier",
     "DossierReference",
     "ExternalReader",
     "Group",
+    "LegalHold",
     "Import",
     "ImportRow",
     "ImportState",
@@ -85,6 +92,7 @@ __all__ = [
     "LossReport",
     "Project",
     "ReaderKind",
+    "RegisterEntry",
     "RequestStatus",
     "RouteStep",
     "LoginSession",

@@ -19,6 +19,7 @@ from archive.models.customer import Customer, Dossier
 from archive.models.document import Document
 from archive.models.loan import Loan
 from archive.models.org import User
+from archive.models.retention import Destruction
 
 
 class ApprovalKind(enum.StrEnum):
@@ -38,6 +39,7 @@ class ApprovalKind(enum.StrEnum):
     LOAN_OTHER_DEPARTMENT = "loan_other_department"  # added for another department (002:67)
     LOAN_EXTERNAL_POLICE = "loan_external_police"  # 公检法 (000:844)
     LOAN_EXTERNAL_UNIT = "loan_external_unit"  # 其他单位 (003:97)
+    DESTRUCTION = "destruction"  # 销毁 (002:944-946)
 
     @property
     def label(self) -> str:
@@ -58,6 +60,7 @@ KIND_LABELS = {
     ApprovalKind.LOAN_OTHER_DEPARTMENT: "借阅非本部门客户档案",
     ApprovalKind.LOAN_EXTERNAL_POLICE: "公检法查阅",
     ApprovalKind.LOAN_EXTERNAL_UNIT: "外单位查阅",
+    ApprovalKind.DESTRUCTION: "档案销毁",
 }
 LOAN_KINDS = tuple(k for k in ApprovalKind if k.value.startswith("loan_"))
 
@@ -71,6 +74,8 @@ class Approver(enum.StrEnum):
     GM_OFFICE_DIRECTOR = "gm_office_director"
     LEGAL = "legal"
     GM = "gm"
+    # 总经理、分管副总经理或总经理办公室主任 (002:946): any one of them.
+    GM_OR_DIRECTOR = "gm_or_director"
 
     @property
     def label(self) -> str:
@@ -84,6 +89,7 @@ APPROVER_LABELS = {
     Approver.GM_OFFICE_DIRECTOR: "总经理办公室主任",
     Approver.LEGAL: "法律室",
     Approver.GM: "总经理或副总经理",
+    Approver.GM_OR_DIRECTOR: "总经理、副总经理或总经理办公室主任",
 }
 
 
@@ -171,6 +177,8 @@ class ApprovalRequest(db.Model):
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     subject_route_id: Mapped[int | None] = mapped_column(ForeignKey("approval_routes.id"))
     loan_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id"), index=True)
+    destruction_id: Mapped[int | None] = mapped_column(ForeignKey("destructions.id"),
+                                                       index=True)
     # The subject's level when the request was filed: a request whose subject moved since
     # is refused (the approvers judged something else).
     subject_level: Mapped[int | None]
@@ -189,6 +197,7 @@ class ApprovalRequest(db.Model):
     dossier: Mapped[Dossier | None] = relationship()
     customer: Mapped[Customer | None] = relationship()
     loan: Mapped[Loan | None] = relationship()
+    destruction: Mapped[Destruction | None] = relationship()
     requested_by: Mapped[User] = relationship()
     steps: Mapped[list["ApprovalStep"]] = relationship(
         back_populates="request", order_by="(ApprovalStep.stage, ApprovalStep.id)")
@@ -207,10 +216,10 @@ class ApprovalRequest(db.Model):
 
     @property
     def subject(self):
-        """The document, dossier, customer, route or loan asked about (None: typed text
-        only)."""
+        """The document, dossier, customer, route, loan or destruction batch asked about
+        (None: typed text only)."""
         for value in (self.document, self.dossier, self.customer, self.subject_route,
-                      self.loan):
+                      self.loan, self.destruction):
             if value is not None:
                 return value
         return None

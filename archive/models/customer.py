@@ -1,6 +1,6 @@
 """Customers, their units, and the dossiers (一户一档) that hold their documents."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -75,6 +75,8 @@ class Dossier(db.Model):
     retention: Mapped[str] = mapped_column(String(10), default=Retention.PERMANENT.value)
     location: Mapped[str] = mapped_column(String(200), default="")  # 保存地点 (000:832)
     status: Mapped[str] = mapped_column(String(20), default=DossierStatus.OPEN.value)
+    closed_on: Mapped[date | None]  # 封卷日期: set when the dossier is closed
+    case_closed_on: Mapped[date | None]  # 结案日期 of a case file
     compiled_by: Mapped[str] = mapped_column(String(60), default="")  # 立卷人
     checked_by: Mapped[str] = mapped_column(String(60), default="")  # 检查人
     remarks: Mapped[str] = mapped_column(Text, default="")

@@ -27,6 +27,18 @@ class Document(db.Model):
     pages: Mapped[int | None]
     classification: Mapped[int] = mapped_column(default=int(Level.INTERNAL))
     retention: Mapped[str] = mapped_column(String(10))
+    # The disposal schedule's view of the document (services/retention.py): the period in
+    # months (None: 永久), where it came from, the date it counts from and the disposal
+    # date (到期日, None: never). `disposal_unconfirmed` lists it for the officer: its rule's
+    # date was missing (counted from the filing date), or the schedule would bring the
+    # date shown earlier (`disposal_proposed_on`).
+    important: Mapped[bool] = mapped_column(default=False)  # 重要
+    retention_months: Mapped[int | None]
+    retention_source: Mapped[str] = mapped_column(String(10), default="schedule")
+    disposal_basis: Mapped[str | None] = mapped_column(String(20))
+    disposal_on: Mapped[date | None] = mapped_column(index=True)
+    disposal_unconfirmed: Mapped[bool] = mapped_column(default=False)
+    disposal_proposed_on: Mapped[date | None]
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     originator: Mapped[str] = mapped_column(String(100), default="")
     document_number: Mapped[str] = mapped_column(String(100), default="")  # 文号
@@ -90,15 +102,6 @@ class StoredFile(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=now)
 
     document: Mapped[Document] = relationship(back_populates="files")
-
-
-class RetentionRule(db.Model):
-    """The per-category schedule that gives a new document its default 保管期限."""
-
-    __tablename__ = "retention_rules"
-
-    category: Mapped[str] = mapped_column(String(10), primary_key=True)
-    retention: Mapped[str] = mapped_column(String(10))
 
 
 class UploadKey(db.Model):

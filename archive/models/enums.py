@@ -72,7 +72,7 @@ ROLE_LABELS = {
 }
 
 # 000:660-676
-CATEGORIES = ("销售", "签约", "办证", "入伙", "维修", "赔付", "诉讼", "商铺租赁", "其他")
+CATEGORIES = ("销售", "签约", "办证", "入伙", "维修", "赔付", "诉讼", "商铺租赁", "投诉", "其他")
 # 000:658
 CARRIERS = ("纸质", "电子", "照片", "录音", "录像")
 
@@ -110,22 +110,8 @@ DEFAULT_GROUP_FOR_CATEGORY = {
     "诉讼": "c",
     "其他": "c",
     "商铺租赁": "d",
+    "投诉": "c",
 }
-
-# Default 保管期限 per category; customer files are permanent (000:850). Loaded into the
-# retention_rules table by the migration, where an administrator may change it.
-DEFAULT_RETENTION = {
-    "销售": Retention.PERMANENT,
-    "签约": Retention.PERMANENT,
-    "办证": Retention.PERMANENT,
-    "入伙": Retention.PERMANENT,
-    "维修": Retention.PERMANENT,
-    "赔付": Retention.PERMANENT,
-    "诉讼": Retention.PERMANENT,
-    "商铺租赁": Retention.PERMANENT,
-    "其他": Retention.LONG,
-}
-
 
 class DossierStatus(enum.StrEnum):
     OPEN = "open"
@@ -139,6 +125,7 @@ class DocumentStatus(enum.StrEnum):
     # 撤销归档: filed by mistake (wrong customer, filed twice) and taken out of the lists
     # and search by the archive room; the row, its number and its files stay.
     WITHDRAWN = "withdrawn"
+    PURGING = "purging"  # 待清除: a tombstone whose bytes and index entries are being purged
     DESTROYED = "destroyed"
 
 

@@ -41,6 +41,8 @@ from archive.services.errors import Forbidden, NotFound, not_found  # noqa: F401
 ARCHIVE_WIDE = {Role.GM, Role.GM_OFFICE, Role.OFFICER, Role.AUDITOR}
 FILERS = {Role.OFFICER, Role.GM_OFFICE, Role.STAFF, Role.DEPT_HEAD, Role.LEGAL, Role.GM}
 READ_ONLY = {Role.AUDITOR}
+# Who appraises, closes dossiers and destroys: the archive room (档案员, 总经理办公室).
+DISPOSERS = (Role.OFFICER, Role.GM_OFFICE)
 # The archive room: it keeps the catalogue, corrects it and runs the counter.
 ARCHIVE_ROOM = {Role.OFFICER, Role.GM_OFFICE}
 # From this level up, content opens only to persons the GM designated (and to the GM):
@@ -292,6 +294,12 @@ def _approvals():
     return approvals
 
 
+def _destruction():
+    from archive.services import destruction  # it asks here too: imported when first used
+
+    return destruction
+
+
 # -- every action: one row each ----------------------------------------------------------
 
 Rule = Callable[[User, Role, object], bool]  # (the user, their role, the object) -> allowed
@@ -421,6 +429,21 @@ RULES: dict[str, Rule] = {
     # item above them exists. Only the archive room (its auditors, the GM) works with
     # them (docs/hardening.md, finding 14).
     "numbering.view": lambda user, role, obj: role in ARCHIVE_WIDE,
+    # Retention and disposal (issue 17, docs/retention.md). The schedule is the company's
+    # rule, read by everyone and changed by the administrator; the archive room appraises,
+    # closes dossiers and destroys; the legal office places holds too.
+    "retention.manage": lambda user, role, obj: role is Role.ADMIN,
+    "retention.review": lambda user, role, obj: role in DISPOSERS,
+    "retention.appraise": lambda user, role, obj: role in DISPOSERS and may_read(user, obj),
+    "dossier.close": lambda user, role, obj: role in DISPOSERS and may_read(user, obj),
+    "hold.manage": lambda user, role, obj: role in (*DISPOSERS, Role.LEGAL),
+    "hold.view": lambda user, role, obj: role in (*DISPOSERS, Role.LEGAL, Role.GM, Role.AUDITOR),
+    "destruction.propose": lambda user, role, obj: role in DISPOSERS,
+    "destruction.execute": lambda user, role, obj: role in DISPOSERS,
+    # The batches and the register (销毁清册): the archive room, the GM, the auditor.
+    "destruction.list": lambda user, role, obj: role in (*DISPOSERS, Role.GM, Role.AUDITOR),
+    # One batch: those it names, and the list's readers who may read every item.
+    "destruction.view": lambda user, role, batch: _destruction().visible(user, batch),
     # The printed forms of a dossier (封面, 卷内目录, 备考表) are the archive room's, which
     # prints them at the dossier's true level; other readers have the dossier page.
     "dossier.print": lambda user, role, dossier: role in ARCHIVE_ROOM and _reads_it(

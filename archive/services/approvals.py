@@ -41,6 +41,7 @@ from archive.models.approval import (
     RouteStep,
 )
 from archive.models.enums import Role
+from archive.models.retention import Destruction
 from archive.services import access, audit, validation, work
 from archive.services.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -80,6 +81,7 @@ def handler(kind) -> Handler:
     if not _HANDLERS.get(ApprovalKind(kind)):
         # The modules that own kinds register them when imported.
         import archive.services.classification  # noqa: F401
+        import archive.services.destruction  # noqa: F401
         import archive.services.grants  # noqa: F401
         import archive.services.loans  # noqa: F401
     return _HANDLERS[ApprovalKind(kind)]
@@ -115,7 +117,8 @@ def _subject_columns(subject) -> dict:
     if subject is None:
         return {}
     column = {Document: "document_id", Dossier: "dossier_id", Customer: "customer_id",
-              ApprovalRoute: "subject_route_id", Loan: "loan_id"}[type(subject)]
+              ApprovalRoute: "subject_route_id", Loan: "loan_id",
+              Destruction: "destruction_id"}[type(subject)]
     return {column: subject.id}
 
 
@@ -199,12 +202,16 @@ def in_scope(user: User, approver: str, request: ApprovalRequest) -> bool:
             return role is Role.LEGAL
         case Approver.GM:
             return role is Role.GM
+        case Approver.GM_OR_DIRECTOR:
+            return role is Role.GM or (role is Role.GM_OFFICE and bool(user.gm_office_director))
     return False
 
 
 def _items(subject) -> list:
     """What a decider must be cleared for: the subject, or every item of a batch."""
     if isinstance(subject, Loan):
+        return [item.document for item in subject.items]
+    if isinstance(subject, Destruction):
         return [item.document for item in subject.items]
     if isinstance(subject, (Document, Dossier)):
         return [subject]

@@ -222,8 +222,10 @@ def withheld(session, viewer, events) -> set[int]:
         ApprovalRoute,
         Customer,
         Designation,
+        Destruction,
         Document,
         Dossier,
+        LegalHold,
         Loan,
         User,
     )
@@ -233,6 +235,7 @@ def withheld(session, viewer, events) -> set[int]:
         return set()
     models = {"document": Document, "dossier": Dossier,
               "approvalrequest": ApprovalRequest, "designation": Designation, "loan": Loan,
+              "destruction": Destruction, "legalhold": LegalHold,
               # level changes before the approval engine (their ids were kept)
               "classificationchange": ApprovalRequest}
     concerns = {e.id: _concerns(e, models) for e in events if e.action != "access.denied"}
@@ -262,11 +265,14 @@ def withheld(session, viewer, events) -> set[int]:
             elif isinstance(target, Designation):
                 target = (session.get(Document, target.document_id) if target.document_id
                           else session.get(Dossier, target.dossier_id))
+            elif isinstance(target, LegalHold):
+                target = target.subject
             if target is None:
                 verdicts[kind, key] = True
             else:
                 action = {Document: "document.view", Dossier: "dossier.view",
-                          Customer: "customer.view", Loan: "loan.view"}[type(target)]
+                          Customer: "customer.view", Loan: "loan.view",
+                          Destruction: "destruction.view"}[type(target)]
                 verdicts[kind, key] = not access.can(viewer, action, target)
         return verdicts[kind, key]
 

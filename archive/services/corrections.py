@@ -27,6 +27,7 @@ from archive.services import (
     indexing,
     numbering,
     personal_data,
+    retention,
     validation,
     work,
 )
@@ -355,6 +356,10 @@ def correct_document(session, actor: User, document_id, data: dict) -> tuple[Doc
     if "doc_date" in changes:  # by the name the API and the form give it
         changes["date"] = changes.pop("doc_date")
     session.flush()
+    if moved or {"category", "date"} & set(changes):
+        # The disposal date follows the category's row and the dates it counts from; one
+        # that would come earlier is listed for the officer (services/retention.py).
+        retention.refresh(session, document)
     changes = _record(session, actor, "document.moved" if moved else "document.corrected",
                       document, changes, reason, **extra)
     reindex(session, [document.id])

@@ -21,7 +21,6 @@ from archive.models import (
     Dossier,
     Group,
     LoanFile,
-    RetentionRule,
     StoredFile,
     UploadKey,
     User,
@@ -29,8 +28,8 @@ from archive.models import (
 from archive.models.enums import (
     CASE_GROUP,
     DEFAULT_GROUP_FOR_CATEGORY,
-    DEFAULT_RETENTION,
     GROUPS,
+    DocumentStatus,
     Level,
 )
 from archive.services import (
@@ -42,6 +41,7 @@ from archive.services import (
     indexing,
     jobs,
     numbering,
+    retention,
     validation,
     work,
 )
@@ -89,11 +89,6 @@ class Intake:
     files: list[tuple] | None = None
 
 
-def default_retention(session, category: str) -> str:
-    rule = session.get(RetentionRule, category)
-    return rule.retention if rule else DEFAULT_RETENTION[category].value
-
-
 def preflight(session, actor: User, dossier_id, data: dict, uploads: list[Upload], *,
               limits: Limits, key: str | None = None, warn_duplicates: bool = False) -> Intake:
     """Step one of filing: every check the database answers (the dossier, the actor's
@@ -116,6 +111,11 @@ def preflight(session, actor: User, dossier_id, data: dict, uploads: list[Upload
     dossier = get_or_404(session, Dossier, dossier_id)
     access.require(actor, "dossier.view", dossier)
     access.require(actor, "document.upload", dossier, hide=False)
+    if dossier.status == "closed":  # 封卷 (issue 17): reopened by the archive room if need be
+        raise Conflict(f"档案 {dossier.number} 已于 {dossier.closed_on} 封卷，不能再归入文件",
+                       code="closed")
+    if dossier.status == "destroyed":
+        raise Conflict(f"档案 {dossier.number} 已整卷销毁，不能再归入文件", code="destroyed")
     fields = {
         "title": validation.text(data, "title", "题名", required=True, max_len=300),
         "category": validation.category(data),
@@ -135,7 +135,10 @@ def preflight(session, actor: User, dossier_id, data: dict, uploads: list[Upload
     else:
         fields["group"] = validation.choice(data, "group", "分组", list(GROUPS),
                                             default=DEFAULT_GROUP_FOR_CATEGORY[fields["category"]])
-    fields["retention"] = validation.retention(data, default_retention(session, fields["category"]))
+    # A retention chosen at filing stands; without one the document follows the schedule.
+    chosen = data.get("retention")
+    fields["retention"] = retention.parse_period(chosen)[0] if chosen not in (None, "") else None
+    fields["important"] = validation.flag(data, "important", "重要")
     fields["doc_date"] = validation.day(data, "date", "文件日期")
     fields["pages"] = validation.integer(data, "pages", "页数")
     if fields["pages"] is not None and fields["pages"] < 0:
@@ -228,11 +231,13 @@ def _write(session, intake: Intake, store: LocalBlobStore, created: list[str]) -
         dossier_id=dossier.id, group_id=group.id, seq=numbering.next_seq(session, group),
         title=fields["title"], category=fields["category"], carrier=fields["carrier"],
         doc_date=fields["doc_date"], pages=pages, classification=fields["classification"],
-        retention=fields["retention"], department_id=fields["department_id"],
+        important=fields["important"], department_id=fields["department_id"],
         originator=fields["originator"], remarks=fields["remarks"],
         document_number=fields["document_number"],
-        created_by_id=actor.id, files=stored, needs_index=True,
+        created_by_id=actor.id, files=stored, needs_index=True, dossier=dossier,
+        created_at=now(),
     )
+    retention.assign(session, document, fields["retention"])
     session.add(document)
     session.flush()
     # Scans are read by the OCR worker after the commit, never in the upload request.
@@ -338,6 +343,9 @@ def read_file(session, actor: User, document_id, file_id=None, *, store: LocalBl
 
 
 def _pick_file(document: Document, file_id) -> StoredFile:
+    if document.status != DocumentStatus.ACTIVE.value:
+        # A tombstone: its metadata stays, its content was destroyed (issue 17).
+        raise Conflict("该文件已销毁，内容已按销毁清单清除，只保留目录信息", code="destroyed")
     files = document.files
     if file_id is None:
         if not files:

@@ -148,6 +148,18 @@ def retention(data: dict, default: str) -> str:
     return choice(data, "retention", "保管期限", [r.value for r in Retention], default=default)
 
 
+def flag(data: dict, key: str, label: str) -> bool:
+    """A yes/no field: true/false, 1/0, on (a checked box), yes/no; missing is no."""
+    value = data.get(key)
+    if isinstance(value, str):
+        value = value.strip().lower()
+    if value in (None, "", False, 0, "0", "false", "off", "no"):
+        return False
+    if value in (True, 1, "1", "true", "on", "yes"):
+        return True
+    raise Invalid(f"{label}须为 true 或 false", details={"field": key})
+
+
 def day(data: dict, key: str, label: str) -> date | None:
     value = data.get(key)
     if value in (None, ""):

@@ -26,12 +26,14 @@ def register(app: Flask) -> None:
         loan_items,
         loans,
         main,
+        retention,
         search,
     )
 
     for module in (auth_views, main, customers, dossiers, documents, search, audit_view,
                    external_loans,
-                   classification, grants, approvals, calendar, loans, loan_items, corrections):
+                   classification, grants, approvals, calendar, loans, loan_items, corrections,
+                   retention):
         app.register_blueprint(module.bp)
     app.register_blueprint(admin.bp)
 

@@ -11,26 +11,8 @@ from sqlalchemy import select
 from archive import samples
 from archive.extensions import db
 from archive.models import Loan
-from tests.conftest import PASSWORDS
+from tests.browser.pages import shot, sign_in
 from tests.sample_pdfs import scan_pdf
-
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-
-
-def _sign_in(page, server, username):
-    page.context.clear_cookies()
-    page.goto(server + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORDS[username])
-    page.click("button[type=submit]")
-    page.wait_for_url(server + "/")
-
-
-def _shot(page, name):
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 5_000
 
 
 def test_a_police_reader_through_the_legal_office_and_a_stamped_copy(
@@ -45,7 +27,7 @@ def test_a_police_reader_through_the_legal_office_and_a_stamped_copy(
     page = browser_page
     page.set_viewport_size({"width": 1280, "height": 900})
 
-    _sign_in(page, live_server, "officer")
+    sign_in(page, live_server, "officer")
     page.click("nav >> text=借阅柜台")
     page.click("text=登记外单位查阅")
     page.check("input[name=reader_kind][value=police]")
@@ -56,12 +38,12 @@ def test_a_police_reader_through_the_legal_office_and_a_stamped_copy(
     page.fill("textarea[name=purpose]", "协助调查合同纠纷")
     page.set_input_files("input[name=credential_scan]", str(credential))
     page.set_input_files("input[name=notice_scan]", str(notice))
-    _shot(page, "external_reader_form")
+    shot(page, "external_reader_form")
     page.click("button:has-text('登记并提交审批')")
     page.wait_for_selector("text=已登记，等待审批")
     assert page.locator("dl.external-reader[data-reader=police]").count() == 1
 
-    _sign_in(page, live_server, "legal")
+    sign_in(page, live_server, "legal")
     page.click("nav >> text=待审批")
     request = page.locator("article.approval").first
     assert "张警官" in request.inner_text()
@@ -72,10 +54,10 @@ def test_a_police_reader_through_the_legal_office_and_a_stamped_copy(
     assert loan.status == "approved"
     db.session.remove()
 
-    _sign_in(page, live_server, "officer")
+    sign_in(page, live_server, "officer")
     page.goto(f"{live_server}/loans/{loan_id}/external")
     page.fill("form.loan-copy input[name=pages]", "1-2")
-    _shot(page, "external_reader_copy")
+    shot(page, "external_reader_copy")
     with page.expect_download() as download:
         page.click("form.loan-copy button[type=submit]")
     pages = PdfReader(io.BytesIO(Path(download.value.path()).read_bytes())).pages

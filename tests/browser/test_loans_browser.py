@@ -2,35 +2,15 @@
 and the GM-office director approve in 待审批, the officer checks the loan out and back in
 at the counter, and the register shows the row."""
 
-from pathlib import Path
-
 from sqlalchemy import select
 
 from archive.extensions import db
 from archive.models import Loan
-from tests.conftest import PASSWORDS
-
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-
-
-def _sign_in(page, server, username):
-    page.context.clear_cookies()
-    page.goto(server + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORDS[username])
-    page.click("button[type=submit]")
-    page.wait_for_url(server + "/")
-
-
-def _shot(page, name):
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 5_000
+from tests.browser.pages import shot, sign_in
 
 
 def _approve(page, server, username, note):
-    _sign_in(page, server, username)
+    sign_in(page, server, username)
     page.click("nav >> text=待审批")
     request = page.locator("article.approval").first
     assert "借阅（借出）" in request.inner_text()
@@ -49,13 +29,13 @@ def test_a_loan_from_the_request_form_through_the_inbox_counter_and_register(
     page = browser_page
     page.set_viewport_size({"width": 1280, "height": 900})
 
-    _sign_in(page, live_server, "staff")
+    sign_in(page, live_server, "staff")
     page.goto(dossier_url)
     page.click("text=申请借阅")
     page.check("input[name=scope][value=whole]")
     page.check("input[name=kind][value=out]")
     page.fill("textarea[name=purpose]", "核对签约资料")
-    _shot(page, "loan_request_form")
+    shot(page, "loan_request_form")
     page.click("button:has-text('提交借阅申请')")
     page.wait_for_selector("text=已提交，等待审批")
     assert page.locator("dl.loan[data-status=requested]").count() == 1
@@ -66,11 +46,11 @@ def test_a_loan_from_the_request_form_through_the_inbox_counter_and_register(
     loan_id = db.session.execute(select(Loan.id)).scalar_one()
     db.session.remove()
 
-    _sign_in(page, live_server, "officer")
+    sign_in(page, live_server, "officer")
     page.click("nav >> text=借阅柜台")
     row = page.locator(f"tr[data-loan='{loan_id}']")
     assert row.get_attribute("data-status") == "approved"
-    _shot(page, "loan_counter")
+    shot(page, "loan_counter")
     row.locator("text=办理出借").click()
     page.fill("form.checkout input[name=pages]", "7")
     page.click("form.checkout button[type=submit]")
@@ -82,7 +62,7 @@ def test_a_loan_from_the_request_form_through_the_inbox_counter_and_register(
     page.wait_for_selector("text=已归还，已登记件数和页数")
     assert page.locator("dl.loan[data-status=returned]").count() == 1
     assert "周主任" in page.locator(".loan-request").inner_text()
-    _shot(page, "loan_page")
+    shot(page, "loan_page")
 
     page.click("nav >> text=借阅登记簿")
     row = page.locator(f"table.register tr[data-loan='{loan_id}']")
@@ -90,12 +70,12 @@ def test_a_loan_from_the_request_form_through_the_inbox_counter_and_register(
     assert cells[0] == "王销售" and cells[13] == "已归还"
     assert (cells[11], cells[12]) == ("2/7", "2/7")
     assert "陈经理 同意（同意借出）；周主任 同意（准予借出）" == cells[10]
-    _shot(page, "loan_register")
+    shot(page, "loan_register")
     page.goto(f"{live_server}/loans/{loan_id}/form")
     assert "借阅档案申请表" in page.locator("h1").inner_text()
-    _shot(page, "loan_application_form")
+    shot(page, "loan_application_form")
 
-    _sign_in(page, live_server, "staff")
+    sign_in(page, live_server, "staff")
     page.click("nav >> text=我的借阅")
     assert page.locator(f"tr[data-loan='{loan_id}'][data-status=returned]").count() == 1
-    _shot(page, "loans_mine")
+    shot(page, "loans_mine")

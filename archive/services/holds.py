@@ -1,0 +1,106 @@
+"""Legal holds (冻结 / 诉讼保全): a customer, a dossier or a document that must not be
+destroyed while a dispute or an inquiry runs. Many holds may cover one document (its own,
+its dossier's, its customer's); it is free only when the last is lifted. Destruction asks
+`held` when a batch is proposed, approved and executed."""
+
+from sqlalchemy import or_, select
+
+from archive.clock import now
+from archive.models import Customer, Document, Dossier, User
+from archive.models.retention import LegalHold
+from archive.services import access, audit, validation
+from archive.services.errors import Conflict, Invalid, NotFound
+
+NOT_FOUND = "冻结记录不存在"
+TARGETS = {"customer_id": (Customer, "客户"), "dossier_id": (Dossier, "档案"),
+           "document_id": (Document, "文件")}
+
+
+def _target(session, actor: User, data: dict):
+    named = [key for key in TARGETS if data.get(key) not in (None, "")]
+    if len(named) != 1:
+        raise Invalid("请指定一个冻结对象：customer_id、dossier_id 或 document_id 之一",
+                      code="one_target")
+    key = named[0]
+    model, label = TARGETS[key]
+    target = session.get(model, validation.row_id(data.get(key)) or -1)
+    if target is None or not access.may_read(actor, target):
+        raise NotFound(f"{label}不存在")
+    return key, target
+
+
+def place(session, actor: User, data: dict) -> LegalHold:
+    """Put a hold on a customer, dossier or document, with a reason."""
+    access.require(actor, "hold.manage", hide=False)
+    key, target = _target(session, actor, data)
+    reason = validation.text(data, "reason", "冻结原因", required=True, max_len=1000)
+    hold = LegalHold(**{key: target.id}, reason=reason, placed_by_id=actor.id)
+    session.add(hold)
+    session.flush()
+    audit.record(session, actor, "hold.placed", hold, target=f"{key[:-3]}:{target.id}",
+                 reason=reason)
+    return hold
+
+
+def get(session, user: User, hold_id) -> LegalHold:
+    access.require(user, "hold.view", hide=False)
+    hold = session.get(LegalHold, validation.row_id(hold_id) or -1)
+    if hold is None or not access.may_read(user, hold.subject):
+        raise NotFound(NOT_FOUND)
+    return hold
+
+
+def lift(session, actor: User, hold_id, data: dict) -> LegalHold:
+    hold = get(session, actor, hold_id)
+    access.require(actor, "hold.manage", hide=False)
+    if not hold.active:
+        raise Conflict(f"该冻结已于 {hold.lifted_at:%Y-%m-%d %H:%M} 解除", code="lifted")
+    reason = validation.text(data, "reason", "解除原因", required=True, max_len=1000)
+    hold.lifted_by_id, hold.lifted_at, hold.lift_reason = actor.id, now(), reason
+    session.flush()
+    audit.record(session, actor, "hold.lifted", hold, reason=reason)
+    return hold
+
+
+def listing(session, user: User, *, active_only: bool = True) -> list[LegalHold]:
+    access.require(user, "hold.view", hide=False)
+    stmt = select(LegalHold).order_by(LegalHold.id.desc())
+    if active_only:
+        stmt = stmt.where(LegalHold.lifted_at.is_(None))
+    return [h for h in session.execute(stmt).scalars() if access.may_read(user, h.subject)]
+
+
+def covering(session, document: Document) -> list[LegalHold]:
+    """The active holds that cover the document: its own, its dossier's, its customer's."""
+    return list(session.execute(
+        select(LegalHold).where(LegalHold.lifted_at.is_(None), or_(
+            LegalHold.document_id == document.id,
+            LegalHold.dossier_id == document.dossier_id,
+            LegalHold.customer_id == document.dossier.customer_id))
+        .order_by(LegalHold.id)).scalars())
+
+
+def held(session, documents: list[Document]) -> dict[int, list[LegalHold]]:
+    """Document id → active holds covering it, for those covered (one query)."""
+    if not documents:
+        return {}
+    holds = session.execute(select(LegalHold).where(LegalHold.lifted_at.is_(None), or_(
+        LegalHold.document_id.in_({d.id for d in documents}),
+        LegalHold.dossier_id.in_({d.dossier_id for d in documents}),
+        LegalHold.customer_id.in_({d.dossier.customer_id for d in documents})))).scalars().all()
+    found: dict[int, list[LegalHold]] = {}
+    for document in documents:
+        for hold in holds:
+            if document.id == hold.document_id or document.dossier_id == hold.dossier_id \
+                    or document.dossier.customer_id == hold.customer_id:
+                found.setdefault(document.id, []).append(hold)
+    return found
+
+
+def describe(hold: LegalHold) -> str:
+    subject = hold.subject
+    if isinstance(subject, Customer):
+        return f"客户 {subject.name}（{subject.code}）"
+    if isinstance(subject, Dossier):
+        return f"档案 {subject.number}"
+    return f"文件《{subject.title}》"
