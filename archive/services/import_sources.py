@@ -15,6 +15,7 @@ import hashlib
 import io
 import os
 import re
+import shutil
 import stat
 import unicodedata
 import zipfile
@@ -288,21 +289,34 @@ def check_zip(path: Path, limits: ZipLimits) -> list[tuple[zipfile.ZipInfo, str]
 
 
 def unpack(path: Path, target: Path, limits: ZipLimits) -> None:
-    """Unpack a checked ZIP into the empty folder `target`, counting the bytes actually
-    written (an entry's declared size can lie) and never following a link."""
+    """Unpack a ZIP into the new folder `target` once its directory has passed
+    `check_entries`, counting the bytes actually written (an entry's declared size can
+    lie) and never following a link. A ZIP refused half-way leaves no folder behind."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = check_entries(archive.infolist(), limits)
+            target.mkdir(parents=True)
+            try:
+                _write_entries(archive, entries, target, limits)
+            except BaseException:
+                shutil.rmtree(target, ignore_errors=True)
+                raise
+    except zipfile.BadZipFile:
+        raise Invalid("上传的文件不是有效的 ZIP 压缩包", code="bad_zip") from None
+
+
+def _write_entries(archive: zipfile.ZipFile, entries, target: Path, limits: ZipLimits) -> None:
     written = 0
-    target.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path) as archive:
-        for info, name in check_entries(archive.infolist(), limits):
-            destination = target / name
-            if info.is_dir():
-                destination.mkdir(parents=True, exist_ok=True)
-                continue
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-            with os.fdopen(fd, "wb") as out, archive.open(info) as member:
-                while chunk := member.read(1 << 20):
-                    written += len(chunk)
-                    if written > limits.max_total_bytes:
-                        raise TooLarge("压缩包解压后超过上限，疑似压缩炸弹，已拒收", code="zip_bomb")
-                    out.write(chunk)
+    for info, name in entries:
+        destination = target / name
+        if info.is_dir():
+            destination.mkdir(parents=True, exist_ok=True)
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as out, archive.open(info) as member:
+            while chunk := member.read(1 << 20):
+                written += len(chunk)
+                if written > limits.max_total_bytes:
+                    raise TooLarge("压缩包解压后超过上限，疑似压缩炸弹，已拒收", code="zip_bomb")
+                out.write(chunk)

@@ -15,6 +15,7 @@ import io
 import logging
 import os
 import socket
+import unicodedata
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -165,7 +166,7 @@ def _locate(folder: Path, values: dict) -> tuple[list[tuple[str, str]] | None, s
                    for name in import_sources.file_names(values.get("files", ""))]
     except DomainError as exc:
         return None, exc.message
-    return [(p.name, str(p)) for p in located], None
+    return [(unicodedata.normalize("NFC", p.name), str(p)) for p in located], None
 
 
 def _filing_data(values: dict) -> dict:
