@@ -87,6 +87,8 @@ def run_job(app: Flask, job_id: int, engine: ocr.Engine | None = None) -> str | 
             return None
         stored = job.file
         sha256, kind = stored.sha256, stored.kind
+        # A PDF with text: only its pages without text are read.
+        textless_only = stored.kind == "pdf" and stored.text_status == "ok"
 
     def progress(done: int, total: int) -> None:
         with work.unit(session):
@@ -96,7 +98,7 @@ def run_job(app: Flask, job_id: int, engine: ocr.Engine | None = None) -> str | 
     try:
         data = app.extensions["blob_store"].get(sha256)  # verified against its hash
         result = ocr.recognise(data, kind, engine or ocr.engine(app.config["OCR_THREADS"]),
-                               on_page=progress)
+                               on_page=progress, textless_only=textless_only)
     except _LostLease:
         return None
     except ocr.Unreadable as exc:

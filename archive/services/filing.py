@@ -240,8 +240,10 @@ def _write(session, intake: Intake, store: LocalBlobStore, created: list[str]) -
     retention.assign(session, document, fields["retention"])
     session.add(document)
     session.flush()
-    # Scans are read by the OCR worker after the commit, never in the upload request.
-    jobs.queue_ocr(session, stored)
+    # Scans are read by the OCR worker after the commit, never in the upload request;
+    # so are the scanned pages of a PDF with text on its other pages.
+    jobs.queue_ocr(session, stored, partly_scanned=[
+        f for f, (*_, result) in zip(stored, intake.files, strict=True) if result.textless_pages])
     if intake.key is not None:
         session.add(UploadKey(user_id=actor.id, key=intake.key[0], fingerprint=intake.key[1],
                               document_id=document.id))

@@ -33,10 +33,12 @@ def needs_ocr(stored: StoredFile) -> bool:
             or (stored.kind == "pdf" and stored.text_status == "empty"))
 
 
-def queue_ocr(session, files: list[StoredFile]) -> list[Job]:
-    """Queue an OCR job for each of `files` that needs one (in the caller's unit); the
-    jobs are handed to the queue once the unit has committed."""
-    queued = [Job(kind=OCR, file_id=f.id) for f in files if f.id is not None and needs_ocr(f)]
+def queue_ocr(session, files: list[StoredFile], partly_scanned=()) -> list[Job]:
+    """Queue an OCR job for each of `files` that needs one, and for the PDFs of
+    `partly_scanned` (text on some pages, scans on others: their textless pages are
+    read), in the caller's unit; the jobs are handed to the queue once it has committed."""
+    queued = [Job(kind=OCR, file_id=f.id) for f in files
+              if f.id is not None and (needs_ocr(f) or f in partly_scanned)]
     if queued:
         session.add_all(queued)
         session.flush()
@@ -88,11 +90,21 @@ def complete_ocr(session, job_id: int, worker: str, result: ocr.Result) -> Docum
     if job is None or job.state != JobState.RUNNING or job.worker != worker:
         return None
     stored = job.file
+    if stored.text_status == "ok":
+        # A PDF with text on its other pages: what OCR read of its scanned pages is added.
+        if not result.empty:
+            stored.text = finish(f"{stored.text}\n{result.text}", stored.pages, "").text
+            stored.text_source = OCR
+        stored.ocr_confidence = _rounded(result.confidence)
+        stored.document.needs_index = True
+        job.finish(now())
+        session.flush()
+        return stored.document
     read = finish(result.text, result.pages, NO_TEXT_FOUND)
     stored.text, stored.text_status = read.text, read.status
     stored.text_error = read.error
     stored.text_source = OCR
-    stored.ocr_confidence = round(result.confidence, 4) if result.confidence is not None else None
+    stored.ocr_confidence = _rounded(result.confidence)
     if stored.pages is None:
         stored.pages = result.pages
     document = stored.document
@@ -100,6 +112,10 @@ def complete_ocr(session, job_id: int, worker: str, result: ocr.Result) -> Docum
     job.finish(now())
     session.flush()
     return document
+
+
+def _rounded(confidence: float | None) -> float | None:
+    return round(confidence, 4) if confidence is not None else None
 
 
 def give_up(session, job_id: int, worker: str, reason: str, *, retry: bool) -> None:

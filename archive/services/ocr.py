@@ -162,13 +162,19 @@ def _page_text(lines: list[Line], angle: int) -> _Reading:
 
 
 def recognise(data: bytes, kind: str, engine: Engine,
-              on_page: Callable[[int, int], object] | None = None) -> Result:
+              on_page: Callable[[int, int], object] | None = None, *,
+              textless_only: bool = False) -> Result:
     """The text of every page of a scan (an image, a multi-page TIFF, a PDF without a text
-    layer). `on_page(done, total)` is called after each page (the worker renews its lease
-    there). Raises Unreadable for a file whose pages cannot be decoded."""
+    layer), or with `textless_only` of the pages of a PDF that hold no text. `on_page(done,
+    total)` is called after each page (the worker renews its lease there). Raises
+    Unreadable for a file whose pages cannot be decoded."""
     texts, weights = [], []
-    total = page_count(data, kind)
-    for number, image in enumerate(page_images(data, kind), start=1):
+    if kind == "pdf":
+        numbers = _pdf_page_numbers(data, textless_only)
+        total, images = len(numbers), _pdf_images(data, numbers)
+    else:
+        total, images = page_count(data, kind), page_images(data, kind)
+    for number, image in enumerate(images, start=1):
         page = read_page(image, engine)
         if page.text:
             texts.append(page.text)
@@ -182,14 +188,14 @@ def recognise(data: bytes, kind: str, engine: Engine,
 
 def page_count(data: bytes, kind: str) -> int:
     if kind == "pdf":
-        return _pdf_pages(data)
+        return len(_pdf_page_numbers(data, False))
     return _image_frames(data)
 
 
 def page_images(data: bytes, kind: str) -> Iterator:
     """The pages of a file as greyscale PIL images, one at a time (memory holds one)."""
     if kind == "pdf":
-        yield from _pdf_images(data)
+        yield from _pdf_images(data, _pdf_page_numbers(data, False))
     else:
         yield from _image_pages(data)
 
@@ -222,7 +228,8 @@ def _image_pages(data: bytes) -> Iterator:
         raise Unreadable(f"图像文件已损坏，无法识别文字：{_why(exc)}") from exc
 
 
-def _pdf_pages(data: bytes) -> int:
+def _pdf_page_numbers(data: bytes, textless_only: bool) -> list[int]:
+    """Indexes of the pages to read: all, or those PDFium finds no character on."""
     import pypdfium2
 
     with pdfium.LOCK:
@@ -231,20 +238,35 @@ def _pdf_pages(data: bytes) -> int:
         except pypdfium2.PdfiumError as exc:
             raise Unreadable(f"PDF 文件无法打开，无法识别文字：{_why(exc)}") from exc
         try:
-            return min(len(document), MAX_PAGES)
+            count = min(len(document), MAX_PAGES)
+            if not textless_only:
+                return list(range(count))
+            return [index for index in range(count) if not _has_text(document, index)]
         finally:
             document.close()
 
 
-def _pdf_images(data: bytes) -> Iterator:
-    """The pages of a PDF rendered by PDFium at RENDER_DPI (smaller for huge pages)."""
+def _has_text(document, index: int) -> bool:
+    page = document[index]
+    try:
+        textpage = page.get_textpage()
+        try:
+            return bool(textpage.get_text_range().strip())
+        finally:
+            textpage.close()
+    finally:
+        page.close()
+
+
+def _pdf_images(data: bytes, numbers: list[int]) -> Iterator:
+    """The pages `numbers` of a PDF rendered by PDFium at RENDER_DPI (smaller for huge
+    pages)."""
     import pypdfium2
 
     with pdfium.LOCK:
         document = pypdfium2.PdfDocument(data)
-        count = min(len(document), MAX_PAGES)
     try:
-        for index in range(count):
+        for index in numbers:
             with pdfium.LOCK:
                 page = document[index]
                 try:

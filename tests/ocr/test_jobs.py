@@ -143,3 +143,24 @@ def test_ocr_pending_reads_files_filed_before_ocr_existed(app, file_doc, dossier
     stored = db.session.get(StoredFile, document.files[0].id)
     db.session.refresh(stored)
     assert "防水层" in stored.text and stored.text_source == "ocr"
+
+
+def test_the_scanned_pages_of_a_pdf_with_text_are_read_too(app, file_doc, dossier):
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    text_page = samples.make_pdf("房地产买卖合同", ["甲方：翠湖苑开发有限公司。乙方：张伟。"])
+    signed_page = sample_pdfs.scan_pdf(1)  # 房地产买卖合同（扫描件）第1页, no text layer
+    for data in (text_page, signed_page):
+        writer.append(PdfReader(io.BytesIO(data)))
+    out = io.BytesIO()
+    writer.write(out)
+    document = file_doc(dossier, "合同（签字页为扫描件）", "签约", files=[("合同.pdf", out.getvalue())])
+    stored = document.files[0]
+    assert (stored.text_status, stored.pages) == ("ok", 2) and "翠湖苑开发" in stored.text
+    assert worker.run_job(app, stored.jobs[-1].id) == "done"
+    db.session.expire_all()
+    stored = db.session.get(StoredFile, stored.id)
+    assert stored.jobs[-1].total_pages == 1  # the text page is not read again
+    assert "翠湖苑开发" in stored.text and "扫描件）第1页" in stored.text
+    assert stored.text_source == "ocr" and stored.pages == 2

@@ -86,7 +86,10 @@ def read(data: bytes) -> Extraction:
         return finish(text, None, "", f"{cause}，仅提取到可读取部分的文字")
     if not text.strip() and report.problems():
         return failed(report.summary(), len(pages))
-    return finish(text, len(pages), _EMPTY, report.summary() or None)
+    result = finish(text, len(pages), _EMPTY, report.summary() or None)
+    if result.status == "ok":
+        result.textless_pages = report.textless
+    return result
 
 
 def _second_reader(data: bytes, deadline: float, truncated: bool) -> Extraction | None:
@@ -106,6 +109,7 @@ class _Report:
         self.too_complex: list[int] = []
         self.unmapped: list[int] = []
         self.stopped_at: int | None = None
+        self.textless = 0  # pages read whole that hold no text: scans, for OCR
 
     def problems(self) -> bool:
         return bool(self.unreadable or self.too_complex or self.unmapped or self.stopped_at)
@@ -144,8 +148,11 @@ def _pages_text(pages, damaged: bool, deadline: float, report: _Report) -> list[
                 report.too_complex.append(number)
                 continue
             if not any(map(_TEXT_OPERATOR.search, contents)):
+                report.textless += 1
                 continue  # a scan or a figure: nothing to parse
             text, unmapped = _page_text(page, deadline)
+            if not text.strip():
+                report.textless += 1
         except _OutOfTime:
             report.stopped_at = number
             break

@@ -24,6 +24,8 @@ class Extraction:
     pages: int | None
     status: str  # 'ok' (text found), 'empty' (no text layer), 'failed', 'skipped'
     error: str | None  # the reason, in Chinese, when not everything could be read
+    # Pages of a PDF with text elsewhere that have none (scanned pages): OCR reads them.
+    textless_pages: int = 0
 
 
 def finish(text: str, pages: int | None, empty_reason: str, warning: str | None = None) -> Extraction:
