@@ -9,7 +9,16 @@ from archive import delivery as delivery_response
 from archive.api import bp
 from archive.api import serialize as out
 from archive.extensions import db
-from archive.services import access, audit, customers, filing, finder, validation, work
+from archive.services import (
+    access,
+    audit,
+    customers,
+    filing,
+    finder,
+    personal_data,
+    validation,
+    work,
+)
 from archive.services.errors import BadRequest, Invalid, UnsupportedType
 
 # No body this API takes nests deeper than 3; a few more levels leave room for growth.
@@ -69,7 +78,8 @@ def list_customers():
         db.session, current_user, q=request.args.get("q", ""),
         page=validation.page(request.args),
     )
-    return jsonify({"total": total, "customers": [out.customer(c) for c in rows]})
+    return jsonify({"total": total, "customers": [
+        out.customer(c, personal=personal_data.shown(current_user, c)) for c in rows]})
 
 
 @bp.post("/customers")
@@ -88,7 +98,8 @@ def get_customer(customer_id: int):
     with work.unit(db.session):  # the view's audit event, committed before the answer
         customer = customers.get_customer(db.session, current_user, customer_id)
     visible = customers.visible_dossiers(current_user, customer)
-    return jsonify(out.customer(customer, visible))
+    return jsonify(out.customer(customer, visible,
+                                personal=personal_data.shown(current_user, customer)))
 
 
 @bp.post("/dossiers")
@@ -202,10 +213,13 @@ def search():
 def audit_events():
     with work.unit(db.session):
         listing = audit.list_events(db.session, current_user, request.args.to_dict(), limit=500)
+    full = personal_data.in_full(current_user)
     return jsonify({"events": [
         {"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor_name, "action": e.action,
          "object_type": e.object_type, "object_id": e.object_id, "ip": e.ip,
-         "outcome": e.outcome, "details": None if e.id in listing.withheld else e.details,
+         "outcome": e.outcome,
+         "details": None if e.id in listing.withheld else (
+             e.details if full else personal_data.mask_text(e.details)),
          "details_withheld": e.id in listing.withheld, "hash": e.hash}
         for e in listing.events
     ]})

@@ -23,11 +23,15 @@ def level(value: int) -> dict:
     return {"key": lv.key, "label": lv.label, "rank": int(lv)}
 
 
-def customer(c: Customer, dossiers: list[Dossier] | None = None) -> dict:
+def customer(c: Customer, dossiers: list[Dossier] | None = None, *,
+             personal: dict | None = None) -> dict:
+    """A customer; `personal` is its ID and phone as the caller may see them
+    (personal_data.shown), in full if not given."""
+    personal = personal or {"id_number": c.id_number, "phone": c.phone}
     body = {
         "id": c.id, "code": c.code, "name": c.name, "kind": c.kind, "grade": c.grade,
         "scale": c.scale,
-        "id_number": c.id_number, "phone": c.phone, "address": c.address,
+        "id_number": personal["id_number"], "phone": personal["phone"], "address": c.address,
         "department": {"id": c.department_id, "name": c.department.name},
         "notes": c.notes, "created_at": c.created_at.isoformat(),
         "merged_into_id": c.merged_into_id,

@@ -429,6 +429,12 @@ RULES: dict[str, Rule] = {
     # item above them exists. Only the archive room (its auditors, the GM) works with
     # them (docs/hardening.md, finding 14).
     "numbering.view": lambda user, role, obj: role in ARCHIVE_WIDE,
+    # A customer's ID and telephone numbers in full (personal_data.shown): the archive room,
+    # the GM and the customer's own department; everyone else sees them masked.
+    "customer.personal_data": lambda user, role, customer: (
+        role in ARCHIVE_ROOM or role is Role.GM
+        or (customer is not None and user.department_id is not None
+            and user.department_id == customer.department_id)),
     # Retention and disposal (issue 17, docs/retention.md). The schedule is the company's
     # rule, read by everyone and changed by the administrator; the archive room appraises,
     # closes dossiers and destroys; the legal office places holds too.

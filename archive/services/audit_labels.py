@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from archive.services import access
+from archive.services import access, personal_data
 
 ACTIONS = {
     "access.denied": "拒绝访问",
@@ -169,11 +169,13 @@ def rows(session, viewer, events, withheld: set[int]) -> list[Row]:
     """The events as rows of the audit page: Chinese names, the object named where the
     viewer may see it, the details as fields unless withheld."""
     names = _names(session, viewer, events, withheld)
+    full = personal_data.in_full(viewer)
     return [Row(event=e, action=action_label(e.action),
                 object_type=object_type_label(e.object_type),
                 object_name=names.get((e.object_type, e.object_id), ""),
                 outcome=outcome_label(e.outcome),
-                fields=[] if e.id in withheld else detail_fields(e.details))
+                fields=[] if e.id in withheld else detail_fields(
+                    e.details if full else personal_data.mask_text(e.details)))
             for e in events]
 
 

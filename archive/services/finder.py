@@ -6,7 +6,7 @@ from sqlalchemy.orm import joinedload
 
 from archive.models import Document, Dossier, Level, User
 from archive.models.enums import CARRIERS, CATEGORIES, DocumentStatus
-from archive.services import access, audit, indexing, validation, work
+from archive.services import access, audit, indexing, personal_data, validation, work
 from archive.services.errors import Invalid, Unavailable
 from archive.services.indexing import search_service
 from archive.services.search.service import IndexUnavailable
@@ -118,4 +118,8 @@ def _openable(session, actor: User, hits):
                                Document.status == DocumentStatus.ACTIVE.value)).scalars()}
     shown = [h for h in hits if h.document_id in documents
              and access.can(actor, "document.view", documents[h.document_id])]
+    for h in shown:  # ID and mobile numbers in the text, for those outside the customer's reach
+        if not access.can(actor, "customer.personal_data", documents[h.document_id].dossier.customer):
+            h.title = personal_data.mask_text(h.title)
+            h.highlight = personal_data.mask_snippet(h.highlight)
     return shown, {h.document_id: documents[h.document_id] for h in shown}

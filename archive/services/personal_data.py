@@ -5,7 +5,7 @@ import re
 import unicodedata
 from datetime import date
 
-from archive.services import validation
+from archive.services import access, validation
 from archive.services.errors import Invalid
 
 # GB 11643-1999: the 18th character of a 公民身份号码 is an ISO 7064 MOD 11-2 check.
@@ -121,3 +121,58 @@ def phone(data: dict, key: str = "phone") -> str:
                       "固定电话如 0755-26000000 或 0755-26000000 转 123，多个号码用“、”分隔",
                       code="invalid_phone", details={"field": key})
     return value
+
+
+# -- masking ----------------------------------------------------------------------------
+# Outside the archive room and the customer's own department, ID and telephone numbers
+# are shown masked (4403**********1234, 138****8000): in lists, search hits, exports and
+# audit details (access rule "customer.personal_data").
+
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[\dXx])(?![0-9A-Za-z])")
+_MOBILE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+
+
+def mask_id(value: str) -> str:
+    """An ID number with all but its first and last four characters starred."""
+    if len(value) <= 8:
+        return "*" * len(value)
+    return value[:4] + "*" * (len(value) - 8) + value[-4:]
+
+
+def mask_phone(value: str) -> str:
+    """A telephone field with all its digits starred but the first three and the last
+    four (separators kept as typed): 138****8000."""
+    digits = [i for i, c in enumerate(value) if c.isdigit()]
+    if len(digits) <= 4:
+        return value
+    keep = set(digits[:3] + digits[-4:]) if len(digits) > 7 else set(digits[-4:])
+    return "".join("*" if c.isdigit() and i not in keep else c for i, c in enumerate(value))
+
+
+def mask_text(text: str) -> str:
+    """Free text (a snippet, an audit detail) with 身份证 numbers and mobile numbers in it
+    masked."""
+    text = _ID_IN_TEXT.sub(lambda m: m.group(1)[:4] + "*" * 10 + m.group(3)[-4:], text)
+    return _MOBILE_IN_TEXT.sub(lambda m: m.group(1) + "****" + m.group(3), text)
+
+
+def mask_snippet(html: str) -> str:
+    """A search hit's highlighted snippet masked like `mask_text`. A highlight mark inside
+    a number is dropped first, or the number would escape the mask in pieces."""
+    html = re.sub(r"(?<=\d)</?mark>|</?mark>(?=\d)", "", html)
+    return mask_text(html)
+
+
+def in_full(viewer) -> bool:
+    """Whether `viewer` sees every customer's numbers in full (the archive room, the GM):
+    the rule for what names no one customer, such as audit details."""
+    return access.can(viewer, "customer.personal_data", None)
+
+
+def shown(viewer, customer) -> dict:
+    """The customer's ID and telephone numbers as `viewer` may see them: in full for the
+    archive room, the GM and the customer's own department, masked for everyone else."""
+    if access.can(viewer, "customer.personal_data", customer):
+        return {"id_number": customer.id_number, "phone": customer.phone}
+    return {"id_number": mask_id(customer.id_number) if customer.id_number else "",
+            "phone": mask_phone(customer.phone) if customer.phone else ""}

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from archive.extensions import db
-from archive.services import access, audit, audit_labels, validation, work
+from archive.services import access, audit, audit_labels, personal_data, validation, work
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -64,10 +64,12 @@ def export():
                                     recorded_as="audit.exported")
     buffer = io.StringIO()
     writer = csv.writer(buffer)
+    full = personal_data.in_full(current_user)
     writer.writerow(["seq", "time", "actor", "action", "object_type", "object_id", "ip",
                      "outcome", "details", "hash"])
     for e in listing.events:
-        details = audit.WITHHELD if e.id in listing.withheld else e.details
+        details = (audit.WITHHELD if e.id in listing.withheld
+                   else e.details if full else personal_data.mask_text(e.details))
         writer.writerow([_cell(v) for v in (e.seq, e.at.isoformat(), e.actor_name, e.action,
                                             e.object_type, e.object_id, e.ip, e.outcome,
                                             details, e.hash)])

@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from archive.extensions import db
-from archive.services import access, customers, organisation, validation, work
+from archive.services import access, customers, organisation, personal_data, validation, work
 from archive.services.errors import DomainError
 from archive.web.corrections import same_person
 
@@ -60,7 +60,7 @@ def show(customer_id: int):
     refs = {d.id: customers.references(db.session, current_user, d) for d in dossiers}
     counts = {d.id: len(access.visible_documents(current_user, d.documents)) for d in dossiers}
     return render_template("customers/show.html", customer=customer, dossiers=dossiers, refs=refs,
-                           counts=counts,
+                           counts=counts, personal=personal_data.shown(current_user, customer),
                            may_file=access.can(current_user, "dossier.create", customer))
 
 
