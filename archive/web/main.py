@@ -68,6 +68,15 @@ def _todo(user) -> dict:
             "due": loan_lists.due_for_borrower(db.session, user, TODO_SHOWN)}
 
 
+def _with_files(condition, shown: int = 10) -> list[Document]:
+    """The newest documents the user may see with a file meeting `condition`."""
+    found = db.session.execute(
+        select(Document).join(StoredFile).where(condition).distinct()
+        .order_by(Document.id.desc()).limit(4 * shown)
+    ).scalars().all()
+    return access.visible_documents(current_user, found)[:shown]
+
+
 @bp.get("/")
 @login_required
 def dashboard():
@@ -89,13 +98,11 @@ def dashboard():
         .order_by(Document.id.desc()).limit(40)
     ).scalars().all()
     recent = access.visible_documents(current_user, recent)[:10]
-    problems = db.session.execute(
-        select(Document).join(StoredFile).where(StoredFile.text_status == "failed")
-        .order_by(Document.id.desc()).limit(40)
-    ).scalars().all()
-    problems = access.visible_documents(current_user, problems)[:10]
     return render_template("main/dashboard.html", n_customers=n_customers,
-                           n_dossiers=n_dossiers, recent=recent, problems=problems,
+                           n_dossiers=n_dossiers, recent=recent,
+                           problems=_with_files(StoredFile.text_status == "failed"),
+                           # Scans whose words no search finds (no text layer, none read by OCR).
+                           scans=_with_files(StoredFile.text_status == "empty"),
                            storage_alarm=_storage_alarm(), index_status=_index_status(),
                            ocr_status=_ocr_status(),
                            todo=_todo(current_user._get_current_object()))

@@ -10,7 +10,7 @@ import io
 import logging
 
 from archive.services.extraction import pdf, word
-from archive.services.extraction.result import MAX_TEXT_CHARS, Extraction, failed, finish, reason
+from archive.services.extraction.result import MAX_TEXT_CHARS, Extraction, failed, finish
 from archive.services.filetypes import FileType
 
 __all__ = ["MAX_TEXT_CHARS", "Extraction", "extract"]
@@ -41,7 +41,9 @@ def extract(data: bytes, ftype: FileType) -> Extraction:
         return Extraction("", None, "skipped", None)
     except Exception as exc:  # any parser failure: keep the file, say why
         log.info("text extraction failed for a %s upload", ftype.kind, exc_info=True)
-        return failed(f"{_KIND_LABELS.get(ftype.kind, '文件')}无法解析：{reason(exc)}")
+        # The parser's own (English) words go to the log; the archive shows its own.
+        detail = pdf.damage(exc) if ftype.kind == "pdf" else "文件结构无法解析"
+        return failed(f"{_KIND_LABELS.get(ftype.kind, '文件')}无法解析（{detail}），未提取文字")
 
 
 # Legacy encodings of Chinese text files: GB18030 (mainland, superset of GBK/GB2312) and

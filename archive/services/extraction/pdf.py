@@ -64,7 +64,7 @@ def read(data: bytes) -> Extraction:
         return failed(f"{exc}，未提取文字")
     except Exception as exc:  # noqa: BLE001 - pypdf raises many types for damaged files
         return _second_reader(data, deadline, truncated) or failed(
-            f"PDF 文件已损坏或不完整：{reason(exc)}")
+            f"PDF 文件已损坏或不完整（{damage(exc)}），未提取文字")
     if rebuilt or not pages:
         # A page tree pypdf could not follow: PDFium may repair it and keep every page.
         repaired = _second_reader(data, deadline, truncated)
@@ -90,6 +90,27 @@ def read(data: bytes) -> Extraction:
     if result.status == "ok":
         result.textless_pages = report.textless
     return result
+
+
+# What pypdf's messages about a damaged file mean, in the words the archive shows (the
+# library's own English stays out of the catalogue: issue 18).
+_DAMAGE = (
+    ("EOF marker", "缺少文件结束标记，文件可能未传完整"),
+    ("startxref", "找不到交叉引用表"),
+    ("xref", "交叉引用表损坏"),
+    ("trailer", "文件尾部无法读取"),
+    ("Stream has ended", "文件内容提前结束"),
+    ("Unexpected end", "文件内容提前结束"),
+    ("empty file", "文件为空"),
+    ("header", "文件头损坏"),
+)
+
+
+def damage(exc: BaseException) -> str:
+    """A damaged PDF's reason in Chinese, from the reader's exception."""
+    detail = reason(exc)
+    return next((words for key, words in _DAMAGE if key.lower() in detail.lower()),
+                "文件结构无法解析")
 
 
 def _second_reader(data: bytes, deadline: float, truncated: bool) -> Extraction | None:
