@@ -41,6 +41,11 @@ _EXTENSION_KINDS = {
 _KIND_NAMES = {"pdf": "PDF", "docx": "Word (DOCX)", "jpeg": "JPEG 图片", "png": "PNG 图片",
                "tiff": "TIFF 图片", "txt": "纯文本", "audio": "音频", "video": "视频"}
 
+
+def kind_name(kind: str) -> str:
+    """What a stored file is, in the words a reader knows (not its MIME type)."""
+    return _KIND_NAMES.get(kind, kind)
+
 # Magic numbers at the start of the file -> (kind, mime, extension).
 _MAGIC = [
     (b"\xff\xd8\xff", ("jpeg", "image/jpeg", ".jpg")),

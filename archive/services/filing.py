@@ -448,6 +448,10 @@ def read_for_delivery(session, actor: User, document_id, file_id=None, *,
                 _deny(session, actor, document, purpose, stored, Forbidden(
                     f"{exc}，无法加盖水印，不能提供；请联系档案员"))
             details["stamp_error"] = str(exc)
+    if purpose == "preview" and stored.kind == "tiff" and not stamped:
+        # No browser shows a TIFF: its preview is a PDF of its pages (the file unchanged).
+        data = stamping.image_to_pdf(data)
+        mime, filename = "application/pdf", f"{filename}.pdf"
     audit.record(session, actor, f"document.{purpose}", document, file=stored.id,
                  sha256=stored.sha256, level=level.label, stamped=stamped, **details)
     return Delivery(stored=stored, data=data, stamped=stamped, mime=mime, filename=filename)
