@@ -485,6 +485,19 @@ def volume_index(actor: User, dossier: Dossier) -> list[tuple[Group, list[Docume
     return groups
 
 
+def page_ranges(groups: list[tuple[Group, list[Document]]]) -> dict[int, tuple[int, int]]:
+    """页号 of the 卷内目录 (GB/T 9705): each listed document's first and last page within
+    the volume, counted on through the groups in the order listed. A document whose page
+    count is not known has none, and the count goes on after it."""
+    ranges, next_page = {}, 1
+    for _group, documents in groups:
+        for document in documents:
+            if document.pages:
+                ranges[document.id] = (next_page, next_page + document.pages - 1)
+                next_page += document.pages
+    return ranges
+
+
 @dataclass
 class RemarksSheet:
     """卷内备考表 (003:107-111)."""

@@ -37,7 +37,8 @@ def _printed(template: str, dossier_id: int):
     """A printed form of the dossier: the archive room's, at the dossier's true level."""
     dossier = customers.get_dossier(db.session, current_user, dossier_id, record=False)
     access.require(current_user, "dossier.print", dossier, hide=False)
-    return _page(template, dossier_id, printed_level=access.true_level(dossier))
+    return _page(template, dossier_id, printed_level=access.true_level(dossier),
+                 page_ranges=filing.page_ranges(filing.volume_index(current_user, dossier)))
 
 
 @bp.get("/<int:dossier_id>/index")
