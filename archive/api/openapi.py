@@ -2,6 +2,8 @@
 services validate against. tests/api/test_openapi.py fails when a /api/v1 route is
 missing here, so a new route comes with its description."""
 
+import re
+
 from flask import jsonify
 
 from archive.api import bp
@@ -71,8 +73,13 @@ def _nullable(type_: str, **more) -> dict:
     return {"type": [type_, "null"], **more}
 
 
+# The levels in rising order, each with its rank, key and Chinese name: `secret` (秘密)
+# ranks below `confidential` (机密), whatever the words suggest in other schemes.
+LEVEL_MAPPING = "; ".join(f"{int(lv)} = `{lv.key}` = {lv.label}" for lv in Level)
+
 LEVEL_INPUT = {
-    "description": "密级 classification: its rank, key or Chinese name.",
+    "description": "密级 classification: its rank, key or Chinese name. In rising order: "
+                   f"{LEVEL_MAPPING}.",
     "oneOf": [
         {"type": "integer", "minimum": 0, "maximum": int(max(Level))},
         {"type": "string", "enum": [lv.key for lv in Level] + [lv.label for lv in Level]},
@@ -99,6 +106,8 @@ SCHEMAS = {
     },
     "Level": {
         "type": "object", "required": ["key", "label", "rank"],
+        "description": f"A 密级 classification. In rising order: {LEVEL_MAPPING}; compare "
+                       "levels by `rank`.",
         "properties": {"key": {"type": "string", "enum": [lv.key for lv in Level]},
                        "label": {"type": "string", "enum": [lv.label for lv in Level]},
                        "rank": {"type": "integer", "minimum": 0, "maximum": int(max(Level))}},
@@ -117,9 +126,9 @@ SCHEMAS = {
             "phone": {"type": "string", "maxLength": 40},
             "address": {"type": "string", "maxLength": 300},
             "grade": {"type": "string", "enum": list(GRADES), "default": "普通",
-                      "description": "客户等级 by the intent to cooperate (004:23)."},
+                      "description": "客户等级 by the intent to cooperate."},
             "scale": {"type": "string", "enum": ["", *SCALES], "default": "",
-                      "description": "客户规模 by the size of the cooperation (004:25); "
+                      "description": "客户规模 by the size of the cooperation; "
                                      "empty if not judged."},
             "notes": {"type": "string", "maxLength": 2000},
             "confirm_different": {"type": "boolean", "description": (
@@ -471,7 +480,10 @@ PATHS = {
             "events": {"type": "array", "items": _ref("AuditEvent")}}}, "The events.")),
         (403, 422),
         parameters=[_query("actor", "A user name."),
+                    _query("person", "Part of a person's display name, or a user name."),
                     _query("action", "E.g. document.download."),
+                    _query("outcome", "ok, denied or error.",
+                           {"type": "string", "enum": ["ok", "denied", "error"]}),
                     _query("object_type", "E.g. document, dossier."),
                     _query("object", "An object's id (also accepted as object_id)."),
                     *_DATE_FILTERS])},
@@ -501,6 +513,23 @@ SPEC = {
 }
 
 
+# References into the seed regulations ("(002:67)", "(GM, 002:45)") are for the code's
+# readers; API users read the rule itself.
+_SEED_IN_PARENS = re.compile(r"\s*\(\d{3}:\d+(?:[-–]\d+)?(?:[,、]\s*\d{3}:\d+(?:[-–]\d+)?)*\)")
+_SEED_AFTER_COMMA = re.compile(r",\s*\d{3}:\d+(?:[-–]\d+)?(?=\))")
+
+
+def _public(node):
+    """`node` with seed references taken out of every summary and description."""
+    if isinstance(node, dict):
+        return {k: (_SEED_AFTER_COMMA.sub("", _SEED_IN_PARENS.sub("", v))
+                    if k in ("summary", "description") and isinstance(v, str) else _public(v))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_public(v) for v in node]
+    return node
+
+
 @bp.get("/openapi.json")
 def openapi_document():
-    return jsonify(SPEC)
+    return jsonify(_public(SPEC))
