@@ -9,7 +9,7 @@ from archive.api import serialize as out
 from archive.api.routes import _json_body
 from archive.extensions import db
 from archive.models.enums import CARRIERS, CATEGORIES, GROUPS
-from archive.services import access, corrections, customers, duplicates, work
+from archive.services import access, corrections, customers, duplicates, withdrawal, work
 
 
 @bp.patch("/customers/<int:customer_id>")
@@ -54,7 +54,7 @@ def correct_document(document_id: int):
 def withdraw_document(document_id: int):
     body = _json_body(optional=True)
     with work.unit(db.session):
-        document = corrections.withdraw_document(db.session, current_user, document_id, body)
+        document = withdrawal.withdraw_document(db.session, current_user, document_id, body)
         answer = out.document(document, numbered=access.can(current_user, "numbering.view"))
     return jsonify(answer)
 

@@ -9,7 +9,6 @@ department, a dossier's unit, a document's title or place) re-indexes the docume
 touches once the unit has committed. Who may correct what: docs/corrections.md.
 """
 
-import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -33,8 +32,6 @@ from archive.services import (
 )
 from archive.services.customers import KINDS, get_or_404
 from archive.services.errors import Conflict, Invalid
-
-log = logging.getLogger(__name__)
 
 CUSTOMER_FIELDS = {"name": "客户名称", "kind": "客户类型", "id_number": "证件号码",
                    "phone": "联系电话", "address": "联系地址", "grade": "客户等级",
@@ -417,46 +414,3 @@ def _move(session, actor: User, document: Document, target: Dossier, group_code:
             f"{group_code} 组", "from_seq": old_seq, "to_seq": seq,
             "from_dossier": source.id, "to_dossier": target.id}
 
-
-# -- 撤销归档 ------------------------------------------------------------------------------
-
-def withdraw_document(session, actor: User, document_id, data: dict) -> Document:
-    """Withdraw a mis-filed document (撤销归档: under the wrong customer, filed twice): the
-    archive room, with a reason. It leaves the volume index, the lists and search, and
-    no loan takes it; its row (the tombstone), its number, its files and its history stay.
-    Not a destruction: nothing is purged, and its number is never given again."""
-    document = get_or_404(session, Document, document_id)
-    access.require(actor, "document.view", document)
-    access.require(actor, "document.withdraw", document, hide=False)
-    if document.status != DocumentStatus.ACTIVE.value:
-        raise Conflict("该文件已撤销归档或已销毁", code="not_active")
-    reason = validation.text(data, "reason", "撤销原因", required=True, max_len=500)
-    from archive.services import loans
-
-    loans.not_out(session, [document.id],
-                  message="原件借出中（借阅编号 {number}），归还后才能撤销归档")
-    document.status = DocumentStatus.WITHDRAWN.value
-    dossier, group, seq = document.dossier, document.group.code, document.seq
-    note = (f"{clock.today().isoformat()} {group} 组第 {seq} 号文件撤销归档：{reason}"
-            f"（{actor.display_name}）")
-    dossier.remarks = f"{dossier.remarks}\n{note}" if dossier.remarks else note
-    session.flush()
-    audit.record(session, actor, "document.withdrawn", document, reason=reason,
-                 dossier=dossier.number, group=group, seq=seq)
-    work.after_commit(session, lambda: _unindex(document.id))
-    return document
-
-
-def _unindex(document_id: int) -> None:
-    # Search answers only from active documents (finder), so an entry left behind by a
-    # failed removal never shows; `flask reindex --if-needed` then drops it.
-    try:
-        indexing.remove(document_id)
-    except Exception:
-        log.exception("could not remove withdrawn document %s from the index", document_id)
-
-
-def withdrawn(actor: User, dossier: Dossier) -> list[Document]:
-    """The dossier's withdrawn documents the actor may see (their tombstones)."""
-    return [d for d in dossier.documents if d.status == DocumentStatus.WITHDRAWN.value
-            and access.can(actor, "document.view", d)]

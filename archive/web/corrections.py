@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from archive.extensions import db
 from archive.models import Customer, Department
-from archive.services import access, corrections, customers, duplicates, filing, work
+from archive.services import access, corrections, customers, duplicates, filing, withdrawal, work
 from archive.services.errors import DomainError
 
 bp = Blueprint("corrections", __name__)
@@ -31,7 +31,7 @@ def _history():
     # The pages that show an object have checked that the user may see it.
     return {"change_history": lambda obj: corrections.history(db.session, obj),
             "history_action": lambda action: _actions().get(action, action),
-            "withdrawn_documents": lambda dossier: corrections.withdrawn(current_user,
+            "withdrawn_documents": lambda dossier: withdrawal.withdrawn(current_user,
                                                                          dossier)}
 
 
@@ -132,7 +132,7 @@ def withdraw_document(document_id: int):
     access.require(current_user, "document.withdraw", document, hide=False)
     try:
         with work.unit(db.session):
-            corrections.withdraw_document(db.session, current_user, document.id,
+            withdrawal.withdraw_document(db.session, current_user, document.id,
                                           request.form.to_dict())
     except DomainError as exc:
         flash(exc.message, "error")

@@ -134,7 +134,8 @@ def test_the_archive_room_merges_two_records_of_one_person(call, twice, login_as
     listed = [c["id"] for c in call("officer", "GET", "/api/v1/customers").json["customers"]]
     assert merged.id not in listed and kept.id in listed
     page = login_as("officer").get(f"/customers/{merged.id}").get_data(as_text=True)
-    assert "已并入其他客户" in page and "并入其他客户" in page[page.index("更正记录"):]
+    history = page[page.index("更正记录"):]
+    assert "已并入其他客户" in page and "并入其他客户" in history and kept.code in history
     # And a customer like it is registered no more as a duplicate of the merged record.
     again = _register(call, "officer", department="销售经营部", name="张伟",
                       phone="13800138000")
