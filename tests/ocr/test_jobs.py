@@ -164,3 +164,25 @@ def test_the_scanned_pages_of_a_pdf_with_text_are_read_too(app, file_doc, dossie
     assert stored.jobs[-1].total_pages == 1  # the text page is not read again
     assert "翠湖苑开发" in stored.text and "扫描件）第1页" in stored.text
     assert stored.text_source == "ocr" and stored.pages == 2
+
+
+def test_a_job_that_fails_for_a_passing_reason_is_retried_then_failed(app, file_doc, dossier):
+    document = file_doc(dossier, "维修单", "维修", files=[("维修单.png", scan_png())])
+    stored = document.files[0]
+    blob = app.extensions["blob_store"].path_for(stored.sha256)
+    kept = blob.read_bytes()
+    blob.unlink()  # the storage volume is away for a moment
+    job_id = stored.jobs[-1].id
+    assert worker.run_job(app, job_id) == "queued"
+    job = db.session.get(Job, job_id)
+    assert (job.attempts, job.error) == (1, f"文字识别出错：存储文件缺失：{stored.sha256}")
+    blob.write_bytes(kept)  # back again: the next attempt reads the file
+    assert worker.run_job(app, job_id) == "done"
+    assert db.session.get(Job, job_id).attempts == 2
+
+    again = file_doc(dossier, "维修单二", "维修", files=[("维修单二.png", scan_png(["第二张维修单"]))])
+    app.extensions["blob_store"].path_for(again.files[0].sha256).unlink()
+    job_id = again.files[0].jobs[-1].id
+    states = [worker.run_job(app, job_id) for _ in range(jobs.MAX_ATTEMPTS)]
+    assert states == ["queued", "queued", "failed"]
+    assert db.session.get(StoredFile, again.files[0].id).text_error.startswith("文字识别出错：存储文件缺失")
