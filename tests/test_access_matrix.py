@@ -398,6 +398,52 @@ ROUTES = {
         "POST": on("destruction", "destruction.view", "destruction.execute", ok={409})},
     ("retention.drop_item", "/destructions/<int:batch_id>/items/<int:document_id>/drop"): {
         "POST": on("destruction", "destruction.view", "destruction.execute")},
+    # Transfers (issue 19, docs/transfers.md). The world's batch is a draft of 销售经营部:
+    # its sender submits it once (later calls meet a submitted batch: 409), the receiver
+    # sends no counts (422) and nothing else changes.
+    ("api.create_transfer", "/api/v1/transfers"): {
+        "POST": needs_then_invalid("transfer.prepare")},
+    ("api.list_transfers", "/api/v1/transfers"): {"GET": needs("transfer.list")},
+    ("api.get_transfer", "/api/v1/transfers/<int:batch_id>"): {
+        "GET": on("transfer", "transfer.view")},
+    ("api.submit_transfer", "/api/v1/transfers/<int:batch_id>/submit"): {
+        "POST": on("transfer", "transfer.view", "transfer.send", ok={409})},
+    ("api.withdraw_transfer", "/api/v1/transfers/<int:batch_id>/withdraw"): {
+        "POST": on("transfer", "transfer.view", "transfer.send", ok={409})},
+    ("api.receive_transfer", "/api/v1/transfers/<int:batch_id>/receive"): {
+        "POST": on("transfer", "transfer.view", "transfer.receive", ok={409, 422})},
+    ("api.transfer_dashboard", "/api/v1/transfers/dashboard"): {"GET": needs("transfer.list")},
+    ("api.transfer_register", "/api/v1/transfers/register.csv"): {
+        "GET": needs("transfer.list")},
+    ("api.transfer_rules", "/api/v1/transfer-rules"): {"GET": LOGIN},
+    ("api.change_transfer_rule", "/api/v1/transfer-rules"): {
+        "PUT": needs_then_invalid("transfer.rules")},
+    ("api.open_handover", "/api/v1/handovers"): {
+        "POST": needs_then_invalid("handover.start")},
+    ("api.list_handovers", "/api/v1/handovers"): {"GET": LOGIN},
+    ("api.get_handover", "/api/v1/handovers/<int:handover_id>"): {
+        "GET": on("handover", "handover.view")},
+    ("api.sign_handover", "/api/v1/handovers/<int:handover_id>/sign"): {
+        "POST": on("handover", "handover.view", "handover.sign", ok={409})},
+    ("transfers.index", "/transfers"): {"GET": needs("transfer.list")},
+    ("transfers.create", "/transfers"): {"POST": needs("transfer.prepare")},
+    ("transfers.new", "/transfers/new"): {"GET": needs("transfer.prepare")},
+    ("transfers.show", "/transfers/<int:batch_id>"): {"GET": on("transfer", "transfer.view")},
+    ("transfers.form", "/transfers/<int:batch_id>/form"): {
+        "GET": on("transfer", "transfer.view")},
+    ("transfers.submit", "/transfers/<int:batch_id>/submit"): {
+        "POST": on("transfer", "transfer.view", "transfer.send")},
+    ("transfers.withdraw", "/transfers/<int:batch_id>/withdraw"): {
+        "POST": on("transfer", "transfer.view", "transfer.send")},
+    ("transfers.receive", "/transfers/<int:batch_id>/receive"): {
+        "POST": on("transfer", "transfer.view", "transfer.receive")},
+    ("transfers.register_csv", "/transfers/register.csv"): {"GET": needs("transfer.list")},
+    ("transfers.handovers", "/handovers"): {"GET": LOGIN},
+    ("transfers.open_handover", "/handovers"): {"POST": needs("handover.start")},
+    ("transfers.handover", "/handovers/<int:handover_id>"): {
+        "GET": on("handover", "handover.view")},
+    ("transfers.sign", "/handovers/<int:handover_id>/sign"): {
+        "POST": on("handover", "handover.view", "handover.sign")},
     # Administration (issue 18): the administrator's alone. An empty form is refused (422)
     # once access has passed; a second deactivation or reactivation, or a token or session
     # already ended, answers 409. The target is an account no other row logs in with.
@@ -687,6 +733,22 @@ def _build_world(app) -> World:
                                [], store=store, limits=limits, index=False)
     batch = destruction.propose(session, officer, {"items": [old.id], "reason": "矩阵测试"})
     session.commit()
+    # Transfers (issue 19): a paper record staff filed (销售经营部's custody) in a draft
+    # batch, and a handover of service's to service_head with nothing outstanding.
+    from archive.services import transfers
+
+    held = filing.file_document(session, users["staff"], dossiers["xs_public"].id,
+                                {"title": "矩阵待移交", "category": "其他"}, [],
+                                store=store, limits=limits, index=False)
+    transfer = transfers.create(session, users["staff"], {"items": [held.id]})
+    handover = transfers.open_handover(session, officer, {
+        "person": "service", "receiver": "service_head", "kind": "move"})
+    session.commit()
+    targets.update({
+        "transfer": {"draft": ({"batch_id": transfer.id}, transfer)},
+        "handover": {"service": ({"handover_id": handover.id}, handover)},
+    })
+    missing.update({"transfer": {"batch_id": MISSING}, "handover": {"handover_id": MISSING}})
     targets.update({
         "hold": {"public": ({"hold_id": hold.id}, hold)},
         "destruction": {"pending": ({"batch_id": batch.id, "document_id": old.id}, batch)},

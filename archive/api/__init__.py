@@ -14,4 +14,5 @@ from archive.api import (  # noqa: E402,F401  (registers the routes on bp)
     openapi,
     retention,
     routes,
+    transfers,
 )

@@ -51,6 +51,13 @@ from archive.models.retention import (
     RetentionRule,
 )
 from archive.models.session import LoginSession
+from archive.models.transfer import (
+    Custody,
+    Handover,
+    TransferBatch,
+    TransferItem,
+    TransferRule,
+)
 
 __all__ = [
     "AccessGrant",
@@ -65,6 +72,7 @@ __all__ = [
     "AuditHead",
     "CalendarDay",
     "CopyApproval",
+    "Custody",
     "Customer",
     "DayKind",
     "Department",
@@ -76,12 +84,13 @@ __all__ = [
     "DossierReference",
     "ExternalReader",
     "Group",
-    "LegalHold",
+    "Handover",
     "Import",
     "ImportRow",
     "ImportState",
     "Job",
     "JobState",
+    "LegalHold",
     "Level",
     "Loan",
     "LoanCopy",
@@ -99,6 +108,9 @@ __all__ = [
     "RetentionRule",
     "Role",
     "StoredFile",
+    "TransferBatch",
+    "TransferItem",
+    "TransferRule",
     "Unit",
     "UploadKey",
     "User",

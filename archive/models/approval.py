@@ -20,6 +20,7 @@ from archive.models.document import Document
 from archive.models.loan import Loan
 from archive.models.org import User
 from archive.models.retention import Destruction
+from archive.models.transfer import TransferBatch
 
 
 class ApprovalKind(enum.StrEnum):
@@ -40,6 +41,7 @@ class ApprovalKind(enum.StrEnum):
     LOAN_EXTERNAL_POLICE = "loan_external_police"  # 公检法 (000:844)
     LOAN_EXTERNAL_UNIT = "loan_external_unit"  # 其他单位 (003:97)
     DESTRUCTION = "destruction"  # 销毁 (002:944-946)
+    TRANSFER_RECEIPT = "transfer_receipt"  # 移交接收 (000:746-806, 003:39)
 
     @property
     def label(self) -> str:
@@ -61,6 +63,7 @@ KIND_LABELS = {
     ApprovalKind.LOAN_EXTERNAL_POLICE: "公检法查阅",
     ApprovalKind.LOAN_EXTERNAL_UNIT: "外单位查阅",
     ApprovalKind.DESTRUCTION: "档案销毁",
+    ApprovalKind.TRANSFER_RECEIPT: "移交接收",
 }
 LOAN_KINDS = tuple(k for k in ApprovalKind if k.value.startswith("loan_"))
 
@@ -76,6 +79,8 @@ class Approver(enum.StrEnum):
     GM = "gm"
     # 总经理、分管副总经理或总经理办公室主任 (002:946): any one of them.
     GM_OR_DIRECTOR = "gm_or_director"
+    # The receiving unit of a transfer batch: the archive room, or the department named.
+    TRANSFER_RECEIVER = "transfer_receiver"
 
     @property
     def label(self) -> str:
@@ -90,6 +95,7 @@ APPROVER_LABELS = {
     Approver.LEGAL: "法律室",
     Approver.GM: "总经理或副总经理",
     Approver.GM_OR_DIRECTOR: "总经理、副总经理或总经理办公室主任",
+    Approver.TRANSFER_RECEIVER: "接收单位",
 }
 
 
@@ -179,6 +185,8 @@ class ApprovalRequest(db.Model):
     loan_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id"), index=True)
     destruction_id: Mapped[int | None] = mapped_column(ForeignKey("destructions.id"),
                                                        index=True)
+    transfer_id: Mapped[int | None] = mapped_column(ForeignKey("transfer_batches.id"),
+                                                    index=True)
     # The subject's level when the request was filed: a request whose subject moved since
     # is refused (the approvers judged something else).
     subject_level: Mapped[int | None]
@@ -198,6 +206,7 @@ class ApprovalRequest(db.Model):
     customer: Mapped[Customer | None] = relationship()
     loan: Mapped[Loan | None] = relationship()
     destruction: Mapped[Destruction | None] = relationship()
+    transfer: Mapped[TransferBatch | None] = relationship()
     requested_by: Mapped[User] = relationship()
     steps: Mapped[list["ApprovalStep"]] = relationship(
         back_populates="request", order_by="(ApprovalStep.stage, ApprovalStep.id)")
@@ -219,7 +228,7 @@ class ApprovalRequest(db.Model):
         """The document, dossier, customer, route, loan or destruction batch asked about
         (None: typed text only)."""
         for value in (self.document, self.dossier, self.customer, self.subject_route,
-                      self.loan, self.destruction):
+                      self.loan, self.destruction, self.transfer):
             if value is not None:
                 return value
         return None

@@ -40,6 +40,13 @@ class Document(db.Model):
     disposal_unconfirmed: Mapped[bool] = mapped_column(default=False)
     disposal_proposed_on: Mapped[date | None]
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    # Custody (issue 19): the archive room's, or a department's until a transfer batch is
+    # received (部门保管 · 待移交), with the person who holds it there and the deadline.
+    custody: Mapped[str] = mapped_column(String(12), default="archive", index=True)
+    custody_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    custody_holder_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    transfer_rule: Mapped[str | None] = mapped_column(String(30))
+    transfer_due_on: Mapped[date | None]
     originator: Mapped[str] = mapped_column(String(100), default="")
     document_number: Mapped[str] = mapped_column(String(100), default="")  # 文号
     remarks: Mapped[str] = mapped_column(Text, default="")
@@ -52,8 +59,11 @@ class Document(db.Model):
 
     dossier: Mapped[Dossier] = relationship(back_populates="documents")
     group: Mapped[Group] = relationship(back_populates="documents")
-    department: Mapped[Department] = relationship()
-    created_by: Mapped[User | None] = relationship()
+    department: Mapped[Department] = relationship(foreign_keys=[department_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    custody_department: Mapped[Department | None] = relationship(
+        foreign_keys=[custody_department_id])
+    custody_holder: Mapped[User | None] = relationship(foreign_keys=[custody_holder_id])
     files: Mapped[list["StoredFile"]] = relationship(
         back_populates="document", order_by="StoredFile.id"
     )

@@ -294,6 +294,12 @@ def _approvals():
     return approvals
 
 
+def _transfers():
+    from archive.services import transfers  # it asks here too: imported when first used
+
+    return transfers
+
+
 def _destruction():
     from archive.services import destruction  # it asks here too: imported when first used
 
@@ -450,6 +456,26 @@ RULES: dict[str, Rule] = {
     "destruction.list": lambda user, role, obj: role in (*DISPOSERS, Role.GM, Role.AUDITOR),
     # One batch: those it names, and the list's readers who may read every item.
     "destruction.view": lambda user, role, batch: _destruction().visible(user, batch),
+    # Transfers (issue 19, docs/transfers.md): a department's staff and head prepare what
+    # it holds; the lists are everyone's who files or reads the archive; the administrator
+    # keeps the deadline rules; handovers are opened by the administrator, the archive
+    # room, or the head of the person's department.
+    "transfer.prepare": lambda user, role, obj: (role in (Role.STAFF, Role.DEPT_HEAD, Role.LEGAL)
+                                                 and user.department_id is not None),
+    "transfer.list": lambda user, role, obj: role is not Role.ADMIN,
+    "transfer.view": lambda user, role, batch: _transfers().visible(user, batch),
+    "transfer.send": lambda user, role, batch: (role in (Role.STAFF, Role.DEPT_HEAD, Role.LEGAL)
+                                                and user.department_id == batch.from_department_id),
+    "transfer.receive": lambda user, role, batch: (
+        role in DISPOSERS if batch.to_department_id is None else
+        role in (Role.STAFF, Role.DEPT_HEAD) and user.department_id == batch.to_department_id),
+    "handover.start": lambda user, role, obj: role in (Role.ADMIN, *DISPOSERS, Role.DEPT_HEAD),
+    "handover.view": lambda user, role, handover: _transfers().handover_visible(user, handover),
+    "handover.sign": lambda user, role, handover: user.id == handover.receiver_id,
+    "transfer.rules": lambda user, role, obj: role is Role.ADMIN,
+    "handover.open": lambda user, role, person: role in (Role.ADMIN, *DISPOSERS) or (
+        role is Role.DEPT_HEAD and person is not None
+        and person.department_id == user.department_id),
     # The printed forms of a dossier (封面, 卷内目录, 备考表) are the archive room's, which
     # prints them at the dossier's true level; other readers have the dossier page.
     "dossier.print": lambda user, role, dossier: role in ARCHIVE_ROOM and _reads_it(

@@ -42,6 +42,7 @@ from archive.models.approval import (
 )
 from archive.models.enums import Role
 from archive.models.retention import Destruction
+from archive.models.transfer import TransferBatch
 from archive.services import access, audit, validation, work
 from archive.services.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -84,6 +85,7 @@ def handler(kind) -> Handler:
         import archive.services.destruction  # noqa: F401
         import archive.services.grants  # noqa: F401
         import archive.services.loans  # noqa: F401
+        import archive.services.transfers  # noqa: F401
     return _HANDLERS[ApprovalKind(kind)]
 
 
@@ -118,7 +120,7 @@ def _subject_columns(subject) -> dict:
         return {}
     column = {Document: "document_id", Dossier: "dossier_id", Customer: "customer_id",
               ApprovalRoute: "subject_route_id", Loan: "loan_id",
-              Destruction: "destruction_id"}[type(subject)]
+              Destruction: "destruction_id", TransferBatch: "transfer_id"}[type(subject)]
     return {column: subject.id}
 
 
@@ -204,6 +206,14 @@ def in_scope(user: User, approver: str, request: ApprovalRequest) -> bool:
             return role is Role.GM
         case Approver.GM_OR_DIRECTOR:
             return role is Role.GM or (role is Role.GM_OFFICE and bool(user.gm_office_director))
+        case Approver.TRANSFER_RECEIVER:
+            batch = request.transfer
+            if batch is None:
+                return False
+            if batch.to_department_id is None:  # the archive room
+                return role in (Role.OFFICER, Role.GM_OFFICE)
+            return (role in (Role.STAFF, Role.DEPT_HEAD)
+                    and user.department_id == batch.to_department_id)
     return False
 
 
@@ -211,7 +221,7 @@ def _items(subject) -> list:
     """What a decider must be cleared for: the subject, or every item of a batch."""
     if isinstance(subject, Loan):
         return [item.document for item in subject.items]
-    if isinstance(subject, Destruction):
+    if isinstance(subject, (Destruction, TransferBatch)):
         return [item.document for item in subject.items]
     if isinstance(subject, (Document, Dossier)):
         return [subject]

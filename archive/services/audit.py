@@ -225,8 +225,10 @@ def withheld(session, viewer, events) -> set[int]:
         Destruction,
         Document,
         Dossier,
+        Handover,
         LegalHold,
         Loan,
+        TransferBatch,
         User,
     )
     from archive.services import access
@@ -236,6 +238,7 @@ def withheld(session, viewer, events) -> set[int]:
     models = {"document": Document, "dossier": Dossier,
               "approvalrequest": ApprovalRequest, "designation": Designation, "loan": Loan,
               "destruction": Destruction, "legalhold": LegalHold,
+              "transferbatch": TransferBatch, "handover": Handover,
               # level changes before the approval engine (their ids were kept)
               "classificationchange": ApprovalRequest}
     concerns = {e.id: _concerns(e, models) for e in events if e.action != "access.denied"}
@@ -272,7 +275,8 @@ def withheld(session, viewer, events) -> set[int]:
             else:
                 action = {Document: "document.view", Dossier: "dossier.view",
                           Customer: "customer.view", Loan: "loan.view",
-                          Destruction: "destruction.view"}[type(target)]
+                          Destruction: "destruction.view", TransferBatch: "transfer.view",
+                          Handover: "handover.view"}[type(target)]
                 verdicts[kind, key] = not access.can(viewer, action, target)
         return verdicts[kind, key]
 

@@ -42,6 +42,7 @@ from archive.services import (
     jobs,
     numbering,
     retention,
+    transfers,
     validation,
     work,
 )
@@ -238,6 +239,7 @@ def _write(session, intake: Intake, store: LocalBlobStore, created: list[str]) -
         created_at=now(),
     )
     retention.assign(session, document, fields["retention"])
+    transfers.assign(session, document, actor)
     session.add(document)
     session.flush()
     # Scans are read by the OCR worker after the commit, never in the upload request;

@@ -28,12 +28,13 @@ def register(app: Flask) -> None:
         main,
         retention,
         search,
+        transfers,
     )
 
     for module in (auth_views, main, customers, dossiers, documents, search, audit_view,
                    external_loans,
                    classification, grants, approvals, calendar, loans, loan_items, corrections,
-                   retention):
+                   retention, transfers):
         app.register_blueprint(module.bp)
     app.register_blueprint(admin.bp)
 

@@ -1,0 +1,158 @@
+"""Transfers through the API: a department's documents wait in its custody with a
+deadline from the rules (working days from the calendar), a batch is submitted and
+received with per-item counts (what does not reconcile goes back as a new batch), both
+sides are recorded, and every wrong step is refused with nothing changed; a handover stays
+open while the person still has a batch waiting for its receipt."""
+
+import csv
+import io
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from archive import clock
+from archive.extensions import db
+from archive.models import Document, TransferBatch, TransferItem
+
+
+@pytest.fixture(autouse=True)
+def _clock():
+    yield
+    clock.reset()
+
+
+@pytest.fixture
+def dossier(make_customer, make_dossier):
+    return make_dossier(make_customer("魏移交"))
+
+
+def _doc(document_id):
+    db.session.expire_all()
+    return db.session.get(Document, document_id)
+
+
+def _state():
+    db.session.expire_all()
+    return (db.session.execute(select(func.count()).select_from(TransferBatch)).scalar(),
+            db.session.execute(select(func.count()).select_from(TransferItem)).scalar(),
+            sorted(db.session.execute(select(Document.id, Document.custody,
+                                             Document.custody_holder_id)).all()))
+
+
+def test_what_staff_file_waits_in_their_department_with_a_deadline(dossier, file_doc, users):
+    # 000:750: within 5 working days of the subscription; the 2025 国庆 holidays and the
+    # Sunday worked in exchange (9-28) come from the calendar.
+    sale = file_doc(dossier, "认购书", "销售", actor="staff", date="2025-09-26")
+    assert (sale.custody, sale.custody_department_id, sale.custody_holder_id) == (
+        "department", users["staff"].department_id, users["staff"].id)
+    assert sale.transfer_due_on == date(2025, 10, 10)
+    # 003:39: the 10th of the next month, moved to a working day.
+    letter = file_doc(dossier, "客户来函", "其他", actor="staff")
+    assert letter.transfer_due_on == date(2027, 1, 11)  # 2027-01-10 is a Sunday
+    # No project move-in date: no deadline, never a guess (000:758-760).
+    card = file_doc(dossier, "房产证复印件", "办证", actor="staff")
+    assert card.transfer_rule == "move_in" and card.transfer_due_on is None
+    kept = file_doc(dossier, "合同", "签约")  # the archive room files into its own custody
+    assert (kept.custody, kept.transfer_due_on) == ("archive", None)
+
+
+def test_a_batch_is_received_item_by_item_and_the_rest_goes_back(call, dossier, file_doc):
+    a = file_doc(dossier, "认购书", "销售", actor="staff", pages="3")
+    b = file_doc(dossier, "合同", "签约", actor="staff", pages="10")
+    made = call("staff", "POST", "/api/v1/transfers",
+                {"items": [a.id, {"document_id": b.id, "count": 1, "pages": 10}],
+                 "note": "十一月资料"})
+    assert made.status_code == 201, made.json
+    batch = made.json
+    assert batch["status"]["key"] == "draft" and batch["number"].startswith("YJ")
+    submitted = call("staff", "POST", f"/api/v1/transfers/{batch['id']}/submit")
+    assert submitted.json["status"]["key"] == "submitted"
+    # The sender cannot sign the receipt; the archive room does, counting.
+    own = call("staff", "POST", f"/api/v1/transfers/{batch['id']}/receive", {"items": []})
+    assert own.status_code == 403
+    received = call("officer", "POST", f"/api/v1/transfers/{batch['id']}/receive", {
+        "items": [{"document_id": a.id, "count": 1, "pages": 3},
+                  {"document_id": b.id, "count": 1, "pages": 9, "note": "缺第10页"}],
+        "note": "已清点"})
+    assert received.status_code == 200, received.json
+    body = received.json
+    assert body["status"]["key"] == "partly_received"
+    assert (body["prepared_by"]["username"], body["received_by"]["username"]) == (
+        "staff", "officer")
+    assert body["submitted_at"] and body["received_at"]
+    assert [i["outcome"]["key"] for i in body["items"]] == ["received", "short"]
+    assert (_doc(a.id).custody, _doc(b.id).custody) == ("archive", "department")
+    back = call("staff", "GET", "/api/v1/transfers?status=draft").json["transfers"]
+    assert len(back) == 1 and back[0]["returned_from_id"] == batch["id"]
+    assert "缺第10页" in back[0]["return_reason"]
+    assert [i["document_id"] for i in back[0]["items"]] == [b.id]
+    rows = list(csv.reader(io.StringIO(call("officer", "GET",
+                                            "/api/v1/transfers/register.csv").data.decode())))
+    assert rows[0][0].lstrip("\ufeff") == "移交清单" and len(rows) == 3
+
+
+def test_wrong_steps_are_refused_and_change_nothing(call, dossier, file_doc, make_customer,
+                                                    make_dossier):
+    mine = file_doc(dossier, "认购书", "销售", actor="staff")
+    archived = file_doc(dossier, "合同", "签约")
+    other = file_doc(make_dossier(make_customer("客服客户", department="KF")), "维修单", "维修",
+                     actor="service")
+    before = _state()
+    cases = [
+        ("staff", {"items": []}, 422),
+        ("staff", {"items": [archived.id]}, 409),  # already in the archive's custody
+        ("staff", {"items": [other.id]}, 404),  # another department's: not even visible
+        ("staff", {"items": [mine.id, mine.id]}, 422),
+        ("staff", {"items": [{"document_id": mine.id, "pages": -1}]}, 422),
+        ("officer", {"items": [mine.id]}, 403),  # the archive room does not send
+        ("auditor", {"items": [mine.id]}, 403),
+    ]
+    for user, body, status in cases:
+        response = call(user, "POST", "/api/v1/transfers", body)
+        assert response.status_code == status, (user, body, response.json)
+    assert _state() == before
+    batch = call("staff", "POST", "/api/v1/transfers", {"items": [mine.id]}).json
+    assert call("officer", "POST", f"/api/v1/transfers/{batch['id']}/receive",
+                {"items": []}).status_code == 409  # a draft is not received
+    call("staff", "POST", f"/api/v1/transfers/{batch['id']}/submit")
+    again = call("staff", "POST", f"/api/v1/transfers/{batch['id']}/submit")
+    assert again.status_code == 409 and again.json["error"]["code"] == "not_draft"
+    twice = call("staff", "POST", "/api/v1/transfers", {"items": [mine.id]})
+    assert twice.status_code == 409 and twice.json["error"]["code"] == "in_batch"
+    stranger = call("officer", "POST", f"/api/v1/transfers/{batch['id']}/receive",
+                    {"items": [{"document_id": archived.id, "count": 1}]})
+    assert stranger.status_code == 422
+    assert call("service", "GET", f"/api/v1/transfers/{batch['id']}").status_code == 404
+    state = _state()
+    assert call("officer", "POST", f"/api/v1/transfers/{batch['id']}/receive",
+                {"items": [{"document_id": mine.id, "count": "x"}]}).status_code == 422
+    assert _state() == state
+
+
+def test_a_handover_stays_open_while_a_batch_waits_for_its_receipt(call, dossier, file_doc,
+                                                                   users):
+    held = file_doc(dossier, "认购书", "销售", actor="staff")
+    other = file_doc(dossier, "来函", "其他", actor="staff")
+    batch = call("staff", "POST", "/api/v1/transfers", {"items": [held.id], "submit": True}).json
+    assert batch["status"]["key"] == "submitted"
+    opened = call("head", "POST", "/api/v1/handovers", {
+        "person": "staff", "receiver": "staff_public", "kind": "leave", "reason": "离职"})
+    assert opened.status_code == 201, opened.json
+    handover = opened.json
+    assert handover["outstanding"]["batches"] == [batch["number"]]
+    assert sorted(handover["outstanding"]["documents"]) == sorted([held.id, other.id])
+    url = f"/api/v1/handovers/{handover['id']}/sign"
+    assert call("staff", "POST", url).status_code == 403  # the receiver signs
+    waiting = call("staff_public", "POST", url)
+    assert waiting.status_code == 409 and waiting.json["error"]["code"] == "batches_pending"
+    assert call("officer", "GET", "/api/v1/handovers").json["handovers"][0]["open"] is True
+    call("officer", "POST", f"/api/v1/transfers/{batch['id']}/receive",
+         {"items": [{"document_id": held.id, "count": 1, "pages": None}]})
+    signed = call("staff_public", "POST", url)
+    assert signed.status_code == 200 and signed.json["open"] is False
+    assert _doc(other.id).custody_holder_id == users["staff_public"].id
+    assert _doc(held.id).custody == "archive"
+    assert call("staff_public", "POST", url).status_code == 409
+    assert call("staff", "POST", "/api/v1/handovers", {
+        "person": "head", "receiver": "staff"}).status_code == 403
