@@ -214,12 +214,16 @@ LABELS = {**CUSTOMER_FIELDS, **DOSSIER_FIELDS, **DOCUMENT_FIELDS,
           "place": "位置", "customer": "客户"}
 
 
-def history(session, obj) -> list[Change]:
+def history(session, viewer: User, obj) -> list[Change]:
     """The object's change history, oldest first, from the audit trail (the caller has
-    checked that the user may see the object)."""
+    checked that `viewer` may see the object). ID and telephone numbers in it are masked
+    for a viewer who sees the customer's masked (personal_data.shown)."""
     import json
 
     kind = type(obj).__name__.lower()
+    customer = obj if isinstance(obj, Customer) else (
+        obj.customer if isinstance(obj, Dossier) else obj.dossier.customer)
+    masked = not access.can(viewer, "customer.personal_data", customer)
     rows = session.execute(
         select(AuditEvent, User.display_name).outerjoin(User, AuditEvent.actor_id == User.id)
         .where(AuditEvent.object_type == kind, AuditEvent.object_id == str(obj.id),
@@ -229,12 +233,24 @@ def history(session, obj) -> list[Change]:
     result = []
     for event, display in rows:
         details = json.loads(event.details or "{}")
-        fields = [(LABELS.get(k, k), old, new)
-                  for k, (old, new) in (details.get("changes") or {}).items()]
+        fields = [(LABELS.get(k, k), *(_masked(k, v) if masked else v for v in pair))
+                  for k, pair in (details.get("changes") or {}).items()]
+        reason = details.get("reason", "")
         result.append(Change(at=event.at, actor=display or event.actor_name,
                              action=event.action, fields=fields,
-                             reason=details.get("reason", ""), details=details))
+                             reason=personal_data.mask_text(reason) if masked else reason,
+                             details=details))
     return result
+
+
+def _masked(field: str, value):
+    if not isinstance(value, str) or not value:
+        return value
+    if field == "id_number":
+        return personal_data.mask_id(value)
+    if field == "phone":
+        return personal_data.mask_phone(value)
+    return personal_data.mask_text(value)
 
 
 # -- dossiers ----------------------------------------------------------------------------

@@ -29,7 +29,7 @@ def _actions() -> dict:
 @bp.app_context_processor
 def _history():
     # The pages that show an object have checked that the user may see it.
-    return {"change_history": lambda obj: corrections.history(db.session, obj),
+    return {"change_history": lambda obj: corrections.history(db.session, current_user, obj),
             "history_action": lambda action: _actions().get(action, action),
             "withdrawn_documents": lambda dossier: withdrawal.withdrawn(current_user,
                                                                          dossier)}

@@ -161,3 +161,28 @@ def test_the_upload_form_names_where_a_file_is_filed(login_as, make_customer, ma
     page = refused.get_data(as_text=True)
     assert "此文件已归档" in page and 'name="confirm_duplicate"' in page
     assert upload(confirm_duplicate="1").status_code == 302
+
+
+def test_the_history_masks_numbers_as_the_customer_page_does(login_as, call, make_customer,
+                                                             users, departments):
+    """A reader of another department's customer (a GM grant) sees its numbers masked, in
+    its change history too; the archive room sees them in full."""
+    from datetime import timedelta
+
+    from archive.clock import now
+    from archive.models import AccessGrant
+
+    customer = make_customer(name="李娜", department="KF", phone="13800138000")
+    db.session.add(AccessGrant(user_id=users["staff"].id, customer_id=customer.id,
+                               valid_from=now() - timedelta(days=1),
+                               valid_until=now() + timedelta(days=1),
+                               approved_by_id=users["gm"].id))
+    db.session.commit()
+    assert call("officer", "PATCH", f"/api/v1/customers/{customer.id}",
+                json={"phone": "13900139000"}).status_code == 200
+    page = login_as("staff").get(f"/customers/{customer.id}").get_data(as_text=True)
+    history = page[page.index("更正记录"):]
+    assert "138****8000" in history and "139****9000" in history
+    assert "13800138000" not in page and "13900139000" not in page
+    full = login_as("officer").get(f"/customers/{customer.id}").get_data(as_text=True)
+    assert "13800138000" in full[full.index("更正记录"):]
