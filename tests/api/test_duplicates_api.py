@@ -251,3 +251,14 @@ def test_a_withdrawn_copy_is_no_duplicate(call, make_customer, make_dossier):
     assert call("officer", "POST", f"/api/v1/documents/{first.json['id']}/withdraw",
                 json={"reason": "归错客户"}).status_code == 200
     assert _upload(call, "officer", dossier, pdf).status_code == 201
+
+
+def test_a_merged_record_takes_no_correction(call, twice):
+    kept, _kd, merged, _md, _doc = twice
+    assert call("officer", "POST", f"/api/v1/customers/{merged.id}/merge",
+                json={"into": kept.code, "reason": "同一人"}).status_code == 200
+    response = call("officer", "PATCH", f"/api/v1/customers/{merged.id}",
+                    json={"address": "翠湖苑"})
+    assert response.status_code == 409 and response.json["error"]["code"] == "merged_customer"
+    db.session.expire_all()
+    assert db.session.get(Customer, merged.id).address == ""

@@ -131,3 +131,16 @@ def test_an_original_out_on_loan_is_not_withdrawn(call, make_customer, make_doss
     assert "归还后才能撤销归档" in response.json["error"]["message"]
     assert _row(paper.id) == before
     assert db.session.get(Dossier, dossier.id) is not None
+
+
+def test_the_withdraw_form_without_a_reason_changes_nothing(app, login_as, filed):
+    _dossier, _keep, twice = filed
+    before, state = _row(twice.id), archive_state(app)
+    client = login_as("officer")
+    response = client.post(f"/documents/{twice.id}/withdraw", data={"reason": ""})
+    assert response.status_code == 302
+    assert "请填写撤销原因" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert _row(twice.id) == before and archive_state(app) == state
+    assert login_as("staff").post(f"/documents/{twice.id}/withdraw",
+                                  data={"reason": "重复"}).status_code == 403
+    assert _row(twice.id) == before
