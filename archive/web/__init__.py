@@ -7,6 +7,7 @@ from flask_login import current_user
 from archive.clock import now
 from archive.models.enums import CARRIERS, CATEGORIES, GROUPS, LEVEL_LABELS, Level
 from archive.services import access
+from archive.web import vocabulary
 
 
 def register(app: Flask) -> None:
@@ -38,14 +39,16 @@ def register(app: Flask) -> None:
         app.register_blueprint(module.bp)
     app.register_blueprint(admin.bp)
 
+    app.jinja_env.filters["label"] = vocabulary.label
+
     @app.context_processor
     def _vocabulary():
         return {
             "CATEGORIES": CATEGORIES,
             "CARRIERS": CARRIERS,
             "GROUPS": GROUPS,
-            "LEVELS": [(int(level), LEVEL_LABELS[level]) for level in Level],
-            "level_label": lambda value: Level(value).label,
+            "LEVELS": [(int(level), vocabulary.label(LEVEL_LABELS[level])) for level in Level],
+            "level_label": lambda value: vocabulary.label(Level(value).label),
             "shown_level": lambda dossier: access.shown_level(current_user, dossier),
             "can": lambda action, obj=None: access.can(current_user, action, obj),
             "company_name": current_app.config["COMPANY_NAME"],

@@ -12,6 +12,7 @@ from archive.models import Level, Role
 from archive.models.enums import ROLE_LABELS
 from archive.services import access, accounts, organisation, sessions, validation, work
 from archive.services.errors import DomainError
+from archive.web import vocabulary
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -44,13 +45,13 @@ def home():
 
 def _user_form() -> dict:
     return {"departments": organisation.list_departments(db.session),
-            "roles": [(r.value, _(ROLE_LABELS[r])) for r in Role],
-            "levels": [(level.key, _(level.label)) for level in Level]}
+            "roles": [(r.value, vocabulary.label(ROLE_LABELS[r])) for r in Role],
+            "levels": [(level.key, vocabulary.label(level.label)) for level in Level]}
 
 
 def _users_page():
     return render_template("admin/users.html", users=accounts.list_users(db.session, current_user),
-                           role_labels={r.value: _(ROLE_LABELS[r]) for r in Role},
+                           role_labels={r.value: vocabulary.label(ROLE_LABELS[r]) for r in Role},
                            form=request.form, **_user_form())
 
 

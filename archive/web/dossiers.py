@@ -3,6 +3,7 @@
 import secrets
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -37,8 +38,10 @@ def _printed(template: str, dossier_id: int):
     """A printed form of the dossier: the archive room's, at the dossier's true level."""
     dossier = customers.get_dossier(db.session, current_user, dossier_id, record=False)
     access.require(current_user, "dossier.print", dossier, hide=False)
-    return _page(template, dossier_id, printed_level=access.true_level(dossier),
-                 page_ranges=filing.page_ranges(filing.volume_index(current_user, dossier)))
+    # The archive's printed forms are Chinese in both UIs.
+    with force_locale("zh_CN"):
+        return _page(template, dossier_id, printed_level=access.true_level(dossier),
+                     page_ranges=filing.page_ranges(filing.volume_index(current_user, dossier)))
 
 
 @bp.get("/<int:dossier_id>/index")
