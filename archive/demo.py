@@ -17,6 +17,7 @@ from archive.services import (
     accounts,
     customers,
     filing,
+    holds,
     indexing,
     organisation,
     personal_data,
@@ -208,6 +209,20 @@ def load(session, echo=print, seed: int = 2026) -> None:
         session.add(Designation(user_id=users["legal"].id, document_id=secret.id,
                                 designated_by_id=users["gm"].id))
     count += 2
+    # Material 销售经营部 filed itself and still holds (部门保管 · 待移交, issue 19): the
+    # transfers dashboard has work on a new install; one 认购书 is past its 5 working days.
+    for title, category, day in (("认购书（销售现场）", "销售", "2026-10-12"),
+                                 ("购房合同（待移交）", "签约", "2026-11-20"),
+                                 ("房产证办理资料（待移交）", "办证", "")):
+        with work.unit(session):
+            filing.file_document(session, users["staff"], dossiers[2].id, {
+                "title": title, "category": category, "date": day, "pages": "2"},
+                [], store=store, limits=limits, index=False)
+        count += 1
+    # A legal hold (issue 17): this customer's files cannot be destroyed until it is lifted.
+    with work.unit(session):
+        holds.place(session, officer, {"customer_id": owners[4].id,
+                                       "reason": "诉讼保全（演示）：客户投诉纠纷尚在处理中"})
     indexing.rebuild(session)
     echo(f"演示数据已载入：{len(owners)} 位客户，{len(dossiers) + 1} 份档案，{count} 份文件")
     echo("演示账号（密码只显示这一次，也记在 README 中）：")

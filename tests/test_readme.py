@@ -32,3 +32,24 @@ def test_api_curl_example_url_encodes_the_chinese_query():
     # curl sends a raw 维修 in the URL as is; gunicorn refuses such a request line (HTML 400).
     assert "search?q=维修" not in README
     assert '--data-urlencode "q=维修"' in README
+
+
+
+def test_the_demo_has_work_for_the_retention_and_transfer_tour(app, client):
+    """README tour steps 10-11: the review queue, a hold and the transfers dashboard are not
+    empty on a new install."""
+    from archive.services import accounts, work
+
+    db.session.execute(delete(User))
+    db.session.execute(delete(Department))
+    db.session.commit()
+    demo.load(db.session, echo=lambda *args, **kwargs: None)
+    with work.unit(db.session):
+        officer = db.session.query(User).filter_by(username="officer").one()
+        headers = {"Authorization": f"Bearer {accounts.create_token(db.session, officer)}"}
+    due = client.get("/api/v1/retention/due", headers=headers).json["due"]
+    assert due and {d["category"] for d in due} == {"投诉"}
+    assert len(client.get("/api/v1/holds", headers=headers).json["holds"]) == 1
+    board = client.get("/api/v1/transfers/dashboard", headers=headers).json["departments"]
+    assert [r["department"] for r in board] == ["销售经营部"]
+    assert board[0]["overdue"] and board[0]["no_deadline"]
