@@ -146,6 +146,10 @@ ROUTES = {
     ("dossiers.upload", "/dossiers/<int:dossier_id>/upload"): {
         "GET": on("dossier", "dossier.view", "document.upload"),
         "POST": on("dossier", "dossier.view", "document.upload", payload="document")},
+    # Renumbering is the archive room's (issue 18); the matrix's dossiers are numbered in
+    # today's form already, so it is refused as a form error (flashed) once access passed.
+    ("dossiers.renumber", "/dossiers/<int:dossier_id>/renumber"): {
+        "POST": on("dossier", "dossier.view", "dossier.correct")},
     # The dossier referring to itself: refused as a form error once access has passed.
     ("dossiers.add_reference", "/dossiers/<int:dossier_id>/references"): {
         "POST": on("dossier", "dossier.view", "document.upload", payload="reference")},

@@ -2,12 +2,14 @@
 
 import unicodedata
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
+from archive.clock import today
 from archive.models import (
     Customer,
     Department,
+    Document,
     Dossier,
     DossierReference,
     Group,
@@ -288,6 +290,53 @@ def holder_of_unit(session, name: str, data: dict) -> Customer | None:
         select(Customer).join(Dossier, Dossier.customer_id == Customer.id)
         .where(Dossier.unit_id == unit.id, Customer.name == name).order_by(Customer.id)
     ).scalars().first()
+
+
+def _normal_unit(unit: Unit) -> Unit:
+    """The unit's parts in the one stored form (a unit stored before, e.g. "6栋", as "6"),
+    unsaved: for the number the unit has today."""
+    parts = {"building": unit.building, "unit_no": unit.unit_no}
+    return Unit(project=unit.project, room=unit.room,
+                **{key: _unit_part(parts, key, key) for key in parts})
+
+
+def needs_renumbering(dossier: Dossier, number_format: str) -> bool:
+    """Whether a customer dossier's number differs from the one its unit has in today's
+    form (its own suffix -2, -3 … for a later buyer aside)."""
+    if dossier.kind != "customer" or dossier.unit is None:
+        return False
+    base = numbering.format_number(number_format, _normal_unit(dossier.unit))
+    number = dossier.number
+    return not (number == base or (number.startswith(base + "-")
+                                   and number[len(base) + 1:].isdecimal()))
+
+
+def renumber_dossier(session, actor: User, dossier_id, *, number_format: str) -> tuple[str, str]:
+    """Give a customer dossier the number its unit has in today's form (a number issued
+    before the unit's parts were normalised, such as 翠湖苑-6栋栋3单元单元1402). Numbers
+    are printed on covers and shelves, so this is the archive room's deliberate act: the
+    old number is kept in a dated 备考表 note, the change audited, the dossier's documents
+    re-indexed under the new number. Returns (old, new)."""
+    from archive.services import indexing, work
+
+    dossier = get_or_404(session, Dossier, dossier_id)
+    access.require(actor, "dossier.view", dossier)
+    access.require(actor, "dossier.correct", dossier, hide=False)
+    if dossier.kind != "customer" or dossier.unit is None:
+        raise Invalid("诉讼案卷按案号编号，不能重新编号", code="not_renumberable")
+    old = dossier.number
+    if not needs_renumbering(dossier, number_format):
+        raise Conflict(f"档案号 {old} 已是规范格式，无需重新编号", code="already_standard")
+    new = numbering.dossier_number(session, number_format, _normal_unit(dossier.unit))
+    dossier.number = new
+    note = f"{today().isoformat()} 重新编号：原档案号 {old}，新档案号 {new}（{actor.display_name}）"
+    dossier.remarks = f"{dossier.remarks}\n{note}" if dossier.remarks else note
+    ids = [d.id for d in dossier.documents]
+    if ids:
+        session.execute(update(Document).where(Document.id.in_(ids)).values(needs_index=True))
+        work.after_commit(session, lambda: indexing.index_after_commit(session, ids))
+    audit.record(session, actor, "dossier.renumbered", dossier, old=old, new=new)
+    return old, new
 
 
 def add_reference(session, actor: User, from_id, data: dict) -> DossierReference:

@@ -31,7 +31,10 @@ def show(dossier_id: int):
     from archive.web.classification import level_context
 
     dossier = customers.get_dossier(db.session, current_user, dossier_id, record=False)
-    return _page("dossiers/show.html", dossier_id, **level_context(dossier))
+    renumberable = customers.needs_renumbering(dossier,
+                                               current_app.config["DOSSIER_NUMBER_FORMAT"])
+    return _page("dossiers/show.html", dossier_id, renumberable=renumberable,
+                 **level_context(dossier))
 
 
 def _printed(template: str, dossier_id: int):
@@ -102,6 +105,24 @@ def upload(dossier_id: int):
     # dropped connection) files the document once.
     return render_template("dossiers/upload.html", dossier=dossier,
                            form={"upload_key": secrets.token_urlsafe(16)})
+
+
+@bp.post("/<int:dossier_id>/renumber")
+@login_required
+def renumber(dossier_id: int):
+    """The archive room gives a dossier its number in today's form (old one in 备考)."""
+    dossier = customers.get_dossier(db.session, current_user, dossier_id, record=False)
+    access.require(current_user, "dossier.correct", dossier, hide=False)
+    try:
+        with work.unit(db.session):
+            old, new = customers.renumber_dossier(
+                db.session, current_user, dossier_id,
+                number_format=current_app.config["DOSSIER_NUMBER_FORMAT"])
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("dossiers.show", dossier_id=dossier_id))
+    flash(_("已重新编号：%(old)s → %(new)s（原档案号记入备考表）", old=old, new=new), "info")
+    return redirect(url_for("dossiers.show", dossier_id=dossier_id))
 
 
 @bp.post("/<int:dossier_id>/references")
