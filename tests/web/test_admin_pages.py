@@ -79,7 +79,7 @@ def test_the_admin_home_links_every_administration_page(login_as):
     assert 'href="/admin"' in client.get("/").get_data(as_text=True)
     page = client.get("/admin").get_data(as_text=True)
     for link in ("/admin/users", "/admin/departments", "/admin/projects", "/admin/calendar",
-                 "/admin/routes"):
+                 "/admin/routes", "/retention/schedule"):
         assert f'href="{link}"' in page, link
 
 
