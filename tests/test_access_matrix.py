@@ -442,6 +442,9 @@ ROUTES = {
     ("transfers.receive", "/transfers/<int:batch_id>/receive"): {
         "POST": on("transfer", "transfer.view", "transfer.receive")},
     ("transfers.register_csv", "/transfers/register.csv"): {"GET": needs("transfer.list")},
+    ("transfers.rules", "/transfers/rules"): {"GET": LOGIN},
+    ("transfers.change_rule", "/transfers/rules"): {"POST": needs("transfer.rules")},
+    ("transfers.move_in", "/transfers/move-in"): {"POST": needs("transfer.rules")},
     ("transfers.handovers", "/handovers"): {"GET": LOGIN},
     ("transfers.open_handover", "/handovers"): {"POST": needs("handover.start")},
     ("transfers.handover", "/handovers/<int:handover_id>"): {

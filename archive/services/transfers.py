@@ -23,7 +23,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from archive.clock import now, today
-from archive.models import Department, Document, Dossier, Loan, Project, User
+from archive.models import Department, Document, Dossier, Loan, Project, Unit, User
 from archive.models.approval import ApprovalKind, ApprovalRequest, RequestStatus
 from archive.models.enums import DocumentStatus, Role
 from archive.models.loan import LoanKind, LoanStatus
@@ -169,6 +169,29 @@ def update_rule(session, actor: User, data: dict) -> TransferRule:
     audit.record(session, actor, "transfer.rule_changed", ("transfer_rule", key),
                  before=before, after=describe_rule(rule))
     return rule
+
+
+def set_move_in(session, actor: User, data: dict) -> Project:
+    """The administrator records a project's central move-in date (集中入伙日期): the
+    deadlines of its 办证/入伙 material waiting in departments follow (000:758-760)."""
+    access.require(actor, "transfer.rules", hide=False)
+    name = validation.text(data, "project", "项目", required=True, max_len=100)
+    project = session.execute(select(Project).where(Project.name == name)).scalar_one_or_none()
+    if project is None:
+        raise Invalid(f"项目不存在：{name}", details={"field": "project"})
+    before = project.move_in_on
+    project.move_in_on = validation.day(data, "move_in_on", "集中入伙日期")
+    session.flush()
+    waiting = session.execute(
+        select(Document).join(Dossier, Dossier.id == Document.dossier_id)
+        .join(Unit, Unit.id == Dossier.unit_id)
+        .where(Unit.project == name, Document.custody == Custody.DEPARTMENT.value,
+               Document.status == DocumentStatus.ACTIVE.value)).scalars().all()
+    refresh_deadlines(session, waiting)
+    audit.record(session, actor, "project.move_in_set", project, project=name,
+                 before=before.isoformat() if before else None,
+                 after=project.move_in_on.isoformat() if project.move_in_on else None)
+    return project
 
 
 # ---- batches ------------------------------------------------------------------------------

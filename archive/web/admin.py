@@ -21,6 +21,8 @@ OTHER_PAGES = (
     ("calendar.index", lazy_gettext("工作日历"), lazy_gettext("法定节假日和调休上班日，借阅期限和移交期限按此计算。")),
     ("approvals.routes", lazy_gettext("审批路线"), lazy_gettext("各类审批的步骤和审批人；修改须经总经理批准。")),
     ("retention.schedule", lazy_gettext("保管期限表"), lazy_gettext("各类文件的保管期限。")),
+    ("transfers.rules", lazy_gettext("移交期限规则"),
+     lazy_gettext("各类资料从部门移交档案室的期限，以及各项目的集中入伙日期。")),
 )
 
 

@@ -147,6 +147,34 @@ def register_csv():
                     headers={"Content-Disposition": "attachment; filename=transfers.csv"})
 
 
+@bp.get("/transfers/rules")
+@login_required
+def rules():
+    from archive.models import Project
+
+    return render_template("transfers/rules.html", rules=transfers.rules(db.session),
+                           projects=db.session.query(Project).order_by(Project.name).all(),
+                           may_edit=access.can(_user(), "transfer.rules"))
+
+
+@bp.post("/transfers/rules")
+@login_required
+def change_rule():
+    access.require(_user(), "transfer.rules")
+    form = request.form.to_dict()
+    return _run(lambda: transfers.update_rule(db.session, _user(), form),
+                _("移交期限规则已更新，待移交文件的期限已重新计算"), url_for("transfers.rules"))
+
+
+@bp.post("/transfers/move-in")
+@login_required
+def move_in():
+    access.require(_user(), "transfer.rules")
+    form = request.form.to_dict()
+    return _run(lambda: transfers.set_move_in(db.session, _user(), form),
+                _("集中入伙日期已记录，相关资料的移交期限已重新计算"), url_for("transfers.rules"))
+
+
 @bp.get("/handovers")
 @login_required
 def handovers():

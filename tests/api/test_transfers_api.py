@@ -156,3 +156,21 @@ def test_a_handover_stays_open_while_a_batch_waits_for_its_receipt(call, dossier
     assert call("staff_public", "POST", url).status_code == 409
     assert call("staff", "POST", "/api/v1/handovers", {
         "person": "head", "receiver": "staff"}).status_code == 403
+
+
+def test_a_move_in_date_gives_move_in_material_its_deadline(client, login_as, dossier,
+                                                            file_doc):
+    card = file_doc(dossier, "房产证复印件", "办证", actor="staff")
+    assert card.transfer_due_on is None
+    login_as("staff")
+    assert client.post("/transfers/move-in", data={"project": "翠湖苑",
+                                                   "move_in_on": "2026-09-15"}).status_code == 403
+    login_as("admin")
+    assert client.post("/transfers/move-in", data={"project": "翠湖苑",
+                                                   "move_in_on": "2026-09-15"}).status_code == 302
+    # A month after the move-in (2026-10-15) has passed when it was filed: quarterly,
+    # the end of this quarter (000:758-760).
+    assert _doc(card.id).transfer_due_on == date(2026, 12, 31)
+    assert client.post("/transfers/rules", data={"key": "move_in", "trigger": "move_in",
+                                                 "workdays": "0", "months": "4"}).status_code == 302
+    assert _doc(card.id).transfer_due_on == date(2027, 1, 15)
