@@ -516,6 +516,13 @@ ROUTES = {
     ("corrections.remove_reference",
      "/dossiers/<int:dossier_id>/references/<int:reference_id>/remove"): {
         "POST": on("reference", "dossier.view", "reference.remove")},
+    # Change histories: whoever may see the object (numbers masked as on its page).
+    ("api.customer_history", "/api/v1/customers/<int:customer_id>/history"): {
+        "GET": on("customer", "customer.view")},
+    ("api.dossier_history", "/api/v1/dossiers/<int:dossier_id>/history"): {
+        "GET": on("dossier", "dossier.view")},
+    ("api.document_history", "/api/v1/documents/<int:document_id>/history"): {
+        "GET": on("document", "document.view")},
 }
 
 QUERY = {"/search": "?q=合同", "/api/v1/search": "?q=合同"}

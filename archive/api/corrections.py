@@ -9,7 +9,15 @@ from archive.api import serialize as out
 from archive.api.routes import _json_body
 from archive.extensions import db
 from archive.models.enums import CARRIERS, CATEGORIES, GROUPS
-from archive.services import access, corrections, customers, duplicates, withdrawal, work
+from archive.services import (
+    access,
+    corrections,
+    customers,
+    duplicates,
+    filing,
+    withdrawal,
+    work,
+)
 
 
 @bp.patch("/customers/<int:customer_id>")
@@ -75,6 +83,44 @@ def remove_reference(dossier_id: int, reference_id: int):
     with work.unit(db.session):
         customers.remove_reference(db.session, current_user, dossier_id, reference_id)
     return "", 204
+
+
+def _history(obj):
+    """The object's change history as the page shows it: a moved document's place and
+    numbers only to those who see sequence numbers (numbering.view)."""
+    numbered = access.can(current_user, "numbering.view")
+    rows = []
+    for c in corrections.history(db.session, current_user, obj):
+        changes = c.changes
+        if c.action == "document.moved" and not numbered:
+            changes = {k: v for k, v in changes.items() if k != "place"}
+        rows.append({"at": c.at.isoformat(), "actor": c.actor, "action": c.action,
+                     "changes": changes, "reason": c.reason})
+    return jsonify({"history": rows})
+
+
+@bp.get("/customers/<int:customer_id>/history")
+@login_required
+def customer_history(customer_id: int):
+    with work.unit(db.session):
+        customer = customers.get_customer(db.session, current_user, customer_id)
+        return _history(customer)
+
+
+@bp.get("/dossiers/<int:dossier_id>/history")
+@login_required
+def dossier_history(dossier_id: int):
+    with work.unit(db.session):
+        dossier = customers.get_dossier(db.session, current_user, dossier_id)
+        return _history(dossier)
+
+
+@bp.get("/documents/<int:document_id>/history")
+@login_required
+def document_history(document_id: int):
+    with work.unit(db.session):
+        document = filing.get_document(db.session, current_user, document_id)
+        return _history(document)
 
 
 # ---- the OpenAPI description of these routes (merged into openapi.SPEC) -------------
@@ -179,6 +225,23 @@ def _describe() -> None:
         "between one customer's dossiers are the archive's own (409)", "dossiers",
         (204, {"description": "Removed."}), (403, 404, 409),
         parameters=[oa._id("dossier_id", "dossier"), oa._id("reference_id", "reference")])}
+    oa.SCHEMAS["History"] = {"type": "object", "required": ["history"], "properties": {
+        "history": {"type": "array", "items": {
+            "type": "object", "required": ["at", "actor", "action", "changes"],
+            "properties": {
+                "at": {"type": "string", "format": "date-time"},
+                "actor": {"type": "string"},
+                "action": {"type": "string", "description": (
+                    "E.g. customer.corrected, customer.merged, dossier.corrected, "
+                    "document.moved, document.withdrawn.")},
+                "changes": changes, "reason": {"type": "string"}}}}}}
+    for kind, what in (("customers", "customer"), ("dossiers", "dossier"),
+                       ("documents", "document")):
+        oa.PATHS[f"/api/v1/{kind}/{{{what}_id}}/history"] = {"get": oa._operation(
+            f"The {what}'s change history, oldest first (audited as a view); ID and "
+            "telephone numbers masked as on the customer's page", kind,
+            (200, oa._json(oa._ref("History"), "The history.")), (403, 404),
+            parameters=[oa._id(f"{what}_id", what)])}
     oa.PATHS["/api/v1/documents/{document_id}/withdraw"] = {"post": oa._operation(
         "撤销归档: withdraw a mis-filed document (archive room, with a reason); it leaves "
         "lists, search and lending, keeps its record, number and files", "documents",

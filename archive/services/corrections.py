@@ -204,9 +204,14 @@ class Change:
     at: datetime
     actor: str
     action: str
-    fields: list[tuple[str, object, object]]
+    changes: dict[str, list]  # {field: [old, new]}, masked for the viewer
     reason: str
     details: dict
+
+    @property
+    def fields(self) -> list[tuple[str, object, object]]:
+        """The changes as (label, old, new), for a page."""
+        return [(LABELS.get(k, k), old, new) for k, (old, new) in self.changes.items()]
 
 
 LABELS = {**CUSTOMER_FIELDS, **DOSSIER_FIELDS, **DOCUMENT_FIELDS,
@@ -233,11 +238,11 @@ def history(session, viewer: User, obj) -> list[Change]:
     result = []
     for event, display in rows:
         details = json.loads(event.details or "{}")
-        fields = [(LABELS.get(k, k), *(_masked(k, v) if masked else v for v in pair))
-                  for k, pair in (details.get("changes") or {}).items()]
+        changes = {k: [_masked(k, v) if masked else v for v in pair]
+                   for k, pair in (details.get("changes") or {}).items()}
         reason = details.get("reason", "")
         result.append(Change(at=event.at, actor=display or event.actor_name,
-                             action=event.action, fields=fields,
+                             action=event.action, changes=changes,
                              reason=personal_data.mask_text(reason) if masked else reason,
                              details=details))
     return result

@@ -443,3 +443,31 @@ def test_corrections_match_the_openapi_document(client, api, make_customer, make
     conform.check(client.post(f"/api/v1/documents/{document.id}/withdraw", headers=headers,
                               json={"reason": "重复"}),
                   "/api/v1/documents/{document_id}/withdraw", "post")
+
+
+def test_the_api_gives_each_objects_history(client, api, call, make_customer, make_dossier,
+                                            file_doc):
+    from tests.api.test_openapi import Conformance, _spec
+
+    customer = make_customer(name="张伟", department="XS")
+    dossier = make_dossier(customer)
+    document = file_doc(dossier, title="认购书")
+    call("officer", "PATCH", f"/api/v1/customers/{customer.id}",
+         json={"name": "张玮", "reason": "错字"})
+    call("officer", "PATCH", f"/api/v1/dossiers/{dossier.id}", json={"location": "A-1"})
+    call("officer", "PATCH", f"/api/v1/documents/{document.id}", json={"group": "e"})
+    customer_history = call("staff", "GET", f"/api/v1/customers/{customer.id}/history").json
+    assert [(h["action"], h["changes"], h["reason"]) for h in customer_history["history"]] == [
+        ("customer.created", {}, ""), ("customer.corrected", {"name": ["张伟", "张玮"]}, "错字")]
+    dossier_history = call("staff", "GET", f"/api/v1/dossiers/{dossier.id}/history").json
+    assert dossier_history["history"][-1]["changes"] == {"location": ["", "A-1"]}
+    # A move's place names dossiers and numbers: the archive room's to see.
+    moved = call("staff", "GET", f"/api/v1/documents/{document.id}/history").json["history"]
+    assert moved[-1]["action"] == "document.moved" and moved[-1]["changes"] == {}
+    moved = call("officer", "GET", f"/api/v1/documents/{document.id}/history").json["history"]
+    assert moved[-1]["changes"] == {"place": [f"{dossier.number} a 组", f"{dossier.number} e 组"]}
+    assert call("service", "GET", f"/api/v1/documents/{document.id}/history").status_code == 404
+    headers = api("officer")
+    Conformance(_spec(client, headers)).check(
+        client.get(f"/api/v1/documents/{document.id}/history", headers=headers),
+        "/api/v1/documents/{document_id}/history")
