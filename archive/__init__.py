@@ -135,6 +135,9 @@ def create_app(config=None) -> Flask:
     from archive import worker
 
     worker.init_app(app)  # the job queue (OCR) and the `worker` and `ocr` commands
+    from archive import import_queue
+
+    import_queue.init_app(app)  # uploaded imports run on the same queue
 
     from archive import auth, cli, cli_admin, errors
     from archive.api import bp as api_bp

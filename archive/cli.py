@@ -225,6 +225,8 @@ def init_app(app: Flask) -> None:
                 bar.update(done - bar.pos)
 
             batch = imports.run(db.session, actor, batch.id, folder, settings, progress=progress)
+        if batch is None:
+            _fail("这份清单正在由另一个进程导入")
         found = imports.counts(db.session, batch)
         if report is not None:
             report.write_text(imports.report_csv(batch), encoding="utf-8")

@@ -264,6 +264,16 @@ ROUTES = {
     # deciders and the register's readers; the counter is the archive room's.
     ("api.create_loan", "/api/v1/loans"): {"POST": needs_then_invalid("loan.request")},
     ("api.list_loans", "/api/v1/loans"): {"GET": LOGIN},
+    # Bulk import (issue 19) is the archive room's: the page, the upload (without a file:
+    # a form error), an import and its report; the API answers 422 to a body without a ZIP.
+    ("imports.index", "/imports"): {"GET": needs("import.run")},
+    ("imports.upload", "/imports"): {"POST": needs("import.run")},
+    ("imports.show", "/imports/<int:import_id>"): {"GET": then_lookup("import.run", "import")},
+    ("imports.report", "/imports/<int:import_id>/report.csv"): {
+        "GET": then_lookup("import.run", "import")},
+    ("api.create_import", "/api/v1/imports"): {"POST": needs_then_invalid("import.run")},
+    ("api.get_import", "/api/v1/imports/<int:import_id>"): {
+        "GET": then_lookup("import.run", "import")},
     ("api.get_loan", "/api/v1/loans/<int:loan_id>"): {"GET": loan_rule()},
     ("api.checkout_loan", "/api/v1/loans/<int:loan_id>/checkout"): {
         "POST": loan_rule("loan.counter", ok={409, 422})},
@@ -733,6 +743,16 @@ def _build_world(app) -> World:
         "user_session": {"user_id": MISSING, "session_id": MISSING},
         "department": {"department_id": MISSING}, "project": {"project_id": MISSING},
     })
+
+    # A finished import (issue 19), for its page, report and API.
+    from archive.models import Import
+
+    batch = Import(manifest_sha256="0" * 64, kind="zip", source="矩阵.zip", state="done",
+                   created_by_id=users["officer"].id)
+    session.add(batch)
+    session.commit()
+    targets["import"] = {"batch": ({"import_id": batch.id}, batch)}
+    missing["import"] = {"import_id": MISSING}
 
     # Retention (issue 17): a hold on the public document (holds stop only destruction),
     # and a batch of a complaint record long past its year, waiting for approval.

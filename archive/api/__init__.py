@@ -10,6 +10,7 @@ from archive.api import (  # noqa: E402,F401  (registers the routes on bp)
     clearance,
     corrections,
     external_loans,
+    imports,
     loans,
     openapi,
     retention,

@@ -14,18 +14,21 @@ import csv
 import io
 import logging
 import os
+import secrets
+import shutil
 import socket
 import unicodedata
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from archive.clock import now
-from archive.models import Customer, Document, StoredFile, User
+from archive.models import Customer, Document, Dossier, StoredFile, User
 from archive.models.enums import DocumentStatus
 from archive.models.imports import SETTLED, Import, ImportRow, ImportState, RowState
 from archive.services import (
@@ -57,6 +60,9 @@ class Settings:
     workers: int = 0
     batch: int = 200
     lease_seconds: int = 300
+    root: Path | None = None  # where uploaded ZIPs are unpacked until imported
+    zip_limits: import_sources.ZipLimits = field(default_factory=lambda: import_sources.ZipLimits(
+        max_entries=50_000, max_total_bytes=4 * 2**30))
 
     @classmethod
     def from_app(cls, app) -> "Settings":
@@ -67,7 +73,11 @@ class Settings:
                    code_format=config["CUSTOMER_CODE_FORMAT"],
                    workers=config.get("IMPORT_WORKERS", os.cpu_count() or 1),
                    batch=config.get("IMPORT_BATCH", 200),
-                   lease_seconds=config.get("IMPORT_LEASE_SECONDS", 300))
+                   lease_seconds=config.get("IMPORT_LEASE_SECONDS", 300),
+                   root=Path(config["INSTANCE_DIR"]) / "imports",
+                   zip_limits=import_sources.ZipLimits(
+                       max_entries=config.get("IMPORT_MAX_ENTRIES", 50_000),
+                       max_total_bytes=config.get("IMPORT_MAX_UNPACKED_MB", 4096) * 2**20))
 
 
 def worker_name() -> str:
@@ -134,12 +144,18 @@ class _Read:
     files: list | None = None
     carrier: str | None = None
     refused: str | None = None
+    created: list[str] = field(default_factory=list)  # blobs this read stored anew
 
 
-def read_row(paths: list[tuple[str, str]], data: dict, limits: filing.Limits) -> _Read:
+def read_row(paths: list[tuple[str, str]], data: dict, limits: filing.Limits,
+             store_root: str | None = None) -> _Read:
     """Step two of filing (filing.read_files) for one row, in a pool process: inspect the
     files by content against the limits and extract their text. Never raises for the
-    row's files: a refusal is returned with its reason."""
+    row's files: a refusal is returned with its reason.
+
+    With `store_root`, the accepted files are also written to the blob store here (each
+    fsynced, as every blob is), so that the row's unit finds them stored and its commit
+    does not wait for the disk; a row that then files nothing removes them again."""
     try:
         uploads = []
         for name, path in paths:
@@ -156,7 +172,14 @@ def read_row(paths: list[tuple[str, str]], data: dict, limits: filing.Limits) ->
         return _Read(refused=f"{names}：{exc.message}" if names else exc.message)
     except OSError as exc:
         return _Read(refused=f"文件无法读取：{exc.strerror or exc}")
-    return _Read(files=intake.files, carrier=intake.fields["carrier"])
+    created = []
+    if store_root is not None:
+        store = LocalBlobStore(Path(store_root))
+        for _, blob, _, _ in intake.files:
+            digest, new = store.put(blob)
+            if new:
+                created.append(digest)
+    return _Read(files=intake.files, carrier=intake.fields["carrier"], created=created)
 
 
 def _locate(folder: Path, values: dict) -> tuple[list[tuple[str, str]] | None, str | None]:
@@ -195,8 +218,10 @@ class _Reader:
     """Reads rows ahead of the writer: in `workers` processes, at most `ahead` rows in
     memory at once; in this process when there is no pool (few rows, or workers=0)."""
 
-    def __init__(self, folder: Path, rows, limits: filing.Limits, workers: int):
+    def __init__(self, folder: Path, rows, limits: filing.Limits, workers: int,
+                 store: LocalBlobStore):
         self.folder, self.rows, self.limits = folder, rows, limits
+        self.store_root = str(store.root)
         self.pool = None
         if workers > 1 and len(rows) >= 4 * workers:
             import multiprocessing
@@ -233,17 +258,27 @@ class _Reader:
             return _Read(refused=refused)
         if self.pool is None:
             return read_row(paths, _filing_data(values), self.limits)
-        return self.pool.submit(read_row, paths, _filing_data(values), self.limits)
+        return self.pool.submit(read_row, paths, _filing_data(values), self.limits,
+                                self.store_root)
 
 
 def run(session, actor: User, import_id: int, folder: Path, settings: Settings, *,
-        progress=None) -> Import:
-    """Run (or resume) import `import_id` on `folder`: every row not yet filed or skipped
-    is filed, skipped or refused in a unit of its own; the index is written after every
-    `settings.batch` rows and at the end. `progress(done, total)` is called per row."""
+        progress=None) -> Import | None:
+    """Run (or resume) import `import_id` on `folder` if it is waiting (queued, or running
+    in a process that has gone): every row not yet filed or skipped is filed, skipped or
+    refused in a unit of its own; the index is written after every `settings.batch` rows
+    and at the end. `progress(done, total)` is called per row. None if it was not this
+    process's to run."""
     folder = folder.resolve()
-    batch = session.get(Import, import_id)
     me = worker_name()
+    with work.unit(session):
+        batch = session.execute(
+            select(Import).where(Import.id == import_id).with_for_update()
+            .execution_options(populate_existing=True)).scalar_one()
+        waiting = batch.state == ImportState.QUEUED or (
+            batch.state == ImportState.RUNNING and _lease_over(batch))
+    if not waiting:
+        return None  # done, failed, or running in a live process
     try:
         sheet = import_sources.read_manifest(import_sources.find_manifest(folder))
         if sheet.sha256 != batch.manifest_sha256:
@@ -259,8 +294,10 @@ def run(session, actor: User, import_id: int, folder: Path, settings: Settings, 
         batch.rows_total, batch.rows_done = len(sheet.rows), len(settled)
     todo = [row for row in sheet.rows if row[0] not in settled]
     filed: list[int] = []
-    for (number, values), read in _Reader(folder, todo, settings.limits, settings.workers):
-        document = _row(session, actor, batch, number, values, read, settings)
+    reader = _Reader(folder, todo, settings.limits, settings.workers, settings.store)
+    dossiers: dict[tuple, tuple[int, str]] = {}
+    for (number, values), read in reader:
+        document = _row(session, actor, batch, number, values, read, settings, dossiers)
         if document is not None:
             filed.append(document)
         if len(filed) >= settings.batch:
@@ -276,8 +313,11 @@ def run(session, actor: User, import_id: int, folder: Path, settings: Settings, 
 
 
 def _row(session, actor: User, batch: Import, number: int, values: dict, read: _Read,
-         settings: Settings) -> int | None:
-    """File, skip or refuse one row in a unit of its own; the id of a filed document."""
+         settings: Settings, dossiers: dict) -> int | None:
+    """File, skip or refuse one row in a unit of its own; the id of a filed document.
+    `dossiers` remembers, for the customer and unit columns of rows already committed,
+    the dossier they resolved to (and the customer's label): most rows of a manifest
+    name a customer and unit an earlier row has found or opened."""
     # Each row's commit renews the lease: an import whose lease ran out has stopped.
     batch.lease_until = now() + timedelta(seconds=settings.lease_seconds)
     label = values.get("customer_name") or values.get("customer_code") or ""
@@ -286,8 +326,14 @@ def _row(session, actor: User, batch: Import, number: int, values: dict, read: _
         with work.unit(session):
             if read.refused:
                 raise Invalid(read.refused)
-            dossier = _dossier(session, actor, values, settings, found)
-            intake = filing.preflight(session, actor, dossier.id, _filing_data(values), [],
+            key = tuple(values.get(k, "") for k in _CUSTOMER_AND_UNIT)
+            if key in dossiers:
+                dossier_id, found["customer"] = dossiers[key]
+            else:
+                dossier_id = _dossier(session, actor, values, settings, found).id
+            dossier = customers.get_or_404(session, Dossier, dossier_id)
+            found["dossier_number"] = dossier.number
+            intake = filing.preflight(session, actor, dossier_id, _filing_data(values), [],
                                       limits=settings.limits)
             intake.files = read.files
             intake.fields["carrier"] = read.carrier
@@ -296,10 +342,13 @@ def _row(session, actor: User, batch: Import, number: int, values: dict, read: _
                 _settle(session, batch, number, RowState.SKIPPED, found, document=twin,
                         reason=f"同一档案中已有相同文件（{twin.dossier.number} 第 {twin.seq} 号"
                                f"《{twin.title}》）")
-                return None
-            document, _ = filing.file_intake(session, intake, store=settings.store, index=False)
-            _settle(session, batch, number, RowState.FILED, found, document=document)
-            return document.id
+                _discard(session, settings.store, read.created)
+            else:
+                document, _ = filing.file_intake(session, intake, store=settings.store,
+                                                 index=False)
+                _settle(session, batch, number, RowState.FILED, found, document=document)
+        dossiers[key] = (dossier_id, found["customer"])  # committed: safe to reuse
+        return document.id if twin is None else None
     except DomainError as exc:
         reason = exc.message
     except Exception as exc:  # noqa: BLE001 - one row's fault must not stop the rest
@@ -307,7 +356,15 @@ def _row(session, actor: User, batch: Import, number: int, values: dict, read: _
         reason = f"归档出错：{type(exc).__name__}: {str(exc)[:200]}"
     with work.unit(session):
         _settle(session, batch, number, RowState.REFUSED, found, reason=reason)
+        _discard(session, settings.store, read.created)
     return None
+
+
+def _discard(session, store: LocalBlobStore, digests: list[str]) -> None:
+    """Remove blobs the reading stored for a row that filed nothing, unless something
+    references them now (checked under the write lock the unit holds)."""
+    if digests:
+        filing._discard_unreferenced(session, store, digests)
 
 
 def _settle(session, batch: Import, number: int, state: RowState, found: dict, *,
@@ -362,6 +419,10 @@ def _dossier(session, actor: User, values: dict, settings: Settings, found: dict
     return dossier
 
 
+_CUSTOMER_AND_UNIT = ("customer_code", "id_number", "customer_name", "customer_kind",
+                      "department", "project", "building", "unit_no", "room")
+
+
 def _unit_fields(values: dict) -> dict:
     return {k: values.get(k, "") for k in ("project", "building", "unit_no", "room")}
 
@@ -385,6 +446,76 @@ def _already_filed(session, dossier_id: int, files: list | None) -> Document | N
         if found == digests:
             return session.get(Document, document_id)
     return None
+
+
+# -- ZIP uploads, run on the task queue -----------------------------------------------
+
+def receive_zip(session, actor: User, filename: str, stream, settings: Settings) -> Import:
+    """A ZIP uploaded for import: stored, its directory checked (entries, sizes, ratio,
+    names, links; see import_sources), unpacked under `settings.root`/<import id> and its
+    manifest read, all before anything is queued; the import is handed to the task queue
+    once the unit commits. A refused ZIP leaves nothing behind."""
+    access.require(actor, "import.run")
+    if not (filename or "").lower().endswith(".zip"):
+        raise Invalid("请上传 ZIP 压缩包（.zip 文件）", code="bad_zip")
+    settings.root.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(8)
+    upload, incoming = settings.root / f"upload-{token}.zip", settings.root / f"incoming-{token}"
+    try:
+        with open(upload, "wb") as out:
+            shutil.copyfileobj(stream, out, 1 << 20)
+        import_sources.unpack(upload, incoming, settings.zip_limits)
+        batch = open_import(session, actor, incoming, kind="zip", source=filename)
+    except BaseException:
+        shutil.rmtree(incoming, ignore_errors=True)
+        raise
+    finally:
+        upload.unlink(missing_ok=True)
+    target = settings.root / str(batch.id)
+    shutil.rmtree(target, ignore_errors=True)  # an earlier upload of the same manifest
+    incoming.rename(target)
+    work.after_rollback(session, lambda: shutil.rmtree(target, ignore_errors=True))
+    work.after_commit(session, lambda: dispatch(batch.id))
+    return batch
+
+
+def dispatch(import_id: int) -> None:
+    """Hand an import to the task queue; one the queue cannot take (Redis down) stays
+    queued for the sweep."""
+    try:
+        current_app.extensions["import_queue"](import_id)
+    except Exception:
+        log.exception("job queue unavailable: import %s stays queued for the sweep", import_id)
+
+
+def run_uploaded(session, import_id: int, settings: Settings) -> Import | None:
+    """Run an uploaded import from its unpacked folder (in the worker); the folder is
+    removed once the import has ended. None if it was not this worker's to run."""
+    batch = session.get(Import, import_id)
+    if batch is None or batch.kind != "zip":
+        return None
+    folder = settings.root / str(import_id)
+    if not folder.is_dir():
+        with work.unit(session):
+            if batch.state in (ImportState.QUEUED, ImportState.RUNNING) and _lease_over(batch):
+                batch.fail("导入的文件已不在服务器上，请重新上传压缩包", now())
+        return batch
+    result = run(session, batch.created_by, import_id, folder, settings)
+    if result is not None and result.state in (ImportState.DONE, ImportState.FAILED):
+        shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+def stalled(session, stale_seconds: int) -> list[int]:
+    """Uploaded imports to hand to the queue again: running under a lease that ran out
+    (the worker died) or queued for longer than `stale_seconds` (a message lost)."""
+    moment = now()
+    return session.execute(select(Import.id).where(
+        Import.kind == "zip",
+        ((Import.state == ImportState.RUNNING.value) & (Import.lease_until < moment))
+        | ((Import.state == ImportState.QUEUED.value)
+           & (Import.updated_at < moment - timedelta(seconds=stale_seconds))))
+        .order_by(Import.id)).scalars().all()
 
 
 # -- reading it back ---------------------------------------------------------------------

@@ -24,6 +24,7 @@ def register(app: Flask) -> None:
         dossiers,
         external_loans,
         grants,
+        imports,
         loan_items,
         loans,
         main,
@@ -35,7 +36,7 @@ def register(app: Flask) -> None:
     for module in (auth_views, main, customers, dossiers, documents, search, audit_view,
                    external_loans,
                    classification, grants, approvals, calendar, loans, loan_items, corrections,
-                   retention, transfers):
+                   retention, imports, transfers):
         app.register_blueprint(module.bp)
     app.register_blueprint(admin.bp)
 

@@ -57,6 +57,8 @@ def test_an_import_files_good_rows_and_reports_every_other_one_with_its_reason(
     assert (first.document_number, first.originator, str(first.doc_date)) == (
         "认字001号", "销售经营部", "2024-03-01")
     assert documents[2].files == [] and documents[2].carrier == "纸质"
+    # Importing is the archive room's: what it files is in the archive's custody at once.
+    assert {d.custody for d in documents} == {"archive"}
     assert rows[2][3] == dossier.number and rows[2][5] == str(first.id)
     # Nothing half-filed: the refused rows left no document, file, blob or customer.
     assert db.session.query(Document).count() == 3
