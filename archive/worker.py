@@ -20,6 +20,7 @@ import click
 from flask import Flask
 
 from archive.extensions import db
+from archive.models import Job
 from archive.services import indexing, jobs, ocr, work
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ def run_job(app: Flask, job_id: int, engine: ocr.Engine | None = None) -> str | 
         with work.unit(session):
             jobs.give_up(session, job_id, me, f"文字识别出错：{str(exc)[:200] or type(exc).__name__}",
                          retry=True)
-        state = session.get(jobs.Job, job_id).state
+        state = session.get(Job, job_id).state
         if state == "queued":
             jobs.dispatch([job_id])
         return state
@@ -127,11 +128,16 @@ class _LostLease(Exception):
 
 
 def sweep(app: Flask) -> list[int]:
-    """Queue again the jobs of dead workers (lease run out) and those waiting too long
-    for their message; returns their ids."""
+    """Queue again the jobs of dead workers (lease run out) and, when the queue holds no
+    message at all, every job still queued (its message was lost: a queue emptied or
+    replaced, Redis down at filing); returns their ids. Claiming is idempotent, so a job
+    sent twice runs once; sending only to an idle queue keeps a long backlog from being
+    sent again and again."""
     session = db.session
     with work.unit(session):
-        ids = jobs.requeue_expired(session, stale_seconds=app.config["OCR_LEASE_SECONDS"])
+        ids = jobs.requeue_expired(session)
+        if app.extensions["job_queue"].huey.pending_count() == 0:
+            ids = sorted(set(ids) | set(jobs.waiting(session)))
     jobs.dispatch(ids)
     return ids
 

@@ -131,11 +131,9 @@ def give_up(session, job_id: int, worker: str, reason: str, *, retry: bool) -> N
         job.file.text_error = reason[:500]
 
 
-def requeue_expired(session, stale_seconds: int) -> list[int]:
-    """Jobs to hand to the queue again: those running under a lease that ran out (their
-    worker died) and those queued for more than `stale_seconds` (a message lost with a
-    queue, or never sent). Returns their ids; claiming is idempotent, so a job sent twice
-    runs once."""
+def requeue_expired(session) -> list[int]:
+    """Queue again the jobs running under a lease that ran out (their worker died);
+    returns their ids. A job that ran out of leases MAX_ATTEMPTS times is failed."""
     moment = now()
     expired = session.execute(select(Job).where(
         Job.state == JobState.RUNNING.value, Job.lease_until < moment)).scalars().all()
@@ -144,11 +142,8 @@ def requeue_expired(session, stale_seconds: int) -> list[int]:
             job.fail("文字识别多次中断，未完成", moment)
         else:
             job.requeue(moment, "上次识别中断（进程退出），已重新排队")
-    stale = session.execute(select(Job.id).where(
-        Job.state == JobState.QUEUED.value,
-        Job.updated_at < moment - timedelta(seconds=stale_seconds))).scalars().all()
     session.flush()
-    return sorted({job.id for job in expired if job.state == JobState.QUEUED} | set(stale))
+    return sorted(job.id for job in expired if job.state == JobState.QUEUED)
 
 
 def queue_missing(session) -> list[int]:

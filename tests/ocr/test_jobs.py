@@ -186,3 +186,15 @@ def test_a_job_that_fails_for_a_passing_reason_is_retried_then_failed(app, file_
     states = [worker.run_job(app, job_id) for _ in range(jobs.MAX_ATTEMPTS)]
     assert states == ["queued", "queued", "failed"]
     assert db.session.get(StoredFile, again.files[0].id).text_error.startswith("文字识别出错：存储文件缺失")
+
+
+def test_a_queued_job_whose_message_was_lost_is_sent_again_when_the_queue_is_idle(app, file_doc, dossier):
+    queue = app.extensions["job_queue"].huey
+    document = file_doc(dossier, "维修单", "维修", files=[("维修单.png", scan_png())])
+    job_id = document.files[0].jobs[-1].id
+    assert queue.pending_count() == 1
+    assert worker.sweep(app) == []  # its message waits in the queue: not sent twice
+    assert queue.pending_count() == 1
+    queue.flush()  # the queue lost its messages (Redis restarted empty)
+    assert worker.sweep(app) == [job_id]
+    assert queue.pending_count() == 1

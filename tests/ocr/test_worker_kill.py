@@ -42,7 +42,7 @@ def _job(job_id: int) -> Job:
     return job
 
 
-def _wait_for(job_id: int, test, timeout: float = 120.0) -> Job:
+def _wait_for(job_id: int, test, timeout: float = 300.0) -> Job:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = _job(job_id)
