@@ -1,5 +1,6 @@
 """flask --app archive <command>: set-up, users, tokens, index and integrity checks."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -15,6 +16,19 @@ from archive.services.errors import DomainError
 
 # Documents whose content a destruction purged (or is purging): their files are gone.
 PURGED = ("purging", "destroyed")
+
+
+def destruction_journal(app: Flask) -> Path:
+    from archive.services import backup
+
+    return backup.journal_path(app.config["INSTANCE_DIR"])
+
+
+def _sqlite_path(app: Flask) -> Path:
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not uri.startswith("sqlite:///"):
+        _fail("备份与恢复目前支持 SQLite（PostgreSQL 请用 pg_dump，见 docs/backup.md）")
+    return Path(uri.removeprefix("sqlite:///"))
 
 
 def _fail(message: str, code: int = 1):
@@ -163,6 +177,100 @@ def init_app(app: Flask) -> None:
         click.echo(f"清除了 {done} 件待清除的文件")
         for problem in problems:
             click.echo(problem, err=True)
+        sys.exit(1 if problems else 0)
+
+    @app.cli.command("backup")
+    @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+    def backup_command(dest):
+        """Write a consistent backup to DEST (incremental: blobs already there are kept)."""
+        from archive.services import backup
+
+        app = current_app._get_current_object()
+        with click.progressbar(length=1, label="备份存储文件") as bar:
+            def progress(done, total):
+                bar.length = total
+                bar.update(done - bar.pos)
+            report = backup.backup(_sqlite_path(app), Path(app.config["STORAGE_DIR"]),
+                                   destruction_journal(app), dest, progress=progress)
+        with work.unit(db.session):
+            audit.record(db.session, None, "backup.taken", None, dest=str(dest),
+                         copied=report.copied, kept=report.kept, problems=len(report.problems))
+        for problem in report.problems:
+            click.echo(problem, err=True)
+        click.echo(f"备份完成：新复制 {report.copied} 个存储文件，已有 {report.kept} 个，"
+                   f"清单 {report.files} 个文件" + ("" if report.ok else "；有问题，见上"))
+        sys.exit(0 if report.ok else 1)
+
+    @app.cli.command("verify-backup")
+    @click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+    def verify_backup_command(src):
+        """Check a backup without restoring it: every file's SHA-256 and the snapshot."""
+        from archive.services import backup
+
+        report = backup.verify(src)
+        for problem in report.problems:
+            click.echo(problem, err=True)
+        click.echo(f"备份校验{'通过' if report.ok else '失败'}：{report.files} 个文件")
+        sys.exit(0 if report.ok else 1)
+
+    @app.cli.command("restore")
+    @click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+    @click.option("--journal", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="the destruction journal to re-apply (default: this instance's, "
+                       "else the backup's)")
+    def restore_command(src, journal):
+        """Restore a backup into an empty instance; re-apply later destructions."""
+        import flask_migrate
+        from alembic.script import ScriptDirectory
+
+        from archive.services import backup, destruction
+
+        app = current_app._get_current_object()
+        db_path = _sqlite_path(app)
+        if db_path.exists() and db_path.stat().st_size > 0:
+            has_users = False
+            try:
+                has_users = db.session.execute(select(User.id).limit(1)).first() is not None
+            except Exception:  # noqa: BLE001 (no schema yet: empty)
+                db.session.rollback()
+            if has_users:
+                _fail("恢复只能在空实例中进行：当前数据库已有数据")
+        version = json.loads((src / "version.json").read_text(encoding="utf-8"))
+        scripts = ScriptDirectory.from_config(
+            app.extensions["migrate"].migrate.get_config())
+        try:
+            scripts.get_revision(version["schema_revision"])
+        except Exception:  # noqa: BLE001 (an unknown revision)
+            _fail(f"备份来自更新的版本（结构版本 {version['schema_revision']}），本版本不能恢复")
+        db.session.remove()
+        db.engine.dispose()
+        with click.progressbar(length=1, label="恢复存储文件") as bar:
+            def progress(done, total):
+                bar.length = total
+                bar.update(done - bar.pos)
+            report = backup.restore_files(src, db_path, Path(app.config["STORAGE_DIR"]),
+                                          progress=progress)
+        if not report.ok:
+            for problem in report.problems:
+                click.echo(problem, err=True)
+            _fail("备份校验失败，未恢复")
+        flask_migrate.upgrade()  # an older backup's schema is brought up to date
+        own = destruction_journal(app)
+        entries = backup.journal_entries(journal or (own if own.exists()
+                                                     else src / "destructions.jsonl"))
+        store = app.extensions["blob_store"]
+        reapplied = destruction.reapply(db.session, store, entries)
+        with work.unit(db.session):
+            audit.record(db.session, None, "backup.restored", None, src=str(src),
+                         revision=version["schema_revision"], reapplied=reapplied)
+        # The index from the database, and the write-ahead log checkpointed: the text of
+        # what was destroyed again is in neither (secure_delete overwrote it).
+        destruction.scrub(db.session)
+        problems = destruction.verify_register(db.session)
+        db.session.commit()
+        for problem in problems:
+            click.echo(problem, err=True)
+        click.echo(f"恢复完成：{report.copied} 个存储文件，按销毁日志重放 {reapplied} 件销毁")
         sys.exit(1 if problems else 0)
 
     @app.cli.command("verify-audit")

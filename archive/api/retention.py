@@ -13,6 +13,7 @@ from archive.api.routes import _json_body
 from archive.auth import password_attempts_limited
 from archive.extensions import db
 from archive.services import (
+    backup,
     certificates,
     destruction,
     holds,
@@ -158,7 +159,8 @@ def get_destruction(batch_id: int):
 def execute_destruction(batch_id: int):
     body = _json_body()
     destruction.execute(db.session, current_user, batch_id, body,
-                        store=current_app.extensions["blob_store"])
+                        store=current_app.extensions["blob_store"],
+                        journal=backup.journal_path(current_app.config["INSTANCE_DIR"]))
     return jsonify(_batch(batch_id))
 
 

@@ -17,6 +17,7 @@ execution, `flask --app archive destruction-sweep`, and at start-up of `make run
 import hashlib
 import json
 import logging
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import object_session, selectinload
@@ -40,6 +41,7 @@ from archive.services import (
     accounts,
     approvals,
     audit,
+    backup,
     holds,
     indexing,
     loans,
@@ -381,7 +383,15 @@ REGISTER_FIELDS = ("destruction_id", "document_id", "batch_number", "seq", "arch
                    "supervisors", "executed_by", "destroyed_at")
 
 
-def _tombstone(session, actor: User, batch: Destruction, item: DestructionItem) -> None:
+def journal_entry(entry: RegisterEntry) -> dict:
+    """A register row as the destruction journal keeps it (outside the database)."""
+    fields = {name: getattr(entry, name) for name in REGISTER_FIELDS}
+    fields["destroyed_at"] = entry.destroyed_at.isoformat()
+    return {**fields, "digest": entry.digest}
+
+
+def _tombstone(session, actor: User, batch: Destruction, item: DestructionItem,
+               journal=None) -> None:
     """Step 1, one transaction: the tombstone (待清除) and its register row."""
     document = item.document
     moment = now()
@@ -409,6 +419,9 @@ def _tombstone(session, actor: User, batch: Destruction, item: DestructionItem) 
     audit.record(session, actor, "destruction.registered", document, number=batch.number,
                  register=entry.id, digest=entry.digest,
                  files=[f.sha256 for f in document.files])
+    if journal is not None:
+        record = journal_entry(entry)
+        work.after_commit(session, lambda: backup.append_journal(journal, record))
 
 
 def _purge(session, store, document_id: int) -> None:
@@ -448,7 +461,7 @@ def _close_if_emptied(session, document_id: int) -> None:
         audit.record(session, None, "dossier.destroyed", dossier, number=dossier.number)
 
 
-def execute(session, actor: User, batch_id, data: dict, *, store) -> Destruction:
+def execute(session, actor: User, batch_id, data: dict, *, store, journal=None) -> Destruction:
     """Run an approved batch. Opens its own units — one to start, two per item, one to
     finish — so call it outside a unit. A refusal changes nothing and is audited."""
     with work.unit(session):
@@ -461,7 +474,7 @@ def execute(session, actor: User, batch_id, data: dict, *, store) -> Destruction
             item = next((i for i in batch.items if i.state == ItemState.LISTED.value), None)
             if item is None:
                 break
-            _tombstone(session, actor, batch, item)
+            _tombstone(session, actor, batch, item, journal)
             document_id = item.document_id
         _purge(session, store, document_id)
     with work.unit(session):
@@ -547,6 +560,46 @@ def destroyed_in(session, dossier) -> list[RegisterEntry]:
         .where(Document.dossier_id == dossier.id).order_by(RegisterEntry.id)).scalars())
 
 
+def reapply(session, store, entries: list[dict]) -> int:
+    """After a restore: every destruction the journal records that the restored database
+    does not know is applied again (tombstone, register row, purge), so that a restore
+    never resurrects destroyed content. Opens its own units; returns how many."""
+    known = set(session.execute(select(RegisterEntry.document_id)).scalars())
+    done = 0
+    for entry in entries:
+        document_id = entry["document_id"]
+        if document_id in known:
+            continue
+        with work.unit(session):
+            document = session.get(Document, document_id)
+            if document is None:
+                continue  # filed after the backup too: nothing of it was restored
+            # The batch keeps its id (ids only grow: one the snapshot holds is the same
+            # batch), so the row's digest is the journal's.
+            batch = session.get(Destruction, entry["destruction_id"])
+            if batch is None:
+                batch = Destruction(id=entry["destruction_id"], number=entry["batch_number"],
+                                    reason="（恢复后按销毁日志重放）",
+                                    status=DestructionStatus.DONE.value,
+                                    requested_by_id=document.created_by_id or session.execute(
+                                        select(User.id).order_by(User.id).limit(1)).scalar())
+                session.add(batch)
+            batch.status = DestructionStatus.DONE.value
+            fields = {k: entry[k] for k in REGISTER_FIELDS}
+            fields["destroyed_at"] = datetime.fromisoformat(entry["destroyed_at"])
+            row = RegisterEntry(digest=entry["digest"], **fields)
+            session.add(row)
+            for stored in document.files:
+                stored.text = ""
+            document.status = Status.PURGING.value
+            session.flush()
+            audit.record(session, None, "destruction.reapplied", document,
+                         number=entry["batch_number"], register=row.id, digest=entry["digest"])
+        _purge(session, store, document_id)
+        done += 1
+    return done
+
+
 def verify_register(session) -> list[str]:
     """Each register row against its digest and the digest its audit event carries (the
     chain protects the event). Problems in words; empty when the register is intact."""
@@ -554,7 +607,8 @@ def verify_register(session) -> list[str]:
 
     events = {}
     for event in session.execute(
-            select(AuditEvent).where(AuditEvent.action == "destruction.registered")).scalars():
+            select(AuditEvent).where(AuditEvent.action.in_(
+                ("destruction.registered", "destruction.reapplied")))).scalars():
         details = json.loads(event.details or "{}")
         events[details.get("register")] = details.get("digest")
     problems = []

@@ -13,6 +13,7 @@ from archive.models.enums import CATEGORIES, Level
 from archive.models.retention import COUNTS_FROM_LABELS, AppraisalDecision, CountsFrom
 from archive.services import (
     access,
+    backup,
     certificates,
     destruction,
     holds,
@@ -215,7 +216,8 @@ def execute(batch_id: int):
             "paper_place": form.get("paper_place", "")}
     try:
         destruction.execute(db.session, user, batch_id, data,
-                            store=current_app.extensions["blob_store"])
+                            store=current_app.extensions["blob_store"],
+                            journal=backup.journal_path(current_app.config["INSTANCE_DIR"]))
     except NotFound:
         raise
     except DomainError as exc:

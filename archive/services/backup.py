@@ -1,0 +1,223 @@
+"""Backup, verification and restore of a SQLite archive (issue 21, docs/backup.md).
+
+A backup folder holds:
+- `database/archive.db`: a consistent snapshot taken with SQLite's online backup API while
+  the app keeps serving;
+- `blobs/aa/bb/<sha256>`: every blob, copied only when not already there (content
+  addressing makes an incremental backup exact) and verified after the copy;
+- `destructions.jsonl`: the destruction journal as it stood (see below);
+- `manifest.json`: the SHA-256 of every file of the backup; `version.json`: the release,
+  the schema revision, counts and the time taken.
+The search index is not copied: it is a cache of the database, rebuilt after a restore.
+
+A restore goes into an empty instance, verifies every hash first, refuses a snapshot of a
+newer schema, upgrades an older one, and re-applies every destruction the journal records
+that the snapshot does not know: a restore never resurrects destroyed content. The journal
+(`INSTANCE_DIR/destructions.jsonl`, one line per register row, appended after each
+tombstone commits) is kept beside the database, outside it, and travels with the backups.
+"""
+
+import hashlib
+import json
+import shutil
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from archive.clock import now
+
+RELEASE = "1.0"
+CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _is_blob(path: Path) -> bool:
+    name = path.name
+    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
+
+
+@dataclass
+class Report:
+    problems: list[str] = field(default_factory=list)
+    copied: int = 0
+    kept: int = 0
+    files: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _snapshot(db_path: Path, target: Path) -> None:
+    """SQLite's online backup: a consistent copy while writers go on."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    source = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    copy = sqlite3.connect(partial)
+    try:
+        source.backup(copy)
+    finally:
+        copy.close()
+        source.close()
+    partial.replace(target)
+
+
+def _facts(db_file: Path) -> dict:
+    con = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)
+    try:
+        revision = con.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+        counts = {table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                  for table in ("documents", "stored_files", "audit_events",
+                                "destruction_register")}
+        referenced = {row[0] for row in con.execute(
+            "SELECT f.sha256 FROM stored_files f JOIN documents d ON d.id = f.document_id "
+            "WHERE d.status NOT IN ('purging', 'destroyed') "
+            "UNION SELECT sha256 FROM loan_files")}
+        registered = {row[0] for row in con.execute("SELECT id FROM destruction_register")}
+    finally:
+        con.close()
+    return {"revision": revision, "counts": counts, "referenced": referenced,
+            "registered": registered}
+
+
+def backup(db_path: Path, storage: Path, journal: Path, dest: Path, *,
+           progress=lambda done, total: None) -> Report:
+    """Write (or bring up to date) the backup in `dest`."""
+    report = Report()
+    dest.mkdir(parents=True, exist_ok=True)
+    db_copy = dest / "database" / "archive.db"
+    _snapshot(db_path, db_copy)
+    facts = _facts(db_copy)
+    blobs = sorted(p for p in storage.rglob("*") if p.is_file() and _is_blob(p))
+    for n, path in enumerate(blobs, 1):
+        target = dest / "blobs" / path.relative_to(storage)
+        if target.exists() and sha256_file(target) == path.name:
+            report.kept += 1
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(target.name + ".partial")
+            shutil.copyfile(path, partial)
+            if sha256_file(partial) != path.name:
+                partial.unlink()
+                report.problems.append(f"存储文件已损坏，未备份：{path.name}")
+                continue
+            partial.replace(target)
+            report.copied += 1
+        progress(n, len(blobs))
+    if journal.exists():
+        shutil.copyfile(journal, dest / "destructions.jsonl")
+    present = {p.name for p in (dest / "blobs").rglob("*") if _is_blob(p)} \
+        if (dest / "blobs").exists() else set()
+    missing = facts["referenced"] - present
+    if missing:
+        report.problems += [f"快照引用的存储文件缺失：{m}" for m in sorted(missing)]
+    (dest / "version.json").write_text(json.dumps({
+        "release": RELEASE, "schema_revision": facts["revision"], "counts": facts["counts"],
+        "blobs": len(present), "taken_at": now().isoformat()}, ensure_ascii=False, indent=1),
+        encoding="utf-8")
+    _write_manifest(dest, report)
+    return report
+
+
+def _manifest_files(dest: Path) -> list[Path]:
+    return sorted(p for p in dest.rglob("*") if p.is_file() and p.name != "manifest.json"
+                  and not p.name.endswith(".partial"))
+
+
+def _write_manifest(dest: Path, report: Report) -> None:
+    files = {str(p.relative_to(dest)): sha256_file(p) for p in _manifest_files(dest)}
+    report.files = len(files)
+    (dest / "manifest.json").write_text(json.dumps({"files": files}, indent=1), encoding="utf-8")
+
+
+def verify(src: Path) -> Report:
+    """Every file of the backup against the manifest, the snapshot's integrity, and every
+    blob the snapshot refers to present."""
+    report = Report()
+    try:
+        manifest = json.loads((src / "manifest.json").read_text(encoding="utf-8"))["files"]
+        version = json.loads((src / "version.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError) as exc:
+        report.problems.append(f"备份缺少清单或版本文件：{exc}")
+        return report
+    for relative, digest in manifest.items():
+        path = src / relative
+        if not path.exists():
+            report.problems.append(f"备份文件缺失：{relative}")
+        elif sha256_file(path) != digest:
+            report.problems.append(f"备份文件校验失败：{relative}")
+    extra = {str(p.relative_to(src)) for p in _manifest_files(src)} - set(manifest)
+    report.problems += [f"备份中有清单外的文件：{e}" for e in sorted(extra)]
+    report.files = len(manifest)
+    db_copy = src / "database" / "archive.db"
+    if db_copy.exists() and not report.problems:
+        con = sqlite3.connect(f"file:{db_copy}?mode=ro", uri=True)
+        try:
+            if con.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+                report.problems.append("数据库快照未通过完整性检查")
+        finally:
+            con.close()
+        facts = _facts(db_copy)
+        if facts["revision"] != version.get("schema_revision"):
+            report.problems.append("版本文件与数据库快照的结构版本不符")
+        present = {p.name for p in (src / "blobs").rglob("*") if _is_blob(p)} \
+            if (src / "blobs").exists() else set()
+        report.problems += [f"快照引用的存储文件缺失：{m}"
+                            for m in sorted(facts["referenced"] - present)]
+    return report
+
+
+def journal_path(instance_dir) -> Path:
+    """The destruction journal: beside the database, outside it."""
+    return Path(instance_dir) / "destructions.jsonl"
+
+
+def journal_entries(journal: Path) -> list[dict]:
+    if not journal.exists():
+        return []
+    return [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+
+
+def append_journal(journal: Path, entry: dict) -> None:
+    """One line per register row, fsynced: the record a restore re-applies."""
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    with journal.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
+        fh.flush()
+        import os
+
+        os.fsync(fh.fileno())
+
+
+def restore_files(src: Path, db_path: Path, storage: Path, *,
+                  progress=lambda done, total: None) -> Report:
+    """Verify, then put the snapshot and the blobs in place (the caller checked that the
+    instance is empty and upgrades the schema afterwards)."""
+    report = verify(src)
+    if not report.ok:
+        return report
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = db_path.with_name(db_path.name + ".partial")
+    shutil.copyfile(src / "database" / "archive.db", partial)
+    partial.replace(db_path)
+    blobs = sorted(p for p in (src / "blobs").rglob("*") if _is_blob(p)) \
+        if (src / "blobs").exists() else []
+    for n, path in enumerate(blobs, 1):
+        target = storage / path.relative_to(src / "blobs")
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            report.copied += 1
+        if sha256_file(target) != path.name:
+            report.problems.append(f"恢复后的存储文件校验失败：{path.name}")
+        progress(n, len(blobs))
+    return report
