@@ -289,15 +289,19 @@ def run(session, actor: User, import_id: int, folder: Path, settings: Settings, 
         return batch
     with work.unit(session):
         batch.start(me, now() + timedelta(seconds=settings.lease_seconds), now())
-        settled = set(session.execute(select(ImportRow.row_number).where(
-            ImportRow.import_id == batch.id, ImportRow.state.in_(SETTLED))).scalars())
+        known = {row.row_number: row for row in session.execute(
+            select(ImportRow).where(ImportRow.import_id == batch.id)).scalars()}
+        settled = {n for n, row in known.items() if row.state in SETTLED}
         batch.rows_total, batch.rows_done = len(sheet.rows), len(settled)
     todo = [row for row in sheet.rows if row[0] not in settled]
+    # This process alone runs the import now (it holds the lease): the rows it knows of
+    # are all there are, so a new row is written without looking for it first.
+    rows = _Rows(batch, set(known) - settled)
     filed: list[int] = []
     reader = _Reader(folder, todo, settings.limits, settings.workers, settings.store)
     dossiers: dict[tuple, tuple[int, str]] = {}
     for (number, values), read in reader:
-        document = _row(session, actor, batch, number, values, read, settings, dossiers)
+        document = _row(session, actor, rows, number, values, read, settings, dossiers)
         if document is not None:
             filed.append(document)
         if len(filed) >= settings.batch:
@@ -312,12 +316,21 @@ def run(session, actor: User, import_id: int, folder: Path, settings: Settings, 
     return batch
 
 
-def _row(session, actor: User, batch: Import, number: int, values: dict, read: _Read,
+@dataclass
+class _Rows:
+    """The import being run, and the numbers of its rows written by an earlier run."""
+
+    batch: Import
+    written: set[int]
+
+
+def _row(session, actor: User, rows: _Rows, number: int, values: dict, read: _Read,
          settings: Settings, dossiers: dict) -> int | None:
     """File, skip or refuse one row in a unit of its own; the id of a filed document.
     `dossiers` remembers, for the customer and unit columns of rows already committed,
     the dossier they resolved to (and the customer's label): most rows of a manifest
     name a customer and unit an earlier row has found or opened."""
+    batch = rows.batch
     # Each row's commit renews the lease: an import whose lease ran out has stopped.
     batch.lease_until = now() + timedelta(seconds=settings.lease_seconds)
     label = values.get("customer_name") or values.get("customer_code") or ""
@@ -339,14 +352,14 @@ def _row(session, actor: User, batch: Import, number: int, values: dict, read: _
             intake.fields["carrier"] = read.carrier
             twin = _already_filed(session, dossier.id, read.files)
             if twin is not None:
-                _settle(session, batch, number, RowState.SKIPPED, found, document=twin,
+                _settle(session, rows, number, RowState.SKIPPED, found, document=twin,
                         reason=f"同一档案中已有相同文件（{twin.dossier.number} 第 {twin.seq} 号"
                                f"《{twin.title}》）")
                 _discard(session, settings.store, read.created)
             else:
                 document, _ = filing.file_intake(session, intake, store=settings.store,
                                                  index=False)
-                _settle(session, batch, number, RowState.FILED, found, document=document)
+                _settle(session, rows, number, RowState.FILED, found, document=document)
         dossiers[key] = (dossier_id, found["customer"])  # committed: safe to reuse
         return document.id if twin is None else None
     except DomainError as exc:
@@ -355,7 +368,7 @@ def _row(session, actor: User, batch: Import, number: int, values: dict, read: _
         log.exception("import %s row %s failed", batch.id, number)
         reason = f"归档出错：{type(exc).__name__}: {str(exc)[:200]}"
     with work.unit(session):
-        _settle(session, batch, number, RowState.REFUSED, found, reason=reason)
+        _settle(session, rows, number, RowState.REFUSED, found, reason=reason)
         _discard(session, settings.store, read.created)
     return None
 
@@ -367,10 +380,12 @@ def _discard(session, store: LocalBlobStore, digests: list[str]) -> None:
         filing._discard_unreferenced(session, store, digests)
 
 
-def _settle(session, batch: Import, number: int, state: RowState, found: dict, *,
+def _settle(session, rows: _Rows, number: int, state: RowState, found: dict, *,
             document: Document | None = None, reason: str = "") -> None:
-    row = session.execute(select(ImportRow).where(
-        ImportRow.import_id == batch.id, ImportRow.row_number == number)).scalar_one_or_none()
+    batch, row = rows.batch, None
+    if number in rows.written:  # refused by an earlier run
+        row = session.execute(select(ImportRow).where(
+            ImportRow.import_id == batch.id, ImportRow.row_number == number)).scalar_one()
     if row is None:
         row = ImportRow(import_id=batch.id, row_number=number)
         session.add(row)
