@@ -23,10 +23,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import object_session, selectinload
 
 from archive.clock import now
-from archive.models import Document, LoanFile, StoredFile, User
+from archive.models import Document, Loan, LoanFile, LoanItem, StoredFile, User
 from archive.models.approval import ApprovalKind, ApprovalRequest, RequestStatus
 from archive.models.enums import DocumentStatus as Status
 from archive.models.enums import DossierStatus
+from archive.models.loan import LoanKind, LoanStatus
 from archive.models.retention import (
     Appraisal,
     AppraisalDecision,
@@ -102,6 +103,19 @@ def check_destroyable(session, documents: list[Document], besides: int | None = 
                        "解除全部冻结前不能销毁", code="held")
     loans.not_out(session, [d.id for d in documents],
                   message="原件已借出（借阅编号 {number}），归还后方可销毁")
+    pending = session.execute(
+        select(Loan.number).join(LoanItem, LoanItem.loan_id == Loan.id)
+        .where(LoanItem.document_id.in_([d.id for d in documents]),
+               Loan.kind == LoanKind.OUT.value,
+               Loan.status.in_((LoanStatus.REQUESTED.value, LoanStatus.APPROVED.value)))
+        .limit(1)).first()
+    if pending is not None:
+        raise Conflict(f"原件有待出借的借阅（借阅编号 {pending.number}），办结后方可销毁",
+                       code="on_loan")
+    outside = next((d for d in documents if d.custody != "archive"), None)
+    if outside is not None:
+        raise Conflict(f"《{outside.title}》尚在部门保管、未移交档案室，不能由档案室销毁",
+                       code="not_in_archive")
     stmt = (select(DestructionItem.document_id, Destruction.number)
             .join(Destruction, Destruction.id == DestructionItem.destruction_id)
             .where(DestructionItem.document_id.in_([d.id for d in documents]),
@@ -340,6 +354,8 @@ def _start(session, actor: User, batch_id, data: dict) -> Destruction:
                               DestructionStatus.EXECUTING.value):
         error = Conflict(f"销毁清单 {batch.number} 已{batch.status_enum.label}，不能执行",
                          code="not_approved")
+    if error is None and actor.id == batch.approved_by_id:
+        error = Forbidden("批准销毁的人不能执行销毁", code="executor_is_approver")
     if error is None:
         try:
             people = _confirmed(session, actor, batch, data)
@@ -470,12 +486,32 @@ def execute(session, actor: User, batch_id, data: dict, *, store, journal=None) 
     sweep(session, store)  # anything a crash left 待清除, this batch's included
     while True:
         with work.unit(session):
-            batch = session.get(Destruction, batch_id)
-            item = next((i for i in batch.items if i.state == ItemState.LISTED.value), None)
+            # Claimed atomically: a second executor of the same batch takes other items.
+            item = session.execute(
+                select(DestructionItem).where(DestructionItem.destruction_id == batch_id,
+                                              DestructionItem.state == ItemState.LISTED.value)
+                .order_by(DestructionItem.seq).limit(1).with_for_update()
+                .execution_options(populate_existing=True)).scalar_one_or_none()
             if item is None:
                 break
-            _tombstone(session, actor, batch, item, journal)
+            claimed = session.execute(
+                update(DestructionItem).where(DestructionItem.id == item.id,
+                                              DestructionItem.state == ItemState.LISTED.value)
+                .values(state=ItemState.PURGING.value)).rowcount
+            if not claimed:
+                continue
+            batch = session.get(Destruction, batch_id)
+            session.refresh(item)
             document_id = item.document_id
+            # Holds are checked again item by item: one placed during a long run stops it.
+            covered = holds.held(session, [item.document]).get(document_id)
+            if covered:
+                item.state = ItemState.EXCLUDED.value
+                item.note = f"执行中被冻结：{covered[0].reason}"
+                audit.record(session, actor, "destruction.item_dropped", batch,
+                             number=batch.number, document=document_id, reason=item.note)
+                continue
+            _tombstone(session, actor, batch, item, journal)
         _purge(session, store, document_id)
     with work.unit(session):
         batch = session.get(Destruction, batch_id)
@@ -539,7 +575,8 @@ def drop_item(session, actor: User, batch_id, document_id, data: dict) -> Destru
 
 def register(session, user: User, *, batch: Destruction | None = None) -> list[RegisterEntry]:
     """The 销毁清册: every row, or a batch's, that the reader's clearance reaches."""
-    access.require(user, "destruction.list", hide=False)
+    if batch is None or not visible(user, batch):
+        access.require(user, "destruction.list", hide=False)
     stmt = select(RegisterEntry).order_by(RegisterEntry.id)
     if batch is not None:
         stmt = stmt.where(RegisterEntry.destruction_id == batch.id)
@@ -612,10 +649,17 @@ def verify_register(session) -> list[str]:
         details = json.loads(event.details or "{}")
         events[details.get("register")] = details.get("digest")
     problems = []
+    rows = {}
     for entry in session.execute(select(RegisterEntry).order_by(RegisterEntry.id)).scalars():
+        rows[entry.id] = entry
         digest = register_digest(entry)
         if digest != entry.digest or events.get(entry.id) != digest:
             problems.append(f"销毁清册第 {entry.id} 行（{entry.batch_number} 序号 {entry.seq}）"
                             "与其审计记录不符")
+    problems += [f"审计记录登记的销毁清册第 {key} 行已不存在" for key in events if key not in rows]
+    registered = {e.document_id for e in rows.values()}
+    tombstones = session.execute(select(Document.id).where(
+        Document.status.in_([Status.PURGING.value, Status.DESTROYED.value]))).scalars()
+    problems += [f"已销毁的文件 {d} 在销毁清册中没有记录" for d in tombstones if d not in registered]
     return problems
 

@@ -70,29 +70,46 @@ def listing(session, user: User, *, active_only: bool = True) -> list[LegalHold]
     return [h for h in session.execute(stmt).scalars() if access.may_read(user, h.subject)]
 
 
+def _customers(session, customer_ids: set[int]) -> dict[int, set[int]]:
+    """Each customer with every record merged into it (issue 18): a hold placed on a
+    record that was later merged still covers the files that moved."""
+    result = {cid: {cid} for cid in customer_ids}
+    frontier = {cid: {cid} for cid in customer_ids}
+    while frontier:
+        rows = session.execute(select(Customer.id, Customer.merged_into_id).where(
+            Customer.merged_into_id.in_({m for ids in frontier.values() for m in ids}))).all()
+        step = {}
+        for owner, ids in frontier.items():
+            found = {row.id for row in rows if row.merged_into_id in ids} - result[owner]
+            if found:
+                result[owner] |= found
+                step[owner] = found
+        frontier = step
+    return result
+
+
 def covering(session, document: Document) -> list[LegalHold]:
-    """The active holds that cover the document: its own, its dossier's, its customer's."""
-    return list(session.execute(
-        select(LegalHold).where(LegalHold.lifted_at.is_(None), or_(
-            LegalHold.document_id == document.id,
-            LegalHold.dossier_id == document.dossier_id,
-            LegalHold.customer_id == document.dossier.customer_id))
-        .order_by(LegalHold.id)).scalars())
+    """The active holds that cover the document: its own, its dossier's, its customer's
+    (or a customer record merged into it)."""
+    return held(session, [document]).get(document.id, [])
 
 
 def held(session, documents: list[Document]) -> dict[int, list[LegalHold]]:
     """Document id → active holds covering it, for those covered (one query)."""
     if not documents:
         return {}
+    customers = _customers(session, {d.dossier.customer_id for d in documents})
     holds = session.execute(select(LegalHold).where(LegalHold.lifted_at.is_(None), or_(
         LegalHold.document_id.in_({d.id for d in documents}),
         LegalHold.dossier_id.in_({d.dossier_id for d in documents}),
-        LegalHold.customer_id.in_({d.dossier.customer_id for d in documents})))).scalars().all()
+        LegalHold.customer_id.in_({c for ids in customers.values() for c in ids}))
+    ).order_by(LegalHold.id)).scalars().all()
     found: dict[int, list[LegalHold]] = {}
     for document in documents:
+        mine = customers[document.dossier.customer_id]
         for hold in holds:
             if document.id == hold.document_id or document.dossier_id == hold.dossier_id \
-                    or document.dossier.customer_id == hold.customer_id:
+                    or hold.customer_id in mine:
                 found.setdefault(document.id, []).append(hold)
     return found
 

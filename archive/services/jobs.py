@@ -90,6 +90,11 @@ def complete_ocr(session, job_id: int, worker: str, result: ocr.Result) -> Docum
     if job is None or job.state != JobState.RUNNING or job.worker != worker:
         return None
     stored = job.file
+    if stored.document.status in ("purging", "destroyed"):
+        # Destroyed while it was read: what OCR read is dropped with the rest (issue 17).
+        job.fail("文件已销毁，识别结果未保存", now())
+        session.flush()
+        return None
     if stored.text_status == "ok":
         # A PDF with text on its other pages: what OCR read of its scanned pages is added.
         if not result.empty:

@@ -368,6 +368,9 @@ def checkout(session, officer: User, loan_id, data: dict) -> Loan:
             else "already_out"))
     if loan.kind == LoanKind.ELECTRONIC.value:
         raise Conflict("电子借阅无须在柜台出借：批准后借阅人即可在借阅页查看", code="electronic")
+    if any(i.document.status != DocumentStatus.ACTIVE.value for i in loan.items):
+        _refuse(session, officer, loan, "loan.checkout", Conflict(
+            "所借文件已销毁或撤销归档，不能出借", code="not_active"))
     items, pages = _counted(data, "items", "出借件数"), _counted(data, "pages", "出借页数")
     if items != len(loan.items):
         raise Invalid(f"出借件数应为 {len(loan.items)}（借阅清单所列），实点 {items}",

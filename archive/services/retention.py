@@ -159,6 +159,8 @@ def refresh(session, document: Document) -> bool:
     document is listed for the officer to confirm. Returns whether it was listed."""
     if document.status != DocumentStatus.ACTIVE.value:
         return False
+    if document.retention_source == RetentionSource.APPRAISAL.value:
+        return False  # decided at appraisal: it stands (only a new appraisal changes it)
     if document.retention_source == RetentionSource.SCHEDULE.value:
         values = _computed(session, document)
     else:
