@@ -73,3 +73,31 @@ def local_path(target: str | None) -> str | None:
 
 
 __all__ = ["register", "local_path", "_"]
+
+
+def N_(text: str) -> str:
+    """Mark a msgid for `make translations` without translating it here (labels that are
+    Chinese data of the models, shown as `_(label)`)."""
+    return text
+
+
+def run_form(action, message: str, fallback: str):
+    """Run `action` in one unit of work and flash `message`; a form error is flashed and
+    nothing is changed, while a refusal (403) or a hidden or missing object (404) is
+    raised and answered like on every route. Then back to the form's `next` or
+    `fallback`."""
+    from flask import flash, redirect, request
+
+    from archive.extensions import db
+    from archive.services import work
+    from archive.services.errors import DomainError, Forbidden, NotFound
+
+    try:
+        with work.unit(db.session):
+            action()
+        flash(message, "info")
+    except (NotFound, Forbidden):
+        raise
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return redirect(local_path(request.form.get("next")) or fallback)

@@ -21,14 +21,9 @@ from archive.services import (
     work,
 )
 from archive.services.errors import DomainError, Forbidden, NotFound
-from archive.web import local_path
+from archive.web import N_, run_form
 
 bp = Blueprint("retention", __name__)
-
-
-def N_(text: str) -> str:
-    """Mark a msgid for `make translations` without translating it here."""
-    return text
 
 
 # Labels of the models (Chinese data) shown as `_(label)`.
@@ -42,19 +37,6 @@ LABELS = (
 
 def _user():
     return current_user._get_current_object()
-
-
-def _run(action, message: str, fallback: str):
-    """One unit of work; a form error is flashed, a refusal or a hidden object raised."""
-    try:
-        with work.unit(db.session):
-            action()
-        flash(message, "info")
-    except (NotFound, Forbidden):
-        raise
-    except DomainError as exc:
-        flash(exc.message, "error")
-    return redirect(local_path(request.form.get("next")) or fallback)
 
 
 # ---- the schedule ----------------------------------------------------------------------
@@ -73,7 +55,7 @@ def schedule():
 def change_rule():
     access.require(_user(), "retention.manage")
     form = request.form.to_dict()
-    return _run(lambda: retention.update_rule(db.session, _user(), form),
+    return run_form(lambda: retention.update_rule(db.session, _user(), form),
                 _("保管期限表已更新，遵循该表的文件已重新计算到期日"),
                 url_for("retention.schedule"))
 
@@ -100,13 +82,13 @@ def due():
 def appraise():
     access.require(_user(), "retention.review", hide=False)
     form = request.form.to_dict()
-    return _run(lambda: retention.appraise(db.session, _user(), form.get("document_id"), form),
+    return run_form(lambda: retention.appraise(db.session, _user(), form.get("document_id"), form),
                 _("鉴定意见已记录"), url_for("retention.due"))
 
 
 def _dossier_step(action, dossier_id: int, message: str):
     form = request.form.to_dict()
-    return _run(lambda: action(db.session, _user(), dossier_id, form), message,
+    return run_form(lambda: action(db.session, _user(), dossier_id, form), message,
                 url_for("dossiers.show", dossier_id=dossier_id))
 
 
@@ -147,7 +129,7 @@ def hold_list():
 def place_hold():
     access.require(_user(), "hold.manage")
     form = request.form.to_dict()
-    return _run(lambda: holds.place(db.session, _user(), form), _("已冻结：解除前不能销毁"),
+    return run_form(lambda: holds.place(db.session, _user(), form), _("已冻结：解除前不能销毁"),
                 url_for("retention.hold_list"))
 
 
@@ -155,7 +137,7 @@ def place_hold():
 @login_required
 def lift_hold(hold_id: int):
     form = request.form.to_dict()
-    return _run(lambda: holds.lift(db.session, _user(), hold_id, form), _("冻结已解除"),
+    return run_form(lambda: holds.lift(db.session, _user(), hold_id, form), _("冻结已解除"),
                 url_for("retention.hold_list"))
 
 
@@ -236,7 +218,7 @@ def execute(batch_id: int):
 @login_required
 def drop_item(batch_id: int, document_id: int):
     form = request.form.to_dict()
-    return _run(lambda: destruction.drop_item(db.session, _user(), batch_id, document_id, form),
+    return run_form(lambda: destruction.drop_item(db.session, _user(), batch_id, document_id, form),
                 _("已从销毁清单中撤出"), url_for("retention.show", batch_id=batch_id))
 
 

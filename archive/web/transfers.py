@@ -11,14 +11,9 @@ from archive.models import Department
 from archive.models.transfer import ItemOutcome
 from archive.services import access, transfers, work
 from archive.services.errors import DomainError, Forbidden, NotFound
-from archive.web import local_path
+from archive.web import N_, run_form
 
 bp = Blueprint("transfers", __name__)
-
-
-def N_(text: str) -> str:
-    """Mark a msgid for `make translations` without translating it here."""
-    return text
 
 
 LABELS = (
@@ -30,18 +25,6 @@ LABELS = (
 
 def _user():
     return current_user._get_current_object()
-
-
-def _run(action, message: str, fallback: str):
-    try:
-        with work.unit(db.session):
-            action()
-        flash(message, "info")
-    except (NotFound, Forbidden):
-        raise
-    except DomainError as exc:
-        flash(exc.message, "error")
-    return redirect(local_path(request.form.get("next")) or fallback)
 
 
 @bp.get("/transfers")
@@ -111,14 +94,14 @@ def form(batch_id: int):
 @bp.post("/transfers/<int:batch_id>/submit")
 @login_required
 def submit(batch_id: int):
-    return _run(lambda: transfers.submit(db.session, _user(), batch_id),
+    return run_form(lambda: transfers.submit(db.session, _user(), batch_id),
                 _("移交清单已提交，等待接收"), url_for("transfers.show", batch_id=batch_id))
 
 
 @bp.post("/transfers/<int:batch_id>/withdraw")
 @login_required
 def withdraw(batch_id: int):
-    return _run(lambda: transfers.withdraw(db.session, _user(), batch_id),
+    return run_form(lambda: transfers.withdraw(db.session, _user(), batch_id),
                 _("移交清单已撤回"), url_for("transfers.show", batch_id=batch_id))
 
 
@@ -134,7 +117,7 @@ def receive(batch_id: int):
          "damaged": form.get(f"damaged-{i.document_id}", ""),
          "missing": form.get(f"missing-{i.document_id}", ""),
          "note": form.get(f"note-{i.document_id}", "")} for i in batch.items]}
-    return _run(lambda: transfers.receive(db.session, user, batch_id, data),
+    return run_form(lambda: transfers.receive(db.session, user, batch_id, data),
                 _("已清点签收：核对相符的文件已转入接收单位保管"),
                 url_for("transfers.show", batch_id=batch_id))
 
@@ -162,7 +145,7 @@ def rules():
 def change_rule():
     access.require(_user(), "transfer.rules")
     form = request.form.to_dict()
-    return _run(lambda: transfers.update_rule(db.session, _user(), form),
+    return run_form(lambda: transfers.update_rule(db.session, _user(), form),
                 _("移交期限规则已更新，待移交文件的期限已重新计算"), url_for("transfers.rules"))
 
 
@@ -171,7 +154,7 @@ def change_rule():
 def move_in():
     access.require(_user(), "transfer.rules")
     form = request.form.to_dict()
-    return _run(lambda: transfers.set_move_in(db.session, _user(), form),
+    return run_form(lambda: transfers.set_move_in(db.session, _user(), form),
                 _("集中入伙日期已记录，相关资料的移交期限已重新计算"), url_for("transfers.rules"))
 
 
@@ -189,7 +172,7 @@ def handovers():
 def open_handover():
     access.require(_user(), "handover.start")
     form = request.form.to_dict()
-    return _run(lambda: transfers.open_handover(db.session, _user(), form),
+    return run_form(lambda: transfers.open_handover(db.session, _user(), form),
                 _("交接已登记：交接人所持资料列于交接单，接收人签收后完成"),
                 url_for("transfers.handovers"))
 
@@ -207,5 +190,5 @@ def handover(handover_id: int):
 @bp.post("/handovers/<int:handover_id>/sign")
 @login_required
 def sign(handover_id: int):
-    return _run(lambda: transfers.sign_handover(db.session, _user(), handover_id),
+    return run_form(lambda: transfers.sign_handover(db.session, _user(), handover_id),
                 _("交接已签收"), url_for("transfers.handover", handover_id=handover_id))
