@@ -272,6 +272,10 @@ def visible(user: User, request: ApprovalRequest) -> bool:
         # A loan names a person (or an external reader's credentials): readers of the
         # lent items do not learn of it; those its steps name and who are cleared do.
         return named(user, request) and cleared_for_subject(user, request)
+    if isinstance(request.subject, Destruction):
+        # The batch's titles are not in the request: a named approver who is not cleared
+        # for an item learns that the batch exists, and is told why they may not decide.
+        return named(user, request) or may_read_subject(user, request)
     if request.subject is not None:
         return may_read_subject(user, request) or (
             named(user, request) and cleared_for_subject(user, request))

@@ -111,3 +111,19 @@ def test_supervisors_see_their_batch_and_the_approver_does_not_execute(call, dos
     own = call("gmoffice", "POST", f"/api/v1/destructions/{batch['id']}/execute",
                _confirmations("auditor", "legal"))
     assert own.status_code == 403 and own.json["error"]["code"] == "executor_is_approver"
+
+
+def test_an_approver_not_cleared_for_an_item_is_refused(call, dossier, file_doc, users):
+    from archive.models import ApprovalStep, User
+
+    confidential = file_doc(dossier, "机密投诉记录", "投诉", date="2020-01-01",
+                            classification="3")
+    batch = _propose(call, confidential.id).json
+    with work.unit(db.session):
+        db.session.get(User, users["gmoffice"].id).clearance = 2  # 秘密 only
+    refused = _approve(call, batch)
+    assert refused.status_code == 403 and "密级" in refused.json["error"]["message"]
+    db.session.expire_all()
+    assert db.session.execute(select(ApprovalStep.decision)).scalars().all() == [None]
+    assert _approve(call, batch, user="gm",
+                    supervisors=("auditor", "service_head")).status_code == 200
