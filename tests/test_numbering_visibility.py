@@ -56,4 +56,5 @@ def test_readers_outside_the_archive_room_get_no_numbers_on_pages(app, login_as,
     text = done.get_data(as_text=True)
     assert "已归档：b 组《第三份》" in text and "第 3 号" not in text
     officer = login_as("officer").get(f"/dossiers/{dossier.id}/index").get_data(as_text=True)
-    assert re.search(r'<td class="num">1</td><td>机密赔付协议', officer)
+    # 顺序号 1, then 文号 and 责任者 (GB/T 9705), then the title
+    assert re.search(r'<td class="num">1</td><td>[^<]*</td><td>[^<]*</td><td>机密赔付协议', officer)
