@@ -2,6 +2,7 @@
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -29,6 +30,16 @@ def _sqlite_path(app: Flask) -> Path:
     if not uri.startswith("sqlite:///"):
         _fail("备份与恢复目前支持 SQLite（PostgreSQL 请用 pg_dump，见 docs/backup.md）")
     return Path(uri.removeprefix("sqlite:///"))
+
+
+@contextmanager
+def _progress(label: str):
+    """A progress bar whose total is learnt from the first report: progress(done, total)."""
+    with click.progressbar(length=1, label=label) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+        yield progress
 
 
 def _fail(message: str, code: int = 1):
@@ -186,10 +197,7 @@ def init_app(app: Flask) -> None:
         from archive.services import backup
 
         app = current_app._get_current_object()
-        with click.progressbar(length=1, label="备份存储文件") as bar:
-            def progress(done, total):
-                bar.length = total
-                bar.update(done - bar.pos)
+        with _progress("备份存储文件") as progress:
             report = backup.backup(_sqlite_path(app), Path(app.config["STORAGE_DIR"]),
                                    destruction_journal(app), dest, progress=progress)
         with work.unit(db.session):
@@ -244,10 +252,7 @@ def init_app(app: Flask) -> None:
             _fail(f"备份来自更新的版本（结构版本 {version['schema_revision']}），本版本不能恢复")
         db.session.remove()
         db.engine.dispose()
-        with click.progressbar(length=1, label="恢复存储文件") as bar:
-            def progress(done, total):
-                bar.length = total
-                bar.update(done - bar.pos)
+        with _progress("恢复存储文件") as progress:
             report = backup.restore_files(src, db_path, Path(app.config["STORAGE_DIR"]),
                                           progress=progress)
         if not report.ok:

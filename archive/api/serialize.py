@@ -303,3 +303,37 @@ def destruction(b, *, requests=(), entries=()) -> dict:
         "approvals": [{"id": r.id, "status": r.state(now()).value} for r in requests],
         "register": [register_entry(e) for e in entries],
     }
+
+
+def transfer(batch, *, requests=()) -> dict:
+    """A transfer batch (移交清单) with both sides' signatures and each item's count."""
+    return {
+        "id": batch.id, "number": batch.number,
+        "status": {"key": batch.status, "label": batch.status_enum.label},
+        "from_department": {"id": batch.from_department_id, "name": batch.from_department.name},
+        "to": {"id": batch.to_department_id, "name": batch.receiver_name},
+        "note": batch.note, "prepared_by": _who(batch.prepared_by),
+        "created_at": _at(batch.created_at), "submitted_at": _at(batch.submitted_at),
+        "received_by": _who(batch.received_by), "received_at": _at(batch.received_at),
+        "receipt_note": batch.receipt_note, "returned_from_id": batch.returned_from_id,
+        "return_reason": batch.return_reason,
+        "items": [{"seq": i.seq, "document_id": i.document_id, "title": i.document.title,
+                   "dossier": i.document.dossier.number, "count": i.count, "pages": i.pages,
+                   "received_count": i.received_count, "received_pages": i.received_pages,
+                   "outcome": ({"key": i.outcome, "label": i.outcome_enum.label}
+                               if i.outcome else None), "note": i.note} for i in batch.items],
+        "approvals": [{"id": r.id, "status": r.state(now()).value} for r in requests],
+    }
+
+
+def handover(h, left: dict | None) -> dict:
+    """A handover (离职/调岗交接) and, while open, what the person still holds."""
+    return {
+        "id": h.id, "person": _who(h.person), "receiver": _who(h.receiver), "kind": h.kind,
+        "reason": h.reason, "opened_by": _who(h.opened_by), "opened_at": _at(h.opened_at),
+        "signed_at": _at(h.signed_at), "open": h.open,
+        "outstanding": None if left is None else {
+            "loans": [loan.number for loan in left["loans"]],
+            "batches": [b.number for b in left["batches"]],
+            "documents": [d.id for d in left["documents"]]},
+    }

@@ -6,43 +6,23 @@ from flask import Response, jsonify, request
 from flask_login import current_user, login_required
 
 from archive.api import bp
+from archive.api import serialize as out
 from archive.api.routes import _json_body
-from archive.clock import now
 from archive.extensions import db
 from archive.services import access, transfers, work
 
 
-def _who(user):
-    return {"id": user.id, "username": user.username, "name": user.display_name} if user else None
+def _json(batch) -> dict:
+    return out.transfer(batch, requests=transfers.requests_of(db.session, batch))
 
 
-def _at(value):
-    return value.isoformat() if value else None
-
-
-def batch_json(batch) -> dict:
-    return {
-        "id": batch.id, "number": batch.number,
-        "status": {"key": batch.status, "label": batch.status_enum.label},
-        "from_department": {"id": batch.from_department_id, "name": batch.from_department.name},
-        "to": {"id": batch.to_department_id, "name": batch.receiver_name},
-        "note": batch.note, "prepared_by": _who(batch.prepared_by),
-        "created_at": _at(batch.created_at), "submitted_at": _at(batch.submitted_at),
-        "received_by": _who(batch.received_by), "received_at": _at(batch.received_at),
-        "receipt_note": batch.receipt_note, "returned_from_id": batch.returned_from_id,
-        "return_reason": batch.return_reason,
-        "items": [{"seq": i.seq, "document_id": i.document_id, "title": i.document.title,
-                   "dossier": i.document.dossier.number, "count": i.count, "pages": i.pages,
-                   "received_count": i.received_count, "received_pages": i.received_pages,
-                   "outcome": ({"key": i.outcome, "label": i.outcome_enum.label}
-                               if i.outcome else None), "note": i.note} for i in batch.items],
-        "approvals": [{"id": r.id, "status": r.state(now()).value}
-                      for r in transfers.requests_of(db.session, batch)],
-    }
+def _handover(handover) -> dict:
+    left = transfers.outstanding(db.session, handover.person) if handover.open else None
+    return out.handover(handover, left)
 
 
 def _one(batch_id: int):
-    return jsonify(batch_json(transfers.get(db.session, current_user, batch_id)))
+    return jsonify(_json(transfers.get(db.session, current_user, batch_id)))
 
 
 @bp.post("/transfers")
@@ -62,7 +42,7 @@ def create_transfer():
 def list_transfers():
     rows = transfers.listing(db.session, current_user, department=request.args.get("department"),
                              status=request.args.get("status", ""))
-    return jsonify({"transfers": [batch_json(b) for b in rows]})
+    return jsonify({"transfers": [_json(b) for b in rows]})
 
 
 @bp.get("/transfers/<int:batch_id>")
@@ -102,11 +82,11 @@ def transfer_dashboard():
 
     def docs(rows):
         return [{"id": d.id, "title": d.title, "dossier": d.dossier.number,
-                 "due_on": _at(d.transfer_due_on),
+                 "due_on": d.transfer_due_on.isoformat() if d.transfer_due_on else None,
                  "days_overdue": (board["today"] - d.transfer_due_on).days
                  if d.transfer_due_on and d.transfer_due_on < board["today"] else 0}
                 for d in rows]
-    return jsonify({"today": _at(board["today"]), "departments": [
+    return jsonify({"today": board["today"].isoformat(), "departments": [
         {"department": r["department"], "overdue": docs(r["overdue"]),
          "due_soon": docs(r["due_soon"]), "no_deadline": docs(r["no_deadline"]),
          "later": docs(r["later"]), "received_30_days": r["received"]}
@@ -137,41 +117,27 @@ def change_transfer_rule():
     return jsonify(result)
 
 
-def handover_json(handover) -> dict:
-    left = transfers.outstanding(db.session, handover.person) if handover.open else None
-    return {
-        "id": handover.id, "person": _who(handover.person), "receiver": _who(handover.receiver),
-        "kind": handover.kind, "reason": handover.reason, "opened_by": _who(handover.opened_by),
-        "opened_at": _at(handover.opened_at), "signed_at": _at(handover.signed_at),
-        "open": handover.open,
-        "outstanding": None if left is None else {
-            "loans": [loan.number for loan in left["loans"]],
-            "batches": [b.number for b in left["batches"]],
-            "documents": [d.id for d in left["documents"]]},
-    }
-
-
 @bp.post("/handovers")
 @login_required
 def open_handover():
     body = _json_body()
     with work.unit(db.session):
         handover = transfers.open_handover(db.session, current_user, body)
-        result = handover_json(handover)
+        result = _handover(handover)
     return jsonify(result), 201
 
 
 @bp.get("/handovers")
 @login_required
 def list_handovers():
-    return jsonify({"handovers": [handover_json(h)
+    return jsonify({"handovers": [_handover(h)
                                   for h in transfers.open_handovers(db.session, current_user)]})
 
 
 @bp.get("/handovers/<int:handover_id>")
 @login_required
 def get_handover(handover_id: int):
-    return jsonify(handover_json(transfers.get_handover(db.session, current_user, handover_id)))
+    return jsonify(_handover(transfers.get_handover(db.session, current_user, handover_id)))
 
 
 @bp.post("/handovers/<int:handover_id>/sign")

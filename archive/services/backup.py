@@ -19,6 +19,7 @@ tombstone commits) is kept beside the database, outside it, and travels with the
 
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 from dataclasses import dataclass, field
@@ -193,8 +194,6 @@ def append_journal(journal: Path, entry: dict) -> None:
     with journal.open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
         fh.flush()
-        import os
-
         os.fsync(fh.fileno())
 
 

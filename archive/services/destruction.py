@@ -200,7 +200,7 @@ def _user(session, value, label: str) -> User:
     return user
 
 
-def _supervisors(session, data: dict, key: str = "supervisors") -> list:
+def _supervisors(data: dict, key: str = "supervisors") -> list:
     values = data.get(key)
     if values is None and (data.get("supervisor1") or data.get("supervisor2")):
         values = [data.get("supervisor1"), data.get("supervisor2")]  # the web form's fields
@@ -213,7 +213,7 @@ def _prepare(session, actor: User, request: ApprovalRequest, data: dict) -> dict
     """The approver names the two supervisors: two different active people, neither the
     approver nor the proposer, each cleared for every item."""
     batch = request.destruction
-    chosen = [_user(session, value, "监销人") for value in _supervisors(session, data)]
+    chosen = [_user(session, value, "监销人") for value in _supervisors(data)]
     if chosen[0].id == chosen[1].id:
         raise Invalid("两名监销人须为不同的人", code="two_supervisors",
                       details={"field": "supervisors"})
@@ -309,7 +309,7 @@ def _refuse(session, actor: User, batch: Destruction, error):
 
 def _confirmed(session, actor: User, batch: Destruction, data: dict) -> list[User]:
     """Both designated supervisors, each by their own password (never logged)."""
-    values = _supervisors(session, data)
+    values = _supervisors(data)
     if not all(isinstance(v, dict) for v in values):
         raise Invalid("每名监销人须提供用户名和密码", code="two_supervisors",
                       details={"field": "supervisors"})

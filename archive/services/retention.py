@@ -337,7 +337,7 @@ def appraise(session, actor: User, document_id, data: dict) -> Appraisal:
     decision = AppraisalDecision(validation.choice(
         data, "decision", "鉴定结论", [d.value for d in AppraisalDecision]))
     opinion = validation.text(data, "opinion", "鉴定意见", required=True, max_len=MAX_OPINION)
-    before = document.disposal_on
+    before, shown = document.disposal_on, document.retention
     if decision is AppraisalDecision.EXTEND:
         until = validation.day(data, "until", "延长至")
         if until is None:
@@ -367,7 +367,8 @@ def appraise(session, actor: User, document_id, data: dict) -> Appraisal:
         document.disposal_unconfirmed = False
     else:
         require_due(document)
-    _reindex(session, [document.id])
+    if document.retention != shown:
+        _reindex(session, [document.id])  # the index shows each hit's retention
     record = Appraisal(document_id=document.id, decision=decision.value,
                        disposal_before=before, disposal_after=document.disposal_on,
                        opinion=opinion, decided_by_id=actor.id)

@@ -175,8 +175,12 @@ def propose():
 @bp.get("/destructions/<int:batch_id>")
 @login_required
 def show(batch_id: int):
+    return _batch_page(destruction.get(db.session, _user(), batch_id))
+
+
+def _batch_page(batch):
+    """A batch's page: its items, approvals, execution form and register rows."""
     user = _user()
-    batch = destruction.get(db.session, user, batch_id)
     return render_template("retention/destruction.html", batch=batch,
                            requests=destruction.requests_of(batch),
                            entries=destruction.register(db.session, user, batch=batch)
@@ -204,12 +208,7 @@ def execute(batch_id: int):
         raise
     except DomainError as exc:
         flash(exc.message, "error")
-        batch = destruction.get(db.session, user, batch_id)
-        return render_template("retention/destruction.html", batch=batch,
-                               requests=destruction.requests_of(batch),
-                               entries=destruction.register(db.session, user, batch=batch),
-                               may_execute=access.can(user, "destruction.execute", batch),
-                               level=Level), exc.status
+        return _batch_page(destruction.get(db.session, user, batch_id)), exc.status
     flash(_("销毁已执行完毕，销毁清册已登记"), "info")
     return redirect(url_for("retention.show", batch_id=batch_id))
 
