@@ -12,7 +12,7 @@ import logging
 from flask import Flask
 
 from archive.extensions import db
-from archive.services import imports, work
+from archive.services import import_uploads, imports, work
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +39,14 @@ def init_app(app: Flask) -> None:
 
 def run(app: Flask, import_id: int):
     """Run an uploaded import in this process (what the queued task does)."""
-    return imports.run_uploaded(db.session, import_id, imports.Settings.from_app(app))
+    return import_uploads.run_uploaded(db.session, import_id, imports.Settings.from_app(app))
 
 
 def sweep(app: Flask) -> list[int]:
     """Queue again the uploaded imports of dead workers and lost messages."""
     settings = imports.Settings.from_app(app)
     with work.unit(db.session):
-        ids = imports.stalled(db.session, stale_seconds=settings.lease_seconds)
+        ids = import_uploads.stalled(db.session, stale_seconds=settings.lease_seconds)
     for import_id in ids:
-        imports.dispatch(import_id)
+        import_uploads.dispatch(import_id)
     return ids

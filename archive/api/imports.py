@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 
 from archive.api import bp
 from archive.extensions import db
-from archive.services import access, imports, work
+from archive.services import access, import_uploads, imports, work
 from archive.services.errors import Invalid
 
 
@@ -41,7 +41,7 @@ def create_import():
     if upload is None or not upload.filename:
         raise Invalid("请在 file 字段上传 ZIP 压缩包", code="missing_field", details={"field": "file"})
     with work.unit(db.session):
-        batch = imports.receive_zip(db.session, current_user, upload.filename, upload.stream,
+        batch = import_uploads.receive_zip(db.session, current_user, upload.filename, upload.stream,
                                     imports.Settings.from_app(current_app))
     return jsonify(import_json(batch, rows=False)), 202
 

@@ -14,17 +14,11 @@ import csv
 import io
 import logging
 import os
-import secrets
-import shutil
 import socket
-import unicodedata
-from collections import deque
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from flask import current_app
 from sqlalchemy import func, select
 
 from archive.clock import now
@@ -36,13 +30,14 @@ from archive.services import (
     audit,
     customers,
     filing,
+    import_reading,
     import_sources,
     indexing,
     numbering,
     personal_data,
     work,
 )
-from archive.services.errors import Conflict, DomainError, Invalid, TooLarge
+from archive.services.errors import Conflict, DomainError, Invalid
 from archive.services.storage import LocalBlobStore
 
 log = logging.getLogger(__name__)
@@ -117,7 +112,7 @@ def open_import(session, actor: User, folder: Path, *, kind: str, source: str,
         session.flush()
         audit.record(session, actor, "import.opened", batch, manifest=sheet.sha256,
                      source=source[:200], rows=len(sheet.rows))
-    elif batch.state == ImportState.RUNNING and not _lease_over(batch):
+    elif batch.state == ImportState.RUNNING and not lease_over(batch):
         raise Conflict(f"这份清单正在导入（导入 #{batch.id}，{batch.worker}），请稍后再试",
                        code="import_running")
     else:
@@ -130,137 +125,12 @@ def open_import(session, actor: User, folder: Path, *, kind: str, source: str,
     return batch
 
 
-def _lease_over(batch: Import) -> bool:
+def lease_over(batch: Import) -> bool:
     return (batch.lease_until is None or batch.lease_until < now()
             or not _holder_alive(batch.worker))
 
 
 # -- running it --------------------------------------------------------------------------
-
-@dataclass
-class _Read:
-    """What reading a row's files gave: the filing step's files and carrier, or why not."""
-
-    files: list | None = None
-    carrier: str | None = None
-    refused: str | None = None
-    created: list[str] = field(default_factory=list)  # blobs this read stored anew
-
-
-def read_row(paths: list[tuple[str, str]], data: dict, limits: filing.Limits,
-             store_root: str | None = None) -> _Read:
-    """Step two of filing (filing.read_files) for one row, in a pool process: inspect the
-    files by content against the limits and extract their text. Never raises for the
-    row's files: a refusal is returned with its reason.
-
-    With `store_root`, the accepted files are also written to the blob store here (each
-    fsynced, as every blob is), so that the row's unit finds them stored and its commit
-    does not wait for the disk; a row that then files nothing removes them again."""
-    try:
-        uploads = []
-        for name, path in paths:
-            size = os.stat(path).st_size
-            if size > limits.max_bytes:  # not read into memory at all
-                raise TooLarge(f"文件过大：{size / 2**20:.1f} MB，单个文件不能超过 "
-                               f"{limits.max_bytes / 2**20:.0f} MB", code="too_large")
-            with open(path, "rb") as fh:
-                uploads.append(filing.Upload(name, fh.read()))
-        intake = filing.Intake(actor=None, data=data, uploads=uploads, limits=limits)
-        filing.read_files(intake)
-    except DomainError as exc:
-        names = "、".join(name for name, _ in paths)
-        return _Read(refused=f"{names}：{exc.message}" if names else exc.message)
-    except OSError as exc:
-        return _Read(refused=f"文件无法读取：{exc.strerror or exc}")
-    created = []
-    if store_root is not None:
-        store = LocalBlobStore(Path(store_root))
-        for _, blob, _, _ in intake.files:
-            digest, new = store.put(blob)
-            if new:
-                created.append(digest)
-    return _Read(files=intake.files, carrier=intake.fields["carrier"], created=created)
-
-
-def _locate(folder: Path, values: dict) -> tuple[list[tuple[str, str]] | None, str | None]:
-    """The row's files as (name, path) inside `folder`, or the reason they are refused."""
-    try:
-        located = [import_sources.safe_path(folder, name)
-                   for name in import_sources.file_names(values.get("files", ""))]
-    except DomainError as exc:
-        return None, exc.message
-    return [(unicodedata.normalize("NFC", p.name), str(p)) for p in located], None
-
-
-def _filing_data(values: dict) -> dict:
-    keys = ("title", "category", "group", "date", "classification", "carrier",
-            "document_number", "originator", "pages", "remarks")
-    return {k: values[k] for k in keys if values.get(k)}
-
-
-def _exit_with_parent() -> None:
-    """In a reading process: exit once the process that started it has gone. A killed
-    importer cannot stop its pool, and the pool's queue never tells its readers."""
-    import threading
-    import time
-
-    parent = os.getppid()
-
-    def watch():
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
-class _Reader:
-    """Reads rows ahead of the writer: in `workers` processes, at most `ahead` rows in
-    memory at once; in this process when there is no pool (few rows, or workers=0)."""
-
-    def __init__(self, folder: Path, rows, limits: filing.Limits, workers: int,
-                 store: LocalBlobStore):
-        self.folder, self.rows, self.limits = folder, rows, limits
-        self.store_root = str(store.root)
-        self.pool = None
-        if workers > 1 and len(rows) >= 4 * workers:
-            import multiprocessing
-
-            # Forked: the readers start at once, with the extraction modules loaded. They
-            # run read_row only, never touching the database or the index.
-            context = multiprocessing.get_context("fork")
-            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                            initializer=_exit_with_parent)
-        self.ahead = 8 * max(workers, 1)
-
-    def __iter__(self):
-        pending: deque = deque()
-        rows = iter(self.rows)
-        try:
-            while True:
-                while len(pending) < self.ahead:
-                    row = next(rows, None)
-                    if row is None:
-                        break
-                    pending.append((row, self._submit(row)))
-                if not pending:
-                    return
-                row, result = pending.popleft()
-                yield row, result.result() if hasattr(result, "result") else result
-        finally:
-            if self.pool is not None:
-                self.pool.shutdown(cancel_futures=True)
-
-    def _submit(self, row):
-        _, values = row
-        paths, refused = _locate(self.folder, values)
-        if refused:
-            return _Read(refused=refused)
-        if self.pool is None:
-            return read_row(paths, _filing_data(values), self.limits)
-        return self.pool.submit(read_row, paths, _filing_data(values), self.limits,
-                                self.store_root)
-
 
 def run(session, actor: User, import_id: int, folder: Path, settings: Settings, *,
         progress=None) -> Import | None:
@@ -276,7 +146,7 @@ def run(session, actor: User, import_id: int, folder: Path, settings: Settings, 
             select(Import).where(Import.id == import_id).with_for_update()
             .execution_options(populate_existing=True)).scalar_one()
         waiting = batch.state == ImportState.QUEUED or (
-            batch.state == ImportState.RUNNING and _lease_over(batch))
+            batch.state == ImportState.RUNNING and lease_over(batch))
     if not waiting:
         return None  # done, failed, or running in a live process
     try:
@@ -298,7 +168,7 @@ def run(session, actor: User, import_id: int, folder: Path, settings: Settings, 
     # are all there are, so a new row is written without looking for it first.
     rows = _Rows(batch, set(known) - settled)
     filed: list[int] = []
-    reader = _Reader(folder, todo, settings.limits, settings.workers, settings.store)
+    reader = import_reading.Reader(folder, todo, settings.limits, settings.workers, settings.store)
     dossiers: dict[tuple, tuple[int, str]] = {}
     for (number, values), read in reader:
         document = _row(session, actor, rows, number, values, read, settings, dossiers)
@@ -324,7 +194,7 @@ class _Rows:
     written: set[int]
 
 
-def _row(session, actor: User, rows: _Rows, number: int, values: dict, read: _Read,
+def _row(session, actor: User, rows: _Rows, number: int, values: dict, read: import_reading.Read,
          settings: Settings, dossiers: dict) -> int | None:
     """File, skip or refuse one row in a unit of its own; the id of a filed document.
     `dossiers` remembers, for the customer and unit columns of rows already committed,
@@ -346,7 +216,7 @@ def _row(session, actor: User, rows: _Rows, number: int, values: dict, read: _Re
                 dossier_id = _dossier(session, actor, values, settings, found).id
             dossier = customers.get_or_404(session, Dossier, dossier_id)
             found["dossier_number"] = dossier.number
-            intake = filing.preflight(session, actor, dossier_id, _filing_data(values), [],
+            intake = filing.preflight(session, actor, dossier_id, import_reading.filing_data(values), [],
                                       limits=settings.limits)
             intake.files = read.files
             intake.fields["carrier"] = read.carrier
@@ -461,76 +331,6 @@ def _already_filed(session, dossier_id: int, files: list | None) -> Document | N
         if found == digests:
             return session.get(Document, document_id)
     return None
-
-
-# -- ZIP uploads, run on the task queue -----------------------------------------------
-
-def receive_zip(session, actor: User, filename: str, stream, settings: Settings) -> Import:
-    """A ZIP uploaded for import: stored, its directory checked (entries, sizes, ratio,
-    names, links; see import_sources), unpacked under `settings.root`/<import id> and its
-    manifest read, all before anything is queued; the import is handed to the task queue
-    once the unit commits. A refused ZIP leaves nothing behind."""
-    access.require(actor, "import.run")
-    if not (filename or "").lower().endswith(".zip"):
-        raise Invalid("请上传 ZIP 压缩包（.zip 文件）", code="bad_zip")
-    settings.root.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_hex(8)
-    upload, incoming = settings.root / f"upload-{token}.zip", settings.root / f"incoming-{token}"
-    try:
-        with open(upload, "wb") as out:
-            shutil.copyfileobj(stream, out, 1 << 20)
-        import_sources.unpack(upload, incoming, settings.zip_limits)
-        batch = open_import(session, actor, incoming, kind="zip", source=filename)
-    except BaseException:
-        shutil.rmtree(incoming, ignore_errors=True)
-        raise
-    finally:
-        upload.unlink(missing_ok=True)
-    target = settings.root / str(batch.id)
-    shutil.rmtree(target, ignore_errors=True)  # an earlier upload of the same manifest
-    incoming.rename(target)
-    work.after_rollback(session, lambda: shutil.rmtree(target, ignore_errors=True))
-    work.after_commit(session, lambda: dispatch(batch.id))
-    return batch
-
-
-def dispatch(import_id: int) -> None:
-    """Hand an import to the task queue; one the queue cannot take (Redis down) stays
-    queued for the sweep."""
-    try:
-        current_app.extensions["import_queue"](import_id)
-    except Exception:
-        log.exception("job queue unavailable: import %s stays queued for the sweep", import_id)
-
-
-def run_uploaded(session, import_id: int, settings: Settings) -> Import | None:
-    """Run an uploaded import from its unpacked folder (in the worker); the folder is
-    removed once the import has ended. None if it was not this worker's to run."""
-    batch = session.get(Import, import_id)
-    if batch is None or batch.kind != "zip":
-        return None
-    folder = settings.root / str(import_id)
-    if not folder.is_dir():
-        with work.unit(session):
-            if batch.state in (ImportState.QUEUED, ImportState.RUNNING) and _lease_over(batch):
-                batch.fail("导入的文件已不在服务器上，请重新上传压缩包", now())
-        return batch
-    result = run(session, batch.created_by, import_id, folder, settings)
-    if result is not None and result.state in (ImportState.DONE, ImportState.FAILED):
-        shutil.rmtree(folder, ignore_errors=True)
-    return result
-
-
-def stalled(session, stale_seconds: int) -> list[int]:
-    """Uploaded imports to hand to the queue again: running under a lease that ran out
-    (the worker died) or queued for longer than `stale_seconds` (a message lost)."""
-    moment = now()
-    return session.execute(select(Import.id).where(
-        Import.kind == "zip",
-        ((Import.state == ImportState.RUNNING.value) & (Import.lease_until < moment))
-        | ((Import.state == ImportState.QUEUED.value)
-           & (Import.updated_at < moment - timedelta(seconds=stale_seconds))))
-        .order_by(Import.id)).scalars().all()
 
 
 # -- reading it back ---------------------------------------------------------------------

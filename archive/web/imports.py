@@ -17,7 +17,7 @@ from flask_login import current_user, login_required
 
 from archive.extensions import db
 from archive.models.imports import ImportState
-from archive.services import access, import_sources, imports, work
+from archive.services import access, import_sources, import_uploads, imports, work
 from archive.services.errors import DomainError
 
 bp = Blueprint("imports", __name__)
@@ -53,7 +53,7 @@ def upload():
         return redirect(url_for("imports.index"))
     try:
         with work.unit(db.session):
-            batch = imports.receive_zip(db.session, current_user, upload.filename, upload.stream,
+            batch = import_uploads.receive_zip(db.session, current_user, upload.filename, upload.stream,
                                         imports.Settings.from_app(current_app))
     except DomainError as exc:
         flash(exc.message, "error")
