@@ -349,6 +349,13 @@ SCHEMAS = {
             "score": {"type": "number"},
             "dossier_number": {"type": "string"},
             "date": {"type": ["string", "null"], "format": "date"},
+            "ocr": {"type": ["object", "null"], "description": (
+                "Set when the words the snippet marks were read by OCR from a scan (the "
+                "file's text_source is ocr): which file, and the engine's mean confidence "
+                "(0–1) over that file. Null for a match in the title or in a text layer."),
+                    "required": ["file_id", "confidence"],
+                    "properties": {"file_id": {"type": "integer"},
+                                   "confidence": {"type": ["number", "null"]}}},
         },
     },
     "SearchResult": {

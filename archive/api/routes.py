@@ -15,6 +15,7 @@ from archive.services import (
     customers,
     filing,
     finder,
+    ocr_hits,
     personal_data,
     validation,
     work,
@@ -192,6 +193,7 @@ def search():
     with work.unit(db.session):
         query, result, documents = finder.search(db.session, current_user,
                                                  request.args.to_dict())
+        read_by_ocr = ocr_hits.matches(db.session, result.hits)
     return jsonify({
         "total": result.total,
         "page": query.page,
@@ -201,7 +203,10 @@ def search():
              "customer_id": h.customer_id, "title": h.title, "highlight": h.highlight,
              "score": h.score, "dossier_number": documents[h.document_id].dossier.number,
              "date": (documents[h.document_id].doc_date.isoformat()
-                      if documents[h.document_id].doc_date else None)}
+                      if documents[h.document_id].doc_date else None),
+             "ocr": ({"file_id": read_by_ocr[h.document_id].file_id,
+                      "confidence": read_by_ocr[h.document_id].confidence}
+                     if h.document_id in read_by_ocr else None)}
             for h in result.hits
         ],
         "facets": result.facets,

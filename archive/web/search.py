@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from archive.extensions import db
 from archive.models import Department
-from archive.services import finder, work
+from archive.services import finder, ocr_hits, work
 from archive.services.errors import DomainError
 
 bp = Blueprint("search", __name__, url_prefix="/search")
@@ -36,6 +36,7 @@ def index():
     try:
         with work.unit(db.session):  # the search's audit event, committed before rendering
             query, result, documents = finder.search(db.session, current_user, params)
+            read_by_ocr = ocr_hits.matches(db.session, result.hits)
     except DomainError as exc:
         flash(exc.message, "error")
         return render_template("search/index.html", params=params, result=None,
@@ -47,4 +48,5 @@ def index():
 
     return render_template("search/index.html", params=params, result=result, query=query,
                            pages=pages, page_url=page_url, documents=documents,
+                           read_by_ocr=read_by_ocr,
                            facet_url=lambda name, key: facet_url(params, name, key), **choices)

@@ -93,6 +93,8 @@ class Hit:
     title: str
     score: float
     highlight: str
+    # Where in the document's text the snippet's match starts; None: in the title, or none.
+    match_at: int | None = None
 
 
 @dataclass

@@ -24,7 +24,7 @@ from .analysis import warm_up
 from .directory import IndexDirectory
 from .documents import Prepared, prepare
 from .plan import Plan, build
-from .snippets import highlight
+from .snippets import highlight_at
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -257,7 +257,7 @@ class IndexService(abc.ABC):
             page = self._execute(plan)
         hits = [
             Hit(f.document_id, f.dossier_id, f.customer_id, f.title, f.score,
-                highlight(f.text, f.title, plan.highlight))
+                *highlight_at(f.text, f.title, plan.highlight))
             for f in page.found
         ]
         return SearchResult(page.total, hits, page.facets)

@@ -142,8 +142,9 @@ def _locate(text: str, pattern: re.Pattern[str]):
     return folded, origin, found
 
 
-def _marked(text: str, pattern: re.Pattern[str]) -> str | None:
-    """`text` around its first match, HTML-escaped, matches in <mark>; None if no match."""
+def _marked(text: str, pattern: re.Pattern[str]) -> tuple[str, int] | None:
+    """`text` around its first match, HTML-escaped, matches in <mark>, and where in
+    `text` that match starts; None if no match."""
     folded, origin, first = _locate(text, pattern)
     if first is None:
         return None
@@ -167,7 +168,7 @@ def _marked(text: str, pattern: re.Pattern[str]) -> str | None:
     out.append(html.escape(text[cursor:end]))
     if end < len(text):
         out.append("…")
-    return _joined_lines("".join(out))
+    return _joined_lines("".join(out)), at(first.start())
 
 
 # Whitespace between two CJK characters, marks allowed on either side of it: a PDF's
@@ -189,13 +190,21 @@ def _joined_lines(snippet: str) -> str:
 
 def highlight(text: str, title: str, literals: tuple[str, ...]) -> str:
     """A ~120-character snippet of `text` (or `title`) with the query's literals marked."""
+    return highlight_at(text, title, literals)[0]
+
+
+def highlight_at(text: str, title: str, literals: tuple[str, ...]) -> tuple[str, int | None]:
+    """The snippet of `highlight`, and the offset in `text` of the match it shows (None
+    when the match is in the title or there is none): which of a document's files the
+    matching words came from (an OCR'd scan's are marked as such in the lists)."""
     pattern = _pattern(literals) if literals else None
     if pattern is not None:
-        for source in (text, title):
-            if source:
-                snippet = _marked(source, pattern)
-                if snippet is not None:
-                    return snippet
+        found = _marked(text, pattern) if text else None
+        if found is not None:
+            return found
+        snippet = _marked(title, pattern) if title else None
+        if snippet is not None:
+            return snippet[0], None
     source = text or title
     head = _joined_lines(html.escape(source[:SNIPPET_CHARS]))
-    return head + ("…" if len(source) > SNIPPET_CHARS else "")
+    return head + ("…" if len(source) > SNIPPET_CHARS else ""), None
