@@ -41,6 +41,7 @@ from archive.models.org import (
     Designation,
     User,
 )
+from archive.models.preservation import PreservationCheck, PreservationRun
 from archive.models.project import Project
 from archive.models.retention import (
     Appraisal,
@@ -99,6 +100,8 @@ __all__ = [
     "LoanKind",
     "LoanStatus",
     "LossReport",
+    "PreservationCheck",
+    "PreservationRun",
     "Project",
     "ReaderKind",
     "RegisterEntry",
