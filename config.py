@@ -56,6 +56,9 @@ class DefaultConfig:
     # year) and {seq} (the next number under that prefix; width as in {seq:04d}).
     CUSTOMER_CODE_FORMAT = os.environ.get("CUSTOMER_CODE_FORMAT", "KH{year}{seq:04d}")
     COMPANY_NAME = os.environ.get("COMPANY_NAME", "深圳市卷宗房地产有限公司")
+    # The zone every page, printed form, CSV and API answer shows times in (a zoneinfo
+    # name; an unknown one stops the app at start-up): docs/timezone-and-docx.md.
+    ARCHIVE_TIMEZONE = os.environ.get("ARCHIVE_TIMEZONE", "Asia/Shanghai")
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_SUPPORTED_LOCALES = ("zh_CN", "en")
     BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "archive" / "translations")

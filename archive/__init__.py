@@ -9,6 +9,7 @@ from flask import Flask, has_request_context, request, session
 from sqlalchemy import event
 from werkzeug.routing import IntegerConverter
 
+from archive import clock
 from archive.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -104,6 +105,7 @@ def create_app(config=None) -> Flask:
         instance_path=str(cfg.INSTANCE_DIR),
     )
     app.config.from_object(cfg)
+    clock.set_zone(app.config["ARCHIVE_TIMEZONE"])
     app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     app.json.ensure_ascii = False
     app.config["MAX_CONTENT_LENGTH"] = cfg.MAX_CONTENT_LENGTH

@@ -9,6 +9,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
+from archive.clock import local
 from archive.extensions import db
 from archive.models import Department, Document, Level, Loan, LoanFile, StoredFile, User
 from archive.services import accounts, audit, indexing, work
@@ -297,7 +298,7 @@ def init_app(app: Flask) -> None:
         rows = loans.overdue(db.session)
         for loan in rows:
             who = loan.borrower.display_name if loan.borrower else ""
-            click.echo(f"{loan.number}\t{who}\t应还 {loan.due_at:%Y-%m-%d}\t"
+            click.echo(f"{loan.number}\t{who}\t应还 {local(loan.due_at):%Y-%m-%d}\t"
                        f"逾期 {loans.days_overdue(loan)} 天")
         click.echo(f"逾期未还：{len(rows)} 笔")
         db.session.commit()  # end the read: outside a request it holds the write lock

@@ -8,6 +8,7 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
+from archive.clock import local
 from archive.extensions import db
 from archive.models import Level, User
 from archive.services import accounts, organisation, sessions, work
@@ -146,11 +147,11 @@ def init_app(app: Flask) -> None:
         """The user's open web sessions and working API tokens."""
         user = _user(name)
         for row in sessions.active_sessions(db.session, user):
-            click.echo(f"会话 {row.id}\t{row.created_at:%Y-%m-%d %H:%M}\t"
-                       f"{row.last_seen_at:%Y-%m-%d %H:%M}\t{row.ip}\t{row.user_agent[:60]}")
+            click.echo(f"会话 {row.id}\t{local(row.created_at):%Y-%m-%d %H:%M}\t"
+                       f"{local(row.last_seen_at):%Y-%m-%d %H:%M}\t{row.ip}\t{row.user_agent[:60]}")
         for token in accounts.tokens(db.session, user):
-            used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "未使用"
-            click.echo(f"令牌 {token.id}\t{token.prefix}…\t{token.created_at:%Y-%m-%d %H:%M}\t{used}")
+            used = f"{local(token.last_used_at):%Y-%m-%d %H:%M}" if token.last_used_at else "未使用"
+            click.echo(f"令牌 {token.id}\t{token.prefix}…\t{local(token.created_at):%Y-%m-%d %H:%M}\t{used}")
         db.session.commit()
 
     @app.cli.group("department")

@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 
 from archive.api import bp
 from archive.api.routes import _json_body
+from archive.api.serialize import timestamp
 from archive.extensions import db
 from archive.models import CalendarDay, DayKind
 from archive.services import access, work, workdays
@@ -18,7 +19,7 @@ def _day(row: CalendarDay) -> dict:
         "kind": {"key": row.kind, "label": row.kind_enum.label},
         "name": row.name,
         "created_by": row.created_by.username if row.created_by else None,
-        "created_at": row.created_at.isoformat(),
+        "created_at": timestamp(row.created_at),
     }
 
 

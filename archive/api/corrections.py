@@ -94,7 +94,7 @@ def _history(obj):
         changes = c.changes
         if c.action == "document.moved" and not numbered:
             changes = {k: v for k, v in changes.items() if k != "place"}
-        rows.append({"at": c.at.isoformat(), "actor": c.actor, "action": c.action,
+        rows.append({"at": out.timestamp(c.at), "actor": c.actor, "action": c.action,
                      "changes": changes, "reason": c.reason})
     return jsonify({"history": rows})
 

@@ -5,6 +5,7 @@ from flask import current_app, jsonify, request, url_for
 from flask_login import current_user, login_required
 
 from archive.api import bp
+from archive.api.serialize import timestamp
 from archive.extensions import db
 from archive.services import access, import_uploads, imports, work
 from archive.services.errors import Invalid
@@ -21,8 +22,8 @@ def import_json(batch, *, rows: bool = True) -> dict:
         "progress": {"done": batch.rows_done, "total": batch.rows_total},
         "counts": imports.counts(db.session, batch),
         "created_by": batch.created_by.username,
-        "created_at": batch.created_at.isoformat(),
-        "finished_at": batch.finished_at.isoformat() if batch.finished_at else None,
+        "created_at": timestamp(batch.created_at),
+        "finished_at": timestamp(batch.finished_at),
         "report_csv": url_for("imports.report", import_id=batch.id),
     }
     if rows:

@@ -502,7 +502,12 @@ SPEC = {
         "title": "Juanzong (卷宗) archive API",
         "version": "1.0",
         "description": "Customer files and their dossiers (档案): filing, retrieval, "
-                       "search and audit. Messages in errors are in Chinese.",
+                       "search and audit. Messages in errors are in Chinese. Every time "
+                       "(`*_at`, an audit event's `at`) is ISO 8601 in the archive's time "
+                       "zone (setting ARCHIVE_TIMEZONE, default Asia/Shanghai) with its "
+                       "offset, e.g. `2026-12-02T10:15:00+08:00`; dates (a document's date, "
+                       "`*_on`, a calendar day) are `YYYY-MM-DD` in that zone. A time given "
+                       "without an offset (the audit filters `from`/`to`) is read in it.",
     },
     "security": [{"bearerAuth": []}],
     "tags": [{"name": name} for name in

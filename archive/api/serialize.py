@@ -1,5 +1,6 @@
 """Model → JSON shapes of the API."""
 
+from archive import clock
 from archive.clock import now
 from archive.models import (
     AccessGrant,
@@ -33,7 +34,7 @@ def customer(c: Customer, dossiers: list[Dossier] | None = None, *,
         "scale": c.scale,
         "id_number": personal["id_number"], "phone": personal["phone"], "address": c.address,
         "department": {"id": c.department_id, "name": c.department.name},
-        "notes": c.notes, "created_at": c.created_at.isoformat(),
+        "notes": c.notes, "created_at": timestamp(c.created_at),
         "merged_into_id": c.merged_into_id,
     }
     if dossiers is not None:
@@ -48,7 +49,7 @@ def dossier_summary(d: Dossier) -> dict:
         "unit": ({"project": d.unit.project, "building": d.unit.building,
                   "unit": d.unit.unit_no, "room": d.unit.room} if d.unit else None),
         "classification": level(d.classification), "retention": d.retention,
-        "status": d.status, "location": d.location, "created_at": d.created_at.isoformat(),
+        "status": d.status, "location": d.location, "created_at": timestamp(d.created_at),
     }
 
 
@@ -73,7 +74,7 @@ def ocr_job(f: StoredFile) -> dict | None:
         return None
     return {"state": job.state, "error": job.error, "attempts": job.attempts,
             "pages_done": job.done_pages, "pages": job.total_pages,
-            "finished_at": job.finished_at.isoformat() if job.finished_at else None}
+            "finished_at": timestamp(job.finished_at)}
 
 
 def document(d: Document, *, numbered: bool = False) -> dict:
@@ -88,13 +89,13 @@ def document(d: Document, *, numbered: bool = False) -> dict:
         # The schedule's view (services/retention.py): the disposal date (到期日, null:
         # permanent), where the retention came from, whether the officer must confirm it.
         "important": d.important, "retention_source": d.retention_source,
-        "disposal_on": _at(d.disposal_on), "disposal_basis": d.disposal_basis,
+        "disposal_on": timestamp(d.disposal_on), "disposal_basis": d.disposal_basis,
         "disposal_unconfirmed": d.disposal_unconfirmed,
-        "disposal_proposed_on": _at(d.disposal_proposed_on),
+        "disposal_proposed_on": timestamp(d.disposal_proposed_on),
         "department": {"id": d.department_id, "name": d.department.name},
         "originator": d.originator, "remarks": d.remarks, "status": d.status,
         "document_number": d.document_number,
-        "created_at": d.created_at.isoformat(),
+        "created_at": timestamp(d.created_at),
         # Searchable by what its files say: not a scan without a text layer, an image,
         # a recording, a paper-only record or a file whose text could not be read.
         "text_extracted": bool(d.files) and all(f.text_status == "ok" for f in d.files),
@@ -116,8 +117,11 @@ def dossier(d: Dossier, groups, refs, shown_level, *, numbered: bool = False) ->
     return body
 
 
-def _at(value) -> str | None:
-    return value.isoformat() if value else None
+def timestamp(value) -> str | None:
+    """A stored time as the API gives it: ISO 8601 in the archive's zone, with its offset
+    (2026-12-02T10:15:00+08:00); a date stays YYYY-MM-DD; None stays null."""
+    shown = clock.local(value)
+    return shown.isoformat() if shown is not None else None
 
 
 def _who(user) -> dict | None:
@@ -141,14 +145,14 @@ def level_change(c: ApprovalRequest) -> dict:
         "id": c.id, "document_id": c.document_id, "dossier_id": c.dossier_id,
         "from": level(c.from_level), "to": level(c.to_level), "reason": c.reason,
         "status": LEGACY_STATUS[state], "requested_by": _who(c.requested_by),
-        "requested_at": _at(c.created_at),
+        "requested_at": timestamp(c.created_at),
         "dept_head": _who(head.decided_by if head else None),
-        "dept_head_at": _at(head.decided_at if head else None),
+        "dept_head_at": timestamp(head.decided_at if head else None),
         "gm_office": _who(office.decided_by if office else None),
-        "gm_office_at": _at(office.decided_at if office else None),
+        "gm_office_at": timestamp(office.decided_at if office else None),
         "rejected_by": _who(rejected.decided_by if rejected else None),
         "note": rejected.note if rejected else "",
-        "decided_at": _at(c.decided_at),
+        "decided_at": timestamp(c.decided_at),
         "approval": {"id": c.id, "kind": c.kind, "status": state},
     }
 
@@ -159,15 +163,15 @@ def approval(r: ApprovalRequest, subject: str, *, may_decide: bool = False) -> d
         "id": r.id, "kind": {"key": r.kind, "label": r.kind_enum.label},
         "status": {"key": r.state(now()).value, "label": r.state(now()).label},
         "subject": subject, "reason": r.reason, "requested_by": _who(r.requested_by),
-        "created_at": _at(r.created_at), "expires_at": _at(r.expires_at),
-        "decided_at": _at(r.decided_at), "open_stage": r.open_stage,
+        "created_at": timestamp(r.created_at), "expires_at": timestamp(r.expires_at),
+        "decided_at": timestamp(r.decided_at), "open_stage": r.open_stage,
         "may_decide": may_decide,
         "route": {"id": r.route_id, "name": r.route.name, "version": r.route.version,
                   "seed_ref": r.route.seed_ref},
         "steps": [{"stage": s.stage,
                    "approver": {"key": s.approver, "label": s.approver_enum.label},
                    "decision": s.decision, "decided_by": _who(s.decided_by),
-                   "decided_at": _at(s.decided_at), "note": s.note} for s in r.steps],
+                   "decided_at": timestamp(s.decided_at), "note": s.note} for s in r.steps],
     }
 
 
@@ -182,21 +186,21 @@ def route(r: ApprovalRoute) -> dict:
 
 def grant(g: AccessGrant) -> dict:
     return {"id": g.id, "user": _who(g.user), "department_id": g.department_id,
-            "customer_id": g.customer_id, "valid_from": _at(g.valid_from),
-            "valid_until": _at(g.valid_until), "approved_by": _who(g.approved_by),
+            "customer_id": g.customer_id, "valid_from": timestamp(g.valid_from),
+            "valid_until": timestamp(g.valid_until), "approved_by": _who(g.approved_by),
             "reason": g.reason}
 
 
 def designation(d: Designation) -> dict:
     return {"id": d.id, "user": _who(d.user), "dossier_id": d.dossier_id,
             "document_id": d.document_id, "designated_by": _who(d.designated_by),
-            "created_at": _at(d.created_at)}
+            "created_at": timestamp(d.created_at)}
 
 
 def copy_approval(a: CopyApproval) -> dict:
     return {"id": a.id, "user": _who(a.user), "document_id": a.document_id,
             "approved_by": _who(a.approved_by), "reason": a.reason,
-            "created_at": _at(a.created_at), "expires_at": _at(a.expires_at)}
+            "created_at": timestamp(a.created_at), "expires_at": timestamp(a.expires_at)}
 
 
 def loan(item, *, requests=()) -> dict:
@@ -210,16 +214,16 @@ def loan(item, *, requests=()) -> dict:
         "dossier": {"id": item.dossier_id, "number": item.dossier.number},
         "borrower": _who(item.borrower), "requested_by": _who(item.requested_by),
         "purpose": item.purpose, "level": level(item.level), "direct": item.direct,
-        "may_download": item.may_download, "due_at": _at(item.due_at),
-        "created_at": _at(item.created_at), "approved_at": _at(item.approved_at),
-        "out_at": _at(item.out_at), "items_out": item.items_out, "pages_out": item.pages_out,
-        "returned_at": _at(item.returned_at), "items_back": item.items_back,
+        "may_download": item.may_download, "due_at": timestamp(item.due_at),
+        "created_at": timestamp(item.created_at), "approved_at": timestamp(item.approved_at),
+        "out_at": timestamp(item.out_at), "items_out": item.items_out, "pages_out": item.pages_out,
+        "returned_at": timestamp(item.returned_at), "items_back": item.items_back,
         "pages_back": item.pages_back, "condition": item.condition, "effect": item.effect,
         "items": [{"document_id": i.document_id, "title": i.document.title}
                   for i in item.items],
         "loss_reports": [{"id": r.id, "what": r.what, "count": r.count,
-                          "description": r.description, "created_at": _at(r.created_at),
-                          "closed_at": _at(r.closed_at), "outcome": r.outcome,
+                          "description": r.description, "created_at": timestamp(r.created_at),
+                          "closed_at": timestamp(r.closed_at), "outcome": r.outcome,
                           "note": r.closing_note} for r in item.reports],
         "approvals": [{"id": r.id, "kind": r.kind, "status": r.state(moment).value,
                        "renewal": bool(r.payload.get("renewal"))} for r in requests],
@@ -242,33 +246,33 @@ def external_reader(item) -> dict | None:
                    "mime": f.mime, "original_name": f.original_name,
                    "url": f"/api/v1/loans/{item.id}/scans/{f.id}"} for f in item.scans],
         "copies": [{"id": c.id, "document_id": c.document_id, "pages": c.pages,
-                    "page_count": c.page_count, "sha256": c.sha256, "made_at": _at(c.made_at),
+                    "page_count": c.page_count, "sha256": c.sha256, "made_at": timestamp(c.made_at),
                     "made_by": _who(c.made_by)} for c in item.handed_copies],
     }
 
 def hold(h) -> dict:
     return {"id": h.id, "subject": holds.describe(h), "customer_id": h.customer_id,
             "dossier_id": h.dossier_id, "document_id": h.document_id, "reason": h.reason,
-            "active": h.active, "placed_by": _who(h.placed_by), "placed_at": _at(h.placed_at),
-            "lifted_by": _who(h.lifted_by), "lifted_at": _at(h.lifted_at),
+            "active": h.active, "placed_by": _who(h.placed_by), "placed_at": timestamp(h.placed_at),
+            "lifted_by": _who(h.lifted_by), "lifted_at": timestamp(h.lifted_at),
             "lift_reason": h.lift_reason}
 
 
 def appraisal(a) -> dict:
     return {"id": a.id, "document_id": a.document_id,
             "decision": {"key": a.decision, "label": a.decision_enum.label},
-            "disposal_before": _at(a.disposal_before), "disposal_after": _at(a.disposal_after),
+            "disposal_before": timestamp(a.disposal_before), "disposal_after": timestamp(a.disposal_after),
             "opinion": a.opinion, "decided_by": _who(a.decided_by),
-            "decided_at": _at(a.decided_at), "destruction_id": a.destruction_id}
+            "decided_at": timestamp(a.decided_at), "destruction_id": a.destruction_id}
 
 
 def due_document(d: Document) -> dict:
     return {"id": d.id, "title": d.title, "category": d.category,
             "dossier": {"id": d.dossier_id, "number": d.dossier.number},
             "classification": level(d.classification), "retention": d.retention,
-            "disposal_on": _at(d.disposal_on), "disposal_basis": d.disposal_basis,
+            "disposal_on": timestamp(d.disposal_on), "disposal_basis": d.disposal_basis,
             "disposal_unconfirmed": d.disposal_unconfirmed,
-            "disposal_proposed_on": _at(d.disposal_proposed_on), "pages": d.pages,
+            "disposal_proposed_on": timestamp(d.disposal_proposed_on), "pages": d.pages,
             "carrier": d.carrier}
 
 
@@ -279,7 +283,7 @@ def register_entry(e) -> dict:
             "pages": e.pages, "classification": level(e.classification),
             "carrier": e.carrier, "remarks": e.remarks, "files": e.files,
             "approved_by": e.approved_by, "supervisors": e.supervisors,
-            "executed_by": e.executed_by, "destroyed_at": _at(e.destroyed_at),
+            "executed_by": e.executed_by, "destroyed_at": timestamp(e.destroyed_at),
             "digest": e.digest}
 
 
@@ -287,19 +291,19 @@ def destruction(b, *, requests=(), entries=()) -> dict:
     return {
         "id": b.id, "number": b.number, "reason": b.reason,
         "status": {"key": b.status, "label": b.status_enum.label},
-        "requested_by": _who(b.requested_by), "created_at": _at(b.created_at),
-        "approved_by": _who(b.approved_by), "approved_at": _at(b.approved_at),
+        "requested_by": _who(b.requested_by), "created_at": timestamp(b.created_at),
+        "approved_by": _who(b.approved_by), "approved_at": timestamp(b.approved_at),
         "supervisors": [_who(u) for u in b.supervisors],
-        "executed_by": _who(b.executed_by), "started_at": _at(b.started_at),
-        "finished_at": _at(b.finished_at), "paper_method": b.paper_method,
+        "executed_by": _who(b.executed_by), "started_at": timestamp(b.started_at),
+        "finished_at": timestamp(b.finished_at), "paper_method": b.paper_method,
         "paper_place": b.paper_place,
         "items": [{"seq": i.seq, "document_id": i.document_id, "title": i.document.title,
                    "dossier": i.document.dossier.number,
                    "classification": level(i.document.classification),
                    "pages": i.document.pages, "retention": i.document.retention,
-                   "disposal_on": _at(i.document.disposal_on),
+                   "disposal_on": timestamp(i.document.disposal_on),
                    "state": {"key": i.state, "label": i.state_enum.label},
-                   "note": i.note, "destroyed_at": _at(i.destroyed_at)} for i in b.items],
+                   "note": i.note, "destroyed_at": timestamp(i.destroyed_at)} for i in b.items],
         "approvals": [{"id": r.id, "status": r.state(now()).value} for r in requests],
         "register": [register_entry(e) for e in entries],
     }
@@ -313,8 +317,8 @@ def transfer(batch, *, requests=()) -> dict:
         "from_department": {"id": batch.from_department_id, "name": batch.from_department.name},
         "to": {"id": batch.to_department_id, "name": batch.receiver_name},
         "note": batch.note, "prepared_by": _who(batch.prepared_by),
-        "created_at": _at(batch.created_at), "submitted_at": _at(batch.submitted_at),
-        "received_by": _who(batch.received_by), "received_at": _at(batch.received_at),
+        "created_at": timestamp(batch.created_at), "submitted_at": timestamp(batch.submitted_at),
+        "received_by": _who(batch.received_by), "received_at": timestamp(batch.received_at),
         "receipt_note": batch.receipt_note, "returned_from_id": batch.returned_from_id,
         "return_reason": batch.return_reason,
         "items": [{"seq": i.seq, "document_id": i.document_id, "title": i.document.title,
@@ -330,8 +334,8 @@ def handover(h, left: dict | None) -> dict:
     """A handover (离职/调岗交接) and, while open, what the person still holds."""
     return {
         "id": h.id, "person": _who(h.person), "receiver": _who(h.receiver), "kind": h.kind,
-        "reason": h.reason, "opened_by": _who(h.opened_by), "opened_at": _at(h.opened_at),
-        "signed_at": _at(h.signed_at), "open": h.open,
+        "reason": h.reason, "opened_by": _who(h.opened_by), "opened_at": timestamp(h.opened_at),
+        "signed_at": timestamp(h.signed_at), "open": h.open,
         "outstanding": None if left is None else {
             "loans": [loan.number for loan in left["loans"]],
             "batches": [b.number for b in left["batches"]],

@@ -5,7 +5,7 @@ show that a given file was destroyed, when, approved by whom and before whom."""
 import tempfile
 from pathlib import Path
 
-from archive.clock import now
+from archive.clock import local, now
 from archive.models.enums import Level
 from archive.models.retention import Destruction, DestructionStatus
 from archive.services import destruction
@@ -15,16 +15,20 @@ COLUMNS = (("序号", 12), ("档号", 52), ("题名", 70), ("责任者", 26), ("
            ("应保管期限", 20), ("已保管期限", 22), ("页数", 12), ("密级", 14), ("备注", 27))
 
 
+def _moment(value) -> str:
+    return f"{local(value):%Y-%m-%d %H:%M}" if value else "—"
+
+
 def _lines(session, user, batch: Destruction) -> tuple[list[str], list[list[str]], list[list[str]]]:
-    approved = batch.approved_at.strftime("%Y-%m-%d %H:%M") if batch.approved_at else "—"
+    approved = f"{local(batch.approved_at):%Y-%m-%d %H:%M}" if batch.approved_at else "—"
     head = [
         f"销毁清单编号：{batch.number}    状态：{batch.status_enum.label}",
         f"销毁原因：{batch.reason}",
-        f"提出：{batch.requested_by.display_name}（{batch.created_at:%Y-%m-%d %H:%M}）    "
+        f"提出：{batch.requested_by.display_name}（{local(batch.created_at):%Y-%m-%d %H:%M}）    "
         f"批准：{batch.approved_by.display_name if batch.approved_by else '—'}（{approved}）",
         "监销人：" + ("、".join(u.display_name for u in batch.supervisors) or "—")
         + f"    执行：{batch.executed_by.display_name if batch.executed_by else '—'}",
-        f"执行时间：{batch.started_at or '—'} 至 {batch.finished_at or '—'}",
+        f"执行时间：{_moment(batch.started_at)} 至 {_moment(batch.finished_at)}",
         f"纸质原件销毁方式：{batch.paper_method or '—'}    地点：{batch.paper_place or '—'}",
     ]
     rows, hashes = [], []
@@ -45,7 +49,7 @@ def certificate(session, user, batch: Destruction) -> bytes:
     head, rows, hashes = _lines(session, user, batch)
     title = ("档案销毁证明及销毁清册" if batch.status == DestructionStatus.DONE.value
              else "档案销毁清册（未执行完毕）")
-    footer = (f"本证明由卷宗档案系统于 {now():%Y-%m-%d %H:%M} 生成；清册每行的摘要记录在审计哈希链上，"
+    footer = (f"本证明由卷宗档案系统于 {local(now()):%Y-%m-%d %H:%M} 生成；清册每行的摘要记录在审计哈希链上，"
               "可用 flask --app archive verify-audit 核验。")
     text = title + "".join(head) + "".join(c for c, _ in COLUMNS) + footer + "".join(
         "".join(r) for r in rows) + "".join("".join(h) for h in hashes) + "—（）：…"

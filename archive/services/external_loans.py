@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from archive.clock import now
+from archive.clock import local, now
 from archive.models import Document, Dossier, Level, Loan, LoanItem, User
 from archive.models.approval import ApprovalKind
 from archive.models.external_loan import (
@@ -93,7 +93,7 @@ def register_external(session, officer: User, data: dict, scans: dict[str, filin
     loan.items = [LoanItem(document_id=d.id) for d in items]
     session.add(loan)
     session.flush()  # takes the write lock before the blobs are stored (as filing does)
-    loan.number = f"JY{loan.created_at:%Y}-{loan.id:05d}"
+    loan.number = f"JY{local(loan.created_at):%Y}-{loan.id:05d}"
     reader.loan_id = loan.id
     session.add(reader)
     _store_scans(session, loan, checked, store)

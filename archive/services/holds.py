@@ -5,7 +5,7 @@ its dossier's, its customer's); it is free only when the last is lifted. Destruc
 
 from sqlalchemy import or_, select
 
-from archive.clock import now
+from archive.clock import local, now
 from archive.models import Customer, Document, Dossier, User
 from archive.models.retention import LegalHold
 from archive.services import access, audit, validation
@@ -54,7 +54,7 @@ def lift(session, actor: User, hold_id, data: dict) -> LegalHold:
     hold = get(session, actor, hold_id)
     access.require(actor, "hold.manage", hide=False)
     if not hold.active:
-        raise Conflict(f"该冻结已于 {hold.lifted_at:%Y-%m-%d %H:%M} 解除", code="lifted")
+        raise Conflict(f"该冻结已于 {local(hold.lifted_at):%Y-%m-%d %H:%M} 解除", code="lifted")
     reason = validation.text(data, "reason", "解除原因", required=True, max_len=1000)
     hold.lifted_by_id, hold.lifted_at, hold.lift_reason = actor.id, now(), reason
     session.flush()

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from archive.clock import now
+from archive.clock import local, now
 from archive.models import Level
 from archive.models.approval import ApprovalRequest, ApprovalStep
 from archive.models.loan import Loan, LoanItem, LoanKind, LoanStatus
@@ -132,7 +132,7 @@ def _count(items, pages) -> str:
 
 
 def _day(moment: datetime | None) -> str:
-    return f"{moment:%Y-%m-%d}" if moment else ""
+    return f"{local(moment):%Y-%m-%d}" if moment else ""
 
 
 def _cells(loan: Loan, decisions: list[str], moment: datetime) -> tuple[str, ...]:
@@ -232,7 +232,7 @@ def document_marks(session, document_ids) -> dict[int, list[Mark]]:
     for document_id, loan in out:
         who = loans.borrower_name(loan)
         marks.setdefault(document_id, []).append(
-            Mark("out", f"借出：{who}，应还 {loan.due_at:%Y-%m-%d}（{loan.number}）"))
+            Mark("out", f"借出：{who}，应还 {local(loan.due_at):%Y-%m-%d}（{loan.number}）"))
     from archive.models.loan import LossReport
 
     reports = session.execute(

@@ -28,7 +28,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from archive.clock import now
+from archive.clock import local, now
 from archive.models import Document, Dossier, Level, Role, StoredFile, User
 from archive.models.approval import ApprovalKind, ApprovalRequest, RequestStatus
 from archive.models.enums import DocumentStatus
@@ -69,7 +69,7 @@ def request_loan(session, actor: User, data: dict) -> Loan:
     loan.items = [LoanItem(document_id=d.id) for d in items]
     session.add(loan)
     session.flush()
-    loan.number = f"JY{loan.created_at:%Y}-{loan.id:05d}"
+    loan.number = f"JY{local(loan.created_at):%Y}-{loan.id:05d}"
     direct = Role(borrower.role) in DIRECT and all(access.may_read(borrower, d) for d in items)
     audit.record(session, actor, "loan.requested", loan, number=loan.number, kind=kind.value,
                  dossier=dossier.id, items=len(items), borrower=borrower.username,
@@ -238,7 +238,7 @@ def _due(session, data: dict, level: int, start: datetime) -> datetime:
     if due < start:
         raise Invalid("应还日期不能早于今天", details={"field": "due"})
     if due > latest:
-        raise Invalid(f"借阅期限超出规定：{Level(level).label}档案最长 {words}（至 {latest:%Y-%m-%d}）",
+        raise Invalid(f"借阅期限超出规定：{Level(level).label}档案最长 {words}（至 {local(latest):%Y-%m-%d}）",
                       code="period_too_long", details={"field": "due"})
     return due
 
@@ -299,7 +299,7 @@ def _describe(request: ApprovalRequest, viewer: User) -> str:
     what = "续借" if _renewal(request) else f"借阅（{loan.kind_enum.label}）"
     who = borrower_name(loan)
     return (f"{what} {loan.number}：档案 {loan.dossier.number}，{len(loan.items)} 件，"
-            f"借阅人 {who}，应还 {datetime.fromisoformat(request.payload['due']):%Y-%m-%d}")
+            f"借阅人 {who}，应还 {local(datetime.fromisoformat(request.payload['due'])):%Y-%m-%d}")
 
 
 def borrower_name(loan: Loan) -> str:
@@ -596,7 +596,7 @@ def open_item(session, user: User, loan_id, document_id, *, download: bool,
     if loan.status != LoanStatus.APPROVED.value:
         refuse(Conflict(f"借阅{loan.status_enum.label}，不能查看", code="not_approved"))
     if not loan.open_electronically(now()):
-        refuse(Conflict(f"借阅已于 {loan.due_at:%Y-%m-%d %H:%M} 到期，电子文件已不能查看",
+        refuse(Conflict(f"借阅已于 {local(loan.due_at):%Y-%m-%d %H:%M} 到期，电子文件已不能查看",
                         code="loan_expired"))
     item = next((i for i in loan.items if i.document_id == wanted), None)
     if item is None:

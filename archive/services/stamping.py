@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from archive.clock import local
 from archive.models.enums import Level
 
 
@@ -82,12 +83,12 @@ class Stamp:
     @property
     def line(self) -> str:
         lent = f"借阅编号 {self.loan} · " if self.loan else ""
-        return (f"{self.level.label} · {self.viewer} · {lent}{self.at:%Y-%m-%d %H:%M}"
+        return (f"{self.level.label} · {self.viewer} · {lent}{local(self.at):%Y-%m-%d %H:%M}"
                 " · 仅限本人查阅，不得外传")
 
     @property
     def watermark(self) -> str:
-        return f"{self.level.label} {self.viewer} {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.level.label} {self.viewer} {local(self.at):%Y-%m-%d %H:%M}"
 
 
 # On every page of a copy handed to an external reader (000:844, 003:97).
@@ -103,7 +104,7 @@ class CopyStamp:
 
     @property
     def line(self) -> str:
-        return f"{CERTIFIED} · 借阅编号 {self.loan_number} · {self.at:%Y-%m-%d}"
+        return f"{CERTIFIED} · 借阅编号 {self.loan_number} · {local(self.at):%Y-%m-%d}"
 
     @property
     def watermark(self) -> str:

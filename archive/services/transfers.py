@@ -22,7 +22,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from archive.clock import now, today
+from archive.clock import local, now, today
 from archive.models import Department, Document, Dossier, Loan, Project, Unit, User
 from archive.models.approval import ApprovalKind, ApprovalRequest, RequestStatus
 from archive.models.enums import DocumentStatus, Role
@@ -579,9 +579,9 @@ def register_rows(session, user: User) -> list[list[str]]:
             rows.append([
                 batch.number, batch.from_department.name, batch.receiver_name,
                 batch.prepared_by.display_name,
-                batch.submitted_at.strftime("%Y-%m-%d %H:%M") if batch.submitted_at else "",
+                f"{local(batch.submitted_at):%Y-%m-%d %H:%M}" if batch.submitted_at else "",
                 batch.received_by.display_name if batch.received_by else "",
-                batch.received_at.strftime("%Y-%m-%d %H:%M"), item.document.dossier.number,
+                f"{local(batch.received_at):%Y-%m-%d %H:%M}", item.document.dossier.number,
                 item.document.title, str(item.count), "" if item.pages is None else str(item.pages),
                 "" if item.received_count is None else str(item.received_count),
                 "" if item.received_pages is None else str(item.received_pages),

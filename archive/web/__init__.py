@@ -4,6 +4,7 @@ from flask import Flask, current_app
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from archive import clock
 from archive.clock import now
 from archive.models.enums import CARRIERS, CATEGORIES, GROUPS, LEVEL_LABELS, Level
 from archive.services import access
@@ -41,6 +42,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(admin.bp)
 
     app.jinja_env.filters["label"] = vocabulary.label
+    app.jinja_env.filters["local"] = local_time
 
     @app.context_processor
     def _vocabulary():
@@ -56,6 +58,12 @@ def register(app: Flask) -> None:
             "numbered": access.can(current_user, "numbering.view"),
             "clock_now": now,
         }
+
+
+def local_time(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """`|local`: a stored time as the archive shows it, in ARCHIVE_TIMEZONE ('' for none)."""
+    shown = clock.local(value)
+    return shown.strftime(fmt) if shown is not None else ""
 
 
 def local_path(target: str | None) -> str | None:

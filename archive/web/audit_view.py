@@ -7,6 +7,7 @@ import io
 from flask import Blueprint, Response, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from archive.clock import local
 from archive.extensions import db
 from archive.services import access, audit, audit_labels, personal_data, validation, work
 
@@ -70,7 +71,7 @@ def export():
     for e in listing.events:
         details = (audit.WITHHELD if e.id in listing.withheld
                    else e.details if full else personal_data.mask_text(e.details))
-        writer.writerow([_cell(v) for v in (e.seq, e.at.isoformat(), e.actor_name, e.action,
+        writer.writerow([_cell(v) for v in (e.seq, local(e.at).isoformat(), e.actor_name, e.action,
                                             e.object_type, e.object_id, e.ip, e.outcome,
                                             details, e.hash)])
     return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv",
