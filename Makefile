@@ -13,7 +13,8 @@ WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 # priority; each runs one job at a time with its engine's threads capped (OCR_THREADS).
 OCR_WORKERS ?= 1
 
-.PHONY: run test lint venv system-deps setup bench bench-load clean compile-translations translations
+.PHONY: run test lint venv system-deps setup bench bench-load clean compile-translations translations \
+	postgres postgres-stop test-postgres
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +64,52 @@ run: setup
 
 test: venv system-deps compile-translations
 	$(PY) -m pytest -q
+
+# PostgreSQL (issue 21, docs/postgresql.md): a throw-away cluster under build/pg, reached only
+# by its unix socket there (no TCP: another checkout's cluster cannot collide with it).
+# Debian's postgresql is installed when missing. initdb and pg_ctl refuse to run as root, so
+# as root they run as the `postgres` user, which is given the folder; where that user cannot
+# reach the checkout (a home folder), the cluster lives in /tmp and build/pg links to it.
+# A running cluster is reused; a pid file left by a killed one is removed.
+PG_DIR := $(CURDIR)/build/pg
+PG_PORT ?= 55432
+PG_SERVER_URL := postgresql+psycopg://postgres@/postgres?host=$(PG_DIR)&port=$(PG_PORT)
+
+postgres:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+	  echo "installing system packages: postgresql"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql; }
+	@bin=$$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1); as=""; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  as="runuser -u postgres --"; mkdir -p $(CURDIR)/build; \
+	  if [ ! -e $(PG_DIR) ] && ! $$as test -x $(CURDIR)/build; then \
+	    ln -s "$$(mktemp -d /tmp/juanzong-pg.XXXXXX)" $(PG_DIR); fi; \
+	fi; \
+	mkdir -p $(PG_DIR); dir=$$(readlink -f $(PG_DIR)); \
+	[ -z "$$as" ] || chown postgres: "$$dir"; \
+	if [ ! -f "$$dir/data/PG_VERSION" ]; then \
+	  $$as $$bin/initdb -D "$$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null; fi; \
+	if ! $$bin/pg_isready -q -h "$$dir" -p $(PG_PORT); then \
+	  rm -f "$$dir/data/postmaster.pid" "$$dir/.s.PGSQL.$(PG_PORT).lock"; \
+	  $$as $$bin/pg_ctl -D "$$dir/data" -l "$$dir/server.log" -w -s start -o \
+	    "-p $(PG_PORT) -k $$dir -c listen_addresses= -c fsync=off -c synchronous_commit=off \
+	     -c full_page_writes=off -c max_connections=200"; \
+	fi
+
+postgres-stop:
+	@bin=$$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1); \
+	as=$$( [ "$$(id -u)" = 0 ] && echo "runuser -u postgres --" ); \
+	[ ! -f $(PG_DIR)/data/postmaster.pid ] || $$as $$bin/pg_ctl -D "$$(readlink -f $(PG_DIR))/data" -s -m fast stop
+
+# The whole suite on PostgreSQL (TEST_DATABASE_URL: tests/databases.py puts a migrated
+# template's rows back between tests). Stops the cluster afterwards only if it started it.
+test-postgres: venv system-deps compile-translations
+	@bin=$$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1); \
+	running=$$( [ -n "$$bin" ] && $$bin/pg_isready -q -h $(PG_DIR) -p $(PG_PORT) && echo yes ); \
+	$(MAKE) --no-print-directory postgres || exit 1; \
+	status=0; TEST_DATABASE_URL='$(PG_SERVER_URL)' $(PY) -m pytest -q || status=$$?; \
+	[ -n "$$running" ] || $(MAKE) --no-print-directory postgres-stop; exit $$status
 
 lint: venv
 	$(VENV)/bin/ruff check archive tests bench config.py

@@ -5,6 +5,7 @@ TestConfig is what the test suite uses; ProductionConfig adds the settings a
 deployment behind TLS needs.
 """
 
+import hashlib
 import os
 import secrets
 from pathlib import Path
@@ -118,10 +119,28 @@ class TestConfig(DefaultConfig):
         self.INSTANCE_DIR = root / "instance"
         self.STORAGE_DIR = root / "storage"
         self.INDEX_DIR = root / "index"
-        self.SQLALCHEMY_DATABASE_URI = f"sqlite:///{root / 'archive.db'}"
+        self.SQLALCHEMY_DATABASE_URI = self.database_url(root)
         self.RATELIMIT_STORAGE_URI = f"counters+sqlite:///{root / 'ratelimits.db'}"
         self.JOB_QUEUE_URL = f"sqlite:///{root / 'queue.db'}"
         self.SECRET_KEY = "test-only-key"
+
+
+    @staticmethod
+    def database_url(root: Path) -> str:
+        """A test instance's database: archive.db under `root`, or, when TEST_DATABASE_URL
+        names a PostgreSQL server (`make test-postgres`), a database there named after
+        `root`, so that every app and process built on one root shares it, as with the file.
+        Not DATABASE_URL: a shell pointed at a real archive must not run tests against it."""
+        named = Path(root) / "database.url"  # a database reused between tests (tests/databases.py)
+        if named.is_file():
+            return named.read_text().strip()
+        server = os.environ.get("TEST_DATABASE_URL")
+        if not server:
+            return f"sqlite:///{Path(root) / 'archive.db'}"
+        from sqlalchemy.engine import make_url
+
+        name = "jz_" + hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:20]
+        return make_url(server).set(database=name).render_as_string(hide_password=False)
 
 
 class ProductionConfig(DefaultConfig):

@@ -1,7 +1,6 @@
 """Shared fixtures: an app on a fresh copy of a migrated database, users of every role,
 helpers to log in, and a headless-Chromium page against a live server."""
 
-import shutil
 import threading
 
 import pytest
@@ -14,6 +13,7 @@ from archive.extensions import db
 from archive.models import Department, Project, User
 from archive.services import accounts, work
 from config import TestConfig
+from tests import databases
 
 EXTRA_USERS = [
     # username, display, role, department code, clearance key
@@ -32,6 +32,7 @@ def template_root(tmp_path_factory):
     from archive.models import Level
 
     root = tmp_path_factory.mktemp("template")
+    databases.create_empty(root)
     app = create_app(TestConfig(root))
     with app.app_context():
         init_db()
@@ -57,12 +58,13 @@ def template_root(tmp_path_factory):
         db.session.remove()
         db.engine.dispose()
     app.extensions["search"].close()
-    return root
+    yield root
+    databases.drop_made()
 
 
 @pytest.fixture
 def app(template_root, tmp_path):
-    shutil.copy(template_root / "archive.db", tmp_path / "archive.db")
+    databases.reusable(template_root, tmp_path)
     application = create_app(TestConfig(tmp_path))
     with application.app_context():
         yield application

@@ -1,10 +1,7 @@
 """The unit of work: whoever serves the user commits once; services never do.
 
-What is committed is read through a second connection to the database file, which sees
-only what a commit has made durable (the test's own session sees its flushed rows too)."""
-
-import sqlite3
-from contextlib import closing
+What is committed is read through a second connection to the database, which sees only
+what a commit has made durable (the test's own session sees its flushed rows too)."""
 
 import pytest
 from sqlalchemy import event
@@ -15,24 +12,18 @@ from archive.models import Customer, Document, UploadKey
 from archive.services import accounts, customers, filing, work
 from archive.services.errors import Forbidden
 from tests.conftest import NUMBER_FORMAT, archive_state
+from tests.databases import committed
 
 PDF = samples.make_pdf("认购书", ["客户王芳认购锦绣花园5栋1单元802：事务边界"])
 
 
-def _committed(app, sql: str, *params):
-    """A value read through a connection of its own: only committed rows are seen."""
-    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
-    with closing(sqlite3.connect(path, timeout=5)) as connection:
-        return connection.execute(sql, params).fetchone()[0]
-
-
 def _customers(app, name: str) -> int:
-    return _committed(app, "SELECT count(*) FROM customers WHERE name = ?", name)
+    return committed(app, "SELECT count(*) FROM customers WHERE name = :name", name=name)
 
 
 def _events(app, action: str, outcome: str = "ok") -> int:
-    return _committed(app, "SELECT count(*) FROM audit_events WHERE action = ? AND outcome = ?",
-                      action, outcome)
+    return committed(app, "SELECT count(*) FROM audit_events WHERE action = :action "
+                     "AND outcome = :outcome", action=action, outcome=outcome)
 
 
 @pytest.fixture
@@ -59,7 +50,7 @@ def test_a_unit_commits_everything_together(app, users, departments):
 
 def test_an_error_inside_a_unit_leaves_nothing(app, users, departments, make_customer):
     customer = make_customer("李娜")
-    before = _committed(app, "SELECT count(*) FROM audit_events")
+    before = committed(app, "SELECT count(*) FROM audit_events")
     with pytest.raises(RuntimeError), work.unit(db.session):
         customers.create_customer(db.session, users["officer"],
                                   {"name": "王芳", "department": departments["XS"].id})
@@ -68,8 +59,8 @@ def test_an_error_inside_a_unit_leaves_nothing(app, users, departments, make_cus
             "room": "802"}, number_format=NUMBER_FORMAT)
         raise RuntimeError("the connection dropped half-way")
     assert _customers(app, "王芳") == 0
-    assert _committed(app, "SELECT count(*) FROM dossiers") == 0
-    assert _committed(app, "SELECT count(*) FROM audit_events") == before
+    assert committed(app, "SELECT count(*) FROM dossiers") == 0
+    assert committed(app, "SELECT count(*) FROM audit_events") == before
     assert db.session.query(Customer).filter_by(name="王芳").count() == 0
 
 
@@ -160,7 +151,7 @@ def test_services_do_not_commit(app, users, departments, make_customer):
     db.session.rollback()
     assert db.session.query(Customer).filter_by(name="王芳").count() == 0
     assert archive_state(app) == before
-    assert _committed(app, "SELECT count(*) FROM api_tokens") == 0
+    assert committed(app, "SELECT count(*) FROM api_tokens") == 0
     assert _events(app, "customer.viewed") == 0
 
 
