@@ -101,11 +101,12 @@ def run_job(app: Flask, job_id: int, engine: ocr.Engine | None = None) -> str | 
         result = ocr.recognise(data, kind, engine or ocr.engine(app.config["OCR_THREADS"]),
                                on_page=progress, textless_only=textless_only)
     except _LostLease:
-        return None
+        # Cancelled (its file destroyed or withdrawn), or taken by another worker.
+        return "cancelled" if session.get(Job, job_id).state == "cancelled" else None
     except ocr.Unreadable as exc:
         with work.unit(session):
             jobs.give_up(session, job_id, me, str(exc), retry=False)
-        return "failed"
+        return session.get(Job, job_id).state
     except Exception as exc:  # noqa: BLE001 - any other cause may pass: try again later
         log.exception("OCR job %s failed", job_id)
         with work.unit(session):
@@ -118,13 +119,14 @@ def run_job(app: Flask, job_id: int, engine: ocr.Engine | None = None) -> str | 
     with work.unit(session):
         document = jobs.complete_ocr(session, job_id, me, result)
     if document is None:
-        return None
+        return "cancelled" if session.get(Job, job_id).state == "cancelled" else None
     indexing.index_after_commit(session, [document.id])
     return "done"
 
 
 class _LostLease(Exception):
-    """The job's lease ran out and another worker took it: stop, write nothing."""
+    """The job was cancelled, or its lease ran out and another worker took it: stop,
+    write nothing."""
 
 
 def sweep(app: Flask) -> list[int]:

@@ -298,7 +298,10 @@ SCHEMAS = {
             "ocr": {"type": ["object", "null"],
                     "description": "The file's OCR job (images and PDFs without a text layer).",
                     "properties": {
-                        "state": {"type": "string", "enum": ["queued", "running", "done", "failed"]},
+                        "state": {"type": "string",
+                                  "enum": ["queued", "running", "done", "failed", "cancelled"],
+                                  "description": "cancelled: the file was destroyed or "
+                                                 "withdrawn before its text was read."},
                         "error": _nullable("string"), "attempts": {"type": "integer"},
                         "pages_done": {"type": "integer"}, "pages": _nullable("integer"),
                         "finished_at": _nullable("string"),

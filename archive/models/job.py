@@ -23,6 +23,9 @@ class JobState(enum.StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    # The file's content went (destroyed, withdrawn) before the job finished: never run,
+    # or stopped at its next page, with nothing written.
+    CANCELLED = "cancelled"
 
     @property
     def label(self) -> str:
@@ -34,6 +37,7 @@ JOB_STATE_LABELS = {
     JobState.RUNNING: "识别中",
     JobState.DONE: "已完成",
     JobState.FAILED: "失败",
+    JobState.CANCELLED: "已取消",
 }
 
 # A job failing for a reason other than its file (the worker ran out of memory, the
@@ -86,4 +90,8 @@ class Job(db.Model):
 
     def fail(self, reason: str, at: datetime) -> None:
         self.state, self.lease_until, self.error = JobState.FAILED.value, None, reason[:500]
+        self.updated_at = self.finished_at = at
+
+    def cancel(self, reason: str, at: datetime) -> None:
+        self.state, self.lease_until, self.error = JobState.CANCELLED.value, None, reason[:500]
         self.updated_at = self.finished_at = at

@@ -45,6 +45,7 @@ from archive.services import (
     backup,
     holds,
     indexing,
+    jobs,
     loans,
     retention,
     validation,
@@ -429,6 +430,7 @@ def _tombstone(session, actor: User, batch: Destruction, item: DestructionItem,
     session.add(entry)
     for stored in document.files:
         stored.text = ""
+    jobs.cancel_for_files(session, [f.id for f in document.files], jobs.DESTROYED)
     document.status = Status.PURGING.value
     item.state, item.destroyed_at = ItemState.PURGING.value, moment
     session.flush()

@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 OCR = "ocr"
 IMAGE_KINDS = ("png", "jpeg", "tiff")
 NO_TEXT_FOUND = "文字识别（OCR）未识别到文字"
+DESTROYED = "文件已销毁，任务已取消"
+WITHDRAWN = "文件已撤销归档，任务已取消"
+# Document states whose files no job should read any more.
+GONE = {"purging": DESTROYED, "destroyed": DESTROYED, "withdrawn": WITHDRAWN}
 
 
 def needs_ocr(stored: StoredFile) -> bool:
@@ -90,9 +94,9 @@ def complete_ocr(session, job_id: int, worker: str, result: ocr.Result) -> Docum
     if job is None or job.state != JobState.RUNNING or job.worker != worker:
         return None
     stored = job.file
-    if stored.document.status in ("purging", "destroyed"):
-        # Destroyed while it was read: what OCR read is dropped with the rest (issue 17).
-        job.fail("文件已销毁，识别结果未保存", now())
+    if stored.document.status in GONE:
+        # Destroyed or withdrawn while it was read: what OCR read is dropped (issue 17).
+        job.cancel(GONE[stored.document.status], now())
         session.flush()
         return None
     if stored.text_status == "ok":
@@ -125,15 +129,34 @@ def _rounded(confidence: float | None) -> float | None:
 
 def give_up(session, job_id: int, worker: str, reason: str, *, retry: bool) -> None:
     """A job that raised: queued again while attempts are left and the cause may pass
-    (`retry`), else failed with the reason. The file keeps its bytes and its metadata."""
+    (`retry`), else failed with the reason. The file keeps its bytes and its metadata;
+    a job whose document was destroyed or withdrawn meanwhile is cancelled instead."""
     job = session.get(Job, job_id, with_for_update=True)
     if job is None or job.state != JobState.RUNNING or job.worker != worker:
         return
-    if retry and job.attempts < MAX_ATTEMPTS:
+    if job.file.document.status in GONE:  # its blob went with it: nothing to retry
+        job.cancel(GONE[job.file.document.status], now())
+    elif retry and job.attempts < MAX_ATTEMPTS:
         job.requeue(now(), reason[:500])
     else:
         job.fail(reason, now())
         job.file.text_error = reason[:500]
+
+
+def cancel_for_files(session, file_ids: list[int], reason: str) -> list[int]:
+    """Cancel the jobs of files whose content is going (destroyed, withdrawn), in the
+    caller's unit: a queued one is never run, a running one stops at its next page (its
+    lease renewal finds it cancelled) and writes nothing. Returns their ids."""
+    if not file_ids:
+        return []
+    found = session.execute(select(Job).where(
+        Job.file_id.in_(file_ids),
+        Job.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]))).scalars().all()
+    moment = now()
+    for job in found:
+        job.cancel(reason, moment)
+    session.flush()
+    return [job.id for job in found]
 
 
 def requeue_expired(session) -> list[int]:

@@ -7,7 +7,7 @@ import logging
 from archive import clock
 from archive.models import Document, Dossier, User
 from archive.models.enums import DocumentStatus
-from archive.services import access, audit, indexing, loans, validation, work
+from archive.services import access, audit, indexing, jobs, loans, validation, work
 from archive.services.customers import get_or_404
 from archive.services.errors import Conflict
 
@@ -28,6 +28,8 @@ def withdraw_document(session, actor: User, document_id, data: dict) -> Document
     loans.not_out(session, [document.id],
                   message="原件借出中（借阅编号 {number}），归还后才能撤销归档")
     document.status = DocumentStatus.WITHDRAWN.value
+    # Out of search and lists: reading its scans is work for no one.
+    jobs.cancel_for_files(session, [f.id for f in document.files], jobs.WITHDRAWN)
     dossier, group, seq = document.dossier, document.group.code, document.seq
     note = (f"{clock.today().isoformat()} {group} 组第 {seq} 号文件撤销归档：{reason}"
             f"（{actor.display_name}）")
