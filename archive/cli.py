@@ -191,6 +191,18 @@ def init_app(app: Flask) -> None:
             click.echo(problem, err=True)
         sys.exit(1 if problems else 0)
 
+    @app.cli.command("sweep-orphans")
+    @click.option("--grace-minutes", type=click.IntRange(min=0), default=60, show_default=True,
+                  help="spare blobs stored or reused more recently than this")
+    def sweep_orphans_command(grace_minutes):
+        """Remove stored blobs no row names (left by refused or rolled-back uploads)."""
+        from archive.services import orphans
+
+        removed = orphans.sweep(db.session, current_app.extensions["blob_store"],
+                                grace_seconds=grace_minutes * 60)
+        db.session.commit()  # end the read
+        click.echo(f"清除了 {len(removed)} 个无引用的存储文件")
+
     @app.cli.command("backup")
     @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
     def backup_command(dest):

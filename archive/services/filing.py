@@ -48,6 +48,7 @@ from archive.services import (
 )
 from archive.services.customers import get_or_404
 from archive.services.errors import Conflict, Forbidden, Invalid
+from archive.services.orphans import discards_now
 from archive.services.storage import LocalBlobStore
 
 
@@ -312,6 +313,8 @@ def _replayed(session, actor: User, first: Document, key: str) -> Document:
 
 
 def _discard_unreferenced(session, store: LocalBlobStore, digests: list[str]) -> None:
+    if not discards_now(session):
+        return  # another upload may be reusing them unseen: left to the orphan sweep
     # A loan's scan may hold the same bytes (external_loans files into the same store).
     for digest in digests:
         still_used = any(session.execute(

@@ -61,7 +61,7 @@ class LocalBlobStore:
         """
         digest = sha256_of(data)
         target = self.path_for(digest)
-        if target.exists() and self._matches(target, digest):
+        if target.exists() and self._matches(target, digest) and self._touch(target):
             return digest, False
         try:
             self._write(target, data)
@@ -73,6 +73,16 @@ class LocalBlobStore:
                               "请联系系统管理员清理或扩充存储空间后再上传") from exc
         self.full_at = None
         return digest, True
+
+    @staticmethod
+    def _touch(target: Path) -> bool:
+        """Mark a blob as just reused, so the orphan sweep spares it while the upload that
+        reuses it has not committed yet; False if the sweep took it meanwhile."""
+        try:
+            os.utime(target)
+        except FileNotFoundError:
+            return False
+        return True
 
     @staticmethod
     def _write(target: Path, data: bytes) -> None:
@@ -132,6 +142,41 @@ class LocalBlobStore:
                 problems.append(BlobProblem(digest, "corrupt"))
         return problems
 
+    def sweep(self, referenced: set[str], *, older_than: float) -> list[str]:
+        """Remove every blob not in `referenced` stored or reused before the Unix time
+        `older_than`, and temporary files a crashed write left; return the digests removed.
+
+        An upload that reuses a blob touches it (put) before the row naming it commits, and
+        `referenced` is read before the walk, so a blob an upload in flight stores or reuses
+        is newer than `older_than` (choose it earlier than any transaction's start). Each
+        candidate is first moved aside and its time read again there: a reuse that touched
+        it just before the move puts it back; one just after finds it gone and writes it
+        anew."""
+        removed = []
+        for path in sorted(self.root.glob("??/??/*")):
+            name = path.name
+            if name.startswith(".tmp-"):
+                if _mtime(path) < older_than:
+                    path.unlink(missing_ok=True)
+                continue
+            if len(name) != 64 or name in referenced or _mtime(path) >= older_than:
+                continue
+            aside = path.with_name(f".sweep-{name}")
+            try:
+                os.rename(path, aside)
+            except FileNotFoundError:
+                continue
+            if _mtime(aside) >= older_than:
+                try:
+                    os.link(aside, path)  # fails only if an upload wrote it again meanwhile
+                except FileExistsError:
+                    pass
+                aside.unlink()
+                continue
+            aside.unlink()
+            removed.append(name)
+        return removed
+
     @staticmethod
     def _matches(path: Path, digest: str) -> bool:
         h = hashlib.sha256()
@@ -139,3 +184,10 @@ class LocalBlobStore:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
         return h.hexdigest() == digest
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return float("inf")  # gone already: nothing to remove
