@@ -181,7 +181,18 @@ def init_app(app: Flask) -> None:
         """OCR what is waiting, here and now, with a progress bar (after a crash, or for
         files filed before this release)."""
         session = db.session
+        counts = {}
+        unchecked = jobs.unchecked_pdfs(session)
+        session.commit()
+        # PDFs with text filed before their scanned pages were counted: read once each.
+        with click.progressbar(unchecked, label="检查早先归档的 PDF 中的扫描页", file=sys.stderr) as bar:
+            for file_id, sha256 in bar:
+                try:
+                    counts[file_id] = ocr.textless_pages(app.extensions["blob_store"].get(sha256))
+                except Exception:  # noqa: BLE001 - a blob away is counted on a later run
+                    log.exception("could not count the pages without text of file %s", file_id)
         with work.unit(session):
+            jobs.record_textless(session, counts)
             added = jobs.queue_missing(session)
         sweep(app)
         waiting = jobs.waiting(session)

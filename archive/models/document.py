@@ -105,6 +105,9 @@ class StoredFile(db.Model):
     text: Mapped[str] = mapped_column(Text, default="")
     text_status: Mapped[str] = mapped_column(String(10))
     text_error: Mapped[str | None] = mapped_column(String(500))
+    # A PDF's pages without text among pages with text (scans, read by OCR), counted at
+    # filing; None when not known (filed before, or not a PDF): `ocr --pending` counts.
+    textless_pages: Mapped[int | None]
     # 'ocr' when the text was read from the page images by the OCR job (services/jobs.py),
     # with the engine's mean confidence; '' for text the file itself holds.
     text_source: Mapped[str] = mapped_column(String(10), default="")

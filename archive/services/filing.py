@@ -223,6 +223,7 @@ def _write(session, intake: Intake, store: LocalBlobStore, created: list[str]) -
             sha256=digest, size=len(blob), mime=ftype.mime, kind=ftype.kind,
             original_name=name, pages=result.pages, text=result.text,
             text_status=result.status, text_error=result.error,
+            textless_pages=result.textless_pages,
         ))
     group = dossier_group(session, dossier, fields["group"])
     pages = fields["pages"]

@@ -174,12 +174,32 @@ def requeue_expired(session) -> list[int]:
     return sorted(job.id for job in expired if job.state == JobState.QUEUED)
 
 
+def unchecked_pdfs(session) -> list[tuple[int, str]]:
+    """(id, sha256) of the PDFs with text whose pages without text were never counted
+    (filed before scanned pages among text pages were looked for), and with no job."""
+    has_job = select(Job.id).where(Job.file_id == StoredFile.id).exists()
+    return [tuple(row) for row in session.execute(
+        select(StoredFile.id, StoredFile.sha256).where(
+            StoredFile.kind == "pdf", StoredFile.text_status == "ok",
+            StoredFile.textless_pages.is_(None), ~has_job).order_by(StoredFile.id))]
+
+
+def record_textless(session, counts: dict[int, int]) -> None:
+    """Record how many pages without text each of these PDFs has (file id -> pages)."""
+    for file_id, pages in counts.items():
+        session.get(StoredFile, file_id).textless_pages = pages
+    session.flush()
+
+
 def queue_missing(session) -> list[int]:
-    """OCR jobs for files that need OCR and never had a job (filed before OCR existed)."""
+    """OCR jobs for files that need OCR and never had a job (filed before OCR existed),
+    and for PDFs with text found to have pages without (`record_textless`)."""
     has_job = select(Job.id).where(Job.file_id == StoredFile.id).exists()
     files = session.execute(select(StoredFile).where(
         (StoredFile.kind.in_(IMAGE_KINDS) & (StoredFile.text_status == "skipped"))
-        | ((StoredFile.kind == "pdf") & (StoredFile.text_status == "empty")),
+        | ((StoredFile.kind == "pdf") & (StoredFile.text_status == "empty"))
+        | ((StoredFile.kind == "pdf") & (StoredFile.text_status == "ok")
+           & (StoredFile.textless_pages > 0)),
         ~has_job)).scalars().all()
     jobs = [Job(kind=OCR, file_id=f.id) for f in files]
     session.add_all(jobs)

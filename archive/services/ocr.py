@@ -186,6 +186,15 @@ def recognise(data: bytes, kind: str, engine: Engine,
     return Result("\n".join(texts), total, confidence)
 
 
+def textless_pages(data: bytes) -> int:
+    """How many pages of a PDF hold no character PDFium can find (scans among text
+    pages); 0 for a PDF it cannot open (nothing OCR could render either)."""
+    try:
+        return len(_pdf_page_numbers(data, True))
+    except Unreadable:
+        return 0
+
+
 def page_count(data: bytes, kind: str) -> int:
     if kind == "pdf":
         return len(_pdf_page_numbers(data, False))

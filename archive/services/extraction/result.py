@@ -25,7 +25,8 @@ class Extraction:
     status: str  # 'ok' (text found), 'empty' (no text layer), 'failed', 'skipped'
     error: str | None  # the reason, in Chinese, when not everything could be read
     # Pages of a PDF with text elsewhere that have none (scanned pages): OCR reads them.
-    textless_pages: int = 0
+    # None when not counted (not a PDF read whole by pypdf with text).
+    textless_pages: int | None = None
 
 
 def finish(text: str, pages: int | None, empty_reason: str, warning: str | None = None) -> Extraction:
