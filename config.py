@@ -91,6 +91,10 @@ class DefaultConfig:
     # long a worker may go silent before its job is presumed lost and queued again.
     OCR_THREADS = int(os.environ.get("OCR_THREADS", "1"))
     OCR_LEASE_SECONDS = int(os.environ.get("OCR_LEASE_SECONDS", "300"))
+    # DOCX access copies (services/conversion.py): the LibreOffice binary (default: soffice
+    # on the PATH) and how long one conversion may run before it is killed (under the lease).
+    SOFFICE_BINARY = os.environ.get("SOFFICE_BINARY", "")
+    CONVERSION_TIMEOUT_SECONDS = int(os.environ.get("CONVERSION_TIMEOUT_SECONDS", "120"))
     TESTING = False
 
     def __init__(self):

@@ -148,6 +148,35 @@ def init_app(app: Flask) -> None:
         count = indexing.rebuild(db.session, progress=True)
         click.echo(f"索引已重建：{count} 份文件（后端：{current_app.config['SEARCH_BACKEND']}）")
 
+    @app.cli.command("convert")
+    @click.option("--pending", is_flag=True, required=True,
+                  help="make every PDF access copy waiting, and those of DOCX filed before")
+    @click.option("--retry-failed", is_flag=True, help="try the failed conversions again")
+    def convert_command(pending, retry_failed):
+        """Make DOCX access copies (PDF, by LibreOffice) here and now: the conversions
+        waiting, and the DOCX files filed before access copies existed."""
+        from archive import worker
+        from archive.models import Job
+        from archive.services import conversion, jobs
+
+        app = current_app._get_current_object()
+        session = db.session
+        with work.unit(session):
+            added = conversion.queue_pending(session, retry_failed=retry_failed)
+        worker.sweep(app)  # conversions a dead worker held
+        waiting = session.execute(select(Job.id).where(
+            Job.kind == jobs.DOCX_PDF, Job.state == "queued").order_by(Job.id)).scalars().all()
+        session.commit()  # end the read
+        click.echo(f"待转换 {len(waiting)} 个 Word 文件（其中 {len(added)} 个为早先归档或重试的文件）")
+        states: dict[str | None, int] = {}
+        with click.progressbar(waiting, label="生成 PDF 副本", file=sys.stderr) as bar:
+            for job_id in bar:
+                state = worker.run_job(app, job_id)
+                states[state] = states.get(state, 0) + 1
+        click.echo(f"完成 {states.get('done', 0)} 个，失败 {states.get('failed', 0)} 个，"
+                   f"待重试 {states.get('queued', 0)} 个，由其他进程处理 {states.get(None, 0)} 个")
+        sys.exit(1 if states.get("failed") or states.get("queued") else 0)
+
     @app.cli.command("verify-storage")
     def verify_storage_command():
         """Check that every stored file's blob exists and matches its SHA-256."""
@@ -160,11 +189,16 @@ def init_app(app: Flask) -> None:
             select(StoredFile.sha256).join(Document, Document.id == StoredFile.document_id)
             .where(Document.status.in_(PURGED))).scalars()) - digests
         digests |= set(db.session.execute(select(LoanFile.sha256)).scalars())
+        # DOCX access copies (services/conversion.py) are kept like the files they copy.
+        digests |= set(db.session.execute(
+            select(StoredFile.access_copy_sha256).join(Document, Document.id == StoredFile.document_id)
+            .where(Document.status.not_in(PURGED), StoredFile.access_copy_sha256.is_not(None))
+        ).scalars())
         problems = current_app.extensions["blob_store"].verify(digests)
         for p in problems:
             names = db.session.execute(
                 select(StoredFile.document_id, StoredFile.original_name)
-                .where(StoredFile.sha256 == p.sha256)
+                .where((StoredFile.sha256 == p.sha256) | (StoredFile.access_copy_sha256 == p.sha256))
             ).all()
             scans = db.session.execute(
                 select(Loan.number, LoanFile.original_name).join(Loan, Loan.id == LoanFile.loan_id)

@@ -21,7 +21,7 @@ from flask import Flask
 
 from archive.extensions import db
 from archive.models import Job
-from archive.services import indexing, jobs, ocr, work
+from archive.services import conversion, indexing, jobs, ocr, work
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,10 @@ def run_job(app: Flask, job_id: int, engine: ocr.Engine | None = None) -> str | 
         sha256, kind = stored.sha256, stored.kind
         # A PDF with text: only its pages without text are read.
         textless_only = stored.kind == "pdf" and stored.text_status == "ok"
+        convert = job.kind == jobs.DOCX_PDF
+    if convert:  # a DOCX's access copy: LibreOffice, not OCR
+        return conversion.run_claimed(session, app.extensions["blob_store"], job_id, me, sha256,
+                                      conversion.Settings.from_config(app.config))
 
     def progress(done: int, total: int) -> None:
         with work.unit(session):

@@ -306,6 +306,19 @@ SCHEMAS = {
                         "pages_done": {"type": "integer"}, "pages": _nullable("integer"),
                         "finished_at": _nullable("string"),
                     }},
+            "access_copy": {
+                "type": ["object", "null"],
+                "description": "A DOCX's PDF access copy, made by LibreOffice after filing "
+                               "(the DOCX is never changed): `queued`, `ok` (its own "
+                               "SHA-256) or `failed` with the reason in Chinese; null for "
+                               "other files. It is what a preview shows and, at 秘密 and "
+                               "above, what `content` delivers stamped (the GM receives the "
+                               "DOCX).",
+                "properties": {
+                    "state": {"type": "string", "enum": ["queued", "ok", "failed"]},
+                    "sha256": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"},
+                    "error": _nullable("string"),
+                }},
         },
     },
     "Document": {

@@ -63,13 +63,23 @@ def stored_file(f: StoredFile) -> dict:
     return {"id": f.id, "name": f.original_name, "sha256": f.sha256, "size": f.size,
             "mime": f.mime, "kind": f.kind, "pages": f.pages, "text_status": f.text_status,
             "text_error": f.text_error, "text_source": f.text_source or None,
-            "ocr_confidence": f.ocr_confidence, "ocr": ocr_job(f)}
+            "ocr_confidence": f.ocr_confidence, "ocr": ocr_job(f),
+            "access_copy": access_copy(f)}
+
+
+def access_copy(f: StoredFile) -> dict | None:
+    """A DOCX's PDF access copy (services/conversion.py): queued, ok (with its SHA-256)
+    or failed with the reason; None for other files and DOCX filed before access copies."""
+    if f.access_copy_status is None:
+        return None
+    return {"state": f.access_copy_status, "sha256": f.access_copy_sha256,
+            "error": f.access_copy_error}
 
 
 def ocr_job(f: StoredFile) -> dict | None:
     """The file's newest OCR job: queued, running (pages done of all), done or failed
     with the reason; None for a file that never needed OCR."""
-    job = f.jobs[-1] if f.jobs else None
+    job = next((j for j in reversed(f.jobs) if j.kind == "ocr"), None)
     if job is None:
         return None
     return {"state": job.state, "error": job.error, "attempts": job.attempts,

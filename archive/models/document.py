@@ -112,6 +112,13 @@ class StoredFile(db.Model):
     # with the engine's mean confidence; '' for text the file itself holds.
     text_source: Mapped[str] = mapped_column(String(10), default="")
     ocr_confidence: Mapped[float | None]
+    # A DOCX's access copy (services/conversion.py): a PDF LibreOffice made from it, a blob
+    # of its own that counts as referenced like `sha256` (kept, verified, purged with the
+    # document); its state queued / ok / failed (None: not a DOCX, or filed before access
+    # copies existed) and, when failed, the reason in Chinese. The DOCX is never changed.
+    access_copy_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    access_copy_status: Mapped[str | None] = mapped_column(String(10))
+    access_copy_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=now)
 
     document: Mapped[Document] = relationship(back_populates="files")

@@ -452,7 +452,17 @@ def _purge(session, store, document_id: int) -> None:
                         .values(status=Status.DESTROYED.value))
         digests = set(session.execute(
             select(StoredFile.sha256).where(StoredFile.document_id == document_id)).scalars())
-        kept = set(session.execute(
+        # A DOCX's PDF access copy holds the same content: it goes with it (issue 18).
+        digests |= set(session.execute(
+            select(StoredFile.access_copy_sha256).where(
+                StoredFile.document_id == document_id,
+                StoredFile.access_copy_sha256.is_not(None))).scalars())
+        kept_copies = set(session.execute(
+            select(StoredFile.access_copy_sha256).join(Document, Document.id == StoredFile.document_id)
+            .where(StoredFile.access_copy_sha256.in_(digests),
+                   Document.status.not_in([Status.PURGING.value, Status.DESTROYED.value])))
+            .scalars())
+        kept = kept_copies | set(session.execute(
             select(StoredFile.sha256).join(Document, Document.id == StoredFile.document_id)
             .where(StoredFile.sha256.in_(digests),
                    Document.status.not_in([Status.PURGING.value, Status.DESTROYED.value])))

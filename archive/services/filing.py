@@ -35,6 +35,7 @@ from archive.models.enums import (
 from archive.services import (
     access,
     audit,
+    conversion,
     duplicates,
     extraction,
     filetypes,
@@ -248,6 +249,8 @@ def _write(session, intake: Intake, store: LocalBlobStore, created: list[str]) -
     # so are the scanned pages of a PDF with text on its other pages.
     jobs.queue_ocr(session, stored, partly_scanned=[
         f for f, (*_, result) in zip(stored, intake.files, strict=True) if result.textless_pages])
+    # A DOCX's PDF access copy is made by LibreOffice on the same queue, never here.
+    conversion.queue(session, stored)
     if intake.key is not None:
         session.add(UploadKey(user_id=actor.id, key=intake.key[0], fingerprint=intake.key[1],
                               document_id=document.id))
@@ -366,11 +369,12 @@ def _pick_file(document: Document, file_id) -> StoredFile:
 
 
 def _fetch(session, actor: User, document: Document, stored: StoredFile,
-           store: LocalBlobStore, purpose: str) -> bytes:
-    """The verified bytes; a failure to read is audited (in a transaction of its own,
-    which outlives the request's) before it propagates."""
+           store: LocalBlobStore, purpose: str, digest: str | None = None) -> bytes:
+    """The verified bytes (of the blob `digest`, the file's own by default); a failure to
+    read is audited (in a transaction of its own, which outlives the request's) before it
+    propagates."""
     try:
-        return store.get(stored.sha256)
+        return store.get(digest or stored.sha256)
     except Exception as exc:
         work.record_refusal(session, actor, f"document.{purpose}", document, outcome="error",
                             file=stored.id, error=str(exc))
@@ -398,16 +402,46 @@ def _deny(session, actor: User, document: Document, purpose: str, stored: Stored
 def delivery_form(actor: User, document: Document, stored: StoredFile,
                   purpose: str = "download") -> str | None:
     """How a file the actor may read leaves the archive: "stored" (as it is), "stamped"
-    (a stamped PDF copy), or None (it may not leave this way). At 秘密 and above scans
-    and photos go out as a stamped PDF of the image; DOCX, text and recordings cannot
-    carry a stamp, so only the GM receives them, as stored, and never as a preview."""
+    (a stamped PDF copy), "access_copy" (a DOCX's PDF access copy as LibreOffice made it),
+    or None (it may not leave this way, or not yet).
+
+    A DOCX is previewed through its access copy, once the worker has made it. At 秘密 and
+    above scans and photos go out as a stamped PDF of the image, a DOCX as a stamped PDF
+    of its access copy (the GM downloads the original); text and recordings cannot carry
+    a stamp, so only the GM receives them, as stored, and never as a preview."""
     from archive.services import stamping
 
+    converted = stored.kind == "docx" and stored.access_copy_status == conversion.OK
     if document.access_level < Level.SECRET:
+        if purpose == "preview" and stored.kind == "docx":
+            return "access_copy" if converted else None
         return "stored"
     if stored.kind in ("pdf", *stamping.IMAGE_KINDS):
         return "stamped"
-    return "stored" if purpose == "download" and access.is_gm(actor) else None
+    gm_original = purpose == "download" and access.is_gm(actor)
+    if converted and not gm_original:
+        return "stamped"
+    return "stored" if gm_original else None
+
+
+def _not_delivered(document: Document, stored: StoredFile):
+    """Why a file does not leave in this form: a DOCX whose access copy is not made yet
+    (409, try again) or could not be made, or a file that cannot carry a stamp."""
+    secret = document.access_level >= Level.SECRET
+    if stored.kind == "docx" and stored.access_copy_status == conversion.QUEUED:
+        return Conflict("此 Word 文件的 PDF 副本正在生成（后台转换，通常不到一分钟），"
+                        + ("生成后提供加盖水印的 PDF；" if secret else "生成后即可预览；")
+                        + "请稍后再试", code="access_copy_pending")
+    if stored.kind == "docx" and stored.access_copy_status == conversion.FAILED:
+        reason = f"此 Word 文件未能转换为 PDF（{stored.access_copy_error}）"
+        if not secret:
+            return Conflict(f"{reason}，无法预览；请下载原件查阅", code="access_copy_failed")
+        return Forbidden(f"{reason}，无法加盖水印，不能提供；请到档案室查阅原件或联系档案员")
+    if stored.kind == "docx" and not secret:
+        return Conflict("此 Word 文件归档于 PDF 副本功能之前，尚无预览；请下载原件查阅，"
+                        "或由管理员运行 flask convert --pending", code="access_copy_missing")
+    return Forbidden("秘密及以上的文件只以加盖水印的 PDF 提供，此文件无法加盖水印；"
+                     "请到档案室查阅原件或联系档案员")
 
 
 def read_for_delivery(session, actor: User, document_id, file_id=None, *,
@@ -415,9 +449,11 @@ def read_for_delivery(session, actor: User, document_id, file_id=None, *,
     """The one way bytes reach a user (web download and preview, API content).
 
     Below 秘密 the verified bytes go out as stored. At 秘密 and above a PDF (or a scan,
-    as a PDF of the image) is sent as a copy stamped on every page with the level, the
-    viewer and the time (002:29-47). A file that cannot be stamped (DOCX, text, audio,
-    video, a damaged or locked PDF) does not leave at those levels, except to the GM,
+    as a PDF of the image, a DOCX as its PDF access copy) is sent as a copy stamped on
+    every page with the level, the viewer and the time (002:29-47). A DOCX is previewed
+    through its access copy at every level. A file that cannot be stamped (text, audio,
+    video, a damaged or locked PDF, a DOCX whose access copy is not made) does not leave
+    at those levels, except to the GM,
     who sees everything (002:43); the audit event says it went out unstamped. 绝密: nothing is downloaded without the GM's approval
     for that person and document (002:45); the preview is the stamped PDF only.
     Every outcome, refusals included, is audited.
@@ -431,19 +467,23 @@ def read_for_delivery(session, actor: User, document_id, file_id=None, *,
     if purpose == "download" and not access.can(actor, "document.copy", document):
         _deny(session, actor, document, purpose, stored, Forbidden(
             "绝密文件未经总经理批准，不得下载、打印或复制"))
-    secret = level >= Level.SECRET
-    stampable = stored.kind in ("pdf", *stamping.IMAGE_KINDS)
-    if delivery_form(actor, document, stored, purpose) is None:
-        _deny(session, actor, document, purpose, stored, Forbidden(
-            "秘密及以上的文件只以加盖水印的 PDF 提供，此文件无法加盖水印；"
-            "请到档案室查阅原件或联系档案员"))
-    data = _fetch(session, actor, document, stored, store, purpose)
-    stamped = False
+    form = delivery_form(actor, document, stored, purpose)
+    if form is None:
+        _deny(session, actor, document, purpose, stored, _not_delivered(document, stored))
     mime, filename = stored.mime, stored.original_name
     details = {}
-    if secret and stampable:
+    if stored.kind == "docx" and form in ("stamped", "access_copy"):
+        # The PDF LibreOffice made of it, verified against its own hash; the DOCX unread.
+        data = _fetch(session, actor, document, stored, store, purpose,
+                      digest=stored.access_copy_sha256)
+        mime, filename = "application/pdf", f"{filename}.pdf"
+        details.update(copy_of="access_copy", access_copy_sha256=stored.access_copy_sha256)
+    else:
+        data = _fetch(session, actor, document, stored, store, purpose)
+    stamped = False
+    if form == "stamped":
         try:
-            if stored.kind != "pdf":
+            if stored.kind in stamping.IMAGE_KINDS:
                 data = stamping.image_to_pdf(data)
                 mime, filename = "application/pdf", f"{filename}.pdf"
             data = stamping.stamp_pdf(data, stamping.Stamp(

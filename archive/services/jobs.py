@@ -22,6 +22,8 @@ from archive.services.extraction.result import finish
 log = logging.getLogger(__name__)
 
 OCR = "ocr"
+# A DOCX's PDF access copy, made by LibreOffice (services/conversion.py).
+DOCX_PDF = "docx_pdf"
 IMAGE_KINDS = ("png", "jpeg", "tiff")
 NO_TEXT_FOUND = "文字识别（OCR）未识别到文字"
 DESTROYED = "文件已销毁，任务已取消"
@@ -166,7 +168,10 @@ def requeue_expired(session) -> list[int]:
     expired = session.execute(select(Job).where(
         Job.state == JobState.RUNNING.value, Job.lease_until < moment)).scalars().all()
     for job in expired:
-        if job.attempts >= MAX_ATTEMPTS:
+        if job.attempts >= MAX_ATTEMPTS and job.kind == DOCX_PDF:
+            job.fail("PDF 转换多次中断，未完成", moment)
+            job.file.access_copy_status, job.file.access_copy_error = "failed", job.error
+        elif job.attempts >= MAX_ATTEMPTS:
             job.fail("文字识别多次中断，未完成", moment)
         else:
             job.requeue(moment, "上次识别中断（进程退出），已重新排队")

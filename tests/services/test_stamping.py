@@ -14,7 +14,7 @@ from sqlalchemy import select
 from archive import clock, samples
 from archive.models import AuditEvent, CopyApproval, Level
 from archive.services import filetypes, filing, grants, stamping, work
-from archive.services.errors import Forbidden, Invalid, NotFound
+from archive.services.errors import Conflict, Forbidden, Invalid, NotFound
 from tests import sample_images, sample_pdfs
 from tests.conftest import archive_state
 
@@ -76,17 +76,19 @@ def test_internal_download_is_the_stored_bytes(app, session, users, dossier, fil
     assert not delivery.stamped and delivery.data == pdf
 
 
-def test_secret_docx_leaves_only_to_the_gm_as_it_cannot_be_stamped(app, session, users,
-                                                                    dossier, file_doc):
+def test_secret_docx_leaves_only_to_the_gm_until_its_access_copy_is_made(app, session, users,
+                                                                          dossier, file_doc):
+    # The stamped copy of a DOCX is made from its PDF access copy (tests/test_docx_access_copies.py);
+    # until the worker has made it, a cleared reader is told so.
     docx = samples.make_docx("情况说明", ["秘密资料"])
     document = file_doc(dossier, "情况说明", files=[("情况说明.docx", docx)],
                         classification="秘密")
     store = app.extensions["blob_store"]
     for purpose in ("preview", "download"):
-        with pytest.raises(Forbidden) as err:
+        with pytest.raises(Conflict) as err:
             filing.read_for_delivery(session, users["head"], document.id, store=store,
                                      purpose=purpose)
-        assert "水印" in err.value.message
+        assert "PDF 副本正在生成" in err.value.message and err.value.code == "access_copy_pending"
     delivery = filing.read_for_delivery(session, users["gm"], document.id, store=store)
     assert delivery.data == docx and not delivery.stamped
     outcomes = session.execute(select(AuditEvent.actor_name, AuditEvent.action,
