@@ -14,13 +14,15 @@ BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_DIR", BASE_DIR / "instance"))
 
 
-def _secret_key(instance_dir: Path) -> str:
-    """SECRET_KEY from the environment, or one generated once and kept in instance/."""
-    from_env = os.environ.get("SECRET_KEY")
+def _secret_key(instance_dir: Path, variable: str = "SECRET_KEY",
+                file_name: str = "secret_key") -> str:
+    """A key from the environment, or one generated once and kept in instance/ (SECRET_KEY;
+    AUDIT_KEY, which signs the audit chain's checkpoints and is never in the database)."""
+    from_env = os.environ.get(variable)
     if from_env:
         return from_env
     instance_dir.mkdir(parents=True, exist_ok=True)
-    key_file = instance_dir / "secret_key"
+    key_file = instance_dir / file_name
     if not key_file.exists():
         # O_EXCL: two workers starting together must agree on one key.
         try:
@@ -95,10 +97,14 @@ class DefaultConfig:
     # on the PATH) and how long one conversion may run before it is killed (under the lease).
     SOFFICE_BINARY = os.environ.get("SOFFICE_BINARY", "")
     CONVERSION_TIMEOUT_SECONDS = int(os.environ.get("CONVERSION_TIMEOUT_SECONDS", "120"))
+    # The audit chain's head is signed with AUDIT_KEY every this many events, besides at
+    # every verify-audit (docs/audit.md).
+    AUDIT_CHECKPOINT_EVERY = int(os.environ.get("AUDIT_CHECKPOINT_EVERY", "1000"))
     TESTING = False
 
     def __init__(self):
         self.SECRET_KEY = _secret_key(Path(self.INSTANCE_DIR))
+        self.AUDIT_KEY = _secret_key(Path(self.INSTANCE_DIR), "AUDIT_KEY", "audit_key")
 
     @property
     def MAX_CONTENT_LENGTH(self) -> int:
@@ -127,6 +133,8 @@ class TestConfig(DefaultConfig):
         self.RATELIMIT_STORAGE_URI = f"counters+sqlite:///{root / 'ratelimits.db'}"
         self.JOB_QUEUE_URL = f"sqlite:///{root / 'queue.db'}"
         self.SECRET_KEY = "test-only-key"
+        # A real key file per instance: a test restores an archive with it or without it.
+        self.AUDIT_KEY = _secret_key(self.INSTANCE_DIR, "AUDIT_KEY", "audit_key")
 
 
     @staticmethod

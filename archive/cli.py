@@ -48,6 +48,22 @@ def _fail(message: str, code: int = 1):
     sys.exit(code)
 
 
+def _audit_key_note(key: str) -> str:
+    """Whether this instance holds the audit key the restored archive's checkpoints need
+    (the key travels apart from the backup: docs/audit.md)."""
+    from archive.models import AuditCheckpoint
+    from archive.services import audit_anchor
+
+    needed = db.session.execute(select(AuditCheckpoint.key_id)
+                                .order_by(AuditCheckpoint.id.desc()).limit(1)).scalar()
+    own = audit_anchor.key_id(key) if key else ""
+    if not needed or needed == own:
+        return f"审计密钥：{own}，与备份的审计检查点相符"
+    return (f"注意：备份的审计检查点需要审计密钥 {needed}，本实例的是 {own or '（未设置）'}；"
+            "请把与备份分开保管的 audit_key 放回实例目录（或设置 AUDIT_KEY），否则 "
+            "verify-audit 报告缺少密钥")
+
+
 def _user_named(name: str) -> User:
     user = db.session.execute(select(User).where(User.username == name)).scalar_one_or_none()
     if user is None:
@@ -323,18 +339,35 @@ def init_app(app: Flask) -> None:
         for problem in problems:
             click.echo(problem, err=True)
         click.echo(f"恢复完成：{report.copied} 个存储文件，按销毁日志重放 {reapplied} 件销毁")
+        click.echo(_audit_key_note(app.config["AUDIT_KEY"]))
         sys.exit(1 if problems else 0)
 
     @app.cli.command("verify-audit")
-    def verify_audit_command():
-        """Walk the audit hash chain; exit non-zero naming the first broken event."""
-        report = audit.verify(db.session)
+    @click.option("--full", is_flag=True, help="walk the whole chain from its first event "
+                  "(default: from the last signed checkpoint)")
+    def verify_audit_command(full):
+        """Check the audit chain against its checkpoints signed with the audit key, walk
+        it, and sign the verified head; exit 1 naming what is broken, 2 when the key
+        that signed the checkpoints is missing (docs/audit.md)."""
+        from archive.services import audit_anchor
+
+        key, path = audit_anchor.settings()
+        with work.unit(db.session):
+            report = audit_anchor.verify(db.session, key, path, full=full)
+        chain = report.chain
+        since = (f"自检查点 #{report.start[0]} 起" if report.start else "自第一条起")
         if report.ok:
-            click.echo(f"审计链完整：{report.checked} 条事件")
+            signed = f"，已签名检查点 #{report.signed.seq}" if report.signed else ""
+            click.echo(f"审计链完整：{since}校验 {chain.checked} 条事件，"
+                       f"{report.valid} 个签名检查点相符（密钥 {report.key_id}）{signed}")
             return
-        click.echo(f"审计链被破坏：{report.problem}（seq {report.first_bad_seq}，"
-                   f"id {report.first_bad_id}）；此前 {report.checked} 条完好", err=True)
-        sys.exit(1)
+        click.echo(f"审计链未通过校验：{report.message}", err=True)
+        for problem in report.problems[1:]:
+            click.echo(problem, err=True)
+        if not chain.ok:
+            click.echo(f"第一个有问题的事件：seq {chain.first_bad_seq}，id {chain.first_bad_id}；"
+                       f"{since}此前 {chain.checked} 条完好", err=True)
+        sys.exit(2 if report.missing_keys and not report.problems and chain.ok else 1)
 
     @app.cli.command("loans-overdue")
     def loans_overdue_command():

@@ -24,7 +24,7 @@ from archive.models.approval import (
     RequestStatus,
     RouteStep,
 )
-from archive.models.audit import AuditEvent, AuditHead
+from archive.models.audit import AuditCheckpoint, AuditEvent, AuditHead
 from archive.models.calendar import CalendarDay, DayKind
 from archive.models.customer import Customer, Dossier, DossierReference, Group, Unit
 from archive.models.document import Document, StoredFile, UploadKey
@@ -69,6 +69,7 @@ __all__ = [
     "ApprovalRoute",
     "ApprovalStep",
     "Approver",
+    "AuditCheckpoint",
     "AuditEvent",
     "AuditHead",
     "CalendarDay",

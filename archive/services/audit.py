@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from archive.clock import now
 from archive.models import AuditEvent, AuditHead
+from archive.services import audit_anchor
 from archive.services.errors import Invalid
 
 GENESIS = "0" * 64
@@ -104,6 +105,7 @@ def record(session, actor, action: str, obj=None, *, outcome: str = "ok", **deta
     head.seq = event.seq
     head.hash = event.hash
     session.add(event)
+    audit_anchor.every_n_events(session, event)
     return event
 
 
@@ -113,16 +115,25 @@ class ChainReport:
     first_bad_seq: int | None = None
     first_bad_id: int | None = None
     problem: str = ""
+    # The (seq, hash) the walk ended at: the head it found intact.
+    last: tuple[int, str] = (0, GENESIS)
 
     @property
     def ok(self) -> bool:
         return self.first_bad_seq is None and not self.problem
 
 
-def verify(session) -> ChainReport:
-    """Walk the chain in order; report the first event altered, deleted or inserted."""
-    prev_hash, expected_seq, checked = GENESIS, 1, 0
-    rows = session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars()
+def verify(session, after: tuple[int, str] = (0, GENESIS)) -> ChainReport:
+    """Walk the chain in order; report the first event altered, deleted or inserted. From
+    genesis, or from the event `after` names (seq, hash), whose own hash a signed
+    checkpoint vouches for (audit_anchor.verify checks that it is still there)."""
+    (start, prev_hash), checked = after, 0
+    expected_seq = start + 1
+    # Read afresh (populate_existing): the session may hold events and the head from
+    # before a change made to the database behind its back, which is what is checked.
+    fresh = {"populate_existing": True}
+    rows = session.execute(select(AuditEvent).where(AuditEvent.seq > start)
+                           .order_by(AuditEvent.seq).execution_options(**fresh)).scalars()
     for event in rows:
         if event.seq != expected_seq:
             return ChainReport(
@@ -134,12 +145,12 @@ def verify(session) -> ChainReport:
         if chain_hash(prev_hash, event) != event.hash:
             return ChainReport(checked, event.seq, event.id, f"事件 #{event.seq} 的内容被篡改")
         prev_hash, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
-    head = session.get(AuditHead, 1)
-    if head is None and checked:
+    head = session.get(AuditHead, 1, populate_existing=True)
+    if head is None and expected_seq > 1:
         return ChainReport(checked, None, None, "链头记录缺失（被删除）")
     if head is not None and (head.seq != expected_seq - 1 or head.hash != prev_hash):
         return ChainReport(checked, head.seq, None, f"最新的事件 #{expected_seq} 至 #{head.seq} 缺失（被删除）")
-    return ChainReport(checked)
+    return ChainReport(checked, last=(expected_seq - 1, prev_hash))
 
 
 def filters(params) -> dict:

@@ -79,6 +79,7 @@ FIELDS = {
     "q": "检索词", "hits": "命中数", "to": "至", "kind": "类型", "note": "说明",
     "document": "文件", "purpose": "用途", "error": "错误", "ok": "结果", "checked": "已校验事件",
     "problem": "问题", "stamp_error": "水印错误", "from": "从", "days": "天数",
+    "full": "完整校验", "checkpoints": "签名检查点",
 }
 
 

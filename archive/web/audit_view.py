@@ -9,7 +9,15 @@ from flask_login import current_user, login_required
 
 from archive.clock import local
 from archive.extensions import db
-from archive.services import access, audit, audit_labels, personal_data, validation, work
+from archive.services import (
+    access,
+    audit,
+    audit_anchor,
+    audit_labels,
+    personal_data,
+    validation,
+    work,
+)
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -47,14 +55,17 @@ def index():
 @bp.get("/verify")
 @login_required
 def verify():
-    """The same check as `flask verify-audit`, for the auditor: the whole chain, the first
-    broken event named. The check is itself recorded."""
+    """The same check as `flask verify-audit`, for the auditor: the chain against its
+    signed checkpoints, walked from the last one (`?full=1`: from the first event), the
+    first broken event named. The check is itself recorded."""
     access.require(current_user, "audit.view")
+    key, path = audit_anchor.settings()
     with work.unit(db.session):
-        report = audit.verify(db.session)
+        report = audit_anchor.verify(db.session, key, path, full=request.args.get("full") == "1")
         audit.record(db.session, current_user, "audit.verified", None, ok=report.ok,
-                     checked=report.checked, problem=report.problem)
-    return render_template("audit/verify.html", report=report)
+                     checked=report.chain.checked, problem=report.message,
+                     full=report.full, checkpoints=report.valid)
+    return render_template("audit/verify.html", report=report, chain=report.chain)
 
 
 @bp.get("/export.csv")

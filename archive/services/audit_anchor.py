@@ -1,0 +1,202 @@
+"""Anchoring the audit chain outside the database (issue 21, docs/audit.md).
+
+The hash chain alone proves nothing to someone who can write to the database: they can
+rewrite an event and recompute every later hash and the head. So the chain's head is
+signed, as a checkpoint, with the audit key — an HMAC key kept outside the database
+(AUDIT_KEY in the environment, or `instance/audit_key` made at first start, like
+SECRET_KEY) — every AUDIT_CHECKPOINT_EVERY events and at every verification. A checkpoint
+is appended to `instance/audit_checkpoints.jsonl` (append-only, outside the database)
+first and then kept as a row of `audit_checkpoints` (which travels in a backup).
+
+`verify` checks every checkpoint's signature, that the chain still passes through each
+signed (seq, hash), and walks the chain from the last checkpoint (or from genesis with
+`full`). A checkpoint signed with a key this instance does not hold is reported as the
+key missing, not as tampering.
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import current_app, has_app_context
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from archive.clock import now
+from archive.models import AuditCheckpoint, AuditEvent
+from archive.services import audit, work
+
+FILE_NAME = "audit_checkpoints.jsonl"
+log = logging.getLogger(__name__)
+
+
+def key_id(key: str) -> str:
+    """A key's public name (the manifest of a backup says which one it needs)."""
+    return hashlib.sha256(f"juanzong-audit-key:{key}".encode()).hexdigest()[:16]
+
+
+def sign(key: str, seq: int, chain_hash: str) -> str:
+    message = f"juanzong-audit-checkpoint|{key_id(key)}|{seq}|{chain_hash}"
+    return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def settings() -> tuple[str, Path]:
+    """The audit key and the checkpoint file of the running app."""
+    config = current_app.config
+    return config.get("AUDIT_KEY") or "", Path(config["INSTANCE_DIR"]) / FILE_NAME
+
+
+def checkpoint(session, key: str, path: Path, seq: int, chain_hash: str) -> AuditCheckpoint:
+    """Sign (seq, hash), a head of the chain as committed, into the file (fsynced) and a
+    row of the caller's unit. The line goes first: should the unit roll back, what it
+    says is still true."""
+    row = AuditCheckpoint(seq=seq, hash=chain_hash, at=now(), key_id=key_id(key),
+                          signature=sign(key, seq, chain_hash))
+    line = json.dumps({"seq": seq, "hash": chain_hash, "key_id": row.key_id,
+                       "signature": row.signature, "at": row.at.isoformat()}) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # One write on an O_APPEND descriptor: lines of concurrent workers never interleave.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, line.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    session.add(row)
+    return row
+
+
+def every_n_events(session, event: AuditEvent) -> None:
+    """Have the head signed once the unit recording every N-th event has committed."""
+    if not has_app_context() or event.seq % current_app.config.get(
+            "AUDIT_CHECKPOINT_EVERY", 1000):
+        return
+    seq, chain_hash = event.seq, event.hash
+    key, path = settings()
+
+    def sign_committed() -> None:
+        # Only what was committed is signed (a rolled-back event never reaches here
+        # through a unit; this guards a caller that committed by hand). The change it
+        # follows is done: a checkpoint that cannot be written is logged, and the next
+        # verification signs the head instead.
+        try:
+            with work.unit(session):
+                stored = session.execute(select(AuditEvent.hash).where(
+                    AuditEvent.seq == seq)).scalar_one_or_none()
+                if key and stored == chain_hash:
+                    checkpoint(session, key, path, seq, chain_hash)
+        except (OSError, SQLAlchemyError):
+            log.exception("could not sign the audit checkpoint at event %s", seq)
+
+    work.after_commit(session, sign_committed)
+
+
+@dataclass(frozen=True)
+class Signed:
+    seq: int
+    hash: str
+    key_id: str
+    signature: str
+
+
+@dataclass
+class AnchoredReport:
+    chain: "audit.ChainReport"
+    full: bool
+    key_id: str
+    # Checkpoints found (file and table together) and those whose signature held.
+    checkpoints: int = 0
+    valid: int = 0
+    # The checkpoint the walk started from: (seq, hash), or None from genesis.
+    start: tuple[int, str] | None = None
+    problems: list[str] = field(default_factory=list)
+    # Ids of keys that signed checkpoints this instance cannot check (the key is missing).
+    missing_keys: set[str] = field(default_factory=set)
+    signed: AuditCheckpoint | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.chain.ok and not self.problems and not self.missing_keys
+
+    @property
+    def message(self) -> str:
+        """What is wrong, first things first ('' when intact)."""
+        if self.problems:
+            return self.problems[0]
+        if not self.chain.ok:
+            return self.chain.problem
+        if self.missing_keys:
+            return (f"缺少审计密钥：检查点由密钥 {'、'.join(sorted(self.missing_keys))} 签名，"
+                    f"本实例的密钥是 {self.key_id or '（未设置）'}。请把与备份分开保管的 "
+                    "audit_key 放回实例目录（或设置 AUDIT_KEY）后再校验；这不说明审计链被篡改")
+        return ""
+
+
+def _file_checkpoints(path: Path, problems: list[str]) -> list[Signed]:
+    if not path.exists():
+        return []
+    found = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            found.append(Signed(int(data["seq"]), str(data["hash"]), str(data["key_id"]),
+                                str(data["signature"])))
+        except (ValueError, KeyError, TypeError):
+            problems.append(f"检查点文件第 {number} 行无法读取（被改动）：{path}")
+    return found
+
+
+def verify(session, key: str, path: Path, *, full: bool = False,
+           sign_head: bool = True) -> AnchoredReport:
+    """Check the chain against its signed checkpoints (see the module's docstring) and,
+    when everything holds and `sign_head`, sign the head it verified as a new checkpoint
+    in the caller's unit."""
+    own_id = key_id(key) if key else ""
+    report = AnchoredReport(audit.ChainReport(0), full, own_id)
+    in_file = _file_checkpoints(path, report.problems)
+    in_table = [Signed(r.seq, r.hash, r.key_id, r.signature) for r in session.execute(
+        select(AuditCheckpoint).order_by(AuditCheckpoint.seq)).scalars()]
+    table_set = set(in_table)
+    for gone in sorted({c for c in in_file if c not in table_set}, key=lambda c: c.seq):
+        report.problems.append(f"签名检查点（事件 #{gone.seq}）在数据库中被删除，"
+                               f"实例目录的检查点文件仍有记录")
+    every = sorted(set(in_file) | table_set, key=lambda c: c.seq)
+    report.checkpoints = len(every)
+    valid = []
+    for cp in every:
+        if cp.key_id != own_id:
+            report.missing_keys.add(cp.key_id)
+        elif not hmac.compare_digest(cp.signature, sign(key, cp.seq, cp.hash)):
+            report.problems.append(f"检查点（事件 #{cp.seq}）的签名不符：检查点被伪造或改动")
+        else:
+            valid.append(cp)
+    report.valid = len(valid)
+    stored: dict[int, str] = {}
+    seqs = sorted({cp.seq for cp in valid})
+    for i in range(0, len(seqs), 500):
+        stored.update((seq, digest) for seq, digest in session.execute(
+            select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.seq.in_(seqs[i:i + 500]))))
+    for cp in valid:
+        if cp.seq not in stored:
+            report.problems.append(f"签名检查点所记的事件 #{cp.seq} 已不存在：审计事件被删除")
+            break
+        if stored[cp.seq] != cp.hash:
+            report.problems.append(f"事件 #{cp.seq} 的哈希与签名检查点不符：审计链被改写后重算过")
+            break
+    if valid and not full:
+        report.start = (valid[-1].seq, valid[-1].hash)
+    report.chain = audit.verify(session, after=report.start or (0, audit.GENESIS))
+    last_seq, last_hash = report.chain.last
+    if valid and last_seq < valid[-1].seq and report.chain.ok:
+        report.problems.append(f"链头停在事件 #{last_seq}，而检查点已签到 #{valid[-1].seq}："
+                               "最新的事件被删除")
+    if report.ok and sign_head and key and last_seq and (
+            not valid or (valid[-1].seq, valid[-1].hash) != (last_seq, last_hash)):
+        report.signed = checkpoint(session, key, path, last_seq, last_hash)
+    return report
