@@ -16,8 +16,9 @@ from tests.import_folders import row, write_manifest
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = 12
 
-# Runs the import and dies inside the fifth row's unit: its blob is stored and its
-# document flushed, nothing of it committed; four rows are committed before it.
+# Runs the import four rows a unit and dies inside the second unit, in its first row: its
+# blob is stored and its document flushed, nothing of it committed; the first unit's four
+# rows are committed before it.
 KILLED_IMPORT = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
@@ -29,6 +30,7 @@ KILLED_IMPORT = textwrap.dedent("""
 
     if __name__ == "__main__":  # the reading processes import this file again
         app = create_app(TestConfig(sys.argv[1]))
+        app.config["IMPORT_ROWS_PER_COMMIT"] = 4
         original, calls = filing.file_intake, []
 
         def dying(*args, **kwargs):

@@ -136,6 +136,6 @@ class Reader:
         if refused:
             return Read(refused=refused)
         if self.pool is None:
-            return read_row(paths, filing_data(values), self.limits)
+            return read_row(paths, filing_data(values), self.limits, self.store_root)
         return self.pool.submit(read_row, paths, filing_data(values), self.limits,
                                 self.store_root)

@@ -2,10 +2,12 @@
 same steps as an upload (filing.preflight, read_files, file_intake: type by content,
 limits, extraction, numbering, audit), customers and dossiers opened when missing.
 
-A row is one unit of work: its document, any customer or dossier it opened, its audit
-events and its row state commit together or not at all, so a bad row never stops the
-rest and never half-files, and a rerun of the same manifest (after a crash, a kill, or
-with refused rows put right) files only what is not filed yet. Reading and extracting the
+A row is written in a savepoint: its document, any customer or dossier it opened, its
+audit events and its row state are kept together or not at all, so a bad row never stops
+the rest and never half-files. Rows commit `IMPORT_ROWS_PER_COMMIT` at a time (one write
+lock and one commit for the lot, the figure that limited the import's speed); a unit that
+fails as a whole is written again row by row. A rerun of the same manifest (after a
+crash, a kill, or with refused rows put right) files only what is not filed yet. Reading and extracting the
 files, the slow part, runs in a pool of processes ahead of the rows being written; the
 index is written once per batch of rows, after their commits (docs/import.md).
 """
@@ -25,6 +27,7 @@ from archive.clock import now
 from archive.models import Customer, Document, Dossier, StoredFile, User
 from archive.models.enums import DocumentStatus
 from archive.models.imports import SETTLED, Import, ImportRow, ImportState, RowState
+from archive.models.retention import RetentionRule
 from archive.services import (
     access,
     audit,
@@ -54,6 +57,7 @@ class Settings:
     code_format: str = numbering.DEFAULT_CUSTOMER_CODE
     workers: int = 0
     batch: int = 200
+    rows_per_commit: int = 25
     lease_seconds: int = 300
     root: Path | None = None  # where uploaded ZIPs are unpacked until imported
     zip_limits: import_sources.ZipLimits = field(default_factory=lambda: import_sources.ZipLimits(
@@ -68,6 +72,7 @@ class Settings:
                    code_format=config["CUSTOMER_CODE_FORMAT"],
                    workers=config.get("IMPORT_WORKERS", os.cpu_count() or 1),
                    batch=config.get("IMPORT_BATCH", 200),
+                   rows_per_commit=config.get("IMPORT_ROWS_PER_COMMIT", 25),
                    lease_seconds=config.get("IMPORT_LEASE_SECONDS", 300),
                    root=Path(config["INSTANCE_DIR"]) / "imports",
                    zip_limits=import_sources.ZipLimits(
@@ -136,8 +141,8 @@ def run(session, actor: User, import_id: int, folder: Path, settings: Settings, 
         progress=None) -> Import | None:
     """Run (or resume) import `import_id` on `folder` if it is waiting (queued, or running
     in a process that has gone): every row not yet filed or skipped is filed, skipped or
-    refused in a unit of its own; the index is written after every `settings.batch` rows
-    and at the end. `progress(done, total)` is called per row. None if it was not this
+    refused, `settings.rows_per_commit` rows a unit; the index is written after every
+    `settings.batch` documents and at the end. `progress(done, total)` is called per row. None if it was not this
     process's to run."""
     folder = folder.resolve()
     me = worker_name()
@@ -166,14 +171,16 @@ def run(session, actor: User, import_id: int, folder: Path, settings: Settings, 
     todo = [row for row in sheet.rows if row[0] not in settled]
     # This process alone runs the import now (it holds the lease): the rows it knows of
     # are all there are, so a new row is written without looking for it first.
-    rows = _Rows(batch, set(known) - settled)
+    # The schedule's rows are held while the import runs, so that the session's identity
+    # map (which holds objects weakly) keeps them: every document's retention is counted
+    # from one of them.
+    rows = _Rows(batch, set(known) - settled,
+                 kept=session.execute(select(RetentionRule)).scalars().all())
     filed: list[int] = []
     reader = import_reading.Reader(folder, todo, settings.limits, settings.workers, settings.store)
-    dossiers: dict[tuple, tuple[int, str]] = {}
-    for (number, values), read in reader:
-        document = _row(session, actor, rows, number, values, read, settings, dossiers)
-        if document is not None:
-            filed.append(document)
+    dossiers: dict[tuple, Dossier] = {}
+    for chunk in _chunks(reader, settings.rows_per_commit):
+        filed.extend(_write_rows(session, actor, rows, chunk, settings, dossiers))
         if len(filed) >= settings.batch:
             indexing.index_after_commit(session, filed)
             filed = []
@@ -192,31 +199,76 @@ class _Rows:
 
     batch: Import
     written: set[int]
+    kept: list = field(default_factory=list)  # rows reused by every row, held in the session
 
 
-def _row(session, actor: User, rows: _Rows, number: int, values: dict, read: import_reading.Read,
-         settings: Settings, dossiers: dict) -> int | None:
-    """File, skip or refuse one row in a unit of its own; the id of a filed document.
-    `dossiers` remembers, for the customer and unit columns of rows already committed,
-    the dossier they resolved to (and the customer's label): most rows of a manifest
-    name a customer and unit an earlier row has found or opened."""
+def _chunks(reader, size: int):
+    """The rows read, `size` at a time: a chunk is written once it is read, so the unit
+    that writes it never waits on the readers while it holds the write lock."""
+    chunk = []
+    for item in reader:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _write_rows(session, actor: User, rows: _Rows, chunk: list, settings: Settings,
+                dossiers: dict) -> list[int]:
+    """Write `chunk` in one unit, each row in a savepoint of its own (so a refused row
+    undoes only itself); the ids of the documents filed. If the unit as a whole fails
+    (its commit, or an error a savepoint cannot contain), nothing of it is kept and its
+    rows are written again one unit each, so that only the row at fault is refused."""
+    if len(chunk) > 1:
+        opened: dict[tuple, Dossier] = {}
+        try:
+            with work.unit(session):
+                filed = [_row(session, actor, rows, number, values, read, settings,
+                              {**dossiers, **opened}, opened)
+                         for (number, values), read in chunk]
+        except Exception:  # noqa: BLE001 - retried row by row below
+            log.exception("import %s: a unit of %d rows failed; writing them one by one",
+                          rows.batch.id, len(chunk))
+        else:
+            dossiers.update(opened)  # committed: safe to reuse
+            return [document for document in filed if document is not None]
+    filed = []
+    for (number, values), read in chunk:
+        opened = {}
+        with work.unit(session):
+            filed.append(_row(session, actor, rows, number, values, read, settings,
+                              dossiers, opened))
+        dossiers.update(opened)
+    return [document for document in filed if document is not None]
+
+
+def _row(session, actor: User, rows: _Rows, number: int, values: dict,
+         read: import_reading.Read, settings: Settings, dossiers: dict,
+         opened: dict) -> int | None:
+    """File, skip or refuse one row in a savepoint of the caller's unit; the id of a
+    filed document. `dossiers` holds, for the customer and unit columns of rows already
+    written, the dossier they resolved to: most rows of a manifest name a customer and
+    unit an earlier row has found or opened. A dossier this row resolved goes into
+    `opened` once its savepoint is released."""
     batch = rows.batch
-    # Each row's commit renews the lease: an import whose lease ran out has stopped.
+    # Each unit's commit renews the lease: an import whose lease ran out has stopped.
     batch.lease_until = now() + timedelta(seconds=settings.lease_seconds)
     label = values.get("customer_name") or values.get("customer_code") or ""
     found = {"customer": label, "dossier_number": "", "title": values.get("title", "")}
+    key = tuple(values.get(k, "") for k in _CUSTOMER_AND_UNIT)
     try:
-        with work.unit(session):
+        with session.begin_nested():
             if read.refused:
                 raise Invalid(read.refused)
-            key = tuple(values.get(k, "") for k in _CUSTOMER_AND_UNIT)
-            if key in dossiers:
-                dossier_id, found["customer"] = dossiers[key]
-            else:
-                dossier_id = _dossier(session, actor, values, settings, found).id
-            dossier = customers.get_or_404(session, Dossier, dossier_id)
+            dossier = dossiers.get(key)
+            if dossier is None:
+                dossier = _dossier(session, actor, values, settings, found)
+            found["customer"] = f"{dossier.customer.code} {dossier.customer.name}"
             found["dossier_number"] = dossier.number
-            intake = filing.preflight(session, actor, dossier_id, import_reading.filing_data(values), [],
+            intake = filing.preflight(session, actor, dossier.id,
+                                      import_reading.filing_data(values), [],
                                       limits=settings.limits)
             intake.files = read.files
             intake.fields["carrier"] = read.carrier
@@ -230,16 +282,15 @@ def _row(session, actor: User, rows: _Rows, number: int, values: dict, read: imp
                 document, _ = filing.file_intake(session, intake, store=settings.store,
                                                  index=False)
                 _settle(session, rows, number, RowState.FILED, found, document=document)
-        dossiers[key] = (dossier_id, found["customer"])  # committed: safe to reuse
+        opened[key] = dossier
         return document.id if twin is None else None
     except DomainError as exc:
         reason = exc.message
     except Exception as exc:  # noqa: BLE001 - one row's fault must not stop the rest
         log.exception("import %s row %s failed", batch.id, number)
         reason = f"归档出错：{type(exc).__name__}: {str(exc)[:200]}"
-    with work.unit(session):
-        _settle(session, rows, number, RowState.REFUSED, found, reason=reason)
-        _discard(session, settings.store, read.created)
+    _settle(session, rows, number, RowState.REFUSED, found, reason=reason)
+    _discard(session, settings.store, read.created)
     return None
 
 

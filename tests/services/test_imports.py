@@ -5,6 +5,7 @@ import csv
 import io
 
 import pytest
+import sqlalchemy
 
 from archive import samples
 from archive.extensions import db
@@ -157,3 +158,43 @@ def test_an_existing_customer_is_found_by_code_and_a_wrong_name_refuses_the_row(
     assert "与清单中的“赵明”不符" in result.output
     assert db.session.query(Customer).count() == 1
     assert db.session.query(Document).one().dossier.customer_id == known.id
+
+
+def test_a_unit_of_rows_whose_commit_fails_is_written_again_row_by_row(app, cli, tmp_path):
+    """Rows commit several at a time; a unit that fails as a whole (here its commit, as a
+    full disk or a lost connection would) is rolled back and its rows written again one
+    unit each: every row ends as it would have, nothing is filed twice."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    expected = mixed_folder(tmp_path / "archive")
+    pending, failed = [], []
+
+    def count_rows(session, context):
+        pending.extend(o for o in session.new if isinstance(o, ImportRow))
+
+    def fail_once(session):
+        if session.in_nested_transaction():
+            return  # a row's savepoint
+        rows = len(pending)
+        pending.clear()
+        if rows > 1 and not failed:  # the first unit writing several rows
+            failed.append(rows)
+            raise sqlalchemy.exc.OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    listeners = [("after_flush", count_rows), ("before_commit", fail_once)]
+    for name, fn in listeners:
+        event.listen(Session, name, fn)
+    try:
+        result = cli(tmp_path / "archive", "--user", "officer")
+    finally:
+        for name, fn in listeners:
+            event.remove(Session, name, fn)
+    assert failed, "no unit of several rows reached its commit"
+    assert result.exit_code == 0, result.output
+    assert "归档 3 行，跳过（已归档）1 行，拒收 5 行" in result.output
+    states = dict(db.session.query(ImportRow.row_number, ImportRow.state))
+    assert states == expected
+    assert db.session.query(Document).count() == 3
+    assert db.session.query(Customer).filter_by(name="钱七").count() == 0
+    assert len([p for p in app.config["STORAGE_DIR"].rglob("*") if p.is_file()]) == 2
