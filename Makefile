@@ -25,7 +25,8 @@ $(VENV)/.installed: requirements.txt
 venv: $(VENV)/.installed
 
 # Debian packages the product needs: CJK fonts (demo PDFs, stamped downloads),
-# Chromium (browser tests) and the libraries OpenCV loads for OCR (libGL, GLib).
+# Chromium (browser tests), the libraries OpenCV loads for OCR (libGL, GLib) and
+# LibreOffice Writer without its GUI (the PDF access copies of DOCX files, issue 18).
 # Installed only when missing.
 system-deps:
 	@missing=""; \
@@ -33,6 +34,7 @@ system-deps:
 	/sbin/ldconfig -p | grep -q 'libGL\.so\.1 ' || missing="$$missing libgl1"; \
 	/sbin/ldconfig -p | grep -q 'libgthread-2\.0\.so\.0 ' || missing="$$missing libglib2.0-0"; \
 	[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing="$$missing fonts-noto-cjk"; \
+	command -v soffice >/dev/null || missing="$$missing libreoffice-writer-nogui"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

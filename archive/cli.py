@@ -261,7 +261,8 @@ def init_app(app: Flask) -> None:
 
         app = current_app._get_current_object()
         with _progress("备份存储文件") as progress:
-            report = backup.backup(_sqlite_path(app), Path(app.config["STORAGE_DIR"]),
+            report = backup.backup(app.config["SQLALCHEMY_DATABASE_URI"],
+                                   Path(app.config["STORAGE_DIR"]),
                                    destruction_journal(app), dest, progress=progress)
         with work.unit(db.session):
             audit.record(db.session, None, "backup.taken", None, dest=str(dest),
@@ -297,8 +298,9 @@ def init_app(app: Flask) -> None:
         from archive.services import backup, destruction
 
         app = current_app._get_current_object()
-        db_path = _sqlite_path(app)
-        if db_path.exists() and db_path.stat().st_size > 0:
+        database_url = app.config["SQLALCHEMY_DATABASE_URI"]
+        db_path = None if backup.is_postgres(database_url) else backup.sqlite_path(database_url)
+        if db_path is None or (db_path.exists() and db_path.stat().st_size > 0):
             has_users = False
             try:
                 has_users = db.session.execute(select(User.id).limit(1)).first() is not None
@@ -316,7 +318,7 @@ def init_app(app: Flask) -> None:
         db.session.remove()
         db.engine.dispose()
         with _progress("恢复存储文件") as progress:
-            report = backup.restore_files(src, db_path, Path(app.config["STORAGE_DIR"]),
+            report = backup.restore_files(src, database_url, Path(app.config["STORAGE_DIR"]),
                                           progress=progress)
         if not report.ok:
             for problem in report.problems:

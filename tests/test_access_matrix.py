@@ -8,7 +8,6 @@ route is not done until someone has written down who may use it.
 
 import itertools
 import re
-import shutil
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -20,6 +19,7 @@ from archive.extensions import db
 from archive.models import AccessGrant, Designation, User
 from archive.services import access, accounts, customers, filing, indexing, work
 from config import TestConfig
+from tests import databases
 from tests.conftest import NUMBER_FORMAT, PASSWORDS
 
 ROLES = ["officer", "staff", "service", "head", "gmoffice", "legal", "gm", "auditor", "admin",
@@ -553,7 +553,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(template_root, tmp_path_factory):
     root = tmp_path_factory.mktemp("matrix")
-    shutil.copy(template_root / "archive.db", root / "archive.db")
+    databases.copy(template_root, root)
     app = create_app(TestConfig(root))
     ctx = app.app_context()
     ctx.push()

@@ -4,10 +4,10 @@ up, restored into an empty instance elsewhere, every table compared row by row
 search; a corrupted backup detected; and a destruction made after the backup re-applied by
 the restore, so that a restore never resurrects destroyed content."""
 
-import sqlite3
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from archive import clock, create_app, samples
@@ -16,6 +16,7 @@ from archive.models import Document, RegisterEntry
 from archive.services import approvals, audit, backup, destruction, work
 from archive.services.search import SearchQuery, Visibility
 from config import TestConfig
+from tests import databases
 from tests.conftest import PASSWORDS
 
 TOKEN = "备份演练暗号丁戊己"
@@ -34,23 +35,34 @@ def _run(app, *args):
         return CliRunner().invoke(app.cli, list(args), catch_exceptions=False)
 
 
-def _rows(db_file: Path) -> dict[str, list[tuple]]:
-    con = sqlite3.connect(db_file)
+def _query(url: str, read):
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
-        tables = [r[0] for r in con.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
-        return {t: sorted(map(repr, con.execute(f"SELECT * FROM {t}").fetchall()))
-                for t in tables if t not in SKIP}
+        with engine.connect() as conn:
+            return read(conn)
     finally:
-        con.close()
+        engine.dispose()
 
 
-def _events(db_file: Path) -> list[tuple]:
-    con = sqlite3.connect(db_file)
-    try:
-        return con.execute("SELECT seq, action, hash FROM audit_events ORDER BY seq").fetchall()
-    finally:
-        con.close()
+def _rows(url: str) -> dict[str, list[str]]:
+    def read(conn):
+        return {t: sorted(repr(tuple(r)) for r in conn.exec_driver_sql(f'SELECT * FROM "{t}"'))
+                for t in sa.inspect(conn).get_table_names() if t not in SKIP}
+    return _query(url, read)
+
+
+def _events(url: str) -> list[tuple]:
+    return _query(url, lambda conn: [tuple(r) for r in conn.exec_driver_sql(
+        "SELECT seq, action, hash FROM audit_events ORDER BY seq")])
+
+
+def _snapshot(app, dest: Path) -> str:
+    """The database as the backup took it: the SQLite snapshot itself; on PostgreSQL the
+    dump cannot be read, and the live database, which nothing but its `backup.taken` event
+    changed since, stands for it."""
+    if databases.ON_POSTGRES:
+        return app.config["SQLALCHEMY_DATABASE_URI"]
+    return f"sqlite:///{dest / 'database' / 'archive.db'}"
 
 
 def _archive(make_customer, make_dossier, file_doc):
@@ -65,6 +77,7 @@ def _archive(make_customer, make_dossier, file_doc):
 
 def _empty_instance(tmp_path_factory):
     root = tmp_path_factory.mktemp("restored")
+    databases.create_empty(root)
     return create_app(TestConfig(root)), root
 
 
@@ -76,12 +89,14 @@ def test_the_restore_drill(app, tmp_path, tmp_path_factory, make_customer, make_
     taken = _run(app, "backup", str(dest))
     assert taken.exit_code == 0, taken.output
     assert _run(app, "verify-backup", str(dest)).exit_code == 0
-    snapshot = dest / "database" / "archive.db"
+    snapshot = _snapshot(app, dest)
     other, root = _empty_instance(tmp_path_factory)
     restored = _run(other, "restore", str(dest))
     assert restored.exit_code == 0, restored.output
-    assert _rows(root / "archive.db") == _rows(snapshot)
-    before, after = _events(snapshot), _events(root / "archive.db")
+    copy = other.config["SQLALCHEMY_DATABASE_URI"]
+    assert _rows(copy) == _rows(snapshot)
+    before = [e for e in _events(snapshot) if e[1] != "backup.taken"]
+    after = _events(copy)
     assert after[:len(before)] == before and after[-1][1] == "backup.restored"
     with other.app_context():
         assert audit.verify(db.session).ok

@@ -3,7 +3,6 @@ password policy, logout everywhere, and an audit trail of logins and refusals.""
 
 import json
 import re
-import shutil
 from datetime import timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from archive.models import AuditEvent, LoginSession, User
 from archive.services import accounts, audit, sessions, work
 from archive.services.errors import Invalid
 from config import ProductionConfig, TestConfig
+from tests import databases
 from tests.conftest import PASSWORDS, login
 
 SECURITY_HEADERS = ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options")
@@ -29,7 +29,7 @@ def _events(action: str):
 @pytest.fixture
 def limited_app(template_root, tmp_path):
     """Rate limiting on, with small limits: 3 failures per account, 5 per address."""
-    shutil.copy(template_root / "archive.db", tmp_path / "archive.db")
+    databases.copy(template_root, tmp_path)
     config = TestConfig(tmp_path)
     config.RATELIMIT_ENABLED = True
     config.LOGIN_LIMIT_PER_ACCOUNT = "3 per 15 minutes"
@@ -95,7 +95,7 @@ class _ProductionForTests(ProductionConfig):
 
 
 def test_production_session_cookie_is_secure_httponly_samesite(template_root, tmp_path):
-    shutil.copy(template_root / "archive.db", tmp_path / "archive.db")
+    databases.copy(template_root, tmp_path)
     application = create_app(_ProductionForTests(tmp_path))
     try:
         client = application.test_client()

@@ -7,7 +7,6 @@ many."""
 import http.cookiejar
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from config import TestConfig
+from tests import databases
 from tests.conftest import PASSWORDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,9 +75,9 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 @pytest.fixture
 def instance(template_root, tmp_path):
-    shutil.copy(template_root / "archive.db", tmp_path / "archive.db")
+    databases.copy(template_root, tmp_path)
     env = {**os.environ, "INSTANCE_DIR": str(tmp_path / "instance"),
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'archive.db'}",
+           "DATABASE_URL": TestConfig.database_url(tmp_path),
            "STORAGE_DIR": str(tmp_path / "storage"), "INDEX_DIR": str(tmp_path / "index"),
            "SECRET_KEY": "two-workers-test", "LOGIN_LIMIT_PER_ACCOUNT": "3 per 15 minutes",
            "LOGIN_LIMIT_PER_IP": "100 per 15 minutes"}

@@ -8,6 +8,7 @@ from sqlalchemy import text
 from archive import create_app
 from archive.extensions import db
 from config import TestConfig
+from tests import databases
 
 BEFORE = "9d6af6d8e636"  # the revision before the engine
 ENGINE = "ec89c5fbc47a"
@@ -37,6 +38,7 @@ def _rows(sql: str):
 
 
 def test_level_changes_become_requests_and_come_back(tmp_path):
+    databases.create_empty(tmp_path)
     app = create_app(TestConfig(tmp_path))
     with app.app_context():
         flask_migrate.upgrade(revision=BEFORE)
@@ -88,6 +90,7 @@ def test_level_changes_become_requests_and_come_back(tmp_path):
 def test_every_later_migration_goes_down_and_up_again(tmp_path):
     """From the engine to the newest revision and back (the loans' downgrade removes its
     routes and column without copying the tables that refer to approval_requests)."""
+    databases.create_empty(tmp_path)
     app = create_app(TestConfig(tmp_path))
     with app.app_context():
         flask_migrate.upgrade()

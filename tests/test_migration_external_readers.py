@@ -9,6 +9,7 @@ from sqlalchemy import inspect, text
 from archive import create_app
 from archive.extensions import db
 from config import TestConfig
+from tests import databases
 
 LOANS = "01976b81db41"
 READERS = "5e7a1c0d9b42"
@@ -26,6 +27,7 @@ def _differences() -> list:
 
 
 def test_external_readers_go_down_and_up(tmp_path):
+    databases.create_empty(tmp_path)
     app = create_app(TestConfig(tmp_path))
     with app.app_context():
         flask_migrate.upgrade(revision=READERS)

@@ -1,8 +1,10 @@
-"""Backup, verification and restore of a SQLite archive (issue 21, docs/backup.md).
+"""Backup, verification and restore of the archive (issue 21, docs/backup.md).
 
 A backup folder holds:
-- `database/archive.db`: a consistent snapshot taken with SQLite's online backup API while
-  the app keeps serving;
+- the database, a consistent snapshot taken while the app keeps serving: on SQLite
+  `database/archive.db` by the online backup API; on PostgreSQL `database/archive.dump`,
+  pg_dump's custom format, with `database/facts.json` read in the very snapshot pg_dump
+  took (schema revision, counts, the blobs it refers to), since a dump cannot be queried;
 - `blobs/aa/bb/<sha256>`: every blob, copied only when not already there (content
   addressing makes an incremental backup exact) and verified after the copy;
 - `destructions.jsonl`: the destruction journal as it stood (see below);
@@ -22,8 +24,12 @@ import json
 import os
 import shutil
 import sqlite3
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from archive.clock import now
 
@@ -74,29 +80,108 @@ def _snapshot(db_path: Path, target: Path) -> None:
 def _facts(db_file: Path) -> dict:
     con = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)
     try:
-        revision = con.execute("SELECT version_num FROM alembic_version").fetchone()[0]
-        counts = {table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                  for table in ("documents", "stored_files", "audit_events",
-                                "destruction_register")}
-        referenced = {row[0] for row in con.execute(
-            "SELECT f.sha256 FROM stored_files f JOIN documents d ON d.id = f.document_id "
-            "WHERE d.status NOT IN ('purging', 'destroyed') "
-            "UNION SELECT sha256 FROM loan_files")}
-        registered = {row[0] for row in con.execute("SELECT id FROM destruction_register")}
+        return _read_facts(lambda sql: con.execute(sql).fetchall())
     finally:
         con.close()
+
+
+def _read_facts(query) -> dict:
+    """What a snapshot says of itself, through `query(sql) -> rows` on either engine."""
+    revision = query("SELECT version_num FROM alembic_version")[0][0]
+    counts = {table: query(f"SELECT count(*) FROM {table}")[0][0]
+              for table in ("documents", "stored_files", "audit_events",
+                            "destruction_register")}
+    referenced = {row[0] for row in query(
+        "SELECT f.sha256 FROM stored_files f JOIN documents d ON d.id = f.document_id "
+        "WHERE d.status NOT IN ('purging', 'destroyed') "
+        "UNION SELECT sha256 FROM loan_files")}
+    registered = {row[0] for row in query("SELECT id FROM destruction_register")}
     return {"revision": revision, "counts": counts, "referenced": referenced,
             "registered": registered}
 
 
-def backup(db_path: Path, storage: Path, journal: Path, dest: Path, *,
+def is_postgres(database_url: str) -> bool:
+    return make_url(database_url).get_backend_name() == "postgresql"
+
+
+def sqlite_path(database_url: str) -> Path:
+    return Path(make_url(database_url).database)
+
+
+def _libpq(database_url: str) -> tuple[str, dict]:
+    """The URL as pg_dump and pg_restore take it, and their environment: the password goes
+    in PGPASSWORD, never on a command line others can read."""
+    url = make_url(database_url)
+    env = {**os.environ}
+    if url.password:
+        env["PGPASSWORD"] = url.password
+    plain = url.set(drivername="postgresql", password=None)
+    return plain.render_as_string(hide_password=False), env
+
+
+def _tool(name: str) -> str:
+    """pg_dump or pg_restore: on the PATH, else the newest Debian's postgresql installed."""
+    found = shutil.which(name)
+    if found:
+        return found
+    versions = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"),
+                      key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    if not versions:
+        raise RuntimeError(f"找不到 {name}（请安装 postgresql-client）")
+    return str(versions[-1])
+
+
+def _pg_snapshot(database_url: str, target: Path) -> dict:
+    """pg_dump (custom format) of the snapshot a transaction of ours exports, and the facts
+    read in that same transaction: both describe exactly one state, writers going on."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    libpq_url, env = _libpq(database_url)
+    try:
+        with engine.connect().execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True) as conn:
+            snapshot = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
+            facts = _read_facts(lambda sql: conn.exec_driver_sql(sql).all())
+            run = subprocess.run(
+                [_tool("pg_dump"), "--format=custom", f"--snapshot={snapshot}", "--no-owner",
+                 f"--file={partial}", f"--dbname={libpq_url}"],
+                env=env, capture_output=True, text=True)
+    finally:
+        engine.dispose()
+    if run.returncode:
+        partial.unlink(missing_ok=True)
+        raise RuntimeError(f"pg_dump 失败：{run.stderr.strip()}")
+    partial.replace(target)
+    return facts
+
+
+def _write_facts(path: Path, facts: dict) -> None:
+    path.write_text(json.dumps({**facts, "referenced": sorted(facts["referenced"]),
+                                "registered": sorted(facts["registered"])},
+                               ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def _stored_facts(path: Path) -> dict:
+    facts = json.loads(path.read_text(encoding="utf-8"))
+    return {**facts, "referenced": set(facts["referenced"]),
+            "registered": set(facts["registered"])}
+
+
+def backup(database_url: str, storage: Path, journal: Path, dest: Path, *,
            progress=lambda done, total: None) -> Report:
-    """Write (or bring up to date) the backup in `dest`."""
+    """Write (or bring up to date) the backup in `dest` of the database at `database_url`
+    (SQLite or PostgreSQL) and the blobs in `storage`."""
     report = Report()
     dest.mkdir(parents=True, exist_ok=True)
-    db_copy = dest / "database" / "archive.db"
-    _snapshot(db_path, db_copy)
-    facts = _facts(db_copy)
+    if is_postgres(database_url):
+        facts = _pg_snapshot(database_url, dest / "database" / "archive.dump")
+        _write_facts(dest / "database" / "facts.json", facts)
+    else:
+        db_copy = dest / "database" / "archive.db"
+        _snapshot(sqlite_path(database_url), db_copy)
+        facts = _facts(db_copy)
     blobs = sorted(p for p in storage.rglob("*") if p.is_file() and _is_blob(p))
     for n, path in enumerate(blobs, 1):
         target = dest / "blobs" / path.relative_to(storage)
@@ -158,7 +243,8 @@ def verify(src: Path) -> Report:
     extra = {str(p.relative_to(src)) for p in _manifest_files(src)} - set(manifest)
     report.problems += [f"备份中有清单外的文件：{e}" for e in sorted(extra)]
     report.files = len(manifest)
-    db_copy = src / "database" / "archive.db"
+    db_copy, dump = src / "database" / "archive.db", src / "database" / "archive.dump"
+    facts = None
     if db_copy.exists() and not report.problems:
         con = sqlite3.connect(f"file:{db_copy}?mode=ro", uri=True)
         try:
@@ -167,6 +253,16 @@ def verify(src: Path) -> Report:
         finally:
             con.close()
         facts = _facts(db_copy)
+    elif dump.exists() and not report.problems:
+        # The dump's table of contents must read back (the hashes above say the rest).
+        listed = subprocess.run([_tool("pg_restore"), "--list", str(dump)],
+                                capture_output=True, text=True)
+        if listed.returncode:
+            report.problems.append("数据库转储无法读取（pg_restore --list 失败）")
+        facts = _stored_facts(src / "database" / "facts.json")
+    elif not report.problems:
+        report.problems.append("备份中没有数据库快照")
+    if facts is not None:
         if facts["revision"] != version.get("schema_revision"):
             report.problems.append("版本文件与数据库快照的结构版本不符")
         present = {p.name for p in (src / "blobs").rglob("*") if _is_blob(p)} \
@@ -197,17 +293,33 @@ def append_journal(journal: Path, entry: dict) -> None:
         os.fsync(fh.fileno())
 
 
-def restore_files(src: Path, db_path: Path, storage: Path, *,
+def restore_files(src: Path, database_url: str, storage: Path, *,
                   progress=lambda done, total: None) -> Report:
     """Verify, then put the snapshot and the blobs in place (the caller checked that the
-    instance is empty and upgrades the schema afterwards)."""
+    instance is empty and upgrades the schema afterwards). A PostgreSQL backup goes into the
+    (empty) database `database_url` names, by pg_restore in one transaction; a SQLite
+    one replaces the file. Each engine restores its own kind of snapshot only."""
     report = verify(src)
     if not report.ok:
         return report
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = db_path.with_name(db_path.name + ".partial")
-    shutil.copyfile(src / "database" / "archive.db", partial)
-    partial.replace(db_path)
+    dump = src / "database" / "archive.dump"
+    if is_postgres(database_url) != dump.exists():
+        report.problems.append("备份的数据库类型与本实例不同（SQLite 与 PostgreSQL 之间不能直接恢复）")
+        return report
+    if is_postgres(database_url):
+        libpq_url, env = _libpq(database_url)
+        run = subprocess.run(
+            [_tool("pg_restore"), "--no-owner", "--exit-on-error", "--single-transaction",
+             f"--dbname={libpq_url}", str(dump)], env=env, capture_output=True, text=True)
+        if run.returncode:
+            report.problems.append(f"pg_restore 失败：{run.stderr.strip()}")
+            return report
+    else:
+        db_path = sqlite_path(database_url)
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        partial = db_path.with_name(db_path.name + ".partial")
+        shutil.copyfile(src / "database" / "archive.db", partial)
+        partial.replace(db_path)
     blobs = sorted(p for p in (src / "blobs").rglob("*") if _is_blob(p)) \
         if (src / "blobs").exists() else []
     for n, path in enumerate(blobs, 1):

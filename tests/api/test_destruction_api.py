@@ -17,6 +17,7 @@ from archive.models import AuditEvent, Document, RegisterEntry
 from archive.models.retention import Destruction
 from archive.services import destruction, indexing
 from archive.services.search import SearchQuery, Visibility
+from tests import databases
 from tests.conftest import PASSWORDS
 
 TOKEN = "销毁测试暗号甲乙丙"
@@ -282,12 +283,10 @@ def test_a_dossier_whose_last_document_is_destroyed_counts_as_destroyed(app, cal
 @pytest.fixture
 def limited_app(template_root, tmp_path):
     """Rate limiting on, as in production, with a small per-address limit."""
-    import shutil
-
     from archive import create_app
     from config import TestConfig
 
-    shutil.copy(template_root / "archive.db", tmp_path / "archive.db")
+    databases.copy(template_root, tmp_path)
     config = TestConfig(tmp_path)
     config.RATELIMIT_ENABLED = True
     config.LOGIN_LIMIT_PER_IP = "3 per 15 minutes"

@@ -12,6 +12,7 @@ from archive.extensions import db
 from archive.services import customers, work
 from archive.services.errors import Invalid
 from config import TestConfig
+from tests import databases
 from tests.conftest import archive_state
 
 
@@ -53,6 +54,7 @@ def test_the_api_takes_and_gives_both(call, departments):
 
 
 def test_the_migration_moves_old_sizes_to_the_scale(tmp_path):
+    databases.create_empty(tmp_path)
     app = create_app(TestConfig(tmp_path))
     with app.app_context():
         flask_migrate.upgrade(revision="a18c0c0de018")

@@ -6,7 +6,6 @@ an index failure never loses a document, and concurrent filers lose nothing.
 """
 
 import multiprocessing
-import shutil
 
 import pytest
 
@@ -15,13 +14,14 @@ from archive.extensions import db
 from archive.models import AuditEvent, Document
 from archive.services import indexing
 from config import TestConfig
+from tests import databases
 from tests.conftest import PASSWORDS
 
 
 @pytest.fixture(params=["tantivy", "whoosh"])
 def app(request, template_root, tmp_path):
     """Overrides the suite's `app`: every test here runs on both search backends."""
-    shutil.copy(template_root / "archive.db", tmp_path / "archive.db")
+    databases.copy(template_root, tmp_path)
     config = TestConfig(tmp_path)
     config.SEARCH_BACKEND = request.param
     application = create_app(config)

@@ -7,7 +7,7 @@ import pytest
 
 from archive import create_app, samples
 from config import TestConfig
-from tests import hostile_files
+from tests import databases, hostile_files
 from tests.conftest import archive_state
 
 PDF = samples.make_pdf("认购书", ["客户张伟认购翠湖苑3栋2单元1201。"])
@@ -153,9 +153,7 @@ def test_security_headers_and_cookie_flags(client):
 
 @pytest.fixture
 def csrf_app(template_root, tmp_path):
-    import shutil
-
-    shutil.copy(template_root / "archive.db", tmp_path / "archive.db")
+    databases.copy(template_root, tmp_path)
     config = TestConfig(tmp_path)
     config.WTF_CSRF_ENABLED = True
     application = create_app(config)
