@@ -220,7 +220,7 @@ def audit_events():
         listing = audit.list_events(db.session, current_user, request.args.to_dict(), limit=500)
     full = personal_data.in_full(current_user)
     return jsonify({"events": [
-        {"seq": e.seq, "at": out.timestamp(e.at), "actor": e.actor_name, "action": e.action,
+        {"seq": e.seq, "at": out.timestamp(e.utc_at), "actor": e.actor_name, "action": e.action,
          "object_type": e.object_type, "object_id": e.object_id, "ip": e.ip,
          "outcome": e.outcome,
          "details": None if e.id in listing.withheld else (

@@ -293,7 +293,7 @@ def register_entry(e) -> dict:
             "pages": e.pages, "classification": level(e.classification),
             "carrier": e.carrier, "remarks": e.remarks, "files": e.files,
             "approved_by": e.approved_by, "supervisors": e.supervisors,
-            "executed_by": e.executed_by, "destroyed_at": timestamp(e.destroyed_at),
+            "executed_by": e.executed_by, "destroyed_at": timestamp(e.utc_destroyed_at),
             "digest": e.digest}
 
 

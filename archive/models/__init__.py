@@ -52,6 +52,7 @@ from archive.models.retention import (
     RetentionRule,
 )
 from archive.models.session import LoginSession
+from archive.models.setting import Setting, UtcCutover, utc_cutover
 from archive.models.transfer import (
     Custody,
     Handover,
@@ -111,6 +112,7 @@ __all__ = [
     "LoginSession",
     "RetentionRule",
     "Role",
+    "Setting",
     "StoredFile",
     "TransferBatch",
     "TransferItem",
@@ -118,4 +120,6 @@ __all__ = [
     "Unit",
     "UploadKey",
     "User",
+    "UtcCutover",
+    "utc_cutover",
 ]

@@ -3,10 +3,11 @@
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, object_session
 
 from archive.clock import now
 from archive.extensions import db
+from archive.models.setting import utc_cutover
 
 
 class AuditEvent(db.Model):
@@ -29,6 +30,12 @@ class AuditEvent(db.Model):
     salt: Mapped[str] = mapped_column(String(32), default="", server_default="")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+    @property
+    def utc_at(self) -> datetime:
+        """`at` in UTC. Events before the cut-over hold the server's local time and keep it:
+        the chain hashes `at` as stored, so it is read, never rewritten (models/setting.py)."""
+        return utc_cutover(object_session(self)).audit_time(self.seq, self.at)
 
 
 class AuditHead(db.Model):

@@ -14,13 +14,14 @@ import json
 from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from archive.clock import now
 from archive.extensions import db
 from archive.models.customer import Customer, Dossier
 from archive.models.document import Document
 from archive.models.org import User
+from archive.models.setting import utc_cutover
 
 
 class CountsFrom(enum.StrEnum):
@@ -272,6 +273,12 @@ class RegisterEntry(db.Model):
     executed_by: Mapped[str] = mapped_column(String(100))
     destroyed_at: Mapped[datetime]
     digest: Mapped[str] = mapped_column(String(64))
+
+    @property
+    def utc_destroyed_at(self) -> datetime:
+        """`destroyed_at` in UTC: a row written before the cut-over keeps the server's
+        local time, since its digest covers the time as stored (models/setting.py)."""
+        return utc_cutover(object_session(self)).register_time(self.id, self.destroyed_at)
 
     @property
     def files(self) -> list[dict]:

@@ -8,14 +8,15 @@ altered, deleted or inserted.
 import contextvars
 import hashlib
 import json
+import operator
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
-from archive.clock import now
-from archive.models import AuditEvent, AuditHead
+from archive.clock import now, to_utc
+from archive.models import AuditEvent, AuditHead, utc_cutover
 from archive.services import audit_anchor
 from archive.services.errors import Invalid
 
@@ -157,7 +158,8 @@ def filters(params) -> dict:
     """The query's filters from the audit page's, its export's or the API's arguments:
     actor (a user name), person (part of a display name or a user name), action (a code
     or its prefix), outcome (ok, denied, error), object_type, object (or object_id), and
-    from/to as dates (whole days) or times. A malformed date or outcome is refused (422)."""
+    from/to as dates (whole days) or times, in the archive's zone unless they carry an
+    offset (returned in UTC, as times are stored). A malformed date or outcome is refused (422)."""
 
     def day(key, end=False):
         value = (params.get(key) or "").strip()
@@ -167,7 +169,8 @@ def filters(params) -> dict:
             d = datetime.fromisoformat(value)
         except ValueError:
             raise Invalid("日期格式应为 YYYY-MM-DD") from None
-        return datetime.combine(d.date(), time.max if end else time.min) if len(value) == 10 else d
+        return to_utc(datetime.combine(d.date(), time.max if end else time.min)
+                      if len(value) == 10 else d)
 
     outcome = (params.get("outcome") or "").strip() or None
     if outcome not in (None, *OUTCOMES):
@@ -206,10 +209,21 @@ def query(session, *, actor: str | None = None, action: str | None = None,
     if object_id:
         stmt = stmt.where(AuditEvent.object_id == str(object_id))
     if start:
-        stmt = stmt.where(AuditEvent.at >= start)
+        stmt = stmt.where(_time_bound(session, operator.ge, start))
     if end:
-        stmt = stmt.where(AuditEvent.at <= end)
+        stmt = stmt.where(_time_bound(session, operator.le, end))
     return stmt
+
+
+def _time_bound(session, compare, moment: datetime):
+    """Events whose time `compare`s to `moment` (UTC). Those before the cut-over hold
+    local time and keep it (the chain hashes it): they are compared with `moment` in
+    their zone."""
+    cut = utc_cutover(session)
+    if cut.audit_seq <= 1:
+        return compare(AuditEvent.at, moment)
+    return or_(and_(AuditEvent.seq >= cut.audit_seq, compare(AuditEvent.at, moment)),
+               and_(AuditEvent.seq < cut.audit_seq, compare(AuditEvent.at, cut.legacy(moment))))
 
 
 # What a withheld event shows in place of its details.

@@ -241,7 +241,7 @@ def history(session, viewer: User, obj) -> list[Change]:
         changes = {k: [_masked(k, v) if masked else v for v in pair]
                    for k, pair in (details.get("changes") or {}).items()}
         reason = details.get("reason", "")
-        result.append(Change(at=event.at, actor=display or event.actor_name,
+        result.append(Change(at=event.utc_at, actor=display or event.actor_name,
                              action=event.action, changes=changes,
                              reason=personal_data.mask_text(reason) if masked else reason,
                              details=details))

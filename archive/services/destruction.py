@@ -22,7 +22,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import object_session, selectinload
 
-from archive.clock import now
+from archive.clock import local, now
 from archive.models import Document, Loan, LoanFile, LoanItem, StoredFile, User
 from archive.models.approval import ApprovalKind, ApprovalRequest, RequestStatus
 from archive.models.enums import DocumentStatus as Status
@@ -147,7 +147,7 @@ def propose(session, actor: User, data: dict) -> Destruction:
     batch = Destruction(reason=reason, requested_by_id=actor.id)
     session.add(batch)
     session.flush()
-    batch.number = f"XH{batch.created_at.year}-{batch.id:04d}"
+    batch.number = f"XH{local(batch.created_at).year}-{batch.id:04d}"
     for seq, document in enumerate(documents, 1):
         session.add(DestructionItem(destruction_id=batch.id, document_id=document.id, seq=seq))
         session.add(Appraisal(document_id=document.id, decision=AppraisalDecision.DESTROY.value,
@@ -418,7 +418,7 @@ def _tombstone(session, actor: User, batch: Destruction, item: DestructionItem,
         seq=item.seq, archival_code=archival_code(document), title=document.title,
         originator=document.originator or "",
         formed=(document.doc_date.isoformat() if document.doc_date
-                else str(document.created_at.year)),
+                else str(local(document.created_at).year)),
         retention=document.retention, kept_for=retention.kept_for(document),
         pages=document.pages, classification=int(document.classification),
         carrier=document.carrier, remarks=document.remarks or "",

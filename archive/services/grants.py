@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
-from archive.clock import now
+from archive.clock import now, to_utc
 from archive.models import (
     AccessGrant,
     CopyApproval,
@@ -66,8 +66,7 @@ def _until(data: dict, key: str, start: datetime) -> datetime:
                       details={"field": key}) from None
     if len(value) == 10:
         moment = moment.replace(hour=23, minute=59, second=59)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone().replace(tzinfo=None)
+    moment = to_utc(moment)  # typed in the archive's zone unless it carries an offset
     if moment <= start:
         raise Invalid("截止时间必须晚于开始时间", details={"field": key})
     if moment - start > timedelta(days=MAX_GRANT_DAYS):

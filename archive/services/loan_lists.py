@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from archive.clock import local, now
+from archive.clock import local, now, start_of_day
 from archive.models import Level
 from archive.models.approval import ApprovalRequest, ApprovalStep
 from archive.models.loan import Loan, LoanItem, LoanKind, LoanStatus
@@ -72,9 +72,9 @@ def register_rows(session, user, start: date | None, end: date | None) -> list[R
                      selectinload(Loan.items).selectinload(LoanItem.document))
             .order_by(day, Loan.id).limit(REGISTER_LIMIT))
     if start:
-        stmt = stmt.where(day >= datetime.combine(start, datetime.min.time()))
+        stmt = stmt.where(day >= start_of_day(start))
     if end:
-        stmt = stmt.where(day < datetime.combine(end + timedelta(days=1), datetime.min.time()))
+        stmt = stmt.where(day < start_of_day(end + timedelta(days=1)))
     rows = [loan for loan in session.execute(stmt).scalars()
             if loans.visible(session, user, loan)]
     decisions = _decisions(session, [loan.id for loan in rows])

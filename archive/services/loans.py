@@ -28,7 +28,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from archive.clock import local, now
+from archive.clock import end_of_day, local, now
 from archive.models import Document, Dossier, Level, Role, StoredFile, User
 from archive.models.approval import ApprovalKind, ApprovalRequest, RequestStatus
 from archive.models.enums import DocumentStatus
@@ -206,20 +206,17 @@ def _check_borrower(session, borrower: User) -> None:
 def limit(session, level: int, start: datetime) -> tuple[datetime, str]:
     """The latest due time for a loan of `level` starting at `start`, and it in words."""
     config = current_app.config
+    first = local(start).date()  # the archive's day, not UTC's
     if level >= Level.TOP_SECRET:
         days = config["LOAN_TOP_SECRET_DAYS"]
-        return _end_of(start.date() + timedelta(days=days)), f"{days} 天"
+        return end_of_day(first + timedelta(days=days)), f"{days} 天"
     if level >= Level.CONFIDENTIAL:
         from archive.services import workdays
 
         days = config["LOAN_CONFIDENTIAL_WORKDAYS"]
-        return _end_of(workdays.add_workdays(session, start.date(), days)), f"{days} 个工作日"
+        return end_of_day(workdays.add_workdays(session, first, days)), f"{days} 个工作日"
     days = config["LOAN_DAYS"]
-    return _end_of(start.date() + timedelta(days=days)), f"{days} 天"
-
-
-def _end_of(day: date) -> datetime:
-    return datetime.combine(day, datetime.max.time()).replace(microsecond=0)
+    return end_of_day(first + timedelta(days=days)), f"{days} 天"
 
 
 def _due(session, data: dict, level: int, start: datetime) -> datetime:
@@ -227,14 +224,14 @@ def _due(session, data: dict, level: int, start: datetime) -> datetime:
     if data.get("due"):
         text = validation.text(data, "due", "应还日期", max_len=10)
         try:
-            due = _end_of(date.fromisoformat(text))
+            due = end_of_day(date.fromisoformat(text))
         except ValueError:
             raise Invalid("应还日期格式应为 YYYY-MM-DD", details={"field": "due"}) from None
     else:
         days = validation.integer(data, "days", "借阅天数")
         if days is None:
             return latest
-        due = _end_of(start.date() + timedelta(days=days))
+        due = end_of_day(local(start).date() + timedelta(days=days))
     if due < start:
         raise Invalid("应还日期不能早于今天", details={"field": "due"})
     if due > latest:
@@ -516,7 +513,7 @@ def overdue(session, moment: datetime | None = None) -> list[Loan]:
 
 def days_overdue(loan: Loan, moment: datetime | None = None) -> int:
     moment = moment or now()
-    return max(0, (moment.date() - loan.due_at.date()).days)
+    return max(0, (local(moment).date() - local(loan.due_at).date()).days)
 
 
 def mine(session, user: User) -> list[Loan]:

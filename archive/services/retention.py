@@ -22,7 +22,7 @@ from datetime import date
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import selectinload
 
-from archive.clock import now, today
+from archive.clock import local, now, today
 from archive.models import Document, Dossier, User
 from archive.models.enums import CATEGORIES, DocumentStatus, Retention
 from archive.models.retention import (
@@ -98,7 +98,7 @@ def period_for(rule: RetentionRule, important: bool) -> tuple[str, int | None]:
 def base_date(document: Document, counts_from: str) -> tuple[date, str, bool]:
     """(date, the event used, whether the event's date was missing): a document without
     the date its rule needs counts from its filing date."""
-    filed = document.created_at.date()
+    filed = local(document.created_at).date()
     dossier = document.dossier
     event = CountsFrom(counts_from)
     value = {

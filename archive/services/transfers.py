@@ -94,7 +94,7 @@ def _project_move_in(session, document: Document) -> date | None:
 
 def due_date(session, document: Document, rule: TransferRule) -> date | None:
     """The deadline the rule gives the document, or None when its trigger date is unknown."""
-    filed = (document.created_at or now()).date()
+    filed = local(document.created_at or now()).date()
     match Trigger(rule.trigger):
         case Trigger.DOCUMENT_DATE:
             if document.doc_date is None:
@@ -198,7 +198,7 @@ def set_move_in(session, actor: User, data: dict) -> Project:
 
 
 def _number(batch: TransferBatch) -> str:
-    return f"YJ{batch.created_at.year}-{batch.id:04d}"
+    return f"YJ{local(batch.created_at).year}-{batch.id:04d}"
 
 
 def _count(value, label: str, field: str) -> int:

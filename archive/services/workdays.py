@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 
-from archive.clock import now, today
+from archive.clock import local, now, to_utc, today
 from archive.models import CalendarDay, DayKind, User
 from archive.services import access, audit, validation
 from archive.services.errors import Invalid, NotFound
@@ -129,14 +129,15 @@ def workdays_between(session, first: date, last: date) -> int:
 
 
 def end_of_day(day: date) -> datetime:
-    return datetime.combine(day, END_OF_DAY)
+    """The last second of `day` in the archive's zone, as stored (UTC)."""
+    return to_utc(datetime.combine(day, END_OF_DAY))
 
 
 def deadline(session, start: date | datetime, n: int) -> datetime:
     """The end of the `n`-th working day after `start` (a day, or the moment something
     began): the moment a time limit of `n` working days runs out."""
     if isinstance(start, datetime):
-        start = start.date()
+        start = local(start).date()
     return end_of_day(add_workdays(session, start, n))
 
 

@@ -82,7 +82,7 @@ def export():
     for e in listing.events:
         details = (audit.WITHHELD if e.id in listing.withheld
                    else e.details if full else personal_data.mask_text(e.details))
-        writer.writerow([_cell(v) for v in (e.seq, local(e.at).isoformat(), e.actor_name, e.action,
+        writer.writerow([_cell(v) for v in (e.seq, local(e.utc_at).isoformat(), e.actor_name, e.action,
                                             e.object_type, e.object_id, e.ip, e.outcome,
                                             details, e.hash)])
     return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv",

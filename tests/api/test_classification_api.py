@@ -106,7 +106,7 @@ def test_top_secret_content_needs_copy_approval(call, session, doc, file_doc):
 
 def test_grant_by_api_opens_search_until_it_ends(call, session, doc):
     assert call("service", "GET", "/api/v1/search?q=何静").json["total"] == 0
-    until = (clock.now() + timedelta(hours=2)).isoformat()
+    until = clock.local(clock.now() + timedelta(hours=2)).isoformat()
     grant = call("gm", "POST", "/api/v1/grants", {"user": "service", "customer_id":
                  doc.dossier.customer_id, "valid_until": until, "reason": "协查"})
     assert grant.status_code == 201, grant.json

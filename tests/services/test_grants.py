@@ -58,7 +58,7 @@ def test_department_grant_opens_the_department_within_clearance(session, users, 
     with work.unit(session):
         grant = grants.grant_access(session, users["gm"], {
             "user": "service", "department": "XS", "reason": "部门合并盘点",
-            "valid_until": (clock.now() + timedelta(hours=5)).isoformat()})
+            "valid_until": clock.local(clock.now() + timedelta(hours=5)).isoformat()})
     assert _sees(service, world["甲客户"]) and _sees(service, world["乙客户"])
     assert not _sees(service, secret), "a grant widens the reach, never the clearance"
     assert _total(session, service) == 3

@@ -43,7 +43,7 @@ def test_stamp_pdf_marks_every_page_and_keeps_the_text():
     pages = _pages(stamped)
     assert len(pages) == len(_pages(original))
     for text in pages:
-        assert "秘密" in text and "王销售" in text and f"{stamp.at:%Y-%m-%d %H:%M}" in text
+        assert "秘密" in text and "王销售" in text and f"{clock.local(stamp.at):%Y-%m-%d %H:%M}" in text
     assert "收入证明" in pages[0]
 
 

@@ -135,10 +135,11 @@ def test_workdays_between_counts_back_what_add_workdays_counted(session):
 
 
 def test_a_deadline_runs_to_the_end_of_its_working_day(session):
-    assert workdays.deadline(session, datetime(2025, 9, 30, 16, 30), 1) == \
-        datetime(2025, 10, 9, 23, 59, 59)
-    assert workdays.deadline(session, _d("2025-12-31"), 1) == datetime(2026, 1, 4, 23, 59, 59)
-    assert workdays.end_of_day(_d("2025-10-10")) == datetime(2025, 10, 10, 23, 59, 59)
+    # Times are stored in UTC: 08:30 is 16:30 Beijing time, 15:59:59 is 23:59:59 there.
+    assert workdays.deadline(session, datetime(2025, 9, 30, 8, 30), 1) == \
+        datetime(2025, 10, 9, 15, 59, 59)
+    assert workdays.deadline(session, _d("2025-12-31"), 1) == datetime(2026, 1, 4, 15, 59, 59)
+    assert workdays.end_of_day(_d("2025-10-10")) == datetime(2025, 10, 10, 15, 59, 59)
 
 
 def test_a_count_reads_the_table_once_not_per_day(session):
