@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url
 from archive.clock import now
 
 RELEASE = "1.0"
+SEAL = "manifest.json.sha256"
 CHUNK = 1 << 20
 
 
@@ -214,25 +215,36 @@ def backup(database_url: str, storage: Path, journal: Path, dest: Path, *,
 
 
 def _manifest_files(dest: Path) -> list[Path]:
-    return sorted(p for p in dest.rglob("*") if p.is_file() and p.name != "manifest.json"
-                  and not p.name.endswith(".partial"))
+    return sorted(p for p in dest.rglob("*") if p.is_file()
+                  and p.name not in ("manifest.json", SEAL) and not p.name.endswith(".partial"))
 
 
 def _write_manifest(dest: Path, report: Report) -> None:
     files = {str(p.relative_to(dest)): sha256_file(p) for p in _manifest_files(dest)}
     report.files = len(files)
     (dest / "manifest.json").write_text(json.dumps({"files": files}, indent=1), encoding="utf-8")
+    # The manifest's own digest: a damaged manifest is named as such, not mistaken for
+    # damage to the file whose digest it garbled.
+    (dest / SEAL).write_text(sha256_file(dest / "manifest.json") + "\n", encoding="utf-8")
 
 
 def verify(src: Path) -> Report:
     """Every file of the backup against the manifest, the snapshot's integrity, and every
     blob the snapshot refers to present."""
     report = Report()
+    seal = src / SEAL
+    if seal.exists() and seal.read_text().strip() != sha256_file(src / "manifest.json"):
+        report.problems.append(f"备份清单 manifest.json 已损坏或被改动（与 {SEAL} 不符）")
+        return report
     try:
         manifest = json.loads((src / "manifest.json").read_text(encoding="utf-8"))["files"]
-        version = json.loads((src / "version.json").read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError) as exc:
-        report.problems.append(f"备份缺少清单或版本文件：{exc}")
+        report.problems.append(f"备份清单 manifest.json 缺失或损坏：{exc}")
+        return report
+    try:
+        version = json.loads((src / "version.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        report.problems.append(f"备份版本文件 version.json 缺失或损坏：{exc}")
         return report
     for relative, digest in manifest.items():
         path = src / relative
