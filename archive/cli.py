@@ -26,13 +26,6 @@ def destruction_journal(app: Flask) -> Path:
     return backup.journal_path(app.config["INSTANCE_DIR"])
 
 
-def _sqlite_path(app: Flask) -> Path:
-    uri = app.config["SQLALCHEMY_DATABASE_URI"]
-    if not uri.startswith("sqlite:///"):
-        _fail("备份与恢复目前支持 SQLite（PostgreSQL 请用 pg_dump，见 docs/backup.md）")
-    return Path(uri.removeprefix("sqlite:///"))
-
-
 @contextmanager
 def _progress(label: str):
     """A progress bar whose total is learnt from the first report: progress(done, total)."""

@@ -13,6 +13,7 @@ from archive.extensions import db
 from archive.models import Document
 from archive.services import filing, indexing, work
 from archive.services.search import open_search
+from tests.databases import sqlite_only_because
 
 
 def _wait_for_repair(app, client, headers, query="琉璃瓦", timeout=60):
@@ -115,6 +116,7 @@ def _wait_repair_done(timeout=60):
         time.sleep(0.05)
 
 
+@sqlite_only_because("SQLite's database-wide write lock; PostgreSQL has none a rebuild could hold")
 def test_a_rebuild_does_not_hold_the_database_write_lock(app, filed, monkeypatch):
     """Writers (every audited request) go on while the repair rebuilds a large archive."""
     import sqlite3

@@ -11,6 +11,11 @@ from sqlalchemy.orm import Session
 from archive.extensions import db
 from archive.models import AuditEvent, AuditHead, Dossier, User
 from archive.services import audit
+from tests.databases import sqlite_only_because
+
+pytestmark = sqlite_only_because(
+    "SQLite's one database-wide write lock (BEGIN IMMEDIATE); PostgreSQL locks the rows read "
+    "FOR UPDATE instead, tested by tests/test_concurrent_filers.py")
 
 
 def _database(app) -> str:
