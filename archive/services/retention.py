@@ -199,7 +199,7 @@ def describe_rule(rule: RetentionRule) -> dict:
             "counts_from_label": CountsFrom(rule.counts_from).label,
             "important_retention": rule.important_retention,
             "important_months": rule.important_months, "seed_ref": rule.seed_ref,
-            "updated_at": rule.updated_at.isoformat() if rule.updated_at else None,
+            "updated_at": local(rule.updated_at).isoformat() if rule.updated_at else None,
             "updated_by": rule.updated_by.display_name if rule.updated_by else None}
 
 
