@@ -25,7 +25,7 @@ def index():
     pages = max(1, -(-total // per_page))
     if page > pages:
         return redirect(url_for("customers.index", q=q, page=pages))
-    counts = {c.id: len(customers.visible_dossiers(current_user, c)) for c in rows}
+    counts = customers.visible_dossier_counts(db.session, current_user, rows)
     return render_template("customers/index.html", customers=rows, total=total, page=page,
                            pages=pages, q=q, counts=counts)
 

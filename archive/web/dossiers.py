@@ -17,6 +17,7 @@ bp = Blueprint("dossiers", __name__, url_prefix="/dossiers")
 def _page(template: str, dossier_id: int, **extra):
     with work.unit(db.session):  # the view's audit event, committed before the page renders
         dossier = customers.get_dossier(db.session, current_user, dossier_id)
+    customers.load_contents(db.session, dossier)
     return render_template(
         template, dossier=dossier, groups=filing.volume_index(current_user, dossier),
         sheet=filing.remarks_sheet(current_user, dossier),

@@ -1,0 +1,64 @@
+"""The pages of the load mix (issue 14) ask the database a fixed number of questions: what
+they list is loaded with the page, not one query per listed row."""
+
+from sqlalchemy import event
+
+from archive import samples
+from archive.extensions import db
+from archive.models import Dossier
+
+
+def _statements(client, url: str) -> int:
+    client.get(url)  # first use: caches, the session's notes
+    statements = []
+    listen = lambda *args, **kwargs: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        response = client.get(url)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert response.status_code == 200
+    return len(statements)
+
+
+def _pdf(title: str) -> list:
+    return [(f"{title}.pdf", samples.make_pdf(title, [f"{title}正文。"]))]
+
+
+def test_dossier_page_loads_its_groups_documents_and_files_with_the_page(
+        make_customer, make_dossier, file_doc, login_as):
+    small = make_dossier(make_customer("少件客户", code="KH-Q-1"), room="101")
+    file_doc(small, "认购书", "销售", files=_pdf("认购书"))
+    large = make_dossier(make_customer("多件客户", code="KH-Q-2"), room="102")
+    for i, category in enumerate(["销售", "签约", "维修", "赔付", "其他", "维修"]):
+        file_doc(large, f"文件{i}", category, files=_pdf(f"文件{i}"))
+    client = login_as("officer")
+
+    one = _statements(client, f"/dossiers/{small.id}")
+    six = _statements(client, f"/dossiers/{large.id}")
+
+    assert six == one
+    page = client.get(f"/dossiers/{large.id}").get_data(as_text=True)
+    assert all(f"文件{i}" in page for i in range(6))
+
+
+def test_customer_list_counts_visible_dossiers_without_loading_them(
+        make_customer, make_dossier, login_as):
+    client = login_as("staff")
+    for i in range(3):
+        customer = make_customer(f"客户{i}", code=f"KH-Q-B{i}")
+        make_dossier(customer, room=f"30{i}")
+        make_dossier(customer, room=f"40{i}", classification="机密")  # beyond staff's clearance
+    client.get("/customers")
+    loaded = []
+    listen = lambda target, _context: loaded.append(target)  # noqa: E731
+    event.listen(Dossier, "load", listen)
+    try:
+        page = client.get("/customers").get_data(as_text=True)
+    finally:
+        event.remove(Dossier, "load", listen)
+
+    assert loaded == []
+    for i in range(3):
+        row = page[page.index(f"KH-Q-B{i}"):]
+        assert row[:row.index("</tr>")].rstrip().endswith("<td>1</td>")
