@@ -2,6 +2,8 @@
 and steps (ids, people, times, notes kept), seeds the routes with their seed lines, and
 its downgrade gives back exactly the rows it took."""
 
+from datetime import datetime
+
 import flask_migrate
 from sqlalchemy import text
 
@@ -15,9 +17,9 @@ ENGINE = "ec89c5fbc47a"
 
 USERS = """INSERT INTO users (id, username, display_name, password_hash, role, clearance,
     active, session_version, created_at) VALUES
-    (1, 'staff', 's', 'x', 'staff', 1, 1, 1, '2026-01-01 08:00:00'),
-    (2, 'head', 'h', 'x', 'dept_head', 2, 1, 1, '2026-01-01 08:00:00'),
-    (3, 'office', 'o', 'x', 'gm_office', 3, 1, 1, '2026-01-01 08:00:00')"""
+    (1, 'staff', 's', 'x', 'staff', 1, TRUE, 1, '2026-01-01 08:00:00'),
+    (2, 'head', 'h', 'x', 'dept_head', 2, TRUE, 1, '2026-01-01 08:00:00'),
+    (3, 'office', 'o', 'x', 'gm_office', 3, TRUE, 1, '2026-01-01 08:00:00')"""
 CHANGES = """INSERT INTO classification_changes (id, from_level, to_level, reason, status,
     requested_by_id, requested_at, dept_head_id, dept_head_at, gm_office_id, gm_office_at,
     decided_at, rejected_by_id, decision_note) VALUES
@@ -32,7 +34,9 @@ CHANGES = """INSERT INTO classification_changes (id, from_level, to_level, reaso
 
 
 def _rows(sql: str):
-    rows = [tuple(r) for r in db.session.execute(text(sql)).all()]
+    # Times as SQLite returns them: PostgreSQL's are datetimes, which print the same.
+    rows = [tuple(str(v) if isinstance(v, datetime) else v for v in r)
+            for r in db.session.execute(text(sql)).all()]
     db.session.commit()  # outside a request a transaction holds the write lock
     return rows
 

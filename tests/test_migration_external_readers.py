@@ -36,7 +36,7 @@ def test_external_readers_go_down_and_up(tmp_path):
         db.session.execute(text(
             "INSERT INTO users (id, username, display_name, password_hash, role, clearance,"
             " active, session_version, created_at) VALUES (1, 'officer', 'o', 'x', 'officer',"
-            " 3, 1, 1, '2026-01-01 08:00:00')"))
+            " 3, TRUE, 1, '2026-01-01 08:00:00')"))
         db.session.commit()
 
         flask_migrate.downgrade(revision=LOANS)

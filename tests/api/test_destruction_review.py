@@ -78,7 +78,12 @@ def test_a_deleted_register_row_is_reported(call, dossier, file_doc):
     a = file_doc(dossier, "投诉甲", "投诉", date="2020-01-01")
     _destroyed(call, a)
     assert destruction.verify_register(db.session) == []
-    db.session.execute(db.text("DROP TRIGGER destruction_register_no_delete"))
+    # Someone with the database's keys removes the append-only guard first.
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(db.text("ALTER TABLE destruction_register "
+                                   "DISABLE TRIGGER destruction_register_append_only"))
+    else:
+        db.session.execute(db.text("DROP TRIGGER destruction_register_no_delete"))
     db.session.execute(db.text("DELETE FROM destruction_register"))
     db.session.commit()
     problems = destruction.verify_register(db.session)
