@@ -221,6 +221,27 @@ def init_app(app: Flask) -> None:
                    + (f"；另有 {len(gone)} 个已按销毁清单清除" if gone else ""))
         sys.exit(1 if problems else 0)
 
+    @app.cli.command("check-archive")
+    def check_archive_command():
+        """四性检测 in storage (DA/T 70): fixity of every blob, 顺序号 continuity, orphan
+        blobs, required metadata, index against database; the report is kept (web page
+        and CSV) and a failure stays on the officer's dashboard until a run passes."""
+        from archive.services import preservation, preservation_storage
+
+        with _progress("四性检测") as progress:
+            run = preservation_storage.check_archive(
+                db.session, current_app.extensions["blob_store"],
+                current_app.extensions["search"], trigger="cli", progress=progress)
+        for summary, failing in preservation_storage.items_of(run):
+            item = preservation.ITEMS[summary.item]
+            click.echo(f"[{preservation.OUTCOME_LABELS[summary.outcome]}] "
+                       f"{item.property_label} · {item.name}：{summary.reason}")
+            for check in failing:
+                click.echo(f"    {check.subject}：{check.reason}")
+        click.echo(f"检测报告第 {run.id} 次：" + ("全部通过" if run.outcome == "pass"
+                                              else f"{run.failures} 项未通过"))
+        sys.exit(0 if run.outcome == "pass" else 1)
+
     @app.cli.command("destruction-sweep")
     def destruction_sweep_command():
         """Finish destroyed items a crash left 待清除 (their blobs and index entries)."""

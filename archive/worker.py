@@ -42,6 +42,8 @@ class Queue:
         self.huey = make_huey(app.config["JOB_QUEUE_URL"])
         self.run_task = self.huey.task(name="run_job", retries=0)(self._run)
         self.sweep_task = self.huey.periodic_task(_every_minute(), name="sweep")(self._sweep)
+        self.check_task = self.huey.periodic_task(_nightly(), name="check_archive")(
+            self._check_archive)
         self._indexed_at = 0.0  # time.monotonic() of this process's last index write
 
     def push(self, job_ids: list[int]) -> None:
@@ -62,6 +64,15 @@ class Queue:
             sweep(self.app)
             db.session.remove()
 
+    def _check_archive(self) -> None:
+        """四性检测 in storage, every night (services/preservation_storage.py)."""
+        from archive.services import preservation_storage
+
+        with self.app.app_context():
+            preservation_storage.check_archive(db.session, self.app.extensions["blob_store"],
+                                               self.app.extensions["search"], trigger="queue")
+            db.session.remove()
+
 
 def make_huey(url: str):
     """A huey on `url`: sqlite:///path (embedded) or redis://host:port/db."""
@@ -74,6 +85,13 @@ def make_huey(url: str):
         path.parent.mkdir(parents=True, exist_ok=True)
         return SqliteHuey("juanzong", filename=str(path), results=False)
     raise ValueError(f"JOB_QUEUE_URL must be sqlite:///… or redis://…, not {url!r}")
+
+
+def _nightly():
+    """02:30 in China, when nobody files: huey reads crontabs in UTC."""
+    from huey import crontab
+
+    return crontab(hour="18", minute="30")
 
 
 def _every_minute():

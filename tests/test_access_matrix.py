@@ -269,6 +269,12 @@ ROUTES = {
     ("imports.index", "/imports"): {"GET": needs("import.run")},
     ("imports.upload", "/imports"): {"POST": needs("import.run")},
     ("imports.show", "/imports/<int:import_id>"): {"GET": then_lookup("import.run", "import")},
+    # 四性检测 reports (issue 21): the archive room's and the auditors'.
+    ("preservation.index", "/preservation"): {"GET": needs("preservation.view")},
+    ("preservation.show", "/preservation/runs/<int:run_id>"): {
+        "GET": then_lookup("preservation.view", "preservation_run")},
+    ("preservation.report", "/preservation/runs/<int:run_id>/report.csv"): {
+        "GET": then_lookup("preservation.view", "preservation_run")},
     ("imports.report", "/imports/<int:import_id>/report.csv"): {
         "GET": then_lookup("import.run", "import")},
     ("api.create_import", "/api/v1/imports"): {"POST": needs_then_invalid("import.run")},
@@ -753,6 +759,15 @@ def _build_world(app) -> World:
     session.commit()
     targets["import"] = {"batch": ({"import_id": batch.id}, batch)}
     missing["import"] = {"import_id": MISSING}
+
+    # A storage run of the 四性检测 (issue 21), for its report page and CSV.
+    from archive.models import PreservationRun
+
+    run = PreservationRun(trigger="cli", outcome="pass", failures=0, summary="{}")
+    session.add(run)
+    session.commit()
+    targets["preservation_run"] = {"run": ({"run_id": run.id}, run)}
+    missing["preservation_run"] = {"run_id": MISSING}
 
     # Retention (issue 17): a hold on the public document (holds stop only destruction),
     # and a batch of a complaint record long past its year, waiting for approval.

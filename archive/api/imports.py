@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from archive.api import bp
 from archive.api.serialize import timestamp
 from archive.extensions import db
-from archive.services import access, import_uploads, imports, work
+from archive.services import access, import_uploads, imports, preservation, work
 from archive.services.errors import Invalid
 
 
@@ -26,6 +26,8 @@ def import_json(batch, *, rows: bool = True) -> dict:
         "finished_at": timestamp(batch.finished_at),
         "report_csv": url_for("imports.report", import_id=batch.id),
     }
+    if rows:
+        body["preservation"] = preservation.of_import(db.session, batch)
     if rows:
         body["rows"] = [{"row": r.row_number, "state": r.state, "label": r.state_enum.label,
                          "customer": r.customer, "dossier_number": r.dossier_number,
@@ -73,6 +75,10 @@ def _describe() -> None:
                            for k in ("filed", "skipped", "refused", "waiting")}},
                        "created_by": {"type": "string"}, "created_at": {"type": "string"},
                        "finished_at": oa._nullable("string"),
+                       "preservation": {"anyOf": [oa._ref("PreservationSummary"),
+                                                  {"type": "null"}], "description": (
+                           "四性检测 (DA/T 70) at filing of the documents this import filed; "
+                           "null while none is filed")},
                        "report_csv": {"type": "string", "description": "the report as CSV"},
                        "rows": {"type": "array", "items": {"type": "object", "properties": {
                            "row": {"type": "integer"}, "state": {"type": "string"},

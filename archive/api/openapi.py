@@ -351,6 +351,40 @@ SCHEMAS = {
                 "(each file's text_status and text_error say which).")},
             "files": {"type": "array", "items": _ref("StoredFile")},
             "sha256": _nullable("string", description="The first file's, if any."),
+            "preservation": {"type": "array", "items": _ref("PreservationCheck"),
+                             "description": (
+                "四性检测 (DA/T 70): the newest result of each check item of the document "
+                "and of each file (at filing, at a transfer receipt). Only in the answers "
+                "for one document (its GET and the upload).")},
+        },
+    },
+    "PreservationSummary": {
+        "type": "object", "required": ["counts", "failing"],
+        "properties": {
+            "counts": {"type": "object", "properties": {
+                k: {"type": "integer"} for k in ("pass", "fail", "not_applicable", "not_run")}},
+            "failing": {"type": "array", "items": {"type": "object", "properties": {
+                "document_id": {"type": "integer"}, "file_id": _nullable("integer"),
+                "item": {"type": "string"}, "item_name": {"type": "string"},
+                "reason": {"type": "string"}}}},
+        },
+    },
+    "PreservationCheck": {
+        "type": "object",
+        "required": ["item", "property", "item_name", "outcome", "reason", "file_id", "stage",
+                     "checked_at"],
+        "properties": {
+            "item": {"type": "string", "enum": ["fixity", "format", "metadata", "continuity",
+                                                "orphans", "encryption", "readable", "index",
+                                                "virus"]},
+            "property": {"type": "string", "enum": ["真实性", "完整性", "可用性", "安全性"]},
+            "item_name": {"type": "string", "description": "The DA/T 70 item it covers."},
+            "outcome": {"type": "string",
+                        "enum": ["pass", "fail", "not_applicable", "not_run"]},
+            "reason": {"type": "string"},
+            "file_id": _nullable("integer", description="null: the document's own check"),
+            "stage": {"type": "string", "enum": ["filing", "transfer"]},
+            "checked_at": {"type": "string", "format": "date-time"},
         },
     },
     "SearchHit": {

@@ -17,6 +17,7 @@ from archive.services import (
     finder,
     ocr_hits,
     personal_data,
+    preservation,
     validation,
     work,
 )
@@ -172,7 +173,9 @@ def upload_document(dossier_id: int):
 def get_document(document_id: int):
     with work.unit(db.session):
         document = filing.get_document(db.session, current_user, document_id)
-    return jsonify(out.document(document, numbered=access.can(current_user, "numbering.view")))
+        body = out.document(document, numbered=access.can(current_user, "numbering.view"))
+        body["preservation"] = [r.as_json() for r in preservation.latest_for(db.session, document)]
+    return jsonify(body)
 
 
 @bp.get("/documents/<int:document_id>/content")

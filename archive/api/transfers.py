@@ -9,11 +9,13 @@ from archive.api import bp
 from archive.api import serialize as out
 from archive.api.routes import _json_body
 from archive.extensions import db
-from archive.services import access, transfers, work
+from archive.services import access, preservation, transfers, work
 
 
 def _json(batch) -> dict:
-    return out.transfer(batch, requests=transfers.requests_of(db.session, batch))
+    body = out.transfer(batch, requests=transfers.requests_of(db.session, batch))
+    body["preservation"] = preservation.of_batch(db.session, batch.id)
+    return body
 
 
 def _handover(handover) -> dict:
@@ -185,7 +187,11 @@ def _describe() -> None:
                      "properties": {"id": {"type": "integer"}, "number": {"type": "string"},
                                     "status": obj, "items": {"type": "array", "items": obj},
                                     "prepared_by": obj, "received_by": {"type": ["object", "null"]},
-                                    "approvals": {"type": "array", "items": obj}}},
+                                    "approvals": {"type": "array", "items": obj},
+                                    "preservation": {"anyOf": [
+                                        oa._ref("PreservationSummary"), {"type": "null"}],
+                                        "description": "四性检测 (DA/T 70) at receipt; null "
+                                                       "before"}}},
     })
     one = oa._json(oa._ref("Transfer"), "The transfer batch.")
     batch_id = oa._id("batch_id", "transfer batch")

@@ -59,8 +59,10 @@ class PreservationCheck(db.Model):
     # The transfer batch whose receipt ran it (stage transfer).
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("transfer_batches.id"), index=True)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("preservation_runs.id"), index=True)
-    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), index=True)
-    file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_files.id"), index=True)
+    # What was checked, without a foreign key: a record outlives what it names (as audit
+    # events do; documents are never deleted, but a record must not stop anything).
+    document_id: Mapped[int | None] = mapped_column(index=True)
+    file_id: Mapped[int | None] = mapped_column(index=True)
     item: Mapped[str] = mapped_column(String(20))  # preservation.ITEMS
     outcome: Mapped[str] = mapped_column(String(16))
     # What was checked, when the row is not a file's or a document's (a blob, a group).

@@ -422,6 +422,8 @@ RULES: dict[str, Rule] = {
     "copy.approve": _gm,  # 002:45
     # The trail records what administrators do too: they do not read it themselves.
     "audit.view": lambda user, role, obj: role in (Role.AUDITOR, Role.GM),
+    # 四性检测 reports (DA/T 70): the archive room keeps the archive, the auditor checks it.
+    "preservation.view": lambda user, role, obj: role in (*ARCHIVE_ROOM, Role.AUDITOR, Role.GM),
     "user.manage": lambda user, role, obj: role is Role.ADMIN,
     # Departments and the list of projects (苑) a dossier's unit is chosen from.
     "org.manage": lambda user, role, obj: role is Role.ADMIN,

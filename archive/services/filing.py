@@ -42,6 +42,7 @@ from archive.services import (
     indexing,
     jobs,
     numbering,
+    preservation,
     retention,
     transfers,
     validation,
@@ -245,6 +246,10 @@ def _write(session, intake: Intake, store: LocalBlobStore, created: list[str]) -
     transfers.assign(session, document, actor)
     session.add(document)
     session.flush()
+    # 四性检测 (DA/T 70): recorded with the document, refusing nothing filing accepted.
+    preservation.record_filing(session, document, [
+        (f, blob) for f, (_name, blob, *_rest) in zip(stored, intake.files, strict=True)],
+        store)
     # Scans are read by the OCR worker after the commit, never in the upload request;
     # so are the scanned pages of a PDF with text on its other pages.
     jobs.queue_ocr(session, stored, partly_scanned=[

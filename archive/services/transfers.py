@@ -38,7 +38,7 @@ from archive.models.transfer import (
     TransferRule,
     Trigger,
 )
-from archive.services import access, approvals, audit, validation, workdays
+from archive.services import access, approvals, audit, preservation, validation, workdays
 from archive.services.errors import Conflict, Forbidden, Invalid, NotFound
 from archive.services.retention import add_months
 
@@ -433,6 +433,9 @@ def _apply_receipt(session, actor: User, request: ApprovalRequest, prepared: dic
         else:
             back.append(item)
     batch.received_by_id, batch.received_at = actor.id, moment
+    # 四性检测 (DA/T 70, 移交接收环节) of what is received: the receipt carries the result.
+    checked = preservation.record_receipt(
+        session, batch, [i.document for i in batch.items if i not in back])
     batch.receipt_note = request.steps[-1].note if request.steps else ""
     batch.status = (BatchStatus.RECEIVED if not back else
                     BatchStatus.REFUSED if len(back) == len(batch.items) else
@@ -443,7 +446,8 @@ def _apply_receipt(session, actor: User, request: ApprovalRequest, prepared: dic
     audit.record(session, actor, "transfer.received", batch, number=batch.number,
                  received=[i.document_id for i in batch.items if i not in back],
                  returned=[i.document_id for i in back],
-                 returned_batch=returned.number if returned else None)
+                 returned_batch=returned.number if returned else None,
+                 preservation=checked["counts"])
 
 
 def _return(session, batch: TransferBatch, items: list[TransferItem], reason: str):

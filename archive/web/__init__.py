@@ -29,6 +29,7 @@ def register(app: Flask) -> None:
         loan_items,
         loans,
         main,
+        preservation,
         retention,
         search,
         transfers,
@@ -37,7 +38,7 @@ def register(app: Flask) -> None:
     for module in (auth_views, main, customers, dossiers, documents, search, audit_view,
                    external_loans,
                    classification, grants, approvals, calendar, loans, loan_items, corrections,
-                   retention, imports, transfers):
+                   retention, imports, transfers, preservation):
         app.register_blueprint(module.bp)
     app.register_blueprint(admin.bp)
 

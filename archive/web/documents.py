@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from archive import delivery as delivery_response
 from archive.extensions import db
-from archive.services import access, filetypes, filing, work
+from archive.services import access, filetypes, filing, preservation, work
 
 bp = Blueprint("documents", __name__, url_prefix="/documents")
 
@@ -22,7 +22,9 @@ def show(document_id: int):
                     filing.delivery_form(current_user, document, f, "preview"))
              for f in document.files} if may_read else {}
     return render_template("documents/show.html", document=document, may_read=may_read,
-                           forms=forms, kind_name=filetypes.kind_name, **level_context(document))
+                           forms=forms, kind_name=filetypes.kind_name,
+                           preservation_checks=preservation.latest_for(db.session, document),
+                           **level_context(document))
 
 
 def _send(document_id: int, file_id, purpose: str):

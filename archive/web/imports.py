@@ -17,7 +17,7 @@ from flask_login import current_user, login_required
 
 from archive.extensions import db
 from archive.models.imports import ImportState
-from archive.services import access, import_sources, import_uploads, imports, work
+from archive.services import access, import_sources, import_uploads, imports, preservation, work
 from archive.services.errors import DomainError
 
 bp = Blueprint("imports", __name__)
@@ -68,7 +68,8 @@ def show(import_id: int):
     batch = imports.get_import(db.session, current_user, import_id)
     return render_template("imports/show.html", batch=batch,
                            counts=imports.counts(db.session, batch),
-                           working=batch.state in (ImportState.QUEUED, ImportState.RUNNING))
+                           working=batch.state in (ImportState.QUEUED, ImportState.RUNNING),
+                           preservation=preservation.of_import(db.session, batch))
 
 
 @bp.get("/imports/<int:import_id>/report.csv")

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from archive.extensions import db
 from archive.models import Customer, Document, Dossier, Role, StoredFile
-from archive.services import access, approvals, indexing, jobs, loan_lists
+from archive.services import access, approvals, indexing, jobs, loan_lists, preservation_storage
 
 bp = Blueprint("main", __name__)
 
@@ -105,4 +105,6 @@ def dashboard():
                            scans=_with_files(StoredFile.text_status == "empty"),
                            storage_alarm=_storage_alarm(), index_status=_index_status(),
                            ocr_status=_ocr_status(),
+                           preservation_alarm=preservation_storage.alarm(db.session,
+                                                                         current_user),
                            todo=_todo(current_user._get_current_object()))

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from archive.extensions import db
 from archive.models import Department
 from archive.models.transfer import ItemOutcome
-from archive.services import access, transfers, work
+from archive.services import access, preservation, transfers, work
 from archive.services.errors import DomainError, Forbidden, NotFound
 from archive.web import N_, run_form
 
@@ -76,7 +76,8 @@ def _page(batch, template="transfers/show.html"):
                            may_send=access.can(user, "transfer.send", batch),
                            may_receive=access.can(user, "transfer.receive", batch),
                            requests=transfers.requests_of(db.session, batch),
-                           outcomes=list(ItemOutcome))
+                           outcomes=list(ItemOutcome),
+                           preservation=preservation.of_batch(db.session, batch.id))
 
 
 @bp.get("/transfers/<int:batch_id>")

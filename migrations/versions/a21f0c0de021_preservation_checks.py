@@ -41,10 +41,8 @@ def upgrade():
     sa.Column('checked_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['batch_id'], ['transfer_batches.id'],
                             name=op.f('fk_preservation_checks_batch_id_transfer_batches')),
-    sa.ForeignKeyConstraint(['document_id'], ['documents.id'],
-                            name=op.f('fk_preservation_checks_document_id_documents')),
-    sa.ForeignKeyConstraint(['file_id'], ['stored_files.id'],
-                            name=op.f('fk_preservation_checks_file_id_stored_files')),
+    # document_id and file_id name what was checked without a foreign key: a record
+    # outlives what it names, as audit events do.
     sa.ForeignKeyConstraint(['run_id'], ['preservation_runs.id'],
                             name=op.f('fk_preservation_checks_run_id_preservation_runs')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_preservation_checks'))
