@@ -27,6 +27,10 @@ with their ratio.
 
 Server model: --workers/--worker-class/--threads when given; otherwise what the
 checkout's `make run` uses (its gunicorn.conf.py, or 2 sync workers without one).
+
+--database postgres: each instance runs on a fresh database of the throw-away cluster
+`make postgres` starts (build/pg; created with createdb, dropped afterwards) instead of
+SQLite (issue 21, docs/postgresql.md).
 """
 
 import argparse
@@ -43,6 +47,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 import requests
@@ -50,6 +55,7 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 OUT_DIR = REPO / "bench" / "out"
+PG_SOCKET, PG_PORT = REPO / "build" / "pg", "55432"  # make postgres
 
 # The demo accounts (README.md), one of each role the load mixes.
 ACCOUNTS = [
@@ -73,6 +79,7 @@ class Server:
     port: int = 0
     model: str = ""
     process: subprocess.Popen | None = None
+    database: str = ""  # a PostgreSQL URL (--database postgres); SQLite under root if empty
 
     @property
     def env(self) -> dict:
@@ -80,6 +87,8 @@ class Server:
                if k not in ("DATABASE_URL", "SECRET_KEY", "ARCHIVE_CONFIG", "FLASK_APP")}
         env.update(INSTANCE_DIR=str(self.root / "instance"), STORAGE_DIR=str(self.root / "storage"),
                    INDEX_DIR=str(self.root / "instance" / "index"), PYTHONDONTWRITEBYTECODE="1")
+        if self.database:
+            env["DATABASE_URL"] = self.database
         return env
 
     def flask(self, *args: str) -> str:
@@ -141,6 +150,20 @@ class Server:
     def discard(self, keep: bool) -> None:
         if not keep:
             shutil.rmtree(self.root, ignore_errors=True)
+            if self.database:
+                _pg("dropdb", "--if-exists", "--force", urlsplit(self.database).path.lstrip("/"))
+
+
+def _pg(tool: str, *args: str) -> None:
+    subprocess.run([tool, "-h", str(PG_SOCKET), "-p", PG_PORT, "-U", "postgres", *args],
+                   check=True)
+
+
+def postgres_database() -> str:
+    """A fresh, empty database on the cluster of `make postgres`; its URL."""
+    name = f"web_load_{os.getpid()}_{time.monotonic_ns()}"
+    _pg("createdb", name)
+    return f"postgresql+psycopg://postgres@/{name}?host={PG_SOCKET}&port={PG_PORT}"
 
 
 def server_options(checkout: Path, args) -> list[str]:
@@ -417,6 +440,8 @@ def main() -> None:
                         help="user counts of --saturate")
     parser.add_argument("--step-seconds", type=int, default=20, help="measured seconds a step")
     parser.add_argument("--keep", action="store_true", help="keep the temporary instances")
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite",
+                        help="postgres: on the cluster of `make postgres` (build/pg)")
     args = parser.parse_args()
     args.steps = [int(n) for n in args.steps.split(",")]
 
@@ -431,16 +456,20 @@ def main() -> None:
         ref = git("rev-parse", "--short", args.baseline_ref)
         options = server_options(worktree, args)
         servers.append(Server(f"baseline {ref}", worktree, args.app_venv, options))
+    for server in servers:
+        server.database = postgres_database() if args.database == "postgres" else ""
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=checkout,
                           capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=checkout,
                            capture_output=True, text=True).stdout.strip()
     servers.append(Server(f"now {head}{' + uncommitted changes' if dirty else ''}", checkout,
-                          args.app_venv, server_options(checkout, args)))
+                          args.app_venv, server_options(checkout, args),
+                          database=postgres_database() if args.database == "postgres" else ""))
     results = []
     try:
         for server in servers:
-            server.model = describe_model(server.checkout, server.options)
+            server.model = describe_model(server.checkout, server.options) + (
+                ", PostgreSQL" if server.database else ", SQLite")
             results.append(measure(server, args))
             server.discard(args.keep)
     finally:
