@@ -2,7 +2,6 @@
 setting, ARCHIVE_TIMEZONE, is the zone every page, form, CSV and API answer shows times in."""
 
 import os
-import shutil
 import time
 from datetime import UTC, date, datetime
 
@@ -16,6 +15,7 @@ from archive.extensions import db
 from archive.models import AuditEvent, Document, Level, Loan, User, utc_cutover
 from archive.services import accounts, audit, loans, work
 from config import TestConfig
+from tests import databases
 from tests.conftest import login
 
 # A stored time: 02:15 UTC on 2 December.
@@ -110,6 +110,7 @@ def migrated_across(tmp_path_factory):
     at 10:15 Beijing time, written as local time), then was migrated, then recorded an
     event at the same instant in UTC."""
     root = tmp_path_factory.mktemp("cutover")
+    databases.create_empty(root)
     app = create_app(TestConfig(root))
     try:
         with app.app_context():
@@ -137,7 +138,7 @@ def migrated_across(tmp_path_factory):
 @pytest.fixture
 def across(migrated_across, tmp_path):
     """A copy of that archive's database and its app."""
-    shutil.copy(migrated_across / "archive.db", tmp_path / "archive.db")
+    databases.copy(migrated_across, tmp_path)
     app = create_app(TestConfig(tmp_path))
     with app.app_context():
         yield app
