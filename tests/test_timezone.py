@@ -199,6 +199,20 @@ def test_verify_audit_passes_across_the_cutover(across):
     assert "审计链完整" in result.output and "3 条事件" in result.output
 
 
+def test_the_audit_filters_read_times_in_the_archive_zone_on_both_sides(across):
+    def found(**params):
+        events = db.session.execute(audit.query(db.session, **audit.filters(params))).scalars()
+        return {e.action for e in events} & {"test.before_cutover", "test.after_cutover"}
+
+    both = {"test.before_cutover", "test.after_cutover"}
+    assert found(**{"from": "2026-12-02", "to": "2026-12-02"}) == both
+    assert found(**{"from": "2026-12-02T10:14", "to": "2026-12-02T10:17"}) == both
+    assert found(**{"from": "2026-12-02T10:17"}) == set()
+    assert found(**{"to": "2026-12-02T10:14"}) == set()
+    assert found(**{"from": "2026-12-03"}) == set()
+    db.session.commit()
+
+
 def test_fixing_an_old_events_time_is_caught_by_the_chain(across):
     event = _events(db.session)["test.before_cutover"]
     seq = event.seq
