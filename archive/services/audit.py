@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from archive.clock import now, to_utc
 from archive.models import AuditEvent, AuditHead, utc_cutover
@@ -78,10 +79,13 @@ def record(session, actor, action: str, obj=None, *, outcome: str = "ok", **deta
     read afresh (populate_existing): the session keeps objects across commits, and the
     one it read for an earlier event may have been overtaken by another worker's.
     """
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    head = _locked_head(session)
+    if head is None and session.get_bind().dialect.name == "postgresql":
+        # An empty chain's first events at once: one creates the head, the others wait for
+        # it and chain after (on SQLite the write lock already lets one in at a time).
+        session.execute(pg_insert(AuditHead).values(id=1, seq=0, hash=GENESIS)
+                        .on_conflict_do_nothing())
+        head = _locked_head(session)
     if head is None:
         head = AuditHead(id=1, seq=0, hash=GENESIS)
         session.add(head)
@@ -108,6 +112,13 @@ def record(session, actor, action: str, obj=None, *, outcome: str = "ok", **deta
     session.add(event)
     audit_anchor.every_n_events(session, event)
     return event
+
+
+def _locked_head(session) -> AuditHead | None:
+    return session.execute(
+        select(AuditHead).where(AuditHead.id == 1).with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
 
 
 @dataclass
