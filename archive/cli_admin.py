@@ -161,25 +161,30 @@ def init_app(app: Flask) -> None:
     @department_group.command("list")
     def department_list_command():
         for d in organisation.list_departments(db.session):
-            click.echo(f"{d.id}\t{d.code}\t{d.name}")
+            receives = f"\t接收：{d.receives.replace(',', '、')}" if d.receives else ""
+            click.echo(f"{d.id}\t{d.code}\t{d.name}{receives}")
         db.session.commit()
 
     @department_group.command("create")
     @click.argument("name")
     @click.option("--code", required=True)
-    def department_create_command(name, code):
+    @click.option("--receives", default="", help="categories it receives as a receiving "
+                  "unit of transfers, e.g. 销售,签约 ('*' every one)")
+    def department_create_command(name, code, receives):
         """Create a department (name and code unique)."""
-        d = _run(lambda: organisation.create_department(db.session, None,
-                                                        {"name": name, "code": code}))
+        d = _run(lambda: organisation.create_department(
+            db.session, None, {"name": name, "code": code, "receives": receives}))
         click.echo(f"已创建部门 {d.name}（id {d.id}，代码 {d.code}）")
 
     @department_group.command("edit")
     @click.argument("department")
     @click.option("--name", default=None)
     @click.option("--code", default=None)
-    def department_edit_command(department, name, code):
-        """Rename DEPARTMENT (name, code or id) or set its code."""
-        data = {k: v for k, v in (("name", name), ("code", code)) if v is not None}
+    @click.option("--receives", default=None, help="categories it receives ('' for none)")
+    def department_edit_command(department, name, code, receives):
+        """Rename DEPARTMENT (name, code or id), set its code or what it receives."""
+        data = {k: v for k, v in (("name", name), ("code", code), ("receives", receives))
+                if v is not None}
 
         def edit():
             return organisation.update_department(

@@ -6,6 +6,7 @@ import re
 from sqlalchemy import func, select
 
 from archive.models import Department, Project, User
+from archive.models.enums import CATEGORIES
 from archive.services import access, audit, validation
 from archive.services.errors import Conflict, Invalid, NotFound
 
@@ -41,6 +42,8 @@ def _department_fields(session, data: dict, current: Department | None) -> dict:
             raise Invalid("部门代码只能包含文字、字母、数字和连字符（最多 20 个字符）",
                           details={"field": "code"})
         fields["code"] = code
+    if "receives" in data:
+        fields["receives"] = received_categories(data)
     for key, label in (("name", "部门名称"), ("code", "部门代码")):
         if key not in fields:
             continue
@@ -53,6 +56,25 @@ def _department_fields(session, data: dict, current: Department | None) -> dict:
     return fields
 
 
+def received_categories(data: dict) -> str:
+    """The categories a department receives as a receiving unit of transfers, as stored:
+    "销售,签约" (from a list, or text split on commas or 、), "*" for every one, "" none."""
+    value = data.get("receives")
+    if isinstance(value, str):
+        value = [v for v in re.split(r"[,，、\s]+", value) if v]
+    if value is None:
+        value = []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise Invalid("接收类别须为类别名称的列表", details={"field": "receives"})
+    if "*" in value:
+        return "*"
+    for name in value:
+        if name not in CATEGORIES:
+            raise Invalid(f"接收类别只能是：{'、'.join(CATEGORIES)}，或 *（全部）",
+                          details={"field": "receives"})
+    return ",".join(c for c in CATEGORIES if c in value)
+
+
 def create_department(session, actor: User | None, data: dict) -> Department:
     """A new department with a unique name and code."""
     _require(actor)
@@ -60,13 +82,15 @@ def create_department(session, actor: User | None, data: dict) -> Department:
     session.add(department)
     session.flush()
     audit.record(session, actor, "department.created", department, name=department.name,
-                 code=department.code)
+                 code=department.code, **({"receives": department.receives}
+                                          if department.receives else {}))
     return department
 
 
 def update_department(session, actor: User | None, department: Department, data: dict) -> dict:
-    """Rename a department or set its code; {field: [old, new]} of what changed. Dossier
-    numbers already issued keep the code they were issued with."""
+    """Rename a department, set its code or the categories it receives as a receiving unit
+    of transfers; {field: [old, new]} of what changed. Dossier numbers already issued keep
+    the code they were issued with."""
     _require(actor)
     fields = _department_fields(session, data, department)
     changes = {k: [getattr(department, k), v] for k, v in fields.items()

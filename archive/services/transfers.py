@@ -254,8 +254,30 @@ def _check_items(session, department_id: int, documents: list[Document],
         raise Conflict(f"文件已列入移交清单 {row.number}", code="in_batch")
 
 
+def receiving_units(session, actor: User) -> list[Department]:
+    """The departments `actor`'s department may hand material to besides the archive
+    room: those the administrator made receiving units (Department.receives)."""
+    return [d for d in session.execute(
+        select(Department).where(Department.receives != "").order_by(Department.name)
+    ).scalars() if d.id != actor.department_id]
+
+
+def _check_receiver(receiver: Department | None, documents: list[Document]) -> None:
+    """A department receives only the categories it is the receiving unit of (客户事务组
+    the sales site's material, 000:750); the archive room receives every one."""
+    if receiver is None:
+        return
+    for document in documents:
+        if not receiver.receives_category(document.category):
+            accepted = receiver.receives.replace(",", "、") or "无"
+            raise Invalid(f"{receiver.name}只接收这些类别的移交：{accepted}；"
+                          f"《{document.title}》（{document.category}）请移交档案室",
+                          code="not_received_here", details={"field": "to_department_id"})
+
+
 def create(session, actor: User, data: dict) -> TransferBatch:
-    """A department prepares a batch from what it holds (draft)."""
+    """A department prepares a batch from what it holds (draft), to the archive room or
+    to a receiving unit of the items' categories."""
     access.require(actor, "transfer.prepare", hide=False)
     rows = _listed(session, actor, data)
     to_department = None
@@ -266,7 +288,11 @@ def create(session, actor: User, data: dict) -> TransferBatch:
             raise Invalid("接收部门不存在", details={"field": "to_department_id"})
         if to_department.id == actor.department_id:
             raise Invalid("不能移交给本部门", details={"field": "to_department_id"})
+        if not to_department.receives:
+            raise Invalid(f"{to_department.name}不是移交接收单位（系统管理中可设其接收类别）",
+                          code="not_a_receiver", details={"field": "to_department_id"})
     _check_items(session, actor.department_id, [d for d, _c, _p in rows])
+    _check_receiver(to_department, [d for d, _c, _p in rows])
     batch = TransferBatch(from_department_id=actor.department_id,
                           to_department_id=to_department.id if to_department else None,
                           note=validation.text(data, "note", "说明", max_len=2000),
@@ -303,7 +329,14 @@ def get(session, user: User, batch_id, *, lock: bool = False) -> TransferBatch:
     if lock:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     batch = session.execute(stmt).scalar_one_or_none()
-    if batch is None or not visible(user, batch):
+    if batch is None:
+        raise NotFound(NOT_FOUND)
+    if not visible(user, batch):
+        if access.can(user, "transfer.receive", batch) and batch.status in OPEN_BATCHES:
+            # The receiving unit it is addressed to is told why, without a title: its
+            # receiver must be able to read every item to check and sign for it.
+            raise Forbidden("清单中有您无权查看的文件（其他部门的客户档案须经总经理授权查阅，"
+                            "或密级高于您的密级），不能查看或签收这份移交清单")
         raise NotFound(NOT_FOUND)
     return batch
 
@@ -322,6 +355,7 @@ def submit(session, actor: User, batch_id) -> TransferBatch:
                        code="not_draft")
     documents = [i.document for i in batch.items]
     _check_items(session, batch.from_department_id, documents, besides=batch.id)
+    _check_receiver(batch.to_department, documents)  # its categories may have changed since
     batch.status, batch.submitted_at = BatchStatus.SUBMITTED.value, now()
     approvals.file(session, actor, ApprovalKind.TRANSFER_RECEIPT, reason=batch.note or "移交",
                    subject=batch, subject_level=max(int(d.access_level) for d in documents))

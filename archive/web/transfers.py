@@ -7,7 +7,6 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from archive.extensions import db
-from archive.models import Department
 from archive.models.transfer import ItemOutcome
 from archive.services import access, preservation, transfers, work
 from archive.services.errors import DomainError, Forbidden, NotFound
@@ -42,7 +41,7 @@ def new():
     user = _user()
     access.require(user, "transfer.prepare")
     return render_template("transfers/new.html", documents=transfers.waiting(db.session, user),
-                           departments=db.session.query(Department).order_by(Department.name))
+                           departments=transfers.receiving_units(db.session, user))
 
 
 @bp.post("/transfers")

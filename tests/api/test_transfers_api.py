@@ -6,7 +6,7 @@ open while the person still has a batch waiting for its receipt."""
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -174,3 +174,64 @@ def test_a_move_in_date_gives_move_in_material_its_deadline(client, login_as, do
     assert client.post("/transfers/rules", data={"key": "move_in", "trigger": "move_in",
                                                  "workdays": "0", "months": "4"}).status_code == 302
     assert _doc(card.id).transfer_due_on == date(2027, 1, 15)
+
+
+def _receives(code: str, categories: str) -> None:
+    from archive.models import Department
+    from archive.services import organisation, work
+
+    with work.unit(db.session):
+        department = db.session.execute(
+            select(Department).where(Department.code == code)).scalar_one()
+        organisation.update_department(db.session, None, department, {"receives": categories})
+
+
+def test_a_receiving_unit_receives_only_its_categories(call, dossier, file_doc, users):
+    """000:750: the sales site hands its material to 客户事务组, a department the
+    administrator makes a receiving unit of the 销售 category; anything else, and any
+    department that is not a receiving unit, is refused with nothing changed."""
+    sale = file_doc(dossier, "认购书", "销售", actor="staff", pages="2")
+    repair = file_doc(dossier, "维修记录", "维修", actor="staff")
+    kf, fl = users["service"].department_id, users["legal"].department_id
+    _receives("KF", "销售")
+    before = _state()
+    for body, code in [
+        ({"items": [sale.id], "to_department_id": fl}, "not_a_receiver"),
+        ({"items": [sale.id, repair.id], "to_department_id": kf}, "not_received_here"),
+    ]:
+        refused = call("staff", "POST", "/api/v1/transfers", body)
+        assert refused.status_code == 422 and refused.json["error"]["code"] == code, refused.json
+    assert "请移交档案室" in refused.json["error"]["message"]
+    assert _state() == before
+
+    batch = call("staff", "POST", "/api/v1/transfers",
+                 {"items": [sale.id], "to_department_id": kf}).json
+    assert batch["to"] == {"id": kf, "name": "客服中心"}
+    # The administrator takes the category away before the batch is sent: refused then.
+    _receives("KF", "")
+    state = _state()
+    late = call("staff", "POST", f"/api/v1/transfers/{batch['id']}/submit")
+    assert late.status_code == 422 and late.json["error"]["code"] == "not_received_here"
+    assert _state() == state
+    _receives("KF", "销售,签约")
+    assert call("staff", "POST", f"/api/v1/transfers/{batch['id']}/submit").status_code == 200
+    # The archive room does not receive for a department; its own head does, once the GM
+    # has let them read the sending department's customer files (002:67): until then they
+    # are told why, and nothing changes.
+    assert call("officer", "POST", f"/api/v1/transfers/{batch['id']}/receive",
+                {"items": []}).status_code == 403
+    state = _state()
+    blind = call("service_head", "POST", f"/api/v1/transfers/{batch['id']}/receive", {
+        "items": [{"document_id": sale.id, "count": 1, "pages": 2}]})
+    assert blind.status_code == 403 and "总经理授权" in blind.json["error"]["message"]
+    assert "认购书" not in blind.json["error"]["message"]
+    assert _state() == state
+    granted = call("gm", "POST", "/api/v1/grants", {
+        "user": "service_head", "department": "XS", "reason": "客户事务组接收销售资料",
+        "valid_until": (clock.today() + timedelta(days=300)).isoformat()})
+    assert granted.status_code == 201, granted.json
+    received = call("service_head", "POST", f"/api/v1/transfers/{batch['id']}/receive", {
+        "items": [{"document_id": sale.id, "count": 1, "pages": 2}]})
+    assert received.status_code == 200, received.json
+    held = _doc(sale.id)
+    assert (held.custody, held.custody_department_id) == ("department", kf)

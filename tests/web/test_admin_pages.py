@@ -311,6 +311,7 @@ def test_departments_are_created_renamed_and_recoded(login_as):
     ({"name": "新部门", "code": "A B"}, 422, "部门代码只能包含"),
     ({"name": "销售经营部", "code": "NEW"}, 409, "部门名称已被使用"),
     ({"name": "新部门", "code": "xs"}, 409, "部门代码已被使用"),
+    ({"name": "新部门", "code": "NB", "receives": "销售、档案"}, 422, "接收类别只能是"),
 ])
 def test_a_bad_department_is_refused_and_nothing_changes(login_as, departments, form, status,
                                                          message):
@@ -321,6 +322,23 @@ def test_a_bad_department_is_refused_and_nothing_changes(login_as, departments, 
     edited = client.post(f"/admin/departments/{departments['KF'].id}", data=form)
     assert edited.status_code == status and message in edited.get_data(as_text=True)
     assert _state() == before
+
+
+def test_a_department_is_made_a_receiving_unit_of_transfers(login_as, departments):
+    client = login_as("admin")
+    kf = departments["KF"]
+    assert client.post(f"/admin/departments/{kf.id}", data={
+        "name": kf.name, "code": kf.code, "receives": "签约，销售"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Department, kf.id).receives == "销售,签约"  # in the schedule's order
+    assert json.loads(_events("department.updated")[-1].details)["changes"] == {
+        "receives": ["", "销售,签约"]}
+    page = client.get("/admin/departments").get_data(as_text=True)
+    assert 'value="销售、签约"' in page
+    assert client.post(f"/admin/departments/{kf.id}", data={
+        "name": kf.name, "code": kf.code, "receives": ""}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Department, kf.id).receives == ""
 
 
 def test_the_dossier_form_offers_the_projects_the_admin_keeps(login_as, make_customer):
