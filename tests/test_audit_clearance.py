@@ -5,7 +5,7 @@ viewed, by whom and when, but not its title, file names or dossier number."""
 import pytest
 from flask import g
 
-from archive import samples
+from archive import clock, samples
 from archive.extensions import db
 from archive.models import AuditEvent
 from archive.services import audit, work
@@ -123,7 +123,8 @@ def test_withheld_details_cannot_be_guessed_from_the_event_hash(app, client, api
     # the hash: the salt is missing.
     canonical = json.dumps({
         "seq": shown["seq"],
-        "at": datetime.fromisoformat(shown["at"]).isoformat(timespec="microseconds"),
+        # The API shows the time in the archive's zone; the chain hashes it as stored (UTC).
+        "at": clock.to_utc(datetime.fromisoformat(shown["at"])).isoformat(timespec="microseconds"),
         "actor_id": stored.actor_id, "actor_name": shown["actor"], "action": shown["action"],
         "object_type": shown["object_type"], "object_id": shown["object_id"], "ip": shown["ip"],
         "outcome": shown["outcome"], "details": json.loads(stored.details),
