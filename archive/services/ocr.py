@@ -31,6 +31,11 @@ MAX_RENDER_PIXELS = 16_000_000
 # Below this mean confidence a page is tried turned a quarter each way (a page scanned
 # sideways reads as short vertical fragments of low confidence).
 LOW_CONFIDENCE = 0.85
+# A page whose typical pixel differs from the median of its 3×3 neighbourhood by this
+# many grey levels or more is grainy (sensor noise, a phone photo, a noisy fax; a clean
+# or bilevel scan: 0): it is read after a 3×3 median filter. On grain the recogniser
+# drops single characters (「4月2日」 read 「42」), which a phrase search then misses.
+GRAINY = 3
 
 
 class Unreadable(Exception):
@@ -129,7 +134,8 @@ def engine(threads: int = 1) -> Engine:
 
 def read_page(image, engine: Engine) -> PageText:
     """The text of one page image, turned a quarter each way when it reads badly or
-    sideways (the engine itself reads upside-down lines)."""
+    sideways (the engine itself reads upside-down lines), the grain filtered out first."""
+    image = _without_grain(image)
     first = _page_text(engine.read(image), 0)
     if first.confidence is not None and first.confidence >= LOW_CONFIDENCE and not first.vertical:
         return first.page
@@ -138,6 +144,19 @@ def read_page(image, engine: Engine) -> PageText:
     # The engine reads a line standing on its side too, but a sideways page then comes
     # out in the wrong line order: an upright reading nearly as good is preferred.
     return max(readings, key=lambda reading: reading.score * (0.9 if reading.vertical else 1.0)).page
+
+
+def _without_grain(image):
+    """`image` (greyscale), median-filtered if it is grainy (GRAINY)."""
+    import numpy as np
+    from PIL import ImageFilter
+
+    image = image.convert("L")
+    smooth = image.filter(ImageFilter.MedianFilter(3))
+    # Every fourth pixel each way is sample enough, and a sixteenth of the work.
+    grain = np.abs(np.asarray(image, dtype=np.int16)[::4, ::4]
+                   - np.asarray(smooth, dtype=np.int16)[::4, ::4])
+    return smooth if np.median(grain) >= GRAINY else image
 
 
 @dataclass
