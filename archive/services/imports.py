@@ -228,6 +228,7 @@ def _write_rows(session, actor: User, rows: _Rows, chunk: list, settings: Settin
                 filed = [_row(session, actor, rows, number, values, read, settings,
                               {**dossiers, **opened}, opened)
                          for (number, values), read in chunk]
+                _progressed(rows.batch, len(chunk), settings)
         except Exception:  # noqa: BLE001 - retried row by row below
             log.exception("import %s: a unit of %d rows failed; writing them one by one",
                           rows.batch.id, len(chunk))
@@ -240,8 +241,18 @@ def _write_rows(session, actor: User, rows: _Rows, chunk: list, settings: Settin
         with work.unit(session):
             filed.append(_row(session, actor, rows, number, values, read, settings,
                               dossiers, opened))
+            _progressed(rows.batch, 1, settings)
         dossiers.update(opened)
     return [document for document in filed if document is not None]
+
+
+def _progressed(batch: Import, done: int, settings: Settings) -> None:
+    """Count a unit's rows as done and renew the lease, once per unit (written with its
+    commit): an import whose lease ran out has stopped."""
+    moment = now()
+    batch.rows_done += done
+    batch.updated_at = moment
+    batch.lease_until = moment + timedelta(seconds=settings.lease_seconds)
 
 
 def _row(session, actor: User, rows: _Rows, number: int, values: dict,
@@ -253,8 +264,6 @@ def _row(session, actor: User, rows: _Rows, number: int, values: dict,
     unit an earlier row has found or opened. A dossier this row resolved goes into
     `opened` once its savepoint is released."""
     batch = rows.batch
-    # Each unit's commit renews the lease: an import whose lease ran out has stopped.
-    batch.lease_until = now() + timedelta(seconds=settings.lease_seconds)
     label = values.get("customer_name") or values.get("customer_code") or ""
     found = {"customer": label, "dossier_number": "", "title": values.get("title", "")}
     key = tuple(values.get(k, "") for k in _CUSTOMER_AND_UNIT)
@@ -314,9 +323,7 @@ def _settle(session, rows: _Rows, number: int, state: RowState, found: dict, *,
     row.customer, row.title = found["customer"][:200], found["title"][:300]
     row.dossier_number = (document.dossier.number if document else found["dossier_number"])[:120]
     row.document_id = document.id if document else None
-    row.updated_at = moment = now()
-    batch.rows_done += 1
-    batch.updated_at = moment
+    row.updated_at = now()
 
 
 def _customer(session, actor: User, values: dict, settings: Settings) -> Customer:
