@@ -16,7 +16,7 @@ from sqlalchemy import select
 from archive import clock, samples, worker
 from archive.extensions import db
 from archive.models import AuditEvent, Job, StoredFile
-from archive.services import conversion, jobs
+from archive.services import conversion, jobs, work
 from tests.conftest import archive_state
 
 needs_soffice = pytest.mark.skipif(
@@ -235,3 +235,52 @@ def test_convert_pending_makes_copies_of_docx_filed_before_and_shares_identical_
     copy = again.files[0]
     assert (copy.access_copy_status, copy.access_copy_sha256) == ("ok", converted.access_copy_sha256)
     assert not [j for j in copy.jobs if j.kind == jobs.DOCX_PDF]
+
+
+@needs_soffice
+def test_a_destruction_purges_the_access_copy_with_the_docx(app, users, dossier, file_doc):
+    from archive.services import approvals, destruction
+    from tests.conftest import PASSWORDS
+
+    document = file_doc(dossier, "投诉记录", "投诉", files=[("投诉记录.docx", _docx())],
+                        date="2022-01-01")
+    assert _convert(app, document.files[0]) == "done"
+    stored = _fresh(document.files[0].id)
+    store = app.extensions["blob_store"]
+    assert store.exists(stored.access_copy_sha256)
+    checked = app.test_cli_runner().invoke(args=["verify-storage"])
+    assert checked.exit_code == 0 and "检查了 2 个存储对象" in checked.output
+    with work.unit(db.session):
+        batch = destruction.propose(db.session, users["officer"],
+                                    {"items": [document.id], "reason": "期满"})
+        approvals.approve(db.session, users["gmoffice"], destruction.requests_of(batch)[0].id,
+                          "", {"supervisors": ["auditor", "legal"]})
+        batch_id = batch.id
+    destruction.execute(db.session, users["officer"], batch_id, {
+        "supervisors": [{"username": "auditor", "password": PASSWORDS["auditor"]},
+                        {"username": "legal", "password": PASSWORDS["legal"]}]}, store=store)
+    stored = _fresh(stored.id)
+    assert stored.document.status == "destroyed"
+    assert not store.exists(stored.sha256) and not store.exists(stored.access_copy_sha256)
+
+
+@needs_soffice
+def test_an_electronic_loan_of_a_docx_opens_its_access_copy_stamped(app, call, dossier,
+                                                                    file_doc):
+    document = file_doc(dossier, "认购情况说明", files=[("认购情况说明.docx", _docx())])
+    asked = call("staff", "POST", "/api/v1/loans", {
+        "dossier_id": dossier.id, "document_ids": [document.id], "kind": "electronic",
+        "purpose": "核对认购情况", "days": 7, "may_download": False, "borrower": "staff"})
+    assert asked.status_code == 201, asked.json
+    decided = call("head", "POST", f"/api/v1/approvals/{asked.json['approvals'][-1]['id']}/approve")
+    assert decided.status_code == 200, decided.json
+    number = asked.json["number"]
+    url = f"/api/v1/loans/{asked.json['id']}/documents/{document.id}/content"
+    pending = call("staff", "GET", url)  # no copy yet: nothing that could carry the stamp
+    assert pending.status_code == 403 and pending.json["error"]["code"] == "not_stampable"
+    assert _convert(app, document.files[0]) == "done"
+    opened = call("staff", "GET", url)
+    assert opened.status_code == 200 and opened.mimetype == "application/pdf"
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(opened.data)).pages]
+    assert all(number in text and "王销售" in text for text in pages)
+    assert "定金已付" in "".join(pages)

@@ -628,9 +628,10 @@ def deliver(session, user: User, loan_id, document_id, *, download: bool, store,
             file_id=None):
     """The lent file as it leaves the archive (web view and download, API content): a PDF
     (a scan: a PDF of the image) stamped on every page with the borrower, the loan number
-    and the time, at every level. A file that cannot be stamped (DOCX, text, audio, video,
-    a damaged or locked PDF) is not delivered through a loan; a blob that fails its hash is
-    never served. Returns a `filing.Delivery`."""
+    and the time, at every level; a DOCX as its PDF access copy, once the worker has made
+    it (services/conversion.py). A file that cannot be stamped (text, audio, video, a
+    damaged or locked PDF, a DOCX without its access copy) is not delivered through a loan;
+    a blob that fails its hash is never served. Returns a `filing.Delivery`."""
     from archive.services import stamping, work
     from archive.services.filing import Delivery
 
@@ -644,11 +645,13 @@ def deliver(session, user: User, loan_id, document_id, *, download: bool, store,
                             number=loan.number, document=lent.document.id, file=stored.id)
         raise error
 
-    if stored.kind not in ("pdf", *stamping.IMAGE_KINDS):
+    copy = (stored.access_copy_sha256
+            if stored.kind == "docx" and stored.access_copy_status == "ok" else None)
+    if stored.kind not in ("pdf", *stamping.IMAGE_KINDS) and copy is None:
         refuse(Forbidden("此文件无法加盖水印，不能通过电子借阅提供；请到档案室阅览原件",
                          code="not_stampable"))
     try:
-        data = store.get(stored.sha256)
+        data = store.get(copy or stored.sha256)
     except Exception as exc:
         work.record_refusal(session, user, action, loan, outcome="error",
                             number=loan.number, document=lent.document.id, file=stored.id,
@@ -656,7 +659,9 @@ def deliver(session, user: User, loan_id, document_id, *, download: bool, store,
         raise
     mime, filename = "application/pdf", stored.original_name
     try:
-        if stored.kind != "pdf":
+        if copy is not None:
+            filename = f"{filename}.pdf"
+        elif stored.kind != "pdf":
             data, filename = stamping.image_to_pdf(data), f"{filename}.pdf"
         data = stamping.stamp_pdf(data, stamping.Stamp(
             level=Level(lent.document.access_level),
