@@ -499,11 +499,14 @@ PATHS = {
         parameters=[_id("document_id", "document")])},
     "/api/v1/documents/{document_id}/content": {"get": _operation(
         "A file of the document, verified against its hash (audited)", "documents",
-        (200, {"description": "The bytes, as an attachment with the original file name.",
+        (200, {"description": "The bytes, as an attachment with the original file name. "
+                              "At 秘密 and above a PDF, a scan (as a PDF of the image) or a "
+                              "DOCX (as its PDF access copy) is a copy stamped with the "
+                              "reader and the time; the GM receives a DOCX as filed.",
                "content": {"application/octet-stream": {
                    "schema": {"type": "string", "contentMediaType": "application/octet-stream"},
                }}}),
-        (403, 404, 422),
+        (403, 404, 409, 422),
         parameters=[_id("document_id", "document"),
                     _query("file", "A stored file's id; the first file if omitted.",
                            {"type": "integer"})])},
