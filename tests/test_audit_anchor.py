@@ -17,6 +17,7 @@ from archive.extensions import db
 from archive.models import AuditCheckpoint, AuditEvent, AuditHead
 from archive.services import audit, audit_anchor, work
 from config import TestConfig
+from tests import databases
 
 EVENTS = AuditEvent.__table__
 HEAD = AuditHead.__table__
@@ -194,7 +195,9 @@ def _backup_and_empty_instance(app, users, tmp_path, tmp_path_factory, make_cust
     for path in dest.rglob("*"):
         if path.is_file():
             assert app.config["AUDIT_KEY"].encode() not in path.read_bytes(), path
-    return dest, tmp_path_factory.mktemp("restored")
+    root = tmp_path_factory.mktemp("restored")
+    databases.create_empty(root)
+    return dest, root
 
 
 def test_a_restored_archive_verifies_with_the_key_that_travelled_separately(
@@ -204,7 +207,8 @@ def test_a_restored_archive_verifies_with_the_key_that_travelled_separately(
     (root / "instance").mkdir()
     shutil.copy(Path(app.config["INSTANCE_DIR"]) / "audit_key", root / "instance" / "audit_key")
     other = create_app(TestConfig(root))
-    assert _run(other, "restore", str(dest)).exit_code == 0
+    restored = _run(other, "restore", str(dest))
+    assert restored.exit_code == 0, restored.output
     result = _run(other, "verify-audit", "--full")
     assert result.exit_code == 0, result.output
     assert "1 个签名检查点相符" in result.output

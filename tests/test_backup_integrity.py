@@ -19,6 +19,7 @@ from archive.extensions import db
 from archive.models import AuditEvent, Document, StoredFile
 from archive.services import backup
 from config import TestConfig
+from tests import databases
 
 FILERS = 2
 
@@ -103,6 +104,7 @@ def test_a_backup_taken_during_uploads_restores_to_a_consistent_archive(
 
     version = json.loads((dest / "version.json").read_text())
     root = tmp_path_factory.mktemp("restored")
+    databases.create_empty(root)
     (root / "instance").mkdir()
     shutil.copy(Path(app.config["INSTANCE_DIR"]) / "audit_key", root / "instance")
     other = create_app(TestConfig(root))
@@ -142,6 +144,12 @@ def _change_a_digest(path: Path) -> None:
     path.write_text(json.dumps(manifest, indent=1))
 
 
+def _snapshot(dest: Path) -> Path:
+    """The database as backed up: SQLite's file or PostgreSQL's dump."""
+    return next(p for p in (dest / "database" / "archive.db", dest / "database" / "archive.dump")
+                if p.exists())
+
+
 def _first_blob(dest: Path) -> Path:
     return sorted(p for p in (dest / "blobs").rglob("*") if p.is_file())[0]
 
@@ -149,8 +157,8 @@ def _first_blob(dest: Path) -> Path:
 @pytest.mark.parametrize(("target", "damage"), [
     ("blob", _flip_last_byte),
     ("blob", _truncate),
-    ("database/archive.db", _flip_last_byte),
-    ("database/archive.db", _truncate),
+    ("database", _flip_last_byte),
+    ("database", _truncate),
     ("manifest.json", _truncate),
     ("manifest.json", _change_a_digest),
     ("version.json", _truncate),
@@ -162,7 +170,8 @@ def test_a_corrupted_or_truncated_backup_file_is_named_by_verify_backup(
     db.session.commit()
     dest = tmp_path / "backup"
     assert _run(app, "backup", str(dest)).exit_code == 0
-    path = _first_blob(dest) if target == "blob" else dest / target
+    path = (_first_blob(dest) if target == "blob" else _snapshot(dest) if target == "database"
+            else dest / target)
     damage(path)
     checked = _run(app, "verify-backup", str(dest))
     assert checked.exit_code == 1
