@@ -284,3 +284,19 @@ def test_an_electronic_loan_of_a_docx_opens_its_access_copy_stamped(app, call, d
     pages = [page.extract_text() for page in PdfReader(io.BytesIO(opened.data)).pages]
     assert all(number in text and "王销售" in text for text in pages)
     assert "定金已付" in "".join(pages)
+
+
+def test_a_withdrawn_docx_is_not_converted_and_says_no_copy_is_coming(app, call, dossier,
+                                                                      file_doc):
+    document = file_doc(dossier, "重复归档的说明", files=[("说明.docx", _docx())])
+    stored = document.files[0]
+    job_id = next(j.id for j in stored.jobs if j.kind == jobs.DOCX_PDF)
+    withdrawn = call("officer", "POST", f"/api/v1/documents/{document.id}/withdraw",
+                     {"reason": "重复归档"})
+    assert withdrawn.status_code == 200, withdrawn.json
+    before = archive_state(app)
+    assert worker.run_job(app, job_id) is None  # cancelled: LibreOffice never runs
+    stored = _fresh(stored.id)
+    assert db.session.get(Job, job_id).state == "cancelled"
+    assert (stored.access_copy_status, stored.access_copy_sha256) == (None, None)
+    assert archive_state(app) == before

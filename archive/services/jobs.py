@@ -157,6 +157,8 @@ def cancel_for_files(session, file_ids: list[int], reason: str) -> list[int]:
     moment = now()
     for job in found:
         job.cancel(reason, moment)
+        if job.kind == DOCX_PDF and job.file.access_copy_status == "queued":
+            job.file.access_copy_status = None  # no PDF copy made, and none coming
     session.flush()
     return [job.id for job in found]
 
