@@ -10,7 +10,15 @@ from sqlalchemy import delete, update
 
 from archive import demo, samples
 from archive.extensions import db
-from archive.models import Department, Group, PreservationCheck, PreservationRun, User
+from archive.models import (
+    Department,
+    Document,
+    Group,
+    PreservationCheck,
+    PreservationRun,
+    StoredFile,
+    User,
+)
 from archive.services import corrections, indexing, withdrawal, work
 from tests.conftest import login
 
@@ -54,6 +62,7 @@ def test_a_clean_archive_passes_and_the_run_is_kept(app, make_customer, make_dos
 def test_a_corrupted_blob_fails_fixity_and_the_alarm_shows_until_a_run_passes(
         app, client, make_customer, make_dossier, file_doc):
     document = file_doc(make_dossier(make_customer()), files=[("合同.pdf", PDF)])
+    document_id, file_id = document.id, document.files[0].id
     blob = app.extensions["blob_store"].path_for(document.files[0].sha256)
     original = blob.read_bytes()
     os.chmod(blob, 0o644)
@@ -65,7 +74,8 @@ def test_a_corrupted_blob_fails_fixity_and_the_alarm_shows_until_a_run_passes(
     assert run.outcome == "fail"
     failed = run.id
     [(subject, reason)] = _failing(run)["fixity"]
-    assert "合同.pdf" in subject and "已损坏" in reason
+    assert subject == f"文件 {document_id} 的电子文件 #{file_id}"
+    assert "已损坏" in reason
     page = _dashboard(client)
     assert "preservation-alarm" in page and f"/preservation/runs/{run.id}" in page
     assert "preservation-alarm" not in _dashboard(client, "staff")
@@ -98,7 +108,7 @@ def test_a_gap_in_sequence_numbers_is_reported_but_not_a_withdrawal_or_a_move(
     db.session.commit()
     result, run = _check(app)
     assert result.exit_code == 1
-    assert _failing(run) == {"continuity": [(f"{dossier.number} a 组",
+    assert _failing(run) == {"continuity": [(f"档案 {dossier.id} 的 a 组",
                                              "顺序号缺号：4、5（没有文件、撤销、销毁或移出的记录）")]}
 
 
@@ -153,6 +163,52 @@ def test_report_pages_and_csv_are_the_archive_rooms_and_auditors(app, client, ma
     login(client, "officer")
     assert client.get("/preservation/runs/987654").status_code == 404
     assert db.session.query(PreservationCheck).count() == rows
+
+
+def test_a_docx_access_copy_is_checked_like_the_original(app, make_customer, make_dossier,
+                                                         file_doc):
+    document = file_doc(make_dossier(make_customer()), files=[("合同.pdf", PDF)])
+    file_id = document.files[0].id
+    store = app.extensions["blob_store"]
+    copy, _ = store.put(samples.make_pdf("副本", ["访问副本"]))
+    db.session.execute(update(StoredFile).where(StoredFile.id == file_id)
+                       .values(access_copy_sha256=copy, access_copy_status="ok"))
+    db.session.commit()
+    result, run = _check(app)
+    assert result.exit_code == 0, result.output
+    path = store.path_for(copy)
+    os.chmod(path, 0o644)
+    path.write_bytes(b"%PDF-1.4 not the copy that was stored")
+    result, run = _check(app)
+    assert result.exit_code == 1
+    [(subject, reason)] = _failing(run)["fixity"]
+    assert subject.endswith("的 PDF 副本") and copy in reason and "已损坏" in reason
+
+
+def test_the_report_names_no_title_or_file_name(app, client, users, make_customer,
+                                                make_dossier, file_doc):
+    """The report is read by the whole archive room and the auditors, whatever a
+    document's level: a 绝密 document's title and file names never reach it."""
+    dossier = make_dossier(make_customer())
+    secret = file_doc(dossier, "绝密收购计划ZZTOP", "其他", actor="gm", classification="绝密",
+                      files=[("ZZTOP机密.pdf", PDF)])
+    secret_id, digest = secret.id, secret.files[0].sha256
+    db.session.execute(update(Document).where(Document.id == secret_id)
+                       .values(carrier="羊皮纸"))  # legacy data a check refuses
+    db.session.commit()
+    blob = app.extensions["blob_store"].path_for(digest)
+    os.chmod(blob, 0o644)
+    blob.write_bytes(b"%PDF-1.4 rotten")
+    result, run = _check(app)
+    failing = _failing(run)
+    assert failing["metadata"] and failing["fixity"]
+    for username in ("auditor", "officer"):
+        client.post("/logout")
+        login(client, username)
+        page = client.get(f"/preservation/runs/{run.id}").get_data(as_text=True)
+        report = client.get(f"/preservation/runs/{run.id}/report.csv").get_data(as_text=True)
+        assert f"文件 {secret_id}" in page
+        assert "ZZTOP" not in page and "ZZTOP" not in report
 
 
 def test_check_archive_on_the_demo_archive_passes(app):

@@ -22,7 +22,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from archive.clock import now, today
+from archive.clock import local, now, today
 from archive.models import Document, PreservationCheck, StoredFile
 from archive.models.enums import CARRIERS, CASE_GROUP, CATEGORIES, GROUPS, Level
 from archive.models.preservation import Outcome
@@ -344,7 +344,7 @@ class Result:
     def as_json(self) -> dict:
         return {"item": self.item, "property": self.property, "item_name": self.name,
                 "outcome": self.outcome, "reason": self.reason, "file_id": self.file_id,
-                "stage": self.stage, "checked_at": self.checked_at.isoformat()}
+                "stage": self.stage, "checked_at": local(self.checked_at).isoformat()}
 
 
 def latest_for(session, document: Document) -> list[Result]:

@@ -16,18 +16,18 @@ import io
 import json
 import os
 import re
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import select
 
-from archive.clock import now
+from archive.clock import local, now
 from archive.extensions import db
 from archive.models import (
     AuditEvent,
     Document,
-    Dossier,
     Group,
     PreservationCheck,
     PreservationRun,
@@ -81,15 +81,19 @@ def check_archive(session, store, search, *, trigger: str = "cli",
 
 
 def _fixity(session, store, found: Findings, progress) -> None:
+    # Subjects name documents and files by number only: the report is read by the whole
+    # archive room and the auditors, whatever a document's level; its link opens the
+    # document to those who may read it.
     with work.unit(session):
         files = session.execute(
             select(StoredFile.id, StoredFile.document_id, StoredFile.sha256,
-                   StoredFile.original_name, StoredFile.kind)
+                   StoredFile.original_name, StoredFile.kind, StoredFile.access_copy_sha256)
             .join(Document, Document.id == StoredFile.document_id)
             .where(Document.status.not_in(PURGED)).order_by(StoredFile.id)).all()
     digests = {f.sha256 for f in files}
+    copies = [f for f in files if f.access_copy_sha256]
     for done, stored in enumerate(files, 1):
-        where = f"文件 {stored.document_id}《{stored.original_name}》"
+        where = f"文件 {stored.document_id} 的电子文件 #{stored.id}"
         try:
             data = store.get(stored.sha256)  # verified against its SHA-256 as it is read
         except IntegrityError as exc:
@@ -103,6 +107,15 @@ def _fixity(session, store, found: Findings, progress) -> None:
                            file_id=stored.id)
         if progress:
             progress(done, len(files))
+    for stored in copies:  # a DOCX's PDF access copy (previews, stamped copies)
+        try:
+            store.get(stored.access_copy_sha256)
+        except IntegrityError as exc:
+            what = "缺失" if exc.code == "blob_missing" else "与 SHA-256 摘要不符（已损坏）"
+            found.fail("fixity", f"文件 {stored.document_id} 的电子文件 #{stored.id} 的 PDF 副本",
+                       f"PDF 副本{what}：{stored.access_copy_sha256}",
+                       document_id=stored.document_id, file_id=stored.id)
+    digests |= {f.access_copy_sha256 for f in copies}
     found.checked["fixity"] = f"核对 {len(digests)} 个存储对象的 SHA-256"
     found.checked["format"] = f"核对 {len(files)} 个电子文件的格式与著录"
 
@@ -128,14 +141,13 @@ def _continuity(session, found: Findings) -> None:
         held = defaultdict(set)
         for group_id, seq in session.execute(select(Document.group_id, Document.seq)):
             held[group_id].add(seq)
-        numbers = {key: number for key, number in session.execute(select(Dossier.id, Dossier.number))}
         moved = _moved_out(session)
     for group_id, dossier_id, code, last in groups:
         seqs = held[group_id]
         gaps = [n for n in range(1, last + 1)
                 if n not in seqs and (dossier_id, code, n) not in moved]
         beyond = sorted(n for n in seqs if n > last)
-        where = f"{numbers.get(dossier_id, dossier_id)} {code} 组"
+        where = f"档案 {dossier_id} 的 {code} 组"
         if gaps:
             found.fail("continuity", where, f"顺序号缺号：{_numbers(gaps)}（没有文件、撤销、"
                        "销毁或移出的记录）")
@@ -163,7 +175,7 @@ def _orphans(session, store, found: Findings) -> None:
                         query = query.join(Document, Document.id == StoredFile.document_id
                                            ).where(Document.status.not_in(PURGED))
                     referenced |= set(session.execute(query).scalars())
-    cutoff = (now() - ORPHAN_GRACE).timestamp()
+    cutoff = time.time() - ORPHAN_GRACE.total_seconds()  # file times are epoch seconds
     counted = 0
     for directory, _dirs, names in os.walk(store.root):
         for name in names:
@@ -187,7 +199,7 @@ def _metadata(session, found: Findings) -> None:
             for document in documents:
                 problems = preservation.metadata_problems(document)
                 if problems:
-                    found.fail("metadata", f"文件 {document.id}《{document.title}》",
+                    found.fail("metadata", f"文件 {document.id}",
                                "；".join(problems), document_id=document.id)
                 session.expunge(document)  # a large archive is read 500 at a time
         if not documents:
@@ -280,8 +292,9 @@ def report_csv(run: PreservationRun) -> str:
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
-    writer.writerow([f"四性检测报告 第 {run.id} 次", run.started_at.isoformat(" ", "seconds"),
-                     run.finished_at.isoformat(" ", "seconds"),
+    writer.writerow([f"四性检测报告 第 {run.id} 次",
+                     local(run.started_at).strftime("%Y-%m-%d %H:%M:%S"),
+                     local(run.finished_at).strftime("%Y-%m-%d %H:%M:%S"),
                      preservation.OUTCOME_LABELS[run.outcome]])
     writer.writerow(REPORT_COLUMNS)
     for summary, failing in items_of(run):
