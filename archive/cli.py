@@ -9,7 +9,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from archive.clock import local
+from archive.clock import local, now
 from archive.extensions import db
 from archive.models import Department, Document, Level, Loan, LoanFile, StoredFile, User
 from archive.services import accounts, audit, indexing, work
@@ -69,6 +69,20 @@ def init_db() -> None:
     from flask_migrate import upgrade
 
     upgrade()  # the migrations seed the retention schedule and the approval routes
+
+
+def _set_aside_checkpoints(instance: Path) -> None:
+    """Before a restore: the checkpoint file of an instance folder that outlived its
+    database signs heads the backup may not reach (events after it are lost with the
+    database), so it is kept under another name, whole, and a new file begins."""
+    from archive.services import audit_anchor
+
+    path = instance / audit_anchor.FILE_NAME
+    if path.exists():
+        kept = path.with_name(f"{path.name}.before-restore-{now():%Y%m%dT%H%M%SZ}")
+        path.rename(kept)
+        click.echo(f"此前的审计检查点文件已另存为 {kept.name}：它签的是恢复前的审计链，"
+                   "其中备份之后的检查点所指的事件已随原数据库丢失")
 
 
 def init_app(app: Flask) -> None:
@@ -338,6 +352,7 @@ def init_app(app: Flask) -> None:
             for problem in report.problems:
                 click.echo(problem, err=True)
             _fail("备份校验失败，未恢复")
+        _set_aside_checkpoints(Path(app.config["INSTANCE_DIR"]))
         flask_migrate.upgrade()  # an older backup's schema is brought up to date
         own = destruction_journal(app)
         entries = backup.journal_entries(journal or (own if own.exists()
