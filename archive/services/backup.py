@@ -96,9 +96,29 @@ def _read_facts(query) -> dict:
         "SELECT f.sha256 FROM stored_files f JOIN documents d ON d.id = f.document_id "
         "WHERE d.status NOT IN ('purging', 'destroyed') "
         "UNION SELECT sha256 FROM loan_files")}
+    if revision_at_least(query, "a18d0c0de018"):  # a DOCX's PDF access copy, since then
+        referenced |= {row[0] for row in query(
+            "SELECT f.access_copy_sha256 FROM stored_files f "
+            "JOIN documents d ON d.id = f.document_id "
+            "WHERE f.access_copy_sha256 IS NOT NULL "
+            "AND d.status NOT IN ('purging', 'destroyed')")}
     registered = {row[0] for row in query("SELECT id FROM destruction_register")}
     return {"revision": revision, "counts": counts, "referenced": referenced,
             "registered": registered}
+
+
+def revision_at_least(query, revision: str) -> bool:
+    """Whether the snapshot's schema includes migration `revision` (an older backup's
+    tables lack what later releases added)."""
+    from alembic.script import ScriptDirectory
+
+    current = query("SELECT version_num FROM alembic_version")[0][0]
+    scripts = ScriptDirectory(str(Path(__file__).resolve().parents[2] / "migrations"))
+    try:
+        return any(script.revision == revision
+                   for script in scripts.iterate_revisions(current, "base"))
+    except Exception:  # noqa: BLE001 - a revision this release does not know: newer
+        return True
 
 
 def is_postgres(database_url: str) -> bool:
