@@ -35,6 +35,7 @@ COLUMNS = {
     "approval_requests": ("created_at", "expires_at", "decided_at"),
     "approval_routes": ("created_at",),
     "approval_steps": ("decided_at",),
+    "audit_checkpoints": ("at",),  # what the signature covers is (seq, hash), not when
     "calendar_days": ("created_at",),
     "copy_approvals": ("created_at", "expires_at"),
     "customers": ("created_at",),
