@@ -7,10 +7,10 @@ from datetime import date
 from archive.models.enums import CARRIERS, CATEGORIES, Level, Retention
 from archive.services.errors import Invalid
 
-# The integers a database row can hold (SQLite's INTEGER, every engine's BIGINT): a
-# larger id or page cannot even be looked up, the driver fails on it.
-MAX_INTEGER = 2**63 - 1
-MIN_INTEGER = -(2**63)
+# The integers every engine's INTEGER column holds (PostgreSQL's is 32-bit; SQLite's would
+# take 64): a larger id or number cannot even be looked up or stored, the driver fails on it.
+MAX_INTEGER = 2**31 - 1
+MIN_INTEGER = -(2**31)
 # A page number past any list the archive could show; the offset stays far inside
 # MAX_INTEGER whatever the page size.
 MAX_PAGE = 1_000_000
