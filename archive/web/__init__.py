@@ -1,8 +1,10 @@
 """HTML blueprints: parse the form, call one service, render."""
 
+import flask_babel
 from flask import Flask, current_app
 from flask_babel import gettext as _
 from flask_login import current_user
+from jinja2 import pass_context
 
 from archive import clock
 from archive.clock import now
@@ -42,7 +44,16 @@ def register(app: Flask) -> None:
         app.register_blueprint(module.bp)
     app.register_blueprint(admin.bp)
 
-    app.jinja_env.filters["label"] = vocabulary.label
+    app.jinja_env.filters["label"] = _label
+    # A page has 50-80 strings to translate; Flask-Babel finds the catalogue for each
+    # through three walks of its context on `g`. A render takes it once (the context
+    # processor below, inside any force_locale of the caller).
+    app.jinja_env.install_gettext_callables(
+        gettext=_gettext, newstyle=True,
+        ngettext=lambda s, p, n: flask_babel.get_translations().ungettext(s, p, n),
+        pgettext=lambda c, s: flask_babel.get_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: flask_babel.get_translations().unpgettext(c, s, p, n),
+    )
     app.jinja_env.filters["local"] = local_time
 
     @app.context_processor
@@ -58,6 +69,7 @@ def register(app: Flask) -> None:
             "company_name": current_app.config["COMPANY_NAME"],
             "numbered": access.can(current_user, "numbering.view"),
             "clock_now": now,
+            CATALOGUE: flask_babel.get_translations(),
         }
 
 
@@ -65,6 +77,29 @@ def local_time(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """`|local`: a stored time as the archive shows it, in ARCHIVE_TIMEZONE ('' for none)."""
     shown = clock.local(value)
     return shown.strftime(fmt) if shown is not None else ""
+
+
+CATALOGUE = "_catalogue"
+
+
+def _catalogue(context):
+    # A template rendered without the request's context (a macro imported without it)
+    # asks Flask-Babel.
+    return context.get(CATALOGUE) or flask_babel.get_translations()
+
+
+@pass_context
+def _gettext(context, string: str) -> str:
+    return _catalogue(context).ugettext(string)
+
+
+@pass_context
+def _label(context, value) -> str:
+    """The |label filter: vocabulary.label with the render's catalogue (each LABELS
+    entry's msgid is its key)."""
+    if value is not None and str(value) in vocabulary.LABELS:
+        return _catalogue(context).ugettext(str(value))
+    return vocabulary.label(value)
 
 
 def local_path(target: str | None) -> str | None:
