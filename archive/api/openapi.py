@@ -28,7 +28,7 @@ ERRORS = {
     415: ("UnsupportedType", ("The file's content is of a type the archive refuses, or "
                               "does not match its extension.")),
     422: ("Invalid", ("A field is missing or breaks a rule; `details.field` names it. E.g. "
-                      "`out_of_range` (an integer past 2^63-1), `bidi_control` (text holding "
+                      "`out_of_range` (an integer past 2^31-1), `bidi_control` (text holding "
                       "a direction control such as U+202E), `file_not_attached` (the `file` "
                       "field sent as text, not as a file).")),
     503: ("Unavailable", ("The search index is being rebuilt (`index_rebuilding`), e.g. after "
