@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from archive.clock import now
 from archive.models import Document, StoredFile
+from archive.models.enums import DocumentStatus
 from archive.models.job import MAX_ATTEMPTS, Job, JobState
 from archive.services import ocr, work
 from archive.services.extraction.result import finish
@@ -181,6 +182,13 @@ def requeue_expired(session) -> list[int]:
     return sorted(job.id for job in expired if job.state == JobState.QUEUED)
 
 
+def _kept():
+    """Files of documents still in the archive: a withdrawn one is out of lists and search,
+    a destroyed one's bytes are gone; neither is read again."""
+    return StoredFile.document_id.in_(select(Document.id).where(
+        Document.status == DocumentStatus.ACTIVE.value))
+
+
 def unchecked_pdfs(session) -> list[tuple[int, str]]:
     """(id, sha256) of the PDFs with text whose pages without text were never counted
     (filed before scanned pages among text pages were looked for), and with no job."""
@@ -188,7 +196,7 @@ def unchecked_pdfs(session) -> list[tuple[int, str]]:
     return [tuple(row) for row in session.execute(
         select(StoredFile.id, StoredFile.sha256).where(
             StoredFile.kind == "pdf", StoredFile.text_status == "ok",
-            StoredFile.textless_pages.is_(None), ~has_job).order_by(StoredFile.id))]
+            StoredFile.textless_pages.is_(None), ~has_job, _kept()).order_by(StoredFile.id))]
 
 
 def record_textless(session, counts: dict[int, int]) -> None:
@@ -207,7 +215,7 @@ def queue_missing(session) -> list[int]:
         | ((StoredFile.kind == "pdf") & (StoredFile.text_status == "empty"))
         | ((StoredFile.kind == "pdf") & (StoredFile.text_status == "ok")
            & (StoredFile.textless_pages > 0)),
-        ~has_job)).scalars().all()
+        ~has_job, _kept())).scalars().all()
     jobs = [Job(kind=OCR, file_id=f.id) for f in files]
     session.add_all(jobs)
     session.flush()

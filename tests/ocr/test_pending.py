@@ -56,3 +56,24 @@ def test_a_pdf_filed_now_has_its_pages_without_text_counted(app, file_doc, make_
     document = file_doc(make_dossier(make_customer()), "合同", "签约", files=[("合同.pdf", mixed_pdf())])
     assert document.files[0].textless_pages == 1
     assert db.session.query(Job).count() == 1
+
+
+def test_ocr_pending_leaves_withdrawn_and_destroyed_files_alone(app, users, file_doc,
+                                                                make_customer, make_dossier):
+    from archive.services import withdrawal, work
+
+    dossier = make_dossier(make_customer())
+    withdrawn = file_doc(dossier, "重复归档的合同", "签约", files=[("合同.pdf", mixed_pdf())])
+    scan = file_doc(dossier, "重复的扫描件", "签约", files=[("扫描.pdf", sample_pdfs.scan_pdf(1))])
+    with work.unit(db.session):
+        for document in (withdrawn, scan):
+            withdrawal.withdraw_document(db.session, users["officer"], document.id,
+                                         {"reason": "重复归档"})
+    # As if filed before this release: no job, the pages without text never counted.
+    db.session.query(Job).delete()
+    db.session.get(StoredFile, withdrawn.files[0].id).textless_pages = None
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["ocr", "--pending"])
+    assert result.exit_code == 0, result.output
+    assert "待识别 0 个文件" in result.output
+    assert db.session.query(Job).count() == 0
