@@ -15,9 +15,7 @@ from archive.models import Department, Document, Level, Loan, LoanFile, StoredFi
 from archive.services import accounts, audit, indexing, work
 from archive.services.customers import find_department
 from archive.services.errors import DomainError
-
-# Documents whose content a destruction purged (or is purging): their files are gone.
-PURGED = ("purging", "destroyed")
+from archive.services.orphans import PURGED
 
 
 def destruction_journal(app: Flask) -> Path:

@@ -10,19 +10,32 @@ import time
 from sqlalchemy import select, union
 
 from archive.extensions import db
+from archive.models import Document, StoredFile
+from archive.models.enums import DocumentStatus
 
 # Long enough for any unit of work that stores or reuses a blob to have committed.
 GRACE_SECONDS = 3600
 
 
-def referenced(session) -> set[str]:
+# Documents whose content a destruction purged (or is purging): their files are gone.
+PURGED = (DocumentStatus.PURGING.value, DocumentStatus.DESTROYED.value)
+
+
+def referenced(session, *, purged_files: bool = True) -> set[str]:
     """Every digest a row names: each column named sha256 or ending in _sha256 holds one
-    (a file, an access copy, a scan of a loan), so columns added later are covered."""
-    columns = [column for table in db.metadata.sorted_tables for column in table.columns
-               if column.name == "sha256" or column.name.endswith("_sha256")]
-    query = union(*[select(column.label("digest")).where(column.is_not(None))
-                    for column in columns])
-    return set(session.execute(query).scalars())
+    (a file, an access copy, a scan of a loan), so columns added later are covered.
+    Without `purged_files`, the files of documents destroyed (or being destroyed) are
+    left out: their blobs should be gone, so one still stored names no kept record."""
+    selects = []
+    for table in db.metadata.sorted_tables:
+        for column in table.columns:
+            if column.name == "sha256" or column.name.endswith("_sha256"):
+                query = select(column.label("digest")).where(column.is_not(None))
+                if not purged_files and table.name == StoredFile.__tablename__:
+                    query = query.join(Document, Document.id == StoredFile.document_id
+                                       ).where(Document.status.not_in(PURGED))
+                selects.append(query)
+    return set(session.execute(union(*selects)).scalars())
 
 
 def sweep(session, store, *, grace_seconds: float = GRACE_SECONDS) -> list[str]:

@@ -24,7 +24,6 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from archive.clock import local, now
-from archive.extensions import db
 from archive.models import (
     AuditEvent,
     Document,
@@ -34,13 +33,11 @@ from archive.models import (
     StoredFile,
 )
 from archive.models.enums import DocumentStatus
-from archive.services import access, preservation, work
+from archive.services import access, orphans, preservation, work
 from archive.services.customers import get_or_404
 from archive.services.errors import IntegrityError
 from archive.services.preservation import FAIL, PASS
 
-# Documents whose content a destruction purged (or is purging): their blobs are gone.
-PURGED = (DocumentStatus.PURGING.value, DocumentStatus.DESTROYED.value)
 # A blob younger than this with no record may belong to an upload still being written,
 # or to a refused one the orphan sweep has not reached yet: not reported.
 ORPHAN_GRACE = timedelta(hours=24)
@@ -89,7 +86,7 @@ def _fixity(session, store, found: Findings, progress) -> None:
             select(StoredFile.id, StoredFile.document_id, StoredFile.sha256,
                    StoredFile.original_name, StoredFile.kind, StoredFile.access_copy_sha256)
             .join(Document, Document.id == StoredFile.document_id)
-            .where(Document.status.not_in(PURGED)).order_by(StoredFile.id)).all()
+            .where(Document.status.not_in(orphans.PURGED)).order_by(StoredFile.id)).all()
     digests = {f.sha256 for f in files}
     copies = [f for f in files if f.access_copy_sha256]
     for done, stored in enumerate(files, 1):
@@ -165,16 +162,8 @@ def _orphans(session, store, found: Findings) -> None:
     """Blobs in the store no record refers to. Every `*sha256` column of every table
     counts as a reference (so blobs a later feature keeps are never called orphans),
     except a purged document's files, whose blobs the destruction removed."""
-    referenced = set()
     with work.unit(session):
-        for table in db.Model.metadata.sorted_tables:
-            for column in table.columns:
-                if column.name == "sha256" or column.name.endswith("_sha256"):
-                    query = select(column).where(column.is_not(None))
-                    if table.name == StoredFile.__tablename__:
-                        query = query.join(Document, Document.id == StoredFile.document_id
-                                           ).where(Document.status.not_in(PURGED))
-                    referenced |= set(session.execute(query).scalars())
+        referenced = orphans.referenced(session, purged_files=False)
     cutoff = time.time() - ORPHAN_GRACE.total_seconds()  # file times are epoch seconds
     counted = 0
     for directory, _dirs, names in os.walk(store.root):
