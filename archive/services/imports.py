@@ -5,11 +5,11 @@ limits, extraction, numbering, audit), customers and dossiers opened when missin
 A row is written in a savepoint: its document, any customer or dossier it opened, its
 audit events and its row state are kept together or not at all, so a bad row never stops
 the rest and never half-files. Rows commit `IMPORT_ROWS_PER_COMMIT` at a time (one write
-lock and one commit for the lot, the figure that limited the import's speed); a unit that
-fails as a whole is written again row by row. A rerun of the same manifest (after a
-crash, a kill, or with refused rows put right) files only what is not filed yet. Reading and extracting the
-files, the slow part, runs in a pool of processes ahead of the rows being written; the
-index is written once per batch of rows, after their commits (docs/import.md).
+lock and one commit for the lot); a unit that fails as a whole is written again row by
+row. A rerun of the same manifest (after a crash, a kill, or with refused rows put right)
+files only what is not filed yet. Reading and extracting the files, the slow part, runs
+in a pool of processes ahead of the rows being written; the index is written once per
+batch of rows, after their commits (docs/import.md).
 """
 
 import csv
@@ -142,8 +142,8 @@ def run(session, actor: User, import_id: int, folder: Path, settings: Settings, 
     """Run (or resume) import `import_id` on `folder` if it is waiting (queued, or running
     in a process that has gone): every row not yet filed or skipped is filed, skipped or
     refused, `settings.rows_per_commit` rows a unit; the index is written after every
-    `settings.batch` documents and at the end. `progress(done, total)` is called per row. None if it was not this
-    process's to run."""
+    `settings.batch` documents and at the end. `progress(done, total)` is called per
+    unit. None if it was not this process's to run."""
     folder = folder.resolve()
     me = worker_name()
     with work.unit(session):
@@ -217,32 +217,31 @@ def _chunks(reader, size: int):
 
 def _write_rows(session, actor: User, rows: _Rows, chunk: list, settings: Settings,
                 dossiers: dict) -> list[int]:
-    """Write `chunk` in one unit, each row in a savepoint of its own (so a refused row
-    undoes only itself); the ids of the documents filed. If the unit as a whole fails
-    (its commit, or an error a savepoint cannot contain), nothing of it is kept and its
-    rows are written again one unit each, so that only the row at fault is refused."""
+    """Write `chunk` in one unit; the ids of the documents filed. If the unit as a whole
+    fails (its commit, or an error a savepoint cannot contain), nothing of it is kept and
+    its rows are written again one unit each, so that only the row at fault is refused."""
     if len(chunk) > 1:
-        opened: dict[tuple, Dossier] = {}
         try:
-            with work.unit(session):
-                filed = [_row(session, actor, rows, number, values, read, settings,
-                              {**dossiers, **opened}, opened)
-                         for (number, values), read in chunk]
-                _progressed(rows.batch, len(chunk), settings)
+            return _write_unit(session, actor, rows, chunk, settings, dossiers)
         except Exception:  # noqa: BLE001 - retried row by row below
             log.exception("import %s: a unit of %d rows failed; writing them one by one",
                           rows.batch.id, len(chunk))
-        else:
-            dossiers.update(opened)  # committed: safe to reuse
-            return [document for document in filed if document is not None]
-    filed = []
-    for (number, values), read in chunk:
-        opened = {}
-        with work.unit(session):
-            filed.append(_row(session, actor, rows, number, values, read, settings,
-                              dossiers, opened))
-            _progressed(rows.batch, 1, settings)
-        dossiers.update(opened)
+    return [document for row in chunk
+            for document in _write_unit(session, actor, rows, [row], settings, dossiers)]
+
+
+def _write_unit(session, actor: User, rows: _Rows, chunk: list, settings: Settings,
+                dossiers: dict) -> list[int]:
+    """Write `chunk` as one unit, each row in a savepoint of its own (so a refused row
+    undoes only itself); the ids of the documents filed. The dossiers its rows resolved
+    are remembered for later rows once the unit has committed."""
+    opened: dict[tuple, Dossier] = {}
+    with work.unit(session):
+        filed = [_row(session, actor, rows, number, values, read, settings,
+                      {**dossiers, **opened}, opened)
+                 for (number, values), read in chunk]
+        _progressed(rows.batch, len(chunk), settings)
+    dossiers.update(opened)
     return [document for document in filed if document is not None]
 
 
@@ -355,11 +354,9 @@ def _customer(session, actor: User, values: dict, settings: Settings) -> Custome
 
 def _dossier(session, actor: User, values: dict, settings: Settings, found: dict):
     customer = _customer(session, actor, values, settings)
-    found["customer"] = f"{customer.code} {customer.name}"
-    dossier = customers.dossier_of_unit(session, actor, customer, _unit_fields(values),
-                                        number_format=settings.number_format)
-    found["dossier_number"] = dossier.number
-    return dossier
+    found["customer"] = f"{customer.code} {customer.name}"  # in the report if the unit fails
+    return customers.dossier_of_unit(session, actor, customer, _unit_fields(values),
+                                     number_format=settings.number_format)
 
 
 _CUSTOMER_AND_UNIT = ("customer_code", "id_number", "customer_name", "customer_kind",
