@@ -144,6 +144,10 @@ def _change_a_digest(path: Path) -> None:
     path.write_text(json.dumps(manifest, indent=1))
 
 
+def _delete(path: Path) -> None:
+    path.unlink()
+
+
 def _snapshot(dest: Path) -> Path:
     """The database as backed up: SQLite's file or PostgreSQL's dump."""
     return next(p for p in (dest / "database" / "archive.db", dest / "database" / "archive.dump")
@@ -162,6 +166,8 @@ def _first_blob(dest: Path) -> Path:
     ("manifest.json", _truncate),
     ("manifest.json", _change_a_digest),
     ("version.json", _truncate),
+    ("manifest.json.sha256", _delete),
+    ("manifest.json.sha256", _truncate),
 ])
 def test_a_corrupted_or_truncated_backup_file_is_named_by_verify_backup(
         app, tmp_path, make_customer, make_dossier, file_doc, target, damage):

@@ -253,7 +253,17 @@ def verify(src: Path) -> Report:
     blob the snapshot refers to present."""
     report = Report()
     seal = src / SEAL
-    if seal.exists() and seal.read_text().strip() != sha256_file(src / "manifest.json"):
+    # Without its seal a manifest could have been rewritten along with the files it lists:
+    # a backup whose seal is gone cannot be trusted, whatever the manifest says.
+    if not seal.exists():
+        report.problems.append(f"备份清单的校验文件 {SEAL} 缺失：无法确认清单未被改动，备份不可信")
+        return report
+    try:
+        sealed_ok = seal.read_text().strip() == sha256_file(src / "manifest.json")
+    except OSError as exc:
+        report.problems.append(f"备份清单 manifest.json 缺失或损坏：{exc}")
+        return report
+    if not sealed_ok:
         report.problems.append(f"备份清单 manifest.json 已损坏或被改动（与 {SEAL} 不符）")
         return report
     try:
