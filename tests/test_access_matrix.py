@@ -275,6 +275,9 @@ ROUTES = {
         "GET": then_lookup("preservation.view", "preservation_run")},
     ("preservation.report", "/preservation/runs/<int:run_id>/report.csv"): {
         "GET": then_lookup("preservation.view", "preservation_run")},
+    ("api.list_storage_checks", "/api/v1/storage-checks"): {"GET": needs("preservation.view")},
+    ("api.get_storage_check", "/api/v1/storage-checks/<int:run_id>"): {
+        "GET": then_lookup("preservation.view", "preservation_run")},
     ("imports.report", "/imports/<int:import_id>/report.csv"): {
         "GET": then_lookup("import.run", "import")},
     ("api.create_import", "/api/v1/imports"): {"POST": needs_then_invalid("import.run")},

@@ -13,6 +13,7 @@ from archive.api import (  # noqa: E402,F401  (registers the routes on bp)
     imports,
     loans,
     openapi,
+    preservation,
     retention,
     routes,
     transfers,

@@ -21,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from archive.clock import local, now
 from archive.models import (
@@ -249,11 +249,15 @@ def _write(session, found: Findings, trigger: str) -> PreservationRun:
 
 # -- the report ---------------------------------------------------------------------
 
-def list_runs(session, actor, limit: int = 100) -> list[PreservationRun]:
-    """The newest storage runs, for the archive room and the auditors."""
+def list_runs(session, actor, *, page: int = 1,
+              per_page: int = 100) -> tuple[int, list[PreservationRun]]:
+    """(how many runs there are, one page of them, newest first), for the archive room and
+    the auditors."""
     access.require(actor, "preservation.view")
-    return session.execute(select(PreservationRun).order_by(PreservationRun.id.desc())
-                           .limit(limit)).scalars().all()
+    total = session.execute(select(func.count()).select_from(PreservationRun)).scalar_one()
+    runs = session.execute(select(PreservationRun).order_by(PreservationRun.id.desc())
+                           .limit(per_page).offset((max(1, page) - 1) * per_page)).scalars().all()
+    return total, runs
 
 
 def get_run(session, actor, run_id) -> PreservationRun:

@@ -19,7 +19,7 @@ def _items():
 @login_required
 def index():
     with work.unit(db.session):
-        runs = preservation_storage.list_runs(db.session, current_user)
+        _total, runs = preservation_storage.list_runs(db.session, current_user)
     return render_template("preservation/index.html", runs=runs)
 
 
