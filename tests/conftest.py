@@ -4,6 +4,7 @@ helpers to log in, and a headless-Chromium page against a live server."""
 import threading
 
 import pytest
+from argon2 import PasswordHasher
 from flask import g
 from werkzeug.serving import make_server
 
@@ -23,6 +24,25 @@ EXTRA_USERS = [
 ]
 TEST_PROJECTS = ["翠湖苑", "锦绣花园", "矩阵苑", "矩阵新苑"]
 PASSWORDS = {**DEMO_PASSWORDS, **{u[0]: f"Jz2026-test-{i}" for i, u in enumerate(EXTRA_USERS)}}
+
+# Passwords are hashed with argon2's cheapest parameters in the tests: the real ones cost
+# about 0.19 s of CPU per login or hash (64 MiB, 3 passes, 4 lanes), and the suite logs in
+# thousands of times. argon2 reads the parameters from each stored hash, so a login works
+# the same; tests/test_password_hashing.py checks the real parameters (REAL_HASHER) and the
+# rehash of a cheap hash to them. Subprocesses (gunicorn, the CLI) keep the real hasher.
+# REAL_HASHER is taken when this module is imported (it is imported twice: as a conftest
+# and by tests), before the session fixture below swaps the hasher.
+REAL_HASHER = accounts._hasher
+TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing():
+    real = accounts._hasher, accounts._DUMMY_HASH
+    accounts._hasher = TEST_HASHER
+    accounts._DUMMY_HASH = TEST_HASHER.hash("no-such-user-password")
+    yield
+    accounts._hasher, accounts._DUMMY_HASH = real
 
 
 @pytest.fixture(scope="session")
