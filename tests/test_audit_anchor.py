@@ -231,17 +231,76 @@ def test_without_the_key_verify_audit_says_the_key_is_missing_not_tampered(
         assert db.session.execute(select(func.count()).select_from(CHECKPOINTS)).scalar() == 1
 
 
-def test_the_auditors_button_shows_the_anchored_result(app, users, login_as):
-    _record(users, 3)
+def _checkpoint_state(app) -> tuple[bytes | None, int]:
+    """What a signature writes: the checkpoint file and the table's rows."""
+    path = Path(app.config["INSTANCE_DIR"]) / audit_anchor.FILE_NAME
+    rows = db.session.execute(select(func.count()).select_from(CHECKPOINTS)).scalar()
     db.session.commit()
+    return (path.read_bytes() if path.exists() else None), rows
+
+
+def _actions_since(seq: int) -> list[str]:
+    actions = db.session.execute(select(AuditEvent.action).where(AuditEvent.seq > seq)
+                                 .order_by(AuditEvent.seq)).scalars().all()
+    db.session.commit()
+    return actions
+
+
+def test_the_auditors_page_verifies_on_get_and_signs_nothing(app, users, login_as):
+    _record(users, 3)
+    _anchor(app)
+    _record(users, 2)
     client = login_as("auditor")
+    before, head = _checkpoint_state(app), db.session.get(AuditHead, 1).seq
+    db.session.commit()
+    for url in ("/audit/verify", "/audit/verify?full=1"):
+        page = client.get(url).get_data(as_text=True)
+        assert 'data-chain="ok"' in page and 'data-anchor="1"' in page
+        assert "已签名新的检查点" not in page
+        assert "data-sign" in page and 'name="csrf_token"' in page  # the button to sign
+    assert _checkpoint_state(app) == before  # neither the file nor the table
+    # The only row a look adds is its own record in the trail, as for every look at it.
+    assert _actions_since(head) == ["audit.verified", "audit.verified"]
+
+
+def test_the_auditors_button_posts_and_signs_the_verified_head(app, users, login_as):
+    _record(users, 3)
+    client = login_as("auditor")
+    assert _checkpoint_state(app) == (None, 0)
+    page = client.post("/audit/verify").get_data(as_text=True)
+    assert 'data-chain="ok"' in page and "已签名新的检查点" in page
+    lines, rows = _checkpoint_state(app)
+    assert rows == 1 and len(lines.splitlines()) == 1
+    row = db.session.execute(select(AuditCheckpoint)).scalar_one()
+    db.session.commit()
+    assert json.loads(lines)["seq"] == row.seq
+    assert f"事件 #{row.seq}" in page
     page = client.get("/audit/verify").get_data(as_text=True)
-    assert 'data-chain="ok"' in page and "签名检查点" in page and "已签名新的检查点" in page
-    _recompute_from(1)
+    assert 'data-anchor="1"' in page
+
+
+def test_staff_cannot_sign_a_checkpoint(app, users, login_as):
+    _record(users, 3)
+    client = login_as("staff")
+    assert client.post("/audit/verify").status_code == 403
+    assert client.get("/audit/verify").status_code == 403
+    assert _checkpoint_state(app) == (None, 0)
+
+
+def test_the_auditors_page_shows_a_recomputed_chain_and_signs_nothing_over_it(
+        app, users, login_as):
+    _record(users, 3)
+    client = login_as("auditor")
+    assert "已签名新的检查点" in client.post("/audit/verify").get_data(as_text=True)
+    _record(users, 2)
     with db.engine.begin() as con:
         con.execute(update(EVENTS).where(EVENTS.c.seq == 2).values(ip="10.6.6.6"))
     _recompute_from(2)
+    signed = _checkpoint_state(app)
     page = client.get("/audit/verify").get_data(as_text=True)
-    assert 'data-chain="broken"' in page and "重算过" in page
+    assert 'data-chain="broken"' in page and "重算过" in page and "data-sign" not in page
     page = client.get("/audit/verify?full=1").get_data(as_text=True)
     assert 'data-chain="broken"' in page
+    page = client.post("/audit/verify").get_data(as_text=True)
+    assert 'data-chain="broken"' in page and "已签名新的检查点" not in page
+    assert _checkpoint_state(app) == signed

@@ -1,6 +1,6 @@
-"""The auditor's 校验审计链 page in a browser: the anchored result (the signed checkpoints
-that match, the one signed now), and the same page once the chain was recomputed in the
-database (screenshots under tests/artifacts)."""
+"""The auditor's 校验审计链 page in a browser: the check a look makes (signing nothing), the
+签名检查点 button (a POST with its CSRF token) and the anchored result, and the same page
+once the chain was recomputed in the database (screenshots under tests/artifacts)."""
 
 import json
 
@@ -19,6 +19,9 @@ def test_the_auditor_sees_the_anchored_check_and_a_recomputed_chain(live_server,
     sign_in(page, live_server, "auditor")
     page.goto(live_server + "/audit")
     page.click("text=校验审计链")
+    assert page.locator("[data-chain=ok]").is_visible()
+    assert "已签名新的检查点" not in page.inner_text("main")  # a look signs nothing
+    page.click("button:has-text('签名检查点')")
     assert page.locator("[data-chain=ok]").is_visible()
     assert "已签名新的检查点" in page.inner_text("main")
     shot(page, "audit_verify_anchored")

@@ -113,6 +113,8 @@ class AnchoredReport:
     valid: int = 0
     # The checkpoint the walk started from: (seq, hash), or None from genesis.
     start: tuple[int, str] | None = None
+    # The seq of the newest checkpoint whose signature held (0: none).
+    last_signed: int = 0
     problems: list[str] = field(default_factory=list)
     # Ids of keys that signed checkpoints this instance cannot check (the key is missing).
     missing_keys: set[str] = field(default_factory=set)
@@ -121,6 +123,12 @@ class AnchoredReport:
     @property
     def ok(self) -> bool:
         return self.chain.ok and not self.problems and not self.missing_keys
+
+    @property
+    def unsigned(self) -> int:
+        """Events of the intact chain after the newest valid checkpoint: what a DBA could
+        still rewrite undetected until a checkpoint covers them."""
+        return max(0, self.chain.last[0] - self.last_signed)
 
     @property
     def message(self) -> str:
@@ -177,6 +185,7 @@ def verify(session, key: str, path: Path, *, full: bool = False,
         else:
             valid.append(cp)
     report.valid = len(valid)
+    report.last_signed = valid[-1].seq if valid else 0
     stored: dict[int, str] = {}
     seqs = sorted({cp.seq for cp in valid})
     for i in range(0, len(seqs), 500):

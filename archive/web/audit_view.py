@@ -57,14 +57,29 @@ def index():
 def verify():
     """The same check as `flask verify-audit`, for the auditor: the chain against its
     signed checkpoints, walked from the last one (`?full=1`: from the first event), the
-    first broken event named. The check is itself recorded."""
+    first broken event named. A GET signs nothing (no checkpoint in the file or the
+    table); the check is recorded as every look at the trail is."""
+    return _verify(sign_head=False, full=request.args.get("full") == "1")
+
+
+@bp.post("/verify")
+@login_required
+def sign():
+    """The 签名检查点 button: the same check, and when everything holds the verified head
+    signed as a checkpoint (the CLI's verify-audit and the every-N-events hook do the
+    same)."""
+    return _verify(sign_head=True, full=request.form.get("full") == "1")
+
+
+def _verify(*, sign_head: bool, full: bool):
     access.require(current_user, "audit.view")
     key, path = audit_anchor.settings()
     with work.unit(db.session):
-        report = audit_anchor.verify(db.session, key, path, full=request.args.get("full") == "1")
+        report = audit_anchor.verify(db.session, key, path, full=full, sign_head=sign_head)
         audit.record(db.session, current_user, "audit.verified", None, ok=report.ok,
                      checked=report.chain.checked, problem=report.message,
-                     full=report.full, checkpoints=report.valid)
+                     full=report.full, checkpoints=report.valid,
+                     signed=report.signed.seq if report.signed else None)
     return render_template("audit/verify.html", report=report, chain=report.chain)
 
 
