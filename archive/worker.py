@@ -136,7 +136,7 @@ def run_job(app: Flask, job_id: int, engine: ocr.Engine | None = None, *,
                                on_page=progress, textless_only=textless_only)
     except _LostLease:
         # Cancelled (its file destroyed or withdrawn), or taken by another worker.
-        return "cancelled" if session.get(Job, job_id).state == "cancelled" else None
+        return "cancelled" if session.get(Job, job_id, populate_existing=True).state == "cancelled" else None
     except ocr.Unreadable as exc:
         with work.unit(session):
             jobs.give_up(session, job_id, me, str(exc), retry=False)
@@ -153,7 +153,7 @@ def run_job(app: Flask, job_id: int, engine: ocr.Engine | None = None, *,
     with work.unit(session):
         document = jobs.complete_ocr(session, job_id, me, result)
     if document is None:
-        return "cancelled" if session.get(Job, job_id).state == "cancelled" else None
+        return "cancelled" if session.get(Job, job_id, populate_existing=True).state == "cancelled" else None
     if index:
         indexing.index_after_commit(session, [document.id])
     return "done"

@@ -6,6 +6,8 @@ changes. LibreOffice takes 1–3 s to start: each test converts at most one file
 import hashlib
 import io
 import shutil
+import threading
+import time
 import zipfile
 from datetime import timedelta
 
@@ -212,6 +214,96 @@ def test_a_conversion_killed_on_overrun_or_with_its_worker_is_queued_again(app, 
     assert stored.access_copy_status == "failed"
     assert stored.access_copy_error == "PDF 转换超过 0.3 秒未完成，已中止"
     assert (clock.now() - started).total_seconds() < 30  # the sleeping process was killed
+
+
+def _convert_in_thread(app, job_id: int) -> tuple[threading.Thread, dict]:
+    """run_job in a thread of its own (its own app context and session), as a worker."""
+    outcome = {}
+    db.session.commit()  # a transaction here holds SQLite's write lock (BEGIN IMMEDIATE)
+
+    def run():
+        with app.app_context():
+            outcome["state"] = worker.run_job(app, job_id)
+            db.session.remove()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def _wait_running(thread, job_id: int) -> Job:
+    for _ in range(600):
+        db.session.expire_all()
+        job = db.session.get(Job, job_id)
+        db.session.commit()
+        if job.state == "running" or not thread.is_alive():
+            return job
+        time.sleep(0.05)
+    raise AssertionError("the conversion never started")
+
+
+@needs_soffice
+def test_a_conversion_longer_than_the_lease_keeps_its_lease_and_runs_once(app, dossier, file_doc,
+                                                                          tmp_path):
+    # LibreOffice slowed down by a real shell in front of it: the conversion lasts several
+    # leases of one second, as a big DOCX would last several of five minutes.
+    slow = tmp_path / "soffice"
+    slow.write_text(f'#!/bin/sh\nsleep 3\nexec {shutil.which("soffice")} "$@"\n')
+    slow.chmod(0o755)
+    app.config.update(SOFFICE_BINARY=str(slow), OCR_LEASE_SECONDS=1, CONVERSION_TIMEOUT_SECONDS=120)
+    document = file_doc(dossier, "认购情况说明", files=[("认购情况说明.docx", _docx())])
+    stored = document.files[0]
+    job_id = next(j.id for j in stored.jobs if j.kind == jobs.DOCX_PDF)
+    thread, outcome = _convert_in_thread(app, job_id)
+    try:
+        assert _wait_running(thread, job_id).state == "running"
+        time.sleep(2)  # two leases: without renewal, the job would look abandoned now
+        taken = []
+        while thread.is_alive():  # a second worker, and the sweep, find a live lease
+            db.session.expire_all()
+            taken.append(jobs.claim(db.session, job_id, "other-host:1", lease_seconds=60))
+            assert jobs.requeue_expired(db.session) == []
+            db.session.commit()
+            time.sleep(0.3)
+    finally:
+        thread.join()
+    assert taken and taken == [None] * len(taken)
+    assert outcome["state"] == "done"
+    job = db.session.get(Job, job_id)
+    assert (job.state, job.attempts, job.worker) == ("done", 1, worker.worker_name())
+    stored = _fresh(stored.id)
+    assert stored.access_copy_status == "ok"
+    assert "定金已付" in _text(app.extensions["blob_store"].get(stored.access_copy_sha256))
+
+
+def test_a_conversion_whose_file_is_withdrawn_meanwhile_is_stopped_and_writes_nothing(
+        app, dossier, file_doc, tmp_path):
+    marker = tmp_path / "still-running"
+    slow = tmp_path / "soffice"
+    slow.write_text(f"#!/bin/sh\nsleep 30\ntouch {marker}\n")
+    slow.chmod(0o755)
+    app.config.update(SOFFICE_BINARY=str(slow), OCR_LEASE_SECONDS=1, CONVERSION_TIMEOUT_SECONDS=120)
+    document = file_doc(dossier, "认购情况说明", files=[("认购情况说明.docx", _docx())])
+    stored = document.files[0]
+    job_id = next(j.id for j in stored.jobs if j.kind == jobs.DOCX_PDF)
+    before = archive_state(app)
+    started = time.monotonic()
+    thread, outcome = _convert_in_thread(app, job_id)
+    try:
+        assert _wait_running(thread, job_id).state == "running"
+        with work.unit(db.session):
+            assert jobs.cancel_for_files(db.session, [stored.id], jobs.WITHDRAWN) == [job_id]
+    finally:
+        thread.join()
+    # Stopped at its next lease renewal (a third of a second), not after LibreOffice's 30 s.
+    assert outcome["state"] == "cancelled"
+    assert time.monotonic() - started < 20
+    assert not marker.exists()
+    job = db.session.get(Job, job_id)
+    assert (job.state, job.error) == ("cancelled", jobs.WITHDRAWN)
+    stored = _fresh(stored.id)
+    assert (stored.access_copy_status, stored.access_copy_sha256) == (None, None)
+    assert archive_state(app) == before
 
 
 @needs_soffice

@@ -19,6 +19,8 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,23 +50,34 @@ class Overrun(Exception):
     machine: the job is tried again, up to MAX_ATTEMPTS)."""
 
 
+class LostLease(Exception):
+    """The job was cancelled (its file destroyed or withdrawn) or taken by another worker
+    while LibreOffice ran: the conversion is killed and nothing is written."""
+
+
 @dataclass
 class Settings:
     soffice: str | None
     timeout: float
+    # The job's lease (OCR_LEASE_SECONDS): renewed every third of it while LibreOffice
+    # runs, so a conversion allowed longer than a lease is not taken for a dead worker's.
+    lease: float = 300.0
 
     @classmethod
     def from_config(cls, config) -> "Settings":
-        """The LibreOffice binary (SOFFICE_BINARY, else `soffice` on the PATH) and the time
-        limit of one conversion (CONVERSION_TIMEOUT_SECONDS)."""
+        """The LibreOffice binary (SOFFICE_BINARY, else `soffice` on the PATH), the time
+        limit of one conversion (CONVERSION_TIMEOUT_SECONDS) and the job lease."""
         return cls(soffice=config.get("SOFFICE_BINARY") or shutil.which("soffice"),
-                   timeout=float(config.get("CONVERSION_TIMEOUT_SECONDS", 120)))
+                   timeout=float(config.get("CONVERSION_TIMEOUT_SECONDS", 120)),
+                   lease=float(config.get("OCR_LEASE_SECONDS", 300)))
 
 
-def to_pdf(data: bytes, settings: Settings) -> bytes:
-    """A PDF of the DOCX `data`, made by LibreOffice in a private profile. Raises
-    Unconvertible when LibreOffice cannot read it, Overrun when it takes too long (its
-    process group is killed), FileNotFoundError when LibreOffice is not installed."""
+def to_pdf(data: bytes, settings: Settings, on_wait: Callable[[], object] | None = None) -> bytes:
+    """A PDF of the DOCX `data`, made by LibreOffice in a private profile. `on_wait()` is
+    called every third of a lease while LibreOffice runs (the worker renews its lease
+    there; it raises LostLease to stop). Raises Unconvertible when LibreOffice cannot read
+    it, Overrun when it takes too long (its process group is killed), FileNotFoundError
+    when LibreOffice is not installed."""
     if not settings.soffice:
         raise FileNotFoundError(NO_SOFFICE)
     with tempfile.TemporaryDirectory(prefix="juanzong-docx-") as tmp:
@@ -83,19 +96,33 @@ def to_pdf(data: bytes, settings: Settings) -> bytes:
                                    stdin=subprocess.DEVNULL, env=env, cwd=tmp,
                                    start_new_session=True)
         try:
-            _, err = process.communicate(timeout=settings.timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(process)
-            process.communicate()
-            raise Overrun(f"PDF 转换超过 {settings.timeout:g} 秒未完成，已中止") from None
+            err = _wait(process, settings, on_wait)
         finally:
             _kill_group(process)  # soffice.bin may outlive its launcher
+            if process.returncode is None:  # stopped by on_wait
+                process.communicate()
         pdf = out / "source.pdf"
         if not pdf.is_file() or not pdf.read_bytes()[:5] == b"%PDF-":
             log.info("LibreOffice did not convert (exit %s): %s", process.returncode,
                      err.decode(errors="replace")[-500:])
             raise Unconvertible(UNREADABLE)
         return pdf.read_bytes()
+
+
+def _wait(process: subprocess.Popen, settings: Settings, on_wait) -> bytes:
+    """LibreOffice's stderr once it exits; Overrun (its group killed) past the time limit."""
+    deadline = time.monotonic() + settings.timeout
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            return process.communicate(timeout=max(0.0, min(left, settings.lease / 3)))[1]
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                _kill_group(process)
+                process.communicate()
+                raise Overrun(f"PDF 转换超过 {settings.timeout:g} 秒未完成，已中止") from None
+            if on_wait is not None:
+                on_wait()
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -163,11 +190,21 @@ def queue_pending(session, *, retry_failed: bool = False) -> list[int]:
 
 def run_claimed(session, store, job_id: int, worker: str, sha256: str,
                 settings: Settings) -> str | None:
-    """Convert the DOCX of a job this worker has claimed (outside any transaction) and
-    record the access copy. Returns the job's final state: done, failed, queued (to be
-    tried again), or None if the job is no longer this worker's (nothing written then)."""
+    """Convert the DOCX of a job this worker has claimed (outside any transaction), renewing
+    its lease while LibreOffice runs, and record the access copy. Returns the job's final
+    state: done, failed, queued (to be tried again), cancelled, or None if the job is no
+    longer this worker's (nothing written then)."""
+
+    def renew() -> None:
+        with work.unit(session):
+            if not jobs.renew(session, job_id, worker, settings.lease):
+                raise LostLease
+
     try:
-        pdf = to_pdf(store.get(sha256), settings)  # the DOCX verified against its hash
+        pdf = to_pdf(store.get(sha256), settings, renew)  # the DOCX verified against its hash
+    except LostLease:
+        job = session.get(Job, job_id, populate_existing=True)
+        return JobState.CANCELLED.value if job.state == JobState.CANCELLED else None
     except Unconvertible as exc:
         with work.unit(session):
             return _give_up(session, job_id, worker, str(exc), retry=False)
@@ -185,6 +222,7 @@ def run_claimed(session, store, job_id: int, worker: str, sha256: str,
         if job is None:
             return None
         stored = job.file
+        session.refresh(stored.document)  # destroyed meanwhile, by another process
         if stored.document.status in ("purging", "destroyed"):
             # Destroyed while it was converted: the copy is not kept either (issue 17).
             job.fail("文件已销毁，PDF 副本未保存", now())
@@ -200,7 +238,7 @@ def run_claimed(session, store, job_id: int, worker: str, sha256: str,
 
 
 def _mine(session, job_id: int, worker: str) -> Job | None:
-    job = session.get(Job, job_id, with_for_update=True)
+    job = jobs.locked(session, job_id)
     if job is None or job.state != JobState.RUNNING or job.worker != worker:
         return None
     return job

@@ -65,10 +65,18 @@ def dispatch(job_ids: list[int]) -> None:
         log.exception("job queue unavailable: jobs %s stay queued for the sweep", job_ids)
 
 
+def locked(session, job_id: int) -> Job | None:
+    """Job `job_id` as the database holds it now, its row locked for this transaction. A
+    worker's session keeps its objects across commits (expire_on_commit is off): without
+    populate_existing the job claimed earlier would be returned as it was then, and a
+    running job would never see that it was cancelled or taken by another worker."""
+    return session.get(Job, job_id, with_for_update=True, populate_existing=True)
+
+
 def claim(session, job_id: int, worker: str, lease_seconds: int) -> Job | None:
     """Start job `job_id` for `worker` if it is waiting (queued, or running under a lease
     that ran out); None when it is done, failed or held by a live worker."""
-    job = session.get(Job, job_id, with_for_update=True)
+    job = locked(session, job_id)
     moment = now()
     if job is None or not (job.state == JobState.QUEUED or job.lease_expired(moment)):
         return None
@@ -77,15 +85,18 @@ def claim(session, job_id: int, worker: str, lease_seconds: int) -> Job | None:
     return job
 
 
-def renew(session, job_id: int, worker: str, lease_seconds: int, done: int, total: int) -> bool:
-    """Extend the lease of a job this worker holds and record its progress; False if the
-    job is no longer this worker's (its lease ran out and another took it)."""
-    job = session.get(Job, job_id, with_for_update=True)
+def renew(session, job_id: int, worker: str, lease_seconds: float,
+          done: int | None = None, total: int | None = None) -> bool:
+    """Extend the lease of a job this worker holds and record its progress in pages (an
+    OCR job's); False if the job is no longer this worker's (cancelled, or its lease ran
+    out and another took it)."""
+    job = locked(session, job_id)
     if job is None or job.state != JobState.RUNNING or job.worker != worker:
         return False
     moment = now()
-    job.lease_until = moment + timedelta(seconds=lease_seconds)
-    job.done_pages, job.total_pages, job.updated_at = done, total, moment
+    job.lease_until, job.updated_at = moment + timedelta(seconds=lease_seconds), moment
+    if done is not None:
+        job.done_pages, job.total_pages = done, total
     return True
 
 
@@ -93,10 +104,11 @@ def complete_ocr(session, job_id: int, worker: str, result: ocr.Result) -> Docum
     """Store what OCR read as the file's text (marked as OCR, with the mean confidence),
     flag the document for the index, finish the job. None if the job is no longer this
     worker's (nothing is written then)."""
-    job = session.get(Job, job_id, with_for_update=True)
+    job = locked(session, job_id)
     if job is None or job.state != JobState.RUNNING or job.worker != worker:
         return None
     stored = job.file
+    session.refresh(stored.document)  # destroyed or withdrawn meanwhile, by another process
     if stored.document.status in GONE:
         # Destroyed or withdrawn while it was read: what OCR read is dropped (issue 17).
         job.cancel(GONE[stored.document.status], now())
@@ -134,9 +146,10 @@ def give_up(session, job_id: int, worker: str, reason: str, *, retry: bool) -> N
     """A job that raised: queued again while attempts are left and the cause may pass
     (`retry`), else failed with the reason. The file keeps its bytes and its metadata;
     a job whose document was destroyed or withdrawn meanwhile is cancelled instead."""
-    job = session.get(Job, job_id, with_for_update=True)
+    job = locked(session, job_id)
     if job is None or job.state != JobState.RUNNING or job.worker != worker:
         return
+    session.refresh(job.file.document)
     if job.file.document.status in GONE:  # its blob went with it: nothing to retry
         job.cancel(GONE[job.file.document.status], now())
     elif retry and job.attempts < MAX_ATTEMPTS:

@@ -3,12 +3,15 @@ one in the destruction's (or withdrawal's) own transaction, so no worker reads i
 running one stops at its next page and ends 'cancelled' with the reason, not 'failed',
 writing nothing."""
 
+import threading
+from datetime import timedelta
+
 import pytest
 
 from archive import clock, samples, worker
 from archive.extensions import db
 from archive.models import Job, StoredFile
-from archive.services import jobs, ocr
+from archive.services import jobs, ocr, work
 from tests.api.test_destruction_review import _destroyed
 from tests.ocr.test_jobs import scan_png
 
@@ -94,3 +97,52 @@ def test_withdrawing_a_document_cancels_its_queued_ocr_job(app, call, file_doc, 
     db.session.expire_all()
     assert db.session.get(Job, job_id).error == jobs.WITHDRAWN
     assert worker.run_job(app, job_id) is None
+
+
+def _in_another_worker(app, action) -> None:
+    """Run `action(session)` in a unit of a session of its own, as another process would
+    (this test's session is the worker's: a change made in it would be seen anyway)."""
+    def run():
+        with app.app_context():
+            with work.unit(db.session):
+                action(db.session)
+            db.session.remove()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+
+
+def test_a_running_job_cancelled_by_another_process_stops_and_writes_nothing(app, file_doc,
+                                                                               dossier):
+    scan = _scan(file_doc, dossier, [("证书.tif", samples.make_tiff(3, size=(420, 300)))])
+    stored_id, job_id = scan.files[0].id, scan.files[0].jobs[-1].id
+    db.session.commit()
+    engine = DestroyedWhileReading(lambda: _in_another_worker(
+        app, lambda session: jobs.cancel_for_files(session, [stored_id], jobs.WITHDRAWN)))
+    assert worker.run_job(app, job_id, engine) == "cancelled"
+    db.session.expire_all()
+    job = db.session.get(Job, job_id)
+    assert (job.state, job.error, job.attempts) == ("cancelled", jobs.WITHDRAWN, 1)
+    assert engine.pages < 3  # its lease renewal saw the other session's cancellation
+    stored = db.session.get(StoredFile, stored_id)
+    assert (stored.text, stored.text_source) == ("", "")
+
+
+def test_a_job_taken_over_by_another_worker_is_left_to_it(app, file_doc, dossier):
+    scan = _scan(file_doc, dossier, [("证书.tif", samples.make_tiff(3, size=(420, 300)))])
+    stored_id, job_id = scan.files[0].id, scan.files[0].jobs[-1].id
+    db.session.commit()
+
+    def take_over(session):  # as if this worker's lease had run out
+        session.get(Job, job_id).lease_until = clock.now() - timedelta(seconds=1)
+        session.flush()
+        assert jobs.claim(session, job_id, "other-host:2", lease_seconds=300) is not None
+
+    engine = DestroyedWhileReading(lambda: _in_another_worker(app, take_over))
+    assert worker.run_job(app, job_id, engine) is None  # not this worker's any more
+    db.session.expire_all()
+    job = db.session.get(Job, job_id)
+    assert (job.state, job.worker, job.attempts) == ("running", "other-host:2", 2)
+    assert engine.pages < 3
+    assert db.session.get(StoredFile, stored_id).text_source == ""
