@@ -1,6 +1,7 @@
 """flask --app archive <command>: set-up, users, tokens, index and integrity checks."""
 
 import json
+import shutil
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,10 +70,11 @@ def init_db() -> None:
     upgrade()  # the migrations seed the retention schedule and the approval routes
 
 
-def _set_aside_checkpoints(instance: Path) -> None:
-    """Before a restore: the checkpoint file of an instance folder that outlived its
-    database signs heads the backup may not reach (events after it are lost with the
-    database), so it is kept under another name, whole, and a new file begins."""
+def _restore_checkpoints(src: Path, instance: Path) -> None:
+    """At a restore: the checkpoint file of an instance folder that outlived its database
+    signs heads the backup may not reach (events after it are lost with the database), so
+    it is kept under another name, whole; the backup's copy, as it stood at the snapshot,
+    takes its place (docs/audit.md)."""
     from archive.services import audit_anchor
 
     path = instance / audit_anchor.FILE_NAME
@@ -81,6 +83,13 @@ def _set_aside_checkpoints(instance: Path) -> None:
         path.rename(kept)
         click.echo(f"此前的审计检查点文件已另存为 {kept.name}：它签的是恢复前的审计链，"
                    "其中备份之后的检查点所指的事件已随原数据库丢失")
+    copy = src / audit_anchor.FILE_NAME
+    if copy.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        shutil.copyfile(copy, partial)
+        partial.replace(path)
+        click.echo("审计检查点文件已从备份恢复")
 
 
 def init_app(app: Flask) -> None:
@@ -283,13 +292,14 @@ def init_app(app: Flask) -> None:
     @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
     def backup_command(dest):
         """Write a consistent backup to DEST (incremental: blobs already there are kept)."""
-        from archive.services import backup
+        from archive.services import audit_anchor, backup
 
         app = current_app._get_current_object()
         with _progress("备份存储文件") as progress:
             report = backup.backup(app.config["SQLALCHEMY_DATABASE_URI"],
                                    Path(app.config["STORAGE_DIR"]),
-                                   destruction_journal(app), dest, progress=progress)
+                                   destruction_journal(app), dest,
+                                   checkpoints=audit_anchor.settings()[1], progress=progress)
         with work.unit(db.session):
             audit.record(db.session, None, "backup.taken", None, dest=str(dest),
                          copied=report.copied, kept=report.kept, problems=len(report.problems))
@@ -350,7 +360,7 @@ def init_app(app: Flask) -> None:
             for problem in report.problems:
                 click.echo(problem, err=True)
             _fail("备份校验失败，未恢复")
-        _set_aside_checkpoints(Path(app.config["INSTANCE_DIR"]))
+        _restore_checkpoints(src, Path(app.config["INSTANCE_DIR"]))
         flask_migrate.upgrade()  # an older backup's schema is brought up to date
         own = destruction_journal(app)
         entries = backup.journal_entries(journal or (own if own.exists()

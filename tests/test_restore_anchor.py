@@ -1,16 +1,29 @@
-"""A restore into the instance folder that survived the loss of its database (the audit
-key and the checkpoint file still there, as docs/audit.md advises): the checkpoints the
-old file signed after the backup name events the restore cannot bring back, so the file
-is set aside (kept, named) instead of turning every later verification into a false
-alarm of tampering."""
+"""The audit chain's checkpoint file and backups (docs/audit.md). A backup holds the file
+as it stood at the snapshot, sealed in the manifest; a restore puts it back, so a trail
+deleted or recomputed in the restored database is still caught. A restore into the
+instance folder that survived the loss of its database (the audit key and the checkpoint
+file still there, as docs/audit.md advises) sets that folder's file aside (kept, named):
+its checkpoints signed after the backup name events the restore cannot bring back."""
 
+import json
 import shutil
 from pathlib import Path
 
-from archive import create_app
-from archive.services import audit_anchor
+from sqlalchemy import delete, update
+
+from archive import create_app, samples
+from archive.extensions import db
+from archive.models import AuditCheckpoint, AuditEvent, AuditHead
+from archive.services import audit_anchor, backup, work
 from config import TestConfig
-from tests.test_audit_anchor import _anchor, _backup_and_empty_instance, _record, _run
+from tests import databases
+from tests.test_audit_anchor import (
+    _anchor,
+    _backup_and_empty_instance,
+    _recompute_from,
+    _record,
+    _run,
+)
 
 
 def test_a_restore_sets_aside_the_checkpoints_signed_after_the_backup(
@@ -33,3 +46,86 @@ def test_a_restore_sets_aside_the_checkpoints_signed_after_the_backup(
     for args in (("verify-audit",), ("verify-audit", "--full"), ("verify-audit",)):
         result = _run(other, *args)
         assert result.exit_code == 0, result.output
+
+
+def _restored(app, dest, root):
+    (root / "instance").mkdir(exist_ok=True)
+    shutil.copy(Path(app.config["INSTANCE_DIR"]) / "audit_key", root / "instance" / "audit_key")
+    other = create_app(TestConfig(root))
+    restored = _run(other, "restore", str(dest))
+    assert restored.exit_code == 0, restored.output
+    return other
+
+
+def test_a_backup_holds_the_checkpoint_file_and_a_restore_puts_it_back(
+        app, users, tmp_path, tmp_path_factory, make_customer, make_dossier, file_doc):
+    dest, root = _backup_and_empty_instance(app, users, tmp_path, tmp_path_factory,
+                                            make_customer, make_dossier, file_doc)
+    copy = dest / audit_anchor.FILE_NAME
+    lines = (Path(app.config["INSTANCE_DIR"]) / audit_anchor.FILE_NAME).read_bytes()
+    assert copy.read_bytes() == lines  # nothing was signed after the snapshot
+    manifest = json.loads((dest / "manifest.json").read_text())["files"]
+    assert manifest[audit_anchor.FILE_NAME] == backup.sha256_file(copy)  # sealed
+    other = _restored(app, dest, root)
+    assert (root / "instance" / audit_anchor.FILE_NAME).read_bytes() == lines
+    result = _run(other, "verify-audit", "--full")
+    assert result.exit_code == 0, result.output
+    # Then someone with the restored database deletes the whole trail and its checkpoint
+    # rows (which verified as "0 events, intact" when the file was not restored).
+    with other.app_context():
+        with db.engine.begin() as con:
+            for table in (AuditEvent.__table__, AuditHead.__table__,
+                          AuditCheckpoint.__table__):
+                con.execute(delete(table))
+    result = _run(other, "verify-audit")
+    assert result.exit_code == 1 and "在数据库中被删除" in result.output, result.output
+
+
+def test_a_restored_chain_rewritten_and_recomputed_is_detected(
+        app, users, tmp_path, tmp_path_factory, make_customer, make_dossier, file_doc):
+    dest, root = _backup_and_empty_instance(app, users, tmp_path, tmp_path_factory,
+                                            make_customer, make_dossier, file_doc)
+    other = _restored(app, dest, root)
+    with other.app_context():
+        with db.engine.begin() as con:
+            con.execute(update(AuditEvent.__table__).where(AuditEvent.__table__.c.seq == 2)
+                        .values(ip="10.6.6.6"))
+        _recompute_from(2)
+    result = _run(other, "verify-audit", "--full")
+    assert result.exit_code == 1 and "重算过" in result.output, result.output
+
+
+def test_checkpoints_signed_while_the_backup_runs_are_left_out_of_it(
+        app, users, tmp_path, tmp_path_factory, make_customer, make_dossier, file_doc):
+    """Signed after the snapshot, during the copy of the blobs: one on an event the
+    snapshot does not hold, one on the very head it holds whose row committed after it.
+    Kept in the copy, each would read as tampering in the restored archive."""
+    dossier = make_dossier(make_customer("审计客户"))
+    file_doc(dossier, "认购书", "销售", files=[("a.pdf", samples.make_pdf("认购书", ["认购。"]))])
+    db.session.commit()
+    key, path = audit_anchor.settings()
+    signed = []
+
+    def sign_meanwhile(done, total):
+        if signed:
+            return
+        head = db.session.get(AuditHead, 1, populate_existing=True)
+        with work.unit(db.session):
+            signed.append(audit_anchor.checkpoint(db.session, key, path, head.seq, head.hash))
+        _record(users, 1)
+        head = db.session.get(AuditHead, 1, populate_existing=True)
+        with work.unit(db.session):
+            signed.append(audit_anchor.checkpoint(db.session, key, path, head.seq, head.hash))
+
+    dest = tmp_path / "backup"
+    report = backup.backup(app.config["SQLALCHEMY_DATABASE_URI"],
+                           Path(app.config["STORAGE_DIR"]), tmp_path / "none.jsonl", dest,
+                           checkpoints=path, progress=sign_meanwhile)
+    assert report.ok and len(signed) == 2
+    assert len(path.read_text().splitlines()) == 2
+    assert not (dest / audit_anchor.FILE_NAME).read_text()  # both left out
+    root = tmp_path_factory.mktemp("restored")
+    databases.create_empty(root)
+    other = _restored(app, dest, root)
+    result = _run(other, "verify-audit", "--full")
+    assert result.exit_code == 0, result.output

@@ -8,6 +8,8 @@ A backup folder holds:
 - `blobs/aa/bb/<sha256>`: every blob, copied only when not already there (content
   addressing makes an incremental backup exact) and verified after the copy;
 - `destructions.jsonl`: the destruction journal as it stood (see below);
+- `audit_checkpoints.jsonl`: the audit chain's signed checkpoints as they stood at the
+  snapshot (docs/audit.md), which a restore puts back into the instance folder;
 - `manifest.json`: the SHA-256 of every file of the backup; `version.json`: the release,
   the schema revision, counts and the time taken.
 The search index is not copied: it is a cache of the database, rebuilt after a restore.
@@ -32,9 +34,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from archive.clock import now
+from archive.services import audit_anchor
 
 RELEASE = "1.0"
 SEAL = "manifest.json.sha256"
+CHECKPOINTS = audit_anchor.FILE_NAME  # under the name it has in the instance folder
 CHUNK = 1 << 20
 
 
@@ -103,8 +107,11 @@ def _read_facts(query) -> dict:
             "WHERE f.access_copy_sha256 IS NOT NULL "
             "AND d.status NOT IN ('purging', 'destroyed')")}
     registered = {row[0] for row in query("SELECT id FROM destruction_register")}
+    head = query("SELECT max(seq) FROM audit_events")[0][0] or 0
+    checkpoints = ({row[0] for row in query("SELECT signature FROM audit_checkpoints")}
+                   if revision_at_least(query, "a21a0c0de021") else set())
     return {"revision": revision, "counts": counts, "referenced": referenced,
-            "registered": registered}
+            "registered": registered, "audit_head": head, "checkpoints": checkpoints}
 
 
 def revision_at_least(query, revision: str) -> bool:
@@ -180,20 +187,23 @@ def _pg_snapshot(database_url: str, target: Path) -> dict:
 
 def _write_facts(path: Path, facts: dict) -> None:
     path.write_text(json.dumps({**facts, "referenced": sorted(facts["referenced"]),
-                                "registered": sorted(facts["registered"])},
+                                "registered": sorted(facts["registered"]),
+                                "checkpoints": sorted(facts["checkpoints"])},
                                ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 def _stored_facts(path: Path) -> dict:
     facts = json.loads(path.read_text(encoding="utf-8"))
     return {**facts, "referenced": set(facts["referenced"]),
-            "registered": set(facts["registered"])}
+            "registered": set(facts["registered"]),
+            "checkpoints": set(facts.get("checkpoints", ()))}
 
 
 def backup(database_url: str, storage: Path, journal: Path, dest: Path, *,
-           progress=lambda done, total: None) -> Report:
+           checkpoints: Path | None = None, progress=lambda done, total: None) -> Report:
     """Write (or bring up to date) the backup in `dest` of the database at `database_url`
-    (SQLite or PostgreSQL) and the blobs in `storage`."""
+    (SQLite or PostgreSQL), the blobs in `storage`, and the audit chain's checkpoint file
+    `checkpoints` as it stood at the snapshot."""
     report = Report()
     dest.mkdir(parents=True, exist_ok=True)
     if is_postgres(database_url):
@@ -221,6 +231,7 @@ def backup(database_url: str, storage: Path, journal: Path, dest: Path, *,
         progress(n, len(blobs))
     if journal.exists():
         shutil.copyfile(journal, dest / "destructions.jsonl")
+    _copy_checkpoints(checkpoints, dest / CHECKPOINTS, facts, database_url)
     present = {p.name for p in (dest / "blobs").rglob("*") if _is_blob(p)} \
         if (dest / "blobs").exists() else set()
     missing = facts["referenced"] - present
@@ -232,6 +243,42 @@ def backup(database_url: str, storage: Path, journal: Path, dest: Path, *,
         encoding="utf-8")
     _write_manifest(dest, report)
     return report
+
+
+def _copy_checkpoints(source: Path | None, target: Path, facts: dict,
+                      database_url: str) -> None:
+    """The checkpoint file as it stood at the snapshot (docs/audit.md). It is read after
+    the snapshot, so a line is left out when it was signed after it: it names an event the
+    snapshot does not hold, or its row was committed after the snapshot (it is in the live
+    table, not in the snapshot's). A line whose row is missing from both is kept: that is
+    the evidence of a deleted checkpoint the file exists to give."""
+    target.unlink(missing_ok=True)
+    if source is None or not source.exists():
+        return
+    lines = source.read_bytes().splitlines(keepends=True)
+    parsed = []
+    for line in lines:
+        try:
+            data = json.loads(line)
+            parsed.append((int(data["seq"]), str(data["signature"])))
+        except (ValueError, KeyError, TypeError):
+            parsed.append(None)  # kept as it is: verify-audit names the damaged line
+    late = {sig for seq, sig in filter(None, parsed)
+            if sig not in facts["checkpoints"] and seq <= facts["audit_head"]}
+    if late:
+        engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                live = set(conn.execute(sa.text("SELECT signature FROM audit_checkpoints"))
+                           .scalars())
+        finally:
+            engine.dispose()
+        late &= live
+    kept = [line for line, entry in zip(lines, parsed, strict=True)
+            if entry is None or (entry[0] <= facts["audit_head"] and entry[1] not in late)]
+    partial = target.with_name(target.name + ".partial")
+    partial.write_bytes(b"".join(kept))
+    partial.replace(target)
 
 
 def _manifest_files(dest: Path) -> list[Path]:
