@@ -2,6 +2,7 @@
 
 import logging
 
+import sqlalchemy.exc
 from flask import Flask, g, jsonify, make_response, message_flashed, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -18,6 +19,7 @@ MESSAGES = {
     403: "无权执行此操作",
     404: "页面或对象不存在",
     405: "不支持的请求方法",
+    409: "与同时进行的另一操作冲突，未作任何修改，请刷新后重试",
     413: "文件过大",
     415: "不支持的文件类型",
     422: "提交的数据有误",
@@ -133,6 +135,19 @@ def init_app(app: Flask) -> None:
             limit = app.config["MAX_UPLOAD_MB"]
             return respond(413, "too_large", f"文件过大：单个上传不能超过 {limit} MB")
         return respond(status, exc.name.lower().replace(" ", "_"), MESSAGES.get(status, exc.name))
+
+    @app.errorhandler(sqlalchemy.exc.IntegrityError)
+    def _lost_race(exc: sqlalchemy.exc.IntegrityError):
+        # The last line behind the services' own handling (work.insert): a unique key a
+        # concurrent request took first, on PostgreSQL, anywhere no service expects it.
+        # Nothing of this request stays; anything else is still the error it is.
+        work.discard(db.session)
+        if not work.unique_violation(exc):
+            log.error("integrity error", exc_info=exc)
+            return respond(500, "internal", MESSAGES[500])
+        log.warning("a concurrent request took a unique key first: %s", exc.orig)
+        g.refusal_message = MESSAGES[409]
+        return respond(409, "conflict", MESSAGES[409])
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -70,8 +70,8 @@ def create_user(session, *, username: str, password: str, role: str, department_
                 password_hash=_hasher.hash(password), role=role,
                 department_id=department_id, clearance=int(clearance),
                 must_change_password=must_change_password)
-    session.add(user)
-    session.flush()
+    if not work.insert(session, user):  # created meanwhile by a concurrent request
+        raise Conflict(f"用户已存在：{username}")
     audit.record(session, actor, "user.created", user, username=username, role=role,
                  clearance=int(clearance), department_id=department_id)
     return user

@@ -26,10 +26,14 @@ from archive.services import (
     organisation,
     personal_data,
     validation,
+    work,
 )
 from archive.services.errors import NOT_FOUND_MESSAGES, Conflict, Invalid, NotFound, not_found
 
 KINDS = {"person": "个人", "company": "公司"}
+# How often a number the server chooses is chosen again when concurrent registrations keep
+# taking it first (each try sees the numbers they committed).
+RACE_RETRIES = 5
 # 004:23-25 classifies customers on two scales: by the intent to cooperate (优先/重要,
 # 普通, 潜在 — 等级) and by the size of the cooperation (大, 中, 小 — 规模).
 GRADES = ("重要", "普通", "潜在")
@@ -102,8 +106,8 @@ def create_customer(session, actor: User, data: dict, *,
         department = find_department(session, data.get("department"))
     if not access.in_scope(actor, Customer(department_id=department.id)):
         raise access.Forbidden("只能为本部门登记客户")
-    code = (validation.text(data, "code", "客户编号", max_len=40)
-            or numbering.customer_code(session, code_format))
+    typed = validation.text(data, "code", "客户编号", max_len=40)
+    code = typed or numbering.customer_code(session, code_format)
     if session.execute(select(Customer.id).where(Customer.code == code)).first():
         raise Conflict(f"客户编号已存在：{code}", code="duplicate_customer")
     customer = Customer(
@@ -121,8 +125,16 @@ def create_customer(session, actor: User, data: dict, *,
     same = duplicates.check_customer(session, actor, customer.name, customer.id_number,
                                      customer.phone,
                                      confirm=duplicates.confirmed(data, "confirm_different"))
-    session.add(customer)
-    session.flush()
+    # A code taken by a concurrent registration after the check: a typed one is a
+    # conflict; a generated one is the server's to choose, so the next one is taken.
+    for _attempt in range(RACE_RETRIES):
+        if work.insert(session, customer):
+            break
+        if typed:
+            raise Conflict(f"客户编号已存在：{code}", code="duplicate_customer")
+        customer.code = code = numbering.customer_code(session, code_format)
+    else:
+        raise Conflict("客户编号正被同时登记的其他客户占用，请重试", code="duplicate_customer")
     audit.record(session, actor, "customer.created", customer, code=code, name=name)
     if same:
         audit.record(session, actor, "customer.confirmed_different", customer,
@@ -215,8 +227,8 @@ def _unit(session, data: dict) -> Unit:
     unit = (exact or found or [None])[0]
     if unit is None:
         unit = Unit(**parts)
-        session.add(unit)
-        session.flush()
+        if not work.insert(session, unit):  # registered meanwhile by a concurrent request
+            unit = session.execute(select(Unit).filter_by(**parts)).scalar_one()
     return unit
 
 
@@ -266,8 +278,7 @@ def create_dossier(session, actor: User, data: dict, *, number_format: str) -> D
     )
     # A case file is one volume in filing order; customer groups a–e are a customer's.
     dossier.groups = [Group(code=code) for code in (GROUPS if kind == "customer" else [CASE_GROUP])]
-    session.add(dossier)
-    session.flush()
+    _insert_dossier(session, dossier, unit, number_format)
     siblings = session.execute(
         select(Dossier).where(Dossier.customer_id == customer.id, Dossier.id != dossier.id,
                               Dossier.kind == "customer")
@@ -277,8 +288,24 @@ def create_dossier(session, actor: User, data: dict, *, number_format: str) -> D
                                      kind="same_customer", created_by_id=actor.id))
         session.add(DossierReference(from_dossier_id=other.id, to_dossier_id=dossier.id,
                                      kind="same_customer", created_by_id=actor.id))
-    audit.record(session, actor, "dossier.created", dossier, number=number)
+    audit.record(session, actor, "dossier.created", dossier, number=dossier.number)
     return dossier
+
+
+def _insert_dossier(session, dossier: Dossier, unit: Unit | None, number_format: str) -> None:
+    """Write a new dossier after the checks, which a concurrent request may have overtaken:
+    the same customer and unit, or a typed case number, is a conflict as the check says; a
+    number the server chose for a unit is chosen again (the next suffix)."""
+    for _attempt in range(RACE_RETRIES):
+        if work.insert(session, dossier):
+            return
+        if unit is None:
+            raise Conflict(f"档案编号已存在：{dossier.number}", code="duplicate_number")
+        if session.execute(select(Dossier.id).where(Dossier.customer_id == dossier.customer_id,
+                                                    Dossier.unit_id == unit.id)).first():
+            raise Conflict("该客户在此房产已有档案（一户一档）", code="duplicate_dossier")
+        dossier.number = numbering.dossier_number(session, number_format, unit)
+    raise Conflict("档案编号正被同时建立的其他档案占用，请重试", code="duplicate_number")
 
 
 def dossier_of_unit(session, actor: User, customer: Customer, data: dict, *,
@@ -396,11 +423,10 @@ def add_reference(session, actor: User, from_id, data: dict) -> DossierReference
                            document_id=document_id,
                            note=validation.text(data, "note", "说明", max_len=300),
                            created_by_id=actor.id)
-    session.add(ref)
     back = DossierReference(from_dossier_id=target.id, to_dossier_id=source.id, kind=kind,
                             document_id=document_id, note=ref.note, created_by_id=actor.id)
-    session.add(back)
-    session.flush()
+    if not work.insert(session, ref, back):  # added meanwhile by a concurrent request
+        raise Conflict("两份档案之间已有参照（刚由他人同时添加）", code="duplicate_reference")
     audit.record(session, actor, "dossier.referenced", source, to=target.number, kind=kind)
     return ref
 

@@ -113,8 +113,8 @@ def open_import(session, actor: User, folder: Path, *, kind: str, source: str,
     if batch is None:
         batch = Import(manifest_sha256=sheet.sha256, kind=kind, source=source[:500],
                        created_by_id=actor.id)
-        session.add(batch)
-        session.flush()
+        if not work.insert(session, batch):  # the same manifest, opened at the same instant
+            raise Conflict("这份清单正由另一个请求同时导入，请稍后再试", code="import_running")
         audit.record(session, actor, "import.opened", batch, manifest=sheet.sha256,
                      source=source[:200], rows=len(sheet.rows))
     elif batch.state == ImportState.RUNNING and not lease_over(batch):

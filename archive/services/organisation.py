@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from archive.models import Department, Project, User
 from archive.models.enums import CATEGORIES
-from archive.services import access, audit, validation
+from archive.services import access, audit, validation, work
 from archive.services.errors import Conflict, Invalid, NotFound
 
 # A department's code is printed in numbers and picked in the CLI: letters, digits, "-".
@@ -79,8 +79,8 @@ def create_department(session, actor: User | None, data: dict) -> Department:
     """A new department with a unique name and code."""
     _require(actor)
     department = Department(**_department_fields(session, data, None))
-    session.add(department)
-    session.flush()
+    if not work.insert(session, department):  # created meanwhile by a concurrent request
+        raise Conflict(f"部门名称或代码已被使用：{department.name}（{department.code}）")
     audit.record(session, actor, "department.created", department, name=department.name,
                  code=department.code, **({"receives": department.receives}
                                           if department.receives else {}))
@@ -132,8 +132,8 @@ def create_project(session, actor: User | None, data: dict) -> Project:
     """Add a project to the list the dossier form offers."""
     _require(actor)
     project = Project(name=_project_name(session, data, None))
-    session.add(project)
-    session.flush()
+    if not work.insert(session, project):  # added meanwhile by a concurrent request
+        raise Conflict(f"项目已存在：{project.name}", details={"field": "name"})
     audit.record(session, actor, "project.created", project, name=project.name)
     return project
 

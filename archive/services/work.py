@@ -97,3 +97,31 @@ def record_refusal(session, actor, action: str, obj, *, outcome: str = "denied",
     except Exception:
         log.exception("could not record the refusal %s", action)
         session.rollback()
+
+
+def insert(session, *objects) -> bool:
+    """Add `objects` and flush them in a savepoint: True if written; False if a unique
+    constraint refused them because a concurrent transaction wrote the same key between
+    the caller's check and this insert (PostgreSQL runs writers side by side; SQLite's
+    write lock lets the check see it). The savepoint is undone, the objects are dropped
+    from the session and the unit goes on: the caller answers the conflict, or chooses
+    another number and tries again. Any other integrity error is raised."""
+    import sqlalchemy.exc
+
+    try:
+        with session.begin_nested():
+            session.add_all(objects)
+            session.flush()
+    except sqlalchemy.exc.IntegrityError as exc:
+        if not unique_violation(exc):
+            raise
+        return False
+    return True
+
+
+def unique_violation(exc) -> bool:
+    """Whether a database error is a unique constraint refusing a duplicate key."""
+    original = getattr(exc, "orig", exc)
+    if getattr(original, "sqlstate", None) == "23505":  # PostgreSQL's unique_violation
+        return True
+    return str(original).startswith("UNIQUE constraint failed")  # SQLite

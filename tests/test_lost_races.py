@@ -1,0 +1,219 @@
+"""Two requests writing the same unique key at the same instant (issue 21): on PostgreSQL
+both pass their checks, the second insert waits for the first transaction and then
+violates the unique constraint. The loser is answered 409 with the check's own message
+(or, where the server chose the number, gets the next one), never 500, and nothing of it
+stays. On SQLite the write lock makes the second request wait before its check, which
+then sees the first: the same answers, by the check.
+
+Each test holds the first write open in the test's own session, starts the second
+request in a thread, waits until it is blocked behind the first (a lock wait on
+PostgreSQL), then commits the first."""
+
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import func, select
+
+from archive.extensions import db
+from archive.models import AuditEvent, Customer, Department, Dossier, Unit
+from archive.services import customers, organisation, work
+from tests.conftest import NUMBER_FORMAT, login
+from tests.databases import ON_POSTGRES
+
+
+def _lock_waits(app) -> int:
+    engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"], poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        return conn.execute(sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'")).scalar()
+
+
+def _race(app, first, second):
+    """Run `first()` in a unit of the test's session and, before it commits, `second()`
+    (a request) in a thread; commit once the thread waits for it. Returns what `second`
+    answered."""
+    answer = {}
+
+    def run():
+        try:
+            answer["response"] = second()
+        except Exception as exc:  # noqa: BLE001 (reported to the test below)
+            answer["error"] = exc
+
+    other = threading.Thread(target=run)
+    with work.unit(db.session):
+        made = first()
+        db.session.flush()
+        other.start()
+        if ON_POSTGRES:
+            for _ in range(300):
+                if _lock_waits(app):
+                    break
+                time.sleep(0.05)
+            else:
+                raise AssertionError("the second request never waited for the first")
+        else:
+            time.sleep(0.5)  # it waits for SQLite's write lock
+    other.join(60)
+    assert not other.is_alive() and "error" not in answer, answer
+    db.session.expire_all()
+    return made, answer["response"]
+
+
+def _api(app, api, username="officer"):
+    headers = api(username)
+
+    def post(url, body):
+        def request():
+            with app.test_client() as client:
+                return client.post(url, json=body, headers=headers)
+        return request
+    return post
+
+
+def _count(model, *where) -> int:
+    return db.session.execute(select(func.count()).select_from(model).where(*where)).scalar()
+
+
+def _created(action: str) -> int:
+    return _count(AuditEvent, AuditEvent.action == action)
+
+
+def test_a_typed_customer_code_taken_at_the_same_instant_is_409(app, api, users, departments):
+    post = _api(app, api)
+    _first, response = _race(
+        app, lambda: customers.create_customer(db.session, users["officer"], {
+            "name": "先到客户", "code": "KH-RACE-1", "department": departments["XS"].id}),
+        post("/api/v1/customers", {"name": "后到客户", "code": "KH-RACE-1"}))
+    assert response.status_code == 409, response.json
+    assert response.json["error"] == {"code": "duplicate_customer",
+                                      "message": "客户编号已存在：KH-RACE-1"}
+    assert [c.name for c in db.session.query(Customer).filter_by(code="KH-RACE-1")] == ["先到客户"]
+    assert _count(Customer, Customer.name == "后到客户") == 0
+    assert _created("customer.created") == 1
+
+
+def test_a_generated_customer_code_taken_at_the_same_instant_gives_the_next(
+        app, api, users, departments):
+    post = _api(app, api)
+    first, response = _race(
+        app, lambda: customers.create_customer(db.session, users["officer"], {
+            "name": "先到客户", "department": departments["XS"].id}),
+        post("/api/v1/customers", {"name": "后到客户"}))
+    assert response.status_code == 201, response.json
+    taken = first.code
+    given = response.json["code"]
+    assert given != taken and given[:-4] == taken[:-4] and int(given[-4:]) == int(taken[-4:]) + 1
+    assert _created("customer.created") == 2
+
+
+def test_the_same_customer_and_unit_at_the_same_instant_is_one_dossier(app, api, users,
+                                                                       make_customer):
+    customer = make_customer("冯同时")
+    unit = {"project": "翠湖苑", "building": "8", "unit_no": "1", "room": "0808"}
+    post = _api(app, api)
+    _first, response = _race(
+        app, lambda: customers.create_dossier(db.session, users["officer"], {
+            "customer_id": customer.id, **unit}, number_format=NUMBER_FORMAT),
+        post("/api/v1/dossiers", {"customer_id": customer.id, "unit": {
+            "project": "翠湖苑", "building": "8", "unit": "1", "room": "0808"}}))
+    assert response.status_code == 409, response.json
+    assert response.json["error"]["code"] == "duplicate_dossier"
+    assert _count(Dossier, Dossier.customer_id == customer.id) == 1
+    assert _count(Unit, Unit.room == "0808") == 1
+    assert _created("dossier.created") == 1
+
+
+def test_two_buyers_of_a_new_unit_at_the_same_instant_share_it(app, api, users, make_customer):
+    """The unit is created by the first; the second finds it and its dossier takes the
+    number's next suffix (a unit's later buyer, 销售历史)."""
+    first_buyer, second_buyer = make_customer("褚先买"), make_customer("卫后买")
+    post = _api(app, api)
+    first, response = _race(
+        app, lambda: customers.create_dossier(db.session, users["officer"], {
+            "customer_id": first_buyer.id, "project": "翠湖苑", "building": "9", "unit_no": "2",
+            "room": "0909"}, number_format=NUMBER_FORMAT),
+        post("/api/v1/dossiers", {"customer_id": second_buyer.id, "unit": {
+            "project": "翠湖苑", "building": "9", "unit": "2", "room": "0909"}}))
+    assert response.status_code == 201, response.json
+    assert response.json["number"] == f"{first.number}-2"
+    [unit] = db.session.query(Unit).filter_by(room="0909").all()
+    assert {d.unit_id for d in db.session.query(Dossier).filter(
+        Dossier.customer_id.in_([first_buyer.id, second_buyer.id]))} == {unit.id}
+
+
+def test_a_typed_case_number_taken_at_the_same_instant_is_409(app, api, users, make_customer):
+    customer = make_customer("蒋诉讼")
+    case = {"customer_id": customer.id, "kind": "case", "number": "(2026)粤0305民初1号",
+            "title": "买卖合同纠纷"}
+    post = _api(app, api)
+    _first, response = _race(
+        app, lambda: customers.create_dossier(db.session, users["officer"], dict(case),
+                                              number_format=NUMBER_FORMAT),
+        post("/api/v1/dossiers", {**case, "title": "另一件"}))
+    assert response.status_code == 409, response.json
+    assert response.json["error"]["code"] == "duplicate_number"
+    assert [d.title for d in db.session.query(Dossier).filter_by(number=case["number"])] == [
+        "买卖合同纠纷"]
+
+
+def test_a_department_created_twice_at_the_same_instant_is_refused_on_the_page(app, users):
+    client = app.test_client()
+    login(client, "admin")  # before the race: signing in writes too
+
+    def second():
+        return client.post("/admin/departments", data={"name": "同时部", "code": "TS"})
+
+    _first, response = _race(
+        app, lambda: organisation.create_department(db.session, users["admin"],
+                                                    {"name": "同时部", "code": "TS"}), second)
+    assert response.status_code == 409
+    assert "已被使用" in response.get_data(as_text=True)
+    assert _count(Department, Department.code == "TS") == 1
+
+
+def test_a_reference_added_twice_at_the_same_instant_is_409(app, api, users, make_customer):
+    customer = make_customer("韩参照")
+    with work.unit(db.session):
+        one, two = (customers.create_dossier(
+            db.session, users["officer"], {"customer_id": customer.id, "kind": "case",
+                                           "number": number, "title": number},
+            number_format=NUMBER_FORMAT) for number in ("RACE-A", "RACE-B"))
+    body = {"to_dossier_number": "RACE-B", "kind": "case_file", "note": "同一纠纷"}
+    post = _api(app, api)
+    _first, response = _race(
+        app, lambda: customers.add_reference(db.session, users["officer"], one.id, dict(body)),
+        post(f"/api/v1/dossiers/{one.id}/references", body))
+    assert response.status_code == 409, response.json
+    assert response.json["error"]["code"] == "duplicate_reference"
+    assert _created("dossier.referenced") == 1
+    assert db.session.get(Dossier, two.id) is not None
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="on SQLite the write lock lets the check see "
+                    "the first write; no unique constraint is ever violated")
+def test_a_race_no_service_expects_is_409_and_changes_nothing(app, users, departments):
+    """The last line: a unique key lost where no service catches it (a department renamed
+    to a code another request takes at the same instant) answers 409, the request's
+    changes rolled back, and the process serves the next request."""
+    renamed, name = departments["XS"].id, departments["XS"].name
+
+    client = app.test_client()
+    login(client, "admin")  # before the race: signing in writes too
+
+    def second():
+        refused = client.post(f"/admin/departments/{renamed}",
+                              data={"name": name, "code": "TS"})
+        return refused, client.get("/admin/departments")
+
+    _first, (response, after) = _race(
+        app, lambda: organisation.create_department(db.session, users["admin"],
+                                                    {"name": "同时部", "code": "TS"}), second)
+    assert response.status_code == 409
+    assert "与同时进行的另一操作冲突" in response.get_data(as_text=True)
+    assert after.status_code == 200
+    assert db.session.get(Department, renamed).code == "XS"
+    assert _count(Department, Department.code == "TS") == 1
