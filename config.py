@@ -93,6 +93,9 @@ class DefaultConfig:
     # long a worker may go silent before its job is presumed lost and queued again.
     OCR_THREADS = int(os.environ.get("OCR_THREADS", "1"))
     OCR_LEASE_SECONDS = int(os.environ.get("OCR_LEASE_SECONDS", "300"))
+    # The nightly 四性 storage check runs once across workers under this lease (renewed
+    # while it hashes the blobs): a worker killed mid-run is taken over after it.
+    NIGHTLY_LEASE_SECONDS = int(os.environ.get("NIGHTLY_LEASE_SECONDS", "1800"))
     # DOCX access copies (services/conversion.py): the LibreOffice binary (default: soffice
     # on the PATH) and how long one conversion may run before it is killed (under the lease).
     SOFFICE_BINARY = os.environ.get("SOFFICE_BINARY", "")

@@ -19,10 +19,12 @@ from pathlib import Path
 
 import click
 from flask import Flask
+from sqlalchemy.exc import IntegrityError
 
+from archive import clock
 from archive.extensions import db
 from archive.models import Job
-from archive.services import conversion, indexing, jobs, ocr, work
+from archive.services import conversion, indexing, jobs, nightly, ocr, work
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ NICENESS = 10
 # finished meanwhile in one write: a write per job cost a quarter of a page's OCR
 # (docs/ocr.md). When nothing waits, what finished is indexed at once.
 INDEX_EVERY_SECONDS = 10
+NIGHTLY_CHECK = "check_archive"
 
 
 class Queue:
@@ -42,7 +45,9 @@ class Queue:
         self.huey = make_huey(app.config["JOB_QUEUE_URL"])
         self.run_task = self.huey.task(name="run_job", retries=0)(self._run)
         self.sweep_task = self.huey.periodic_task(_every_minute(), name="sweep")(self._sweep)
-        self.check_task = self.huey.periodic_task(_nightly(), name="check_archive")(
+        # Every worker's scheduler fires it each minute; it runs once a night, in the night's
+        # window, in the worker that claims the night (services/nightly.py).
+        self.check_task = self.huey.periodic_task(_every_minute(), name="check_archive")(
             self._check_archive)
         self._indexed_at = 0.0  # time.monotonic() of this process's last index write
 
@@ -65,12 +70,8 @@ class Queue:
             db.session.remove()
 
     def _check_archive(self) -> None:
-        """四性检测 in storage, every night (services/preservation_storage.py)."""
-        from archive.services import preservation_storage
-
         with self.app.app_context():
-            preservation_storage.check_archive(db.session, self.app.extensions["blob_store"],
-                                               self.app.extensions["search"], trigger="queue")
+            nightly_check(self.app)
             db.session.remove()
 
 
@@ -85,13 +86,6 @@ def make_huey(url: str):
         path.parent.mkdir(parents=True, exist_ok=True)
         return SqliteHuey("juanzong", filename=str(path), results=False)
     raise ValueError(f"JOB_QUEUE_URL must be sqlite:///… or redis://…, not {url!r}")
-
-
-def _nightly():
-    """02:30 in China, when nobody files: huey reads crontabs in UTC."""
-    from huey import crontab
-
-    return crontab(hour="18", minute="30")
 
 
 def _every_minute():
@@ -157,6 +151,56 @@ def run_job(app: Flask, job_id: int, engine: ocr.Engine | None = None, *,
     if index:
         indexing.index_after_commit(session, [document.id])
     return "done"
+
+
+def nightly_check(app: Flask, me: str | None = None) -> int | None:
+    """四性检测 in storage (services/preservation_storage.py), once a night however many
+    workers run: in the night's window, the worker that claims tonight's row runs it,
+    renewing its lease while it hashes the blobs; the others, and this one again, find it
+    claimed. A worker killed mid-run is taken over once its lease ran out. Returns the
+    id of the check's run if this call ran it. `me` names the worker (default: this
+    process)."""
+    from archive.services import preservation_storage
+
+    session, me = db.session, me or worker_name()
+    night = nightly.tonight(clock.now())
+    if night is None:
+        return None
+    lease = app.config["NIGHTLY_LEASE_SECONDS"]
+    try:
+        with work.unit(session):
+            run = nightly.claim(session, NIGHTLY_CHECK, night, me, lease)
+    except IntegrityError:  # another worker inserted tonight's row at the same moment
+        return None
+    if run is None:
+        return None
+    run_id, renewed = run.id, time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        nonlocal renewed
+        if time.monotonic() - renewed >= lease / 3:
+            with work.unit(session):
+                if not nightly.renew(session, run_id, me, lease):
+                    raise _LostLease
+            renewed = time.monotonic()
+
+    try:
+        checked = preservation_storage.check_archive(
+            session, app.extensions["blob_store"], app.extensions["search"], trigger="queue",
+            progress=progress)
+    except _LostLease:  # taken over: the other worker's run is the night's
+        return None
+    except Exception as exc:  # noqa: BLE001 - recorded on the claim; the next night runs anew
+        log.exception("nightly storage check failed")
+        work.discard(session)
+        with work.unit(session):
+            nightly.finish(session, run_id, me, f"{type(exc).__name__}: {exc}")
+        return None
+    # A worker killed between the two commits leaves the claim running: the night is
+    # checked once more after the lease, an extra report, nothing lost.
+    with work.unit(session):
+        nightly.finish(session, run_id, me)
+    return checked.id
 
 
 def index_waiting() -> None:

@@ -31,7 +31,7 @@ from archive.models.document import Document, StoredFile, UploadKey
 from archive.models.enums import Level, Role
 from archive.models.external_loan import ExternalReader, LoanCopy, LoanFile, ReaderKind
 from archive.models.imports import Import, ImportRow, ImportState
-from archive.models.job import Job, JobState
+from archive.models.job import Job, JobState, NightlyRun
 from archive.models.loan import Loan, LoanItem, LoanKind, LoanStatus, LossReport
 from archive.models.org import (
     AccessGrant,
@@ -102,6 +102,7 @@ __all__ = [
     "LoanKind",
     "LoanStatus",
     "LossReport",
+    "NightlyRun",
     "PreservationCheck",
     "PreservationRun",
     "Project",

@@ -8,9 +8,9 @@ worker died, and the job is queued again (at worker start-up, by a periodic swee
 """
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from archive.clock import now
@@ -95,3 +95,24 @@ class Job(db.Model):
     def cancel(self, reason: str, at: datetime) -> None:
         self.state, self.lease_until, self.error = JobState.CANCELLED.value, None, reason[:500]
         self.updated_at = self.finished_at = at
+
+
+class NightlyRun(db.Model):
+    """Work done once a night however many workers run (the 四性 storage check): one row
+    per task and night (the archive's date), claimed by the worker that runs it under a
+    lease it renews while it works. A worker killed mid-run leaves its lease to run out,
+    and another worker takes the row over (archive/services/nightly.py)."""
+
+    __tablename__ = "nightly_runs"
+    __table_args__ = (UniqueConstraint("task", "night", name="uq_nightly_runs_task"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task: Mapped[str] = mapped_column(String(40))
+    night: Mapped[date]
+    state: Mapped[str] = mapped_column(String(10))  # running | done | failed
+    worker: Mapped[str] = mapped_column(String(100))
+    attempts: Mapped[int] = mapped_column(default=1)
+    lease_until: Mapped[datetime | None]
+    started_at: Mapped[datetime] = mapped_column(default=now)
+    finished_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(String(500))
