@@ -46,14 +46,14 @@ def _audit_key_note(key: str) -> str:
     from archive.models import AuditCheckpoint
     from archive.services import audit_anchor
 
-    needed = db.session.execute(select(AuditCheckpoint.key_id)
-                                .order_by(AuditCheckpoint.id.desc()).limit(1)).scalar()
+    needed = set(db.session.execute(select(AuditCheckpoint.key_id).distinct()).scalars())
     own = audit_anchor.key_id(key) if key else ""
-    if not needed or needed == own:
+    missing = needed - {own} - {audit_anchor.key_id(k) for k in audit_anchor.retired_keys()}
+    if not missing:
         return f"审计密钥：{own}，与备份的审计检查点相符"
-    return (f"注意：备份的审计检查点需要审计密钥 {needed}，本实例的是 {own or '（未设置）'}；"
-            "请把与备份分开保管的 audit_key 放回实例目录（或设置 AUDIT_KEY），否则 "
-            "verify-audit 报告缺少密钥")
+    return (f"注意：备份的审计检查点需要审计密钥 {'、'.join(sorted(missing))}，本实例的是 "
+            f"{own or '（未设置）'}；请把与备份分开保管的 audit_key（轮换过密钥的，还有 "
+            "audit_keyring）放回实例目录（或设置 AUDIT_KEY），否则 verify-audit 报告缺少密钥")
 
 
 def _user_named(name: str) -> User:
@@ -392,7 +392,8 @@ def init_app(app: Flask) -> None:
 
         key, path = audit_anchor.settings()
         with work.unit(db.session):
-            report = audit_anchor.verify(db.session, key, path, full=full)
+            report = audit_anchor.verify(db.session, key, path, full=full,
+                                         old_keys=audit_anchor.retired_keys())
         chain = report.chain
         since = (f"自检查点 #{report.start[0]} 起" if report.start else "自第一条起")
         if report.ok:
@@ -407,6 +408,45 @@ def init_app(app: Flask) -> None:
             click.echo(f"第一个有问题的事件：seq {chain.first_bad_seq}，id {chain.first_bad_id}；"
                        f"{since}此前 {chain.checked} 条完好", err=True)
         sys.exit(2 if report.missing_keys and not report.problems and chain.ok else 1)
+
+    @app.cli.command("rotate-audit-key")
+    def rotate_audit_key_command():
+        """Move the audit chain to a new audit key: the chain is verified, the old key
+        signs a hand-over naming the new key's id, the new key signs the same head, and
+        the old key is kept in instance/audit_keyring (docs/audit.md). Restart the app
+        afterwards: a process still holding the old key must not sign with it."""
+        import os
+        import secrets
+
+        from archive.services import audit_anchor
+
+        if os.environ.get("AUDIT_KEY"):
+            _fail("审计密钥由环境变量 AUDIT_KEY 给出：本命令只轮换实例目录中的 audit_key"
+                  "（改用文件，或在密钥库中换新密钥并把旧密钥写入 audit_keyring）")
+        old, path = audit_anchor.settings()
+        instance = Path(current_app.config["INSTANCE_DIR"])
+        with work.unit(db.session):
+            report = audit_anchor.verify(db.session, old, path, sign_head=False,
+                                         old_keys=audit_anchor.retired_keys())
+        if not report.ok:
+            _fail(f"审计链未通过校验，不轮换密钥：{report.message}")
+        new = secrets.token_hex(32)
+        old_id, new_id = audit_anchor.key_id(old), audit_anchor.key_id(new)
+        # The old key is kept before anything names the new one, and the new key is on
+        # disk before anything it signs: a crash in between leaves both keys readable.
+        audit_anchor.keep_retired(instance, old)
+        pending = instance / "audit_key.next"
+        audit_anchor.write_key(pending, new)
+        with work.unit(db.session):
+            audit.record(db.session, None, "audit.key_rotated", None,
+                         old_key_id=old_id, new_key_id=new_id)
+        with work.unit(db.session):
+            handover, _first = audit_anchor.hand_over(db.session, old, new, path)
+        pending.replace(instance / "audit_key")
+        current_app.config["AUDIT_KEY"] = new
+        click.echo(f"审计密钥已轮换：旧密钥 {old_id} 在事件 #{handover.seq} 把审计链交接给新密钥 "
+                   f"{new_id}。旧密钥已存入 {audit_anchor.KEYRING_NAME}（校验旧检查点需要它），"
+                   "请与 audit_key 一起另行保管，并重启应用与后台进程")
 
     @app.cli.command("loans-overdue")
     def loans_overdue_command():

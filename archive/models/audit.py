@@ -63,3 +63,6 @@ class AuditCheckpoint(db.Model):
     at: Mapped[datetime] = mapped_column(default=now)
     key_id: Mapped[str] = mapped_column(String(16))
     signature: Mapped[str] = mapped_column(String(64))
+    # Set on the hand-over a retiring key signs at a rotation: the id of the key that signs
+    # from here on (the retiring key signs nothing after this seq).
+    next_key_id: Mapped[str | None] = mapped_column(String(16), default=None)

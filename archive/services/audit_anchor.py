@@ -27,10 +27,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from archive.clock import now
-from archive.models import AuditCheckpoint, AuditEvent
+from archive.models import AuditCheckpoint, AuditEvent, AuditHead
 from archive.services import audit, work
 
 FILE_NAME = "audit_checkpoints.jsonl"
+KEYRING_NAME = "audit_keyring"
 log = logging.getLogger(__name__)
 
 
@@ -39,9 +40,22 @@ def key_id(key: str) -> str:
     return hashlib.sha256(f"juanzong-audit-key:{key}".encode()).hexdigest()[:16]
 
 
-def sign(key: str, seq: int, chain_hash: str) -> str:
+def sign(key: str, seq: int, chain_hash: str, next_key_id: str = "") -> str:
+    """A checkpoint's signature; a hand-over's also covers the id of the next key."""
     message = f"juanzong-audit-checkpoint|{key_id(key)}|{seq}|{chain_hash}"
+    if next_key_id:
+        message += f"|handover|{next_key_id}"
     return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def retired_keys() -> list[str]:
+    """The keys a rotation retired, kept in `INSTANCE_DIR/audit_keyring` (one a line, mode
+    0600, beside audit_key and kept like it): verify-audit needs them to check the
+    checkpoints they signed."""
+    path = Path(current_app.config["INSTANCE_DIR"]) / KEYRING_NAME
+    if not path.exists():
+        return []
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
 
 def settings() -> tuple[str, Path]:
@@ -50,14 +64,19 @@ def settings() -> tuple[str, Path]:
     return config.get("AUDIT_KEY") or "", Path(config["INSTANCE_DIR"]) / FILE_NAME
 
 
-def checkpoint(session, key: str, path: Path, seq: int, chain_hash: str) -> AuditCheckpoint:
+def checkpoint(session, key: str, path: Path, seq: int, chain_hash: str,
+               next_key_id: str = "") -> AuditCheckpoint:
     """Sign (seq, hash), a head of the chain as committed, into the file (fsynced) and a
-    row of the caller's unit. The line goes first: should the unit roll back, what it
-    says is still true."""
+    row of the caller's unit (with `next_key_id`: the hand-over to that key). The line
+    goes first: should the unit roll back, what it says is still true."""
     row = AuditCheckpoint(seq=seq, hash=chain_hash, at=now(), key_id=key_id(key),
-                          signature=sign(key, seq, chain_hash))
-    line = json.dumps({"seq": seq, "hash": chain_hash, "key_id": row.key_id,
-                       "signature": row.signature, "at": row.at.isoformat()}) + "\n"
+                          signature=sign(key, seq, chain_hash, next_key_id),
+                          next_key_id=next_key_id or None)
+    entry = {"seq": seq, "hash": chain_hash, "key_id": row.key_id,
+             "signature": row.signature, "at": row.at.isoformat()}
+    if next_key_id:
+        entry["next_key_id"] = next_key_id
+    line = json.dumps(entry) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     # One write on an O_APPEND descriptor: lines of concurrent workers never interleave.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -101,6 +120,7 @@ class Signed:
     hash: str
     key_id: str
     signature: str
+    next_key_id: str = ""
 
 
 @dataclass
@@ -154,22 +174,26 @@ def _file_checkpoints(path: Path, problems: list[str]) -> list[Signed]:
         try:
             data = json.loads(line)
             found.append(Signed(int(data["seq"]), str(data["hash"]), str(data["key_id"]),
-                                str(data["signature"])))
+                                str(data["signature"]), str(data.get("next_key_id", ""))))
         except (ValueError, KeyError, TypeError):
             problems.append(f"检查点文件第 {number} 行无法读取（被改动）：{path}")
     return found
 
 
-def verify(session, key: str, path: Path, *, full: bool = False,
-           sign_head: bool = True) -> AnchoredReport:
-    """Check the chain against its signed checkpoints (see the module's docstring) and,
-    when everything holds and `sign_head`, sign the head it verified as a new checkpoint
-    in the caller's unit."""
+def verify(session, key: str, path: Path, *, full: bool = False, sign_head: bool = True,
+           old_keys: list[str] | tuple = ()) -> AnchoredReport:
+    """Check the chain against its signed checkpoints (see the module's docstring), those
+    of keys a rotation retired with `old_keys`, and, when everything holds and
+    `sign_head`, sign the head it verified as a new checkpoint in the caller's unit."""
     own_id = key_id(key) if key else ""
     report = AnchoredReport(audit.ChainReport(0), full, own_id)
+    known = {key_id(old): old for old in old_keys}
+    if key:
+        known[own_id] = key
     in_file = _file_checkpoints(path, report.problems)
-    in_table = [Signed(r.seq, r.hash, r.key_id, r.signature) for r in session.execute(
-        select(AuditCheckpoint).order_by(AuditCheckpoint.seq)).scalars()]
+    in_table = [Signed(r.seq, r.hash, r.key_id, r.signature, r.next_key_id or "")
+                for r in session.execute(
+                    select(AuditCheckpoint).order_by(AuditCheckpoint.seq)).scalars()]
     table_set = set(in_table)
     for gone in sorted({c for c in in_file if c not in table_set}, key=lambda c: c.seq):
         report.problems.append(f"签名检查点（事件 #{gone.seq}）在数据库中被删除，"
@@ -178,12 +202,30 @@ def verify(session, key: str, path: Path, *, full: bool = False,
     report.checkpoints = len(every)
     valid = []
     for cp in every:
-        if cp.key_id != own_id:
+        signer = known.get(cp.key_id)
+        if signer is None:
             report.missing_keys.add(cp.key_id)
-        elif not hmac.compare_digest(cp.signature, sign(key, cp.seq, cp.hash)):
+        elif not hmac.compare_digest(cp.signature,
+                                     sign(signer, cp.seq, cp.hash, cp.next_key_id)):
             report.problems.append(f"检查点（事件 #{cp.seq}）的签名不符：检查点被伪造或改动")
         else:
             valid.append(cp)
+    # A key retired by a rotation signs nothing after its hand-over: such a checkpoint was
+    # made by someone who still holds the old key, over a chain they may have rewritten.
+    handed = {}
+    for cp in valid:
+        if cp.next_key_id and cp.key_id not in handed:
+            handed[cp.key_id] = cp
+    retired = [cp for cp in valid if cp.key_id in handed and cp.seq > handed[cp.key_id].seq]
+    for cp in retired:
+        over = handed[cp.key_id]
+        report.problems.append(
+            f"检查点（事件 #{cp.seq}）由已退役的审计密钥 {cp.key_id} 签名：该密钥已在事件 "
+            f"#{over.seq} 把审计链交接给密钥 {over.next_key_id}，此后用它签的检查点不可信"
+            "（旧密钥可能已泄露，其后的审计事件可能被改写）")
+    valid = [cp for cp in valid if cp not in retired]
+    if own_id in handed:  # this instance runs with a retired key: the next one is missing
+        report.missing_keys.add(handed[own_id].next_key_id)
     report.valid = len(valid)
     report.last_signed = valid[-1].seq if valid else 0
     stored: dict[int, str] = {}
@@ -209,3 +251,40 @@ def verify(session, key: str, path: Path, *, full: bool = False,
             not valid or (valid[-1].seq, valid[-1].hash) != (last_seq, last_hash)):
         report.signed = checkpoint(session, key, path, last_seq, last_hash)
     return report
+
+
+def write_key(path: Path, key: str) -> None:
+    """A key file made whole or not at all (mode 0600, fsynced, then renamed into place)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, key.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    partial.replace(path)
+
+
+def keep_retired(instance: Path, key: str) -> None:
+    """Append `key` to the keyring (once): the checkpoints it signed stay checkable."""
+    path = instance / KEYRING_NAME
+    if path.exists() and key in path.read_text().split():
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, (key + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def hand_over(session, old_key: str, new_key: str, path: Path) -> tuple[AuditCheckpoint,
+                                                                         AuditCheckpoint]:
+    """The rotation's two checkpoints on the committed head, in the caller's unit: the
+    retiring key signs the hand-over naming the new key's id, and the new key signs the
+    same head, its first checkpoint."""
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1)
+                           .execution_options(populate_existing=True)).scalar_one()
+    handover = checkpoint(session, old_key, path, head.seq, head.hash, key_id(new_key))
+    return handover, checkpoint(session, new_key, path, head.seq, head.hash)

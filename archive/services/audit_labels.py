@@ -33,7 +33,7 @@ ACTIONS = {
     "document.corrected": "更正文件", "document.withdrawn": "撤销归档",
     "search": "检索",
     "audit.viewed": "查看审计日志", "audit.exported": "导出审计日志",
-    "audit.verified": "校验审计链",
+    "audit.verified": "校验审计链", "audit.key_rotated": "轮换审计密钥",
     "classification.changed": "密级变更",
     "approval.requested": "提交申请", "approval.approved": "批准", "approval.rejected": "驳回",
     "approval.withdrawn": "撤回申请", "approval.approve": "批准（被拒）",

@@ -75,7 +75,8 @@ def _verify(*, sign_head: bool, full: bool):
     access.require(current_user, "audit.view")
     key, path = audit_anchor.settings()
     with work.unit(db.session):
-        report = audit_anchor.verify(db.session, key, path, full=full, sign_head=sign_head)
+        report = audit_anchor.verify(db.session, key, path, full=full, sign_head=sign_head,
+                                     old_keys=audit_anchor.retired_keys())
         audit.record(db.session, current_user, "audit.verified", None, ok=report.ok,
                      checked=report.chain.checked, problem=report.message,
                      full=report.full, checkpoints=report.valid,
