@@ -144,15 +144,19 @@ def _confinement() -> tuple[str, ...]:
     return prefix
 
 
-def queue(session, files: list[StoredFile]) -> list[Job]:
+def queue(session, files: list[StoredFile], *, fresh: set[str] = frozenset()) -> list[Job]:
     """In the caller's unit: an access copy for each DOCX of `files`. The same bytes
     already converted for a kept document share its copy; the others get a `docx_pdf` job,
-    handed to the queue once the unit has committed."""
+    handed to the queue once the unit has committed.
+
+    `fresh`: digests whose blobs the filing has just stored anew. No kept document can
+    hold those bytes (its blob would have been there), so they are not looked for; at
+    worst (a blob lost from the store) the same bytes are converted once more."""
     queued = []
     for stored in files:
         if stored.kind != "docx" or stored.id is None:
             continue
-        done = _converted_before(session, stored.sha256)
+        done = None if stored.sha256 in fresh else _converted_before(session, stored.sha256)
         if done is not None:
             stored.access_copy_sha256, stored.access_copy_status = done, OK
             stored.access_copy_error = None

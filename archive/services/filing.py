@@ -91,6 +91,9 @@ class Intake:
     replay: Document | None = None
     # (name, bytes, file type, extraction) per file, once `read_files` has run.
     files: list[tuple] | None = None
+    # Digests of blobs stored anew for this upload before `file_intake` (an import's
+    # reading processes store them): bytes the archive did not hold a moment ago.
+    fresh: set[str] = field(default_factory=set)
 
 
 def preflight(session, actor: User, dossier_id, data: dict, uploads: list[Upload], *,
@@ -193,18 +196,23 @@ def file_intake(session, intake: Intake, *, store: LocalBlobStore,
         return _replayed(session, actor, intake.replay, intake.key[0]), True
     created: list[str] = []
     work.after_rollback(session, lambda: _discard_unreferenced(session, store, created))
-    try:
-        # A savepoint: the same key committed by a concurrent request in the meantime
-        # undoes this document only, and its first document is answered instead.
-        with session.begin_nested():
-            document = _write(session, intake, store, created)
-    except sqlalchemy.exc.IntegrityError:
-        first = _filed_before(session, actor, *intake.key) if intake.key else None
-        if first is None:
-            raise
-        _discard_unreferenced(session, store, created)
-        created.clear()
-        return _replayed(session, actor, first, intake.key[0]), True
+    if intake.key is None:
+        # Nothing to answer instead: a failure undoes the caller's unit (or an import
+        # row's savepoint) with this document in it.
+        document = _write(session, intake, store, created)
+    else:
+        try:
+            # A savepoint: the same key committed by a concurrent request in the meantime
+            # undoes this document only, and its first document is answered instead.
+            with session.begin_nested():
+                document = _write(session, intake, store, created)
+        except sqlalchemy.exc.IntegrityError:
+            first = _filed_before(session, actor, *intake.key)
+            if first is None:
+                raise
+            _discard_unreferenced(session, store, created)
+            created.clear()
+            return _replayed(session, actor, first, intake.key[0]), True
     if index:
         work.after_commit(session, lambda: indexing.index_after_commit(session, [document.id]))
     return document, False
@@ -255,7 +263,7 @@ def _write(session, intake: Intake, store: LocalBlobStore, created: list[str]) -
     jobs.queue_ocr(session, stored, partly_scanned=[
         f for f, (*_, result) in zip(stored, intake.files, strict=True) if result.textless_pages])
     # A DOCX's PDF access copy is made by LibreOffice on the same queue, never here.
-    conversion.queue(session, stored)
+    conversion.queue(session, stored, fresh={*created, *intake.fresh})
     if intake.key is not None:
         session.add(UploadKey(user_id=actor.id, key=intake.key[0], fingerprint=intake.key[1],
                               document_id=document.id))

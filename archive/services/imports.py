@@ -278,7 +278,7 @@ def _row(session, actor: User, rows: _Rows, number: int, values: dict,
             intake = filing.preflight(session, actor, dossier.id,
                                       import_reading.filing_data(values), [],
                                       limits=settings.limits)
-            intake.files = read.files
+            intake.files, intake.fresh = read.files, set(read.created)
             intake.fields["carrier"] = read.carrier
             twin = _already_filed(session, dossier.id, read.files)
             if twin is not None:
