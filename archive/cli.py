@@ -425,6 +425,16 @@ def init_app(app: Flask) -> None:
                   "（改用文件，或在密钥库中换新密钥并把旧密钥写入 audit_keyring）")
         old, path = audit_anchor.settings()
         instance = Path(current_app.config["INSTANCE_DIR"])
+        pending = instance / "audit_key.next"
+        waiting = pending.read_text().strip() if pending.exists() else ""
+        if waiting and audit_anchor.handed_over(db.session, old, waiting):
+            # A run stopped after the hand-over, before the new key took the old one's
+            # place: finish it (a pending key nothing names is simply made again below).
+            pending.replace(instance / "audit_key")
+            current_app.config["AUDIT_KEY"] = waiting
+            click.echo(f"已完成中断的审计密钥轮换：新密钥 {audit_anchor.key_id(waiting)} "
+                       "已就位，请重启应用与后台进程")
+            return
         with work.unit(db.session):
             report = audit_anchor.verify(db.session, old, path, sign_head=False,
                                          old_keys=audit_anchor.retired_keys())
@@ -435,7 +445,6 @@ def init_app(app: Flask) -> None:
         # The old key is kept before anything names the new one, and the new key is on
         # disk before anything it signs: a crash in between leaves both keys readable.
         audit_anchor.keep_retired(instance, old)
-        pending = instance / "audit_key.next"
         audit_anchor.write_key(pending, new)
         with work.unit(db.session):
             audit.record(db.session, None, "audit.key_rotated", None,

@@ -171,3 +171,22 @@ def test_a_rotated_archive_restores_with_its_key_and_keyring(
     shutil.copy(_instance(app) / "audit_keyring", root / "instance" / "audit_keyring")
     result = _run(other, "verify-audit", "--full")
     assert result.exit_code == 0, result.output
+
+
+def test_a_rotation_stopped_after_the_hand_over_is_finished_by_running_it_again(app, users):
+    _record(users, 3)
+    _anchor(app)
+    old, new = _rotate(app)
+    # As a crash leaves it: the hand-over signed, the new key not yet in audit_key's place.
+    (_instance(app) / "audit_key.next").write_text(new)
+    (_instance(app) / "audit_key").write_text(old)
+    app.config["AUDIT_KEY"] = old
+    assert _run(app, "verify-audit").exit_code == 2  # the new key is missing, not tampering
+    result = _run(app, "rotate-audit-key")
+    assert result.exit_code == 0 and "已完成中断的审计密钥轮换" in result.output, result.output
+    assert app.config["AUDIT_KEY"] == new
+    assert (_instance(app) / "audit_key").read_text() == new
+    assert not (_instance(app) / "audit_key.next").exists()
+    assert (_instance(app) / "audit_keyring").read_text().split() == [old]  # kept once
+    result = _run(app, "verify-audit", "--full")
+    assert result.exit_code == 0, result.output

@@ -279,6 +279,15 @@ def keep_retired(instance: Path, key: str) -> None:
         os.close(fd)
 
 
+def handed_over(session, old_key: str, new_key: str) -> bool:
+    """Whether `old_key` has signed the hand-over to `new_key` (a rotation got that far)."""
+    found = session.execute(select(AuditCheckpoint.id).where(
+        AuditCheckpoint.key_id == key_id(old_key),
+        AuditCheckpoint.next_key_id == key_id(new_key)).limit(1)).first()
+    session.commit()  # end the read
+    return found is not None
+
+
 def hand_over(session, old_key: str, new_key: str, path: Path) -> tuple[AuditCheckpoint,
                                                                          AuditCheckpoint]:
     """The rotation's two checkpoints on the committed head, in the caller's unit: the
