@@ -427,7 +427,9 @@ def init_app(app: Flask) -> None:
         instance = Path(current_app.config["INSTANCE_DIR"])
         pending = instance / "audit_key.next"
         waiting = pending.read_text().strip() if pending.exists() else ""
-        if waiting and audit_anchor.handed_over(db.session, old, waiting):
+        with work.unit(db.session):
+            finishing = bool(waiting) and audit_anchor.handed_over(db.session, old, waiting)
+        if finishing:
             # A run stopped after the hand-over, before the new key took the old one's
             # place: finish it (a pending key nothing names is simply made again below).
             pending.replace(instance / "audit_key")

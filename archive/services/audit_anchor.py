@@ -12,6 +12,10 @@ first and then kept as a row of `audit_checkpoints` (which travels in a backup).
 signed (seq, hash), and walks the chain from the last checkpoint (or from genesis with
 `full`). A checkpoint signed with a key this instance does not hold is reported as the
 key missing, not as tampering.
+
+A rotation (`rotate-audit-key`) retires the key: it signs a hand-over naming the next
+key's id, its successor signs from there on, and it is kept in `instance/audit_keyring` to
+check what it signed before. A checkpoint it signs after its hand-over is refused.
 """
 
 import hashlib
@@ -284,7 +288,6 @@ def handed_over(session, old_key: str, new_key: str) -> bool:
     found = session.execute(select(AuditCheckpoint.id).where(
         AuditCheckpoint.key_id == key_id(old_key),
         AuditCheckpoint.next_key_id == key_id(new_key)).limit(1)).first()
-    session.commit()  # end the read
     return found is not None
 
 
