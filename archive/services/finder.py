@@ -1,10 +1,12 @@
 """Searching the archive as a user: parse the request, filter by access, audit."""
 
+from dataclasses import dataclass
+from datetime import date
+
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
-from archive.models import Document, Dossier, Level, User
+from archive.models import Customer, Document, Dossier, Level, User
 from archive.models.enums import CARRIERS, CATEGORIES, DocumentStatus
 from archive.services import access, audit, indexing, personal_data, validation, work
 from archive.services.errors import Invalid, Unavailable
@@ -53,23 +55,30 @@ def build_query(params: dict):
     )
 
 
-def filter_choices(session, actor: User) -> tuple[dict[int, str], list[Level]]:
+def filter_choices(session, actor: User) -> tuple[dict[int, str], list[Level], dict[int, str]]:
     """The departments and levels the search form offers `actor`: only those whose
     documents the actor may open (a department within reach, a level within clearance;
-    绝密 to the GM and to those designated for something)."""
+    绝密 to the GM and to those designated for something); and every department's name
+    (facets count only what the actor may open, but name its department all the same)."""
     from archive.models import Customer, Department, Designation
 
     scope = access.reach(actor)
-    stmt = select(Department).order_by(Department.id)
-    if not scope.unrestricted and scope.departments is not None:
-        granted = select(Customer.department_id).where(Customer.id.in_(scope.customers))
-        stmt = stmt.where(Department.id.in_(scope.departments) | Department.id.in_(granted))
-    departments = {d.id: d.name for d in session.execute(stmt).scalars()}
+    # Every department in one query; the reach is filtered here rather than in SQL.
+    names = dict(session.execute(select(Department.id, Department.name)
+                                 .order_by(Department.id)).all())
+    if scope.unrestricted or scope.departments is None:
+        departments = names
+    else:
+        within = set(scope.departments)
+        if scope.customers:  # customers granted one by one (002:67)
+            within.update(session.execute(select(Customer.department_id).where(
+                Customer.id.in_(scope.customers))).scalars())
+        departments = {i: name for i, name in names.items() if i in within}
     levels = [level for level in Level if scope.unrestricted or level <= scope.max_level]
     if not scope.unrestricted and session.execute(
             select(Designation.id).where(Designation.user_id == actor.id).limit(1)).first():
         levels.append(Level.TOP_SECRET)
-    return departments, levels
+    return departments, levels, names
 
 
 def search(session, actor: User, params: dict):
@@ -103,6 +112,32 @@ def _record_error(session, actor: User, query, exc: Exception) -> None:
                         query=query.text[:500], error=getattr(exc, "message", type(exc).__name__))
 
 
+@dataclass(frozen=True, slots=True)
+class HitCustomer:
+    id: int
+    name: str
+    department_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class HitDossier:
+    id: int
+    number: str
+    customer: HitCustomer
+
+
+@dataclass(frozen=True, slots=True)
+class HitDocument:
+    """What a search hit shows of its document, dossier and customer (read from rows,
+    not ORM objects: the lists and the API answer read nothing else)."""
+
+    id: int
+    category: str
+    classification: int
+    doc_date: date | None
+    dossier: HitDossier
+
+
 def _openable(session, actor: User, hits):
     """The hits the database (the source of truth) lets `actor` see. The index can lag
     it: a level raised or a designation withdrawn whose index write failed leaves the
@@ -110,14 +145,21 @@ def _openable(session, actor: User, hits):
     title and snippet must not reach a reader the new state excludes."""
     if not hits:
         return hits, {}
-    ids = [h.document_id for h in hits]
-    # The check reads each hit's dossier and customer: load them with the hits.
-    documents = {d.id: d for d in session.execute(
-        select(Document).options(joinedload(Document.dossier).joinedload(Dossier.customer))
-        .where(Document.id.in_(ids),
-                               Document.status == DocumentStatus.ACTIVE.value)).scalars()}
-    shown = [h for h in hits if h.document_id in documents
-             and access.can(actor, "document.view", documents[h.document_id])]
+    # Rows and the row form of the document check: a page of hits hydrated as documents,
+    # dossiers and customers was about a third of an API search's CPU.
+    rows = session.execute(
+        select(*access.document_columns(), Document.category, Document.doc_date,
+               Dossier.number, Customer.name)
+        .join(Dossier, Document.dossier_id == Dossier.id)
+        .join(Customer, Dossier.customer_id == Customer.id)
+        .where(Document.id.in_([h.document_id for h in hits]),
+               Document.status == DocumentStatus.ACTIVE.value)).all()
+    documents = {r.id: HitDocument(
+        r.id, r.category, r.classification, r.doc_date,
+        HitDossier(r.dossier_id, r.number,
+                   HitCustomer(r.customer_id, r.name, r.customer_department_id)))
+        for r in access.readable_rows(actor, rows)}
+    shown = [h for h in hits if h.document_id in documents]
     for h in shown:  # ID and mobile numbers in the text, for those outside the customer's reach
         if not access.can(actor, "customer.personal_data", documents[h.document_id].dossier.customer):
             h.title = personal_data.mask_text(h.title)

@@ -4,7 +4,6 @@ from flask import Blueprint, flash, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from archive.extensions import db
-from archive.models import Department
 from archive.services import finder, ocr_hits, work
 from archive.services.errors import DomainError
 
@@ -26,9 +25,7 @@ def facet_url(params: dict, name: str, key: str) -> str:
 @login_required
 def index():
     params = request.args.to_dict()
-    departments, levels = finder.filter_choices(db.session, current_user)
-    # Facets count only documents the user may open; their departments are named all the same.
-    names = {d.id: d.name for d in db.session.query(Department).all()}
+    departments, levels, names = finder.filter_choices(db.session, current_user)
     choices = {"departments": departments, "levels": levels, "department_names": names}
     if not any(params.get(k) for k in ("q", "customer", "category", "classification",
                                        "department", "carrier", "from", "to")):

@@ -5,7 +5,7 @@ from sqlalchemy import event
 
 from archive import samples
 from archive.extensions import db
-from archive.models import Dossier
+from archive.models import Customer, Document, Dossier
 
 
 def _statements(client, url: str) -> int:
@@ -62,3 +62,33 @@ def test_customer_list_counts_visible_dossiers_without_loading_them(
     for i in range(3):
         row = page[page.index(f"KH-Q-B{i}"):]
         assert row[:row.index("</tr>")].rstrip().endswith("<td>1</td>")
+
+
+def test_search_checks_its_hits_without_loading_documents_dossiers_or_customers(
+        make_customer, make_dossier, file_doc, login_as, api):
+    own = make_dossier(make_customer("检索客户", code="KH-Q-S1"), room="501")
+    other = make_dossier(make_customer("他部客户", department="KF", code="KH-Q-S2"), room="502")
+    for i in range(3):
+        file_doc(own, f"检索文件{i}", "销售", files=_pdf(f"检索文件{i}"))
+    file_doc(other, "检索文件他部", "销售", files=_pdf("检索文件他部"))  # outside staff's reach
+    headers = api("staff")
+    client = login_as("staff")
+    client.get("/search", query_string={"q": "检索文件"})
+    loaded = []
+    listen = lambda target, _context: loaded.append(target)  # noqa: E731
+    for model in (Document, Dossier, Customer):
+        event.listen(model, "load", listen)
+    try:
+        found = client.get("/api/v1/search", query_string={"q": "检索文件"},
+                           headers=headers).get_json()
+        page = client.get("/search", query_string={"q": "检索文件"}).get_data(as_text=True)
+    finally:
+        for model in (Document, Dossier, Customer):
+            event.remove(model, "load", listen)
+
+    assert loaded == []
+    assert sorted(h["title"] for h in found["hits"]) == [f"检索文件{i}" for i in range(3)]
+    assert {h["dossier_number"] for h in found["hits"]} == {own.number}
+    assert "检索文件他部" not in page and "他部客户" not in page
+    assert page.count(own.number) == 3 and page.count("检索客户") == 3
+
