@@ -57,12 +57,15 @@ def grade_and_scale(data: dict, *, grade_default: str | None = "普通",
     return found
 
 
-def get_or_404(session, model, object_id, message: str = "对象不存在"):
+def get_or_404(session, model, object_id, message: str = "对象不存在", *, options=()):
     """The `model` row with `object_id`, or NotFound. A customer, dossier or document is
     refused in the words of `errors.not_found`, as one that may not be seen is; `message`
-    names the other kinds of row (a grant, a level change)."""
+    names the other kinds of row (a grant, a level change). `options`: loader options
+    (what to load with the row); the row is then read afresh, since an object the session
+    already holds would be refreshed without them (and changes not flushed are lost)."""
     object_id = validation.row_id(object_id)
-    obj = session.get(model, object_id) if object_id is not None else None
+    obj = (session.get(model, object_id, options=options, populate_existing=bool(options))
+           if object_id is not None else None)
     if obj is None:
         kind = model.__name__.lower()
         raise not_found(kind) if kind in NOT_FOUND_MESSAGES else NotFound(message)

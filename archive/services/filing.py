@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy.exc
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
 
 from archive.clock import now
 from archive.models import (
@@ -341,13 +342,24 @@ def _discard_unreferenced(session, store: LocalBlobStore, digests: list[str]) ->
             store.delete(digest)
 
 
-def get_document(session, actor: User, document_id, *, record: bool = True) -> Document:
-    """A document's metadata, if the actor may see it (audited as a view)."""
-    document = get_or_404(session, Document, document_id)
+def get_document(session, actor: User, document_id, *, record: bool = True,
+                 page: bool = False) -> Document:
+    """A document's metadata, if the actor may see it (audited as a view). With `page`,
+    loaded with what the document page shows: its dossier, customer, group, department
+    and filer in the same query, its files (without their text) and their jobs in one
+    more, instead of a query for each."""
+    document = get_or_404(session, Document, document_id, options=_page_loads() if page else ())
     access.require(actor, "document.view", document)
     if record:
         audit.record(session, actor, "document.viewed", document)
     return document
+
+
+def _page_loads() -> tuple:
+    return (joinedload(Document.dossier).joinedload(Dossier.customer),
+            joinedload(Document.group), joinedload(Document.department),
+            joinedload(Document.created_by),
+            selectinload(Document.files).defer(StoredFile.text).selectinload(StoredFile.jobs))
 
 
 def read_file(session, actor: User, document_id, file_id=None, *, store: LocalBlobStore,

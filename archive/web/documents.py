@@ -16,7 +16,7 @@ def show(document_id: int):
     from archive.web.classification import level_context
 
     with work.unit(db.session):  # the view's audit event, committed before the page renders
-        document = filing.get_document(db.session, current_user, document_id)
+        document = filing.get_document(db.session, current_user, document_id, page=True)
     may_read = access.can(current_user, "document.read", document)
     forms = {f.id: (filing.delivery_form(current_user, document, f, "download"),
                     filing.delivery_form(current_user, document, f, "preview"))

@@ -92,3 +92,16 @@ def test_search_checks_its_hits_without_loading_documents_dossiers_or_customers(
     assert "检索文件他部" not in page and "他部客户" not in page
     assert page.count(own.number) == 3 and page.count("检索客户") == 3
 
+
+def test_document_page_loads_its_files_and_their_jobs_with_the_page(
+        make_customer, make_dossier, file_doc, login_as):
+    dossier = make_dossier(make_customer("文件页客户", code="KH-Q-D1"), room="601")
+    one = file_doc(dossier, "单个文件", "销售", files=_pdf("单个文件"))
+    three = file_doc(dossier, "三个文件", "销售",
+                     files=[_pdf(f"附件{i}")[0] for i in range(3)])
+    client = login_as("officer")
+
+    assert _statements(client, f"/documents/{three.id}") == _statements(
+        client, f"/documents/{one.id}")
+    page = client.get(f"/documents/{three.id}").get_data(as_text=True)
+    assert all(f"附件{i}.pdf" in page for i in range(3))
