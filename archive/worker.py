@@ -31,9 +31,11 @@ log = logging.getLogger(__name__)
 # Worker processes run this much nicer than the web server (0): pages stay fast during OCR.
 NICENESS = 10
 # A worker with a backlog writes the search index at most this often, taking what
-# finished meanwhile in one write: a write per job cost a quarter of a page's OCR
-# (docs/ocr.md). When nothing waits, what finished is indexed at once.
-INDEX_EVERY_SECONDS = 10
+# finished meanwhile in one write: a write per job cost a quarter of a page's OCR, and a
+# write (0.4 s) every 10 s still 4 % of a worker's time (docs/ocr.md). When nothing
+# waits, what finished is indexed at once; with a backlog a scan is searchable by its
+# words at most a minute after its job.
+INDEX_EVERY_SECONDS = 60
 NIGHTLY_CHECK = "check_archive"
 
 

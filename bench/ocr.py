@@ -16,7 +16,9 @@ It also prints the steady rate, from the moment the processes are up (raw: impor
 done, about to load the engine; queue: the first job claimed, its engine loaded in it)
 to the end: a worker starts once and then serves for days, and what it costs to start
 (the app, its blueprints and the index open: a second or more on a quiet machine, many
-on a busy one) would otherwise count against every page of a short run.
+on a busy one) would otherwise count against every page of a short run. Last, the CPU
+seconds a page of each side's processes (all threads, the start included): on a shared
+machine a count that moves less with the others' load than the rates do.
 
     .venv/bin/python bench/ocr.py [--processes 1,2,3] [--threads 1] [--copies 1] [--rounds 2]
 """
@@ -44,7 +46,13 @@ def scans(copies: int):
             for n in range(copies) for scan in scanned.scanned_set(seed=scanned.SEED + n)]
 
 
-def _raw_worker(args) -> tuple[int, float]:
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of process `pid` so far, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _raw_worker(args) -> tuple[int, float, float]:
     files, threads = args
     os.nice(10)  # as the workers run (archive/worker.py NICENESS): a fair comparison
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -56,25 +64,25 @@ def _raw_worker(args) -> tuple[int, float]:
 
     ready = time.time()
     engine = ocr.RapidEngine(threads)
-    return sum(ocr.recognise(data, KINDS[name.rsplit(".", 1)[1]], engine).pages
-               for name, data, _ in files), ready
+    pages = sum(ocr.recognise(data, KINDS[name.rsplit(".", 1)[1]], engine).pages for name, data, _ in files)
+    return pages, ready, _cpu_seconds(os.getpid())
 
 
-def raw(files, processes: int, threads: int) -> tuple[float, float]:
+def raw(files, processes: int, threads: int) -> tuple[float, float, float]:
     """Seconds for `processes` processes to OCR `files` with the engine alone: in all,
-    and from the first process being up."""
+    from the first process being up, and the CPU seconds the processes used."""
     shares = [(files[i::processes], threads) for i in range(processes)]
     start = time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
         done = pool.map(_raw_worker, shares)
     elapsed, end = time.perf_counter() - start, time.time()
-    assert sum(pages for pages, _ in done) == sum(p for _, _, p in files)
-    return elapsed, end - min(ready for _, ready in done)
+    assert sum(pages for pages, _, _ in done) == sum(p for _, _, p in files)
+    return elapsed, end - min(ready for _, ready, _ in done), sum(cpu for _, _, cpu in done)
 
 
-def queued(files, processes: int, threads: int) -> tuple[float, float]:
+def queued(files, processes: int, threads: int) -> tuple[float, float, float]:
     """Seconds from starting `processes` workers until every OCR job of `files` is done
-    and indexed: in all, and from the first job claimed."""
+    and indexed: in all, from the first job claimed, and the CPU seconds the workers used."""
     root = Path(tempfile.mkdtemp(prefix="jz-bench-ocr-"))
     _file_all(root, files)
     env = {**os.environ, "INSTANCE_DIR": str(root / "instance"),
@@ -98,13 +106,14 @@ def queued(files, processes: int, threads: int) -> tuple[float, float]:
                 break
             time.sleep(0.05)
         end = time.perf_counter()
+        cpu = sum(_cpu_seconds(worker.pid) for worker in workers)
         assert states == {"done": len(files)}, states
     finally:
         for worker in workers:
             worker.terminate()
         for worker in workers:
             worker.wait()
-    return end - start, end - first_claim
+    return end - start, end - first_claim, cpu
 
 
 def _file_all(root: Path, files) -> None:
@@ -151,25 +160,34 @@ def main() -> None:
                         help="rounds per process count, raw and queue alternating first; the best of each is kept")
     args = parser.parse_args()
 
+    # Both sides start Python processes that import the archive: with PYTHONDONTWRITEBYTECODE
+    # set (as in our sessions) every start compiled its modules from source again (0.2 s of
+    # CPU for the 130 a worker imports, a few for the raw side), which an installed archive
+    # does once. Compiled here, beside the sources as an installation has them (gitignored).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "archive"), str(ROOT / "config.py")],
+                   check=True)
     files = scans(args.copies)
     pages = sum(p for _, _, p in files)
     print(f"{len(files)} files, {pages} pages; {os.cpu_count()} cores; engine threads {args.threads}")
-    print("\n| processes | raw pages/s | queue pages/s | queue / raw | steady: raw | queue | queue / raw |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("\n| processes | raw pages/s | queue pages/s | queue / raw | steady: raw | queue | queue / raw "
+          "| CPU s/page: raw | queue |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     best = None
     for processes in (int(p) for p in args.processes.split(",")):
         # Other work on a shared machine slows one side or the other: the sides take turns
         # going first, and each keeps its fastest round.
-        best_of = {"raw": [float("inf")] * 2, "queue": [float("inf")] * 2}
+        best_of = {"raw": [float("inf")] * 3, "queue": [float("inf")] * 3}
         for round_ in range(args.rounds):
             sides = [("raw", raw), ("queue", queued)][:: 1 if round_ % 2 == 0 else -1]
             for side, measure in sides:
                 best_of[side] = [min(a, b) for a, b in zip(best_of[side], measure(files, processes, args.threads),
                                                            strict=True)]
-        (raw_seconds, raw_steady), (queue_seconds, queue_steady) = best_of["raw"], best_of["queue"]
+        (raw_seconds, raw_steady, raw_cpu), (queue_seconds, queue_steady, queue_cpu) = \
+            best_of["raw"], best_of["queue"]
         rate = pages / queue_seconds
         print(f"| {processes} | {pages / raw_seconds:.2f} | {rate:.2f} | {raw_seconds / queue_seconds:.2f} "
-              f"| {pages / raw_steady:.2f} | {pages / queue_steady:.2f} | {raw_steady / queue_steady:.2f} |",
+              f"| {pages / raw_steady:.2f} | {pages / queue_steady:.2f} | {raw_steady / queue_steady:.2f} "
+              f"| {raw_cpu / pages:.2f} | {queue_cpu / pages:.2f} |",
               flush=True)
         if best is None or rate > best[1]:
             best = (processes, rate)
