@@ -9,9 +9,10 @@ import json
 import shutil
 from pathlib import Path
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, insert, update
 
 from archive import create_app, samples
+from archive.clock import now
 from archive.extensions import db
 from archive.models import AuditCheckpoint, AuditEvent, AuditHead
 from archive.services import audit_anchor, backup, work
@@ -95,33 +96,45 @@ def test_a_restored_chain_rewritten_and_recomputed_is_detected(
     assert result.exit_code == 1 and "重算过" in result.output, result.output
 
 
-def test_checkpoints_signed_while_the_backup_runs_are_left_out_of_it(
+def _line(key: str, seq: int, digest: str) -> dict:
+    return {"seq": seq, "hash": digest, "key_id": audit_anchor.key_id(key),
+            "signature": audit_anchor.sign(key, seq, digest), "at": "2026-12-02T16:00:00"}
+
+
+def test_checkpoints_whose_rows_commit_during_the_backup_are_left_out_of_it(
         app, users, tmp_path, tmp_path_factory, make_customer, make_dossier, file_doc):
-    """Signed after the snapshot, during the copy of the blobs: one on an event the
-    snapshot does not hold, one on the very head it holds whose row committed after it.
-    Kept in the copy, each would read as tampering in the restored archive."""
+    """The file is read before the snapshot. A line written then whose unit commits its
+    row only after the snapshot (here: during the copy of the blobs), and a checkpoint
+    signed whole after the snapshot: kept in the copy, either would read as tampering in
+    the restored archive."""
     dossier = make_dossier(make_customer("审计客户"))
     file_doc(dossier, "认购书", "销售", files=[("a.pdf", samples.make_pdf("认购书", ["认购。"]))])
     db.session.commit()
     key, path = audit_anchor.settings()
-    signed = []
+    head = db.session.get(AuditHead, 1)
+    in_flight = _line(key, head.seq, head.hash)
+    db.session.commit()
+    with path.open("a") as fh:  # the line goes first; its row is not committed yet
+        fh.write(json.dumps(in_flight) + "\n")
+    during = []
 
-    def sign_meanwhile(done, total):
-        if signed:
+    def commit_meanwhile(done, total):
+        if during:
             return
-        head = db.session.get(AuditHead, 1, populate_existing=True)
-        with work.unit(db.session):
-            signed.append(audit_anchor.checkpoint(db.session, key, path, head.seq, head.hash))
+        with db.engine.begin() as con:
+            con.execute(insert(AuditCheckpoint.__table__).values(
+                **{**in_flight, "at": now()}))
         _record(users, 1)
-        head = db.session.get(AuditHead, 1, populate_existing=True)
+        latest = db.session.get(AuditHead, 1, populate_existing=True)
         with work.unit(db.session):
-            signed.append(audit_anchor.checkpoint(db.session, key, path, head.seq, head.hash))
+            during.append(audit_anchor.checkpoint(db.session, key, path, latest.seq,
+                                                  latest.hash))
 
     dest = tmp_path / "backup"
     report = backup.backup(app.config["SQLALCHEMY_DATABASE_URI"],
                            Path(app.config["STORAGE_DIR"]), tmp_path / "none.jsonl", dest,
-                           checkpoints=path, progress=sign_meanwhile)
-    assert report.ok and len(signed) == 2
+                           checkpoints=path, progress=commit_meanwhile)
+    assert report.ok and during
     assert len(path.read_text().splitlines()) == 2
     assert not (dest / audit_anchor.FILE_NAME).read_text()  # both left out
     root = tmp_path_factory.mktemp("restored")
@@ -129,3 +142,20 @@ def test_checkpoints_signed_while_the_backup_runs_are_left_out_of_it(
     other = _restored(app, dest, root)
     result = _run(other, "verify-audit", "--full")
     assert result.exit_code == 0, result.output
+
+
+def test_a_checkpoint_row_deleted_before_the_backup_is_still_told_after_the_restore(
+        app, users, tmp_path, tmp_path_factory, make_customer, make_dossier, file_doc):
+    dest = tmp_path / "backup"
+    dossier = make_dossier(make_customer("审计客户"))
+    file_doc(dossier, "认购书", "销售", files=[("a.pdf", samples.make_pdf("认购书", ["认购。"]))])
+    _anchor(app)
+    with db.engine.begin() as con:
+        con.execute(delete(AuditCheckpoint.__table__))
+    assert _run(app, "backup", str(dest)).exit_code == 0
+    assert (dest / audit_anchor.FILE_NAME).read_text()  # the line stays: it is the evidence
+    root = tmp_path_factory.mktemp("restored")
+    databases.create_empty(root)
+    other = _restored(app, dest, root)
+    result = _run(other, "verify-audit")
+    assert result.exit_code == 1 and "在数据库中被删除" in result.output, result.output

@@ -107,11 +107,10 @@ def _read_facts(query) -> dict:
             "WHERE f.access_copy_sha256 IS NOT NULL "
             "AND d.status NOT IN ('purging', 'destroyed')")}
     registered = {row[0] for row in query("SELECT id FROM destruction_register")}
-    head = query("SELECT max(seq) FROM audit_events")[0][0] or 0
     checkpoints = ({row[0] for row in query("SELECT signature FROM audit_checkpoints")}
                    if revision_at_least(query, "a21a0c0de021") else set())
     return {"revision": revision, "counts": counts, "referenced": referenced,
-            "registered": registered, "audit_head": head, "checkpoints": checkpoints}
+            "registered": registered, "checkpoints": checkpoints}
 
 
 def revision_at_least(query, revision: str) -> bool:
@@ -206,6 +205,9 @@ def backup(database_url: str, storage: Path, journal: Path, dest: Path, *,
     `checkpoints` as it stood at the snapshot."""
     report = Report()
     dest.mkdir(parents=True, exist_ok=True)
+    # Read before the snapshot: every line then names events the snapshot holds, and a
+    # line whose row is not in the snapshot has had the whole backup to commit it.
+    signed = checkpoints.read_bytes() if checkpoints and checkpoints.exists() else None
     if is_postgres(database_url):
         facts = _pg_snapshot(database_url, dest / "database" / "archive.dump")
         _write_facts(dest / "database" / "facts.json", facts)
@@ -231,7 +233,7 @@ def backup(database_url: str, storage: Path, journal: Path, dest: Path, *,
         progress(n, len(blobs))
     if journal.exists():
         shutil.copyfile(journal, dest / "destructions.jsonl")
-    _copy_checkpoints(checkpoints, dest / CHECKPOINTS, facts, database_url)
+    _copy_checkpoints(signed, dest / CHECKPOINTS, facts, database_url)
     present = {p.name for p in (dest / "blobs").rglob("*") if _is_blob(p)} \
         if (dest / "blobs").exists() else set()
     missing = facts["referenced"] - present
@@ -245,26 +247,26 @@ def backup(database_url: str, storage: Path, journal: Path, dest: Path, *,
     return report
 
 
-def _copy_checkpoints(source: Path | None, target: Path, facts: dict,
+def _copy_checkpoints(signed: bytes | None, target: Path, facts: dict,
                       database_url: str) -> None:
-    """The checkpoint file as it stood at the snapshot (docs/audit.md). It is read after
-    the snapshot, so a line is left out when it was signed after it: it names an event the
-    snapshot does not hold, or its row was committed after the snapshot (it is in the live
-    table, not in the snapshot's). A line whose row is missing from both is kept: that is
-    the evidence of a deleted checkpoint the file exists to give."""
+    """The checkpoint file, `signed` as read just before the snapshot, as it stood at the
+    snapshot (docs/audit.md). A line is left out when its row was committed after the
+    snapshot (in the live table, not in the snapshot's): the restored table lacks it, and
+    kept it would read as a deleted checkpoint. A line whose row is missing from both is
+    kept: that is the evidence of a deleted checkpoint the file exists to give, as is a
+    line naming an event the snapshot lacks (each event a line names was committed
+    before the line was written, so before the snapshot)."""
     target.unlink(missing_ok=True)
-    if source is None or not source.exists():
+    if signed is None:
         return
-    lines = source.read_bytes().splitlines(keepends=True)
-    parsed = []
+    lines = signed.splitlines(keepends=True)
+    signatures = []
     for line in lines:
         try:
-            data = json.loads(line)
-            parsed.append((int(data["seq"]), str(data["signature"])))
+            signatures.append(str(json.loads(line)["signature"]))
         except (ValueError, KeyError, TypeError):
-            parsed.append(None)  # kept as it is: verify-audit names the damaged line
-    late = {sig for seq, sig in filter(None, parsed)
-            if sig not in facts["checkpoints"] and seq <= facts["audit_head"]}
+            signatures.append(None)  # kept as it is: verify-audit names the damaged line
+    late = {sig for sig in signatures if sig and sig not in facts["checkpoints"]}
     if late:
         engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
         try:
@@ -274,8 +276,7 @@ def _copy_checkpoints(source: Path | None, target: Path, facts: dict,
         finally:
             engine.dispose()
         late &= live
-    kept = [line for line, entry in zip(lines, parsed, strict=True)
-            if entry is None or (entry[0] <= facts["audit_head"] and entry[1] not in late)]
+    kept = [line for line, sig in zip(lines, signatures, strict=True) if sig not in late]
     partial = target.with_name(target.name + ".partial")
     partial.write_bytes(b"".join(kept))
     partial.replace(target)
