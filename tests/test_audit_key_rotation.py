@@ -190,3 +190,20 @@ def test_a_rotation_stopped_after_the_hand_over_is_finished_by_running_it_again(
     assert (_instance(app) / "audit_keyring").read_text().split() == [old]  # kept once
     result = _run(app, "verify-audit", "--full")
     assert result.exit_code == 0, result.output
+
+
+def test_a_process_still_holding_the_retired_key_signs_nothing_with_it(app, users):
+    _record(users, 3)
+    _anchor(app)
+    old, new = _rotate(app)
+    app.config["AUDIT_KEY"] = old  # a web worker started before the rotation
+    app.config["AUDIT_CHECKPOINT_EVERY"] = 5
+    signed = db.session.execute(select(CHECKPOINTS.c.id)).scalars().all()
+    db.session.commit()
+    _record(users, 12)
+    assert db.session.execute(select(CHECKPOINTS.c.id)).scalars().all() == signed
+    db.session.commit()
+    app.config["AUDIT_KEY"] = new  # restarted
+    _record(users, 5)
+    result = _run(app, "verify-audit", "--full")
+    assert result.exit_code == 0, result.output
