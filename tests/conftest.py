@@ -3,9 +3,11 @@ helpers to log in, and a headless-Chromium page against a live server."""
 
 import threading
 
+import jinja2
 import pytest
 from argon2 import PasswordHasher
-from flask import g
+from flask import Flask, g
+from werkzeug.routing import Rule
 from werkzeug.serving import make_server
 
 from archive import create_app
@@ -43,6 +45,63 @@ def cheap_password_hashing():
     accounts._DUMMY_HASH = TEST_HASHER.hash("no-such-user-password")
     yield
     accounts._hasher, accounts._DUMMY_HASH = real
+
+
+# Every test builds an app of its own (create_app), which compiles the same code again: a
+# URL builder function for each of the ~225 routes (three quarters of create_app's CPU
+# time) and each template a page renders. Both are kept for the session. A builder
+# depends only on its rule's parts and defaults (the key below, as Rule._compile_builder
+# reads them; it is bound to each new rule); Jinja checks a template's source against
+# the checksum of its cached code and recompiles a changed one.
+class SharedBytecode(jinja2.BytecodeCache):
+    def __init__(self):
+        self.codes = {}
+
+    def load_bytecode(self, bucket):
+        if bucket.key in self.codes:
+            bucket.bytecode_from_string(self.codes[bucket.key])
+
+    def dump_bytecode(self, bucket):
+        self.codes[bucket.key] = bucket.bytecode_to_string()
+
+
+def _shared_builders(compile_builder):
+    builders = {}
+
+    def cached(rule, append_unknown=True):
+        defaults = rule.defaults or {}
+        key = (rule.rule, tuple(rule._trace), tuple(defaults), append_unknown,
+               tuple((name, rule._converters[name].to_url(value))
+                     for name, value in defaults.items() if name in rule._converters))
+        if key not in builders:
+            builders[key] = compile_builder(rule, append_unknown)
+        return builders[key]
+    return cached
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_once():
+    real = Rule._compile_builder, Flask.jinja_options
+    Rule._compile_builder = _shared_builders(Rule._compile_builder)
+    Flask.jinja_options = {**Flask.jinja_options, "bytecode_cache": SharedBytecode()}
+    yield
+    Rule._compile_builder, Flask.jinja_options = real
+
+
+# Tests that start processes of their own (servers, workers, children killed mid-way) or
+# race threads against each other: `make test` runs the suite on two pytest-xdist workers
+# (--dist loadgroup), and this group keeps them on one worker, one after another, so two
+# of them never compete for the cores and free ports at once. Without -n it changes nothing.
+OWN_PROCESSES = {"test_login_limit_workers.py", "test_destruction_crash.py",
+                 "test_import_crash.py", "test_worker_kill.py", "test_upload_retries.py",
+                 "test_concurrent_filers.py", "test_audit_head_race.py"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in OWN_PROCESSES:
+            item.add_marker(pytest.mark.xdist_group("own_processes"))
 
 
 @pytest.fixture(scope="session")
