@@ -12,7 +12,7 @@ row's 借阅日期 is the day it left the counter, or for a loan not (yet) at th
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from archive.clock import local, now, start_of_day
@@ -219,28 +219,36 @@ class Mark:
 
 
 def document_marks(session, document_ids) -> dict[int, list[Mark]]:
-    """The marks of the given documents, in two queries whatever their number."""
+    """The marks of the given documents, in one query whatever their number (and one more
+    for the borrowers when something is out or reported): a page of hits or a dossier's
+    list asks this, and usually nothing is marked."""
     ids = sorted({int(i) for i in document_ids})
     if not ids:
         return {}
-    marks: dict[int, list[Mark]] = {}
-    out = session.execute(
-        select(LoanItem.document_id, Loan).join(Loan, Loan.id == LoanItem.loan_id)
-        .options(selectinload(Loan.borrower))
-        .where(LoanItem.document_id.in_(ids), Loan.kind == LoanKind.OUT.value,
-               Loan.status == LoanStatus.OUT.value)).all()
-    for document_id, loan in out:
-        who = loans.borrower_name(loan)
-        marks.setdefault(document_id, []).append(
-            Mark("out", f"借出：{who}，应还 {local(loan.due_at):%Y-%m-%d}（{loan.number}）"))
     from archive.models.loan import LossReport
 
-    reports = session.execute(
-        select(LoanItem.document_id, LossReport.what, Loan.number)
-        .join(LossReport, LossReport.loan_id == LoanItem.loan_id)
+    is_out = and_(Loan.kind == LoanKind.OUT.value, Loan.status == LoanStatus.OUT.value)
+    rows = session.execute(
+        select(LoanItem.document_id, Loan, LossReport.what)
         .join(Loan, Loan.id == LoanItem.loan_id)
-        .where(LoanItem.document_id.in_(ids), LossReport.closed_at.is_(None))).all()
-    for document_id, what, number in reports:
-        word = "遗失" if what == "lost" else "损毁"
-        marks.setdefault(document_id, []).append(Mark(what, f"{word}（{number} 报告，待结案）"))
-    return marks
+        .outerjoin(LossReport, and_(LossReport.loan_id == LoanItem.loan_id,
+                                    LossReport.closed_at.is_(None)))
+        .options(selectinload(Loan.borrower))
+        .where(LoanItem.document_id.in_(ids), or_(is_out, LossReport.id.is_not(None)))
+        .order_by(LoanItem.document_id, Loan.id, LossReport.id)).all()
+    out: dict[int, list[Mark]] = {}
+    reported: dict[int, list[Mark]] = {}
+    seen = set()
+    for document_id, loan, what in rows:
+        # A loan with two open reports comes twice: it is out once.
+        if (loan.kind == LoanKind.OUT.value and loan.status == LoanStatus.OUT.value
+                and (document_id, loan.id) not in seen):
+            seen.add((document_id, loan.id))
+            who = loans.borrower_name(loan)
+            out.setdefault(document_id, []).append(
+                Mark("out", f"借出：{who}，应还 {local(loan.due_at):%Y-%m-%d}（{loan.number}）"))
+        if what is not None:
+            word = "遗失" if what == "lost" else "损毁"
+            reported.setdefault(document_id, []).append(
+                Mark(what, f"{word}（{loan.number} 报告，待结案）"))
+    return {d: out.get(d, []) + reported.get(d, []) for d in ids if d in out or d in reported}

@@ -105,3 +105,25 @@ def test_document_page_loads_its_files_and_their_jobs_with_the_page(
         client, f"/documents/{one.id}")
     page = client.get(f"/documents/{three.id}").get_data(as_text=True)
     assert all(f"附件{i}.pdf" in page for i in range(3))
+
+
+def test_the_loan_marks_of_a_page_are_one_query(make_customer, make_dossier, file_doc, login_as):
+    dossier = make_dossier(make_customer("借阅标记客户", code="KH-Q-L1"), room="701")
+    for i in range(3):
+        file_doc(dossier, f"标记文件{i}", "销售")
+    client = login_as("officer")
+    statements = []
+
+    def listen(_conn, _cursor, sql, *_args):
+        statements.append(sql)
+
+    for url in (f"/dossiers/{dossier.id}", "/search?q=标记文件"):
+        client.get(url)
+        del statements[:]
+        event.listen(db.engine, "before_cursor_execute", listen)
+        try:
+            page = client.get(url).get_data(as_text=True)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listen)
+        assert "标记文件2" in page
+        assert len([s for s in statements if "loan_items" in s]) == 1, url
