@@ -58,18 +58,21 @@ def register(app: Flask) -> None:
 
     @app.context_processor
     def _vocabulary():
+        # The levels' names from the render's catalogue, as |label reads it: a lazy label
+        # walks Flask-Babel's context on each use, and a search page names a level per hit.
+        catalogue = flask_babel.get_translations()
         return {
             "CATEGORIES": CATEGORIES,
             "CARRIERS": CARRIERS,
             "GROUPS": GROUPS,
-            "LEVELS": [(int(level), vocabulary.label(LEVEL_LABELS[level])) for level in Level],
-            "level_label": lambda value: vocabulary.label(Level(value).label),
+            "LEVELS": [(int(level), _word(catalogue, LEVEL_LABELS[level])) for level in Level],
+            "level_label": lambda value: _word(catalogue, Level(value).label),
             "shown_level": lambda dossier: access.shown_level(current_user, dossier),
             "can": lambda action, obj=None: access.can(current_user, action, obj),
             "company_name": current_app.config["COMPANY_NAME"],
             "numbered": access.can(current_user, "numbering.view"),
             "clock_now": now,
-            CATALOGUE: flask_babel.get_translations(),
+            CATALOGUE: catalogue,
         }
 
 
@@ -95,10 +98,14 @@ def _gettext(context, string: str) -> str:
 
 @pass_context
 def _label(context, value) -> str:
-    """The |label filter: vocabulary.label with the render's catalogue (each LABELS
-    entry's msgid is its key)."""
+    """The |label filter: vocabulary.label with the render's catalogue."""
+    return _word(_catalogue(context), value)
+
+
+def _word(catalogue, value) -> str:
+    """vocabulary.label read from `catalogue` (each LABELS entry's msgid is its key)."""
     if value is not None and str(value) in vocabulary.LABELS:
-        return _catalogue(context).ugettext(str(value))
+        return catalogue.ugettext(str(value))
     return vocabulary.label(value)
 
 

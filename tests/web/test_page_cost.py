@@ -60,3 +60,29 @@ def test_a_render_takes_the_catalogue_once_and_translates_as_flask_babel_does(
     assert _pages(client, urls) == ours
     assert len(lookups) / len(ours) > 20  # Flask-Babel's: once per string
     assert "Customers" in ours[len(urls)] and "客户" in ours[0]
+
+
+def test_a_search_page_names_its_hits_levels_from_the_render_catalogue(
+        make_customer, make_dossier, file_doc, login_as, monkeypatch):
+    """A level's name is read from the catalogue the render took, not through a lazy label
+    that walks Flask-Babel's context again for every hit."""
+    one = make_dossier(make_customer("单件客户", code="KH-T-S1"), room="101")
+    many = make_dossier(make_customer("多件客户", code="KH-T-S2"), room="102")
+    file_doc(one, "独件档案", "销售")
+    for i in range(6):
+        file_doc(many, f"多件档案{i}", "销售", classification="秘密" if i % 2 else "内部")
+    client = login_as("officer")
+    lookups = []
+    real = flask_babel.Domain.get_translations
+    monkeypatch.setattr(flask_babel.Domain, "get_translations",
+                        lambda self: lookups.append(1) or real(self))
+
+    def cost(url: str) -> tuple[int, int]:
+        client.get(url)
+        del lookups[:]
+        page = client.get(url).get_data(as_text=True)
+        return page.count('class="hit-title"'), len(lookups)
+
+    (hits_one, one_hit), (hits_six, six_hits) = cost("/search?q=独件档案"), cost("/search?q=多件档案")
+    assert (hits_one, hits_six) == (1, 6)
+    assert one_hit == six_hits
