@@ -265,13 +265,17 @@ def init_app(app: Flask) -> None:
 
     @app.cli.command("destruction-sweep")
     def destruction_sweep_command():
-        """Finish destroyed items a crash left 待清除 (their blobs and index entries)."""
+        """Finish destroyed items a crash left 待清除 (their blobs and index entries); on
+        PostgreSQL, rewrite the table that held executed batches' text if not yet done."""
         from archive.services import destruction
 
         done = destruction.sweep(db.session, current_app.extensions["blob_store"])
+        compacted = destruction.compact(db.session)
         problems = destruction.verify_register(db.session)
         db.session.commit()  # end the read
         click.echo(f"清除了 {done} 件待清除的文件")
+        if compacted:
+            click.echo(f"已重写数据库表，清除 {compacted} 批销毁留下的旧行")
         for problem in problems:
             click.echo(problem, err=True)
         sys.exit(1 if problems else 0)
@@ -371,8 +375,10 @@ def init_app(app: Flask) -> None:
             audit.record(db.session, None, "backup.restored", None, src=str(src),
                          revision=version["schema_revision"], reapplied=reapplied)
         # The index from the database, and the write-ahead log checkpointed: the text of
-        # what was destroyed again is in neither (secure_delete overwrote it).
+        # what was destroyed again is in neither (secure_delete overwrote it); on
+        # PostgreSQL the table is rewritten without the old rows that held it.
         destruction.scrub(db.session)
+        destruction.compact(db.session)
         problems = destruction.verify_register(db.session)
         db.session.commit()
         for problem in problems:

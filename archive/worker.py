@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from archive import clock
 from archive.extensions import db
 from archive.models import Job
-from archive.services import conversion, indexing, jobs, nightly, ocr, work
+from archive.services import conversion, destruction, indexing, jobs, nightly, ocr, work
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +230,8 @@ def sweep(app: Flask) -> list[int]:
             ids = sorted(set(ids) | set(jobs.waiting(session)))
     jobs.dispatch(ids)
     index_waiting()  # what a worker finished and left for a later write
+    # A destruction's removed text out of PostgreSQL's pages (VACUUM FULL, lock-bounded).
+    destruction.compact(session)
     return ids
 
 

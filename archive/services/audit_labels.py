@@ -55,6 +55,7 @@ ACTIONS = {
     "destruction.started": "开始销毁", "destruction.executed": "执行销毁",
     "destruction.execute": "执行销毁（被拒）", "destruction.item_dropped": "移出销毁清册",
     "destruction.registered": "登记销毁清册",
+    "destruction.compacted": "销毁后清除数据库残留",
 }
 
 OBJECT_TYPES = {

@@ -12,6 +12,8 @@ Execution, per item, survives a crash at any instant:
    document or loan file refers to is deleted and the tombstone becomes 已销毁.
 A process killed between 1 and 2 leaves 待清除 items that `sweep` finishes (at the next
 execution, `flask --app archive destruction-sweep`, and at start-up of `make run`).
+After the batch, `scrub` leaves the removed text in neither the index nor SQLite's files;
+on PostgreSQL the worker's sweep runs `compact` (VACUUM FULL, docs/postgresql.md).
 """
 
 import hashlib
@@ -19,11 +21,12 @@ import json
 import logging
 from datetime import datetime
 
+import sqlalchemy.exc
 from sqlalchemy import select, update
 from sqlalchemy.orm import object_session, selectinload
 
 from archive.clock import local, now
-from archive.models import Document, Loan, LoanFile, LoanItem, StoredFile, User
+from archive.models import AuditEvent, Document, Loan, LoanFile, LoanItem, StoredFile, User
 from archive.models.approval import ApprovalKind, ApprovalRequest, RequestStatus
 from archive.models.enums import DocumentStatus as Status
 from archive.models.enums import DossierStatus
@@ -560,6 +563,59 @@ def scrub(session) -> None:
     if busy:
         log.warning("WAL checkpoint after a destruction was blocked by a reader; "
                     "it completes at the next checkpoint")
+
+
+# PostgreSQL keeps an updated row's old version (a destroyed file's text) in the table's
+# pages until VACUUM; plain VACUUM frees the space but leaves the bytes in it until a later
+# row overwrites them (tested: tests/test_destruction_scrub.py). VACUUM FULL writes the table
+# anew, into a new file, and drops the old one. It holds the table's ACCESS EXCLUSIVE lock
+# while it rewrites, so it runs from the worker's sweep, never in a request, and waits at
+# most this long for the lock (every request queues behind a waiting VACUUM FULL).
+COMPACT_LOCK_TIMEOUT = "5s"
+# The one table a destruction removes content from (StoredFile.text); the rest of a
+# tombstone (title, register) is kept by rule.
+COMPACTED = "stored_files"
+
+
+def compact_pending(session) -> list[int]:
+    """The executed batches whose removed text PostgreSQL may still hold in dead rows."""
+    scrubbed = select(AuditEvent.object_id).where(AuditEvent.action == "destruction.compacted",
+                                                  AuditEvent.object_type == "destruction")
+    ids = session.execute(select(Destruction.id).where(
+        Destruction.status == DestructionStatus.DONE.value)).scalars().all()
+    done = {int(i) for i in session.execute(scrubbed).scalars()}
+    return [i for i in ids if i not in done]
+
+
+def compact(session) -> int:
+    """On PostgreSQL, once batches have been executed since the last time: VACUUM FULL the
+    table that held their text, then record each batch as compacted (audited). Returns how
+    many batches; 0 on SQLite (secure_delete and the checkpoint of `scrub` did it), when
+    nothing waits, or when the lock was not had in COMPACT_LOCK_TIMEOUT (the next sweep
+    tries again). Call it outside a unit."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return 0
+    with work.unit(session):
+        pending = compact_pending(session)
+    if not pending:
+        return 0
+    # Read before the rewrite: a batch finishing meanwhile waits for the next sweep.
+    with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        try:
+            conn.exec_driver_sql(f"SET lock_timeout = '{COMPACT_LOCK_TIMEOUT}'")
+            conn.exec_driver_sql(f"VACUUM FULL {COMPACTED}")
+        except sqlalchemy.exc.OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+                raise
+            log.warning("VACUUM FULL %s after destructions %s waited %s for its lock; "
+                        "tried again at the next sweep", COMPACTED, pending, COMPACT_LOCK_TIMEOUT)
+            return 0
+    with work.unit(session):
+        for batch_id in pending:
+            audit.record(session, None, "destruction.compacted", ("destruction", batch_id),
+                         table=COMPACTED)
+    return len(pending)
 
 
 def drop_item(session, actor: User, batch_id, document_id, data: dict) -> Destruction:
