@@ -54,8 +54,21 @@ class Queue:
         self._indexed_at = 0.0  # time.monotonic() of this process's last index write
 
     def push(self, job_ids: list[int]) -> None:
-        for job_id in job_ids:
-            self.run_task(job_id)
+        """Queue each job as a task of its own. Several go into huey's SQLite file in one
+        transaction: one commit, and one wait for the disk (about 7 ms), instead of one
+        each (a bulk import's unit of rows queues a dozen conversions)."""
+        from huey.storage import SqliteStorage
+
+        storage = self.huey.storage
+        if len(job_ids) < 2 or self.huey.immediate or not isinstance(storage, SqliteStorage):
+            for job_id in job_ids:
+                self.run_task(job_id)
+            return
+        # huey's own SqliteStorage.enqueue, for the lot at once.
+        rows = [(storage.name, storage.to_blob(self.huey.serialize_task(self.run_task.s(job_id))),
+                 0) for job_id in job_ids]
+        with storage.db(commit=True) as cursor:
+            cursor.executemany("insert into task (queue, data, priority) values (?, ?, ?)", rows)
 
     def _run(self, job_id: int) -> None:
         with self.app.app_context():

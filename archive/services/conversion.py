@@ -166,8 +166,7 @@ def queue(session, files: list[StoredFile], *, fresh: set[str] = frozenset()) ->
     if queued:
         session.add_all(queued)
         session.flush()
-        ids = [job.id for job in queued]
-        work.after_commit(session, lambda: jobs.dispatch(ids))
+        jobs.dispatch_after_commit(session, [job.id for job in queued])
     return queued
 
 

@@ -232,3 +232,37 @@ def test_a_filed_row_costs_a_bounded_number_of_statements(app, cli, tmp_path):
     assert db.session.query(Document).count() == 30
     per_row = len(statements) / 30
     assert per_row <= 18, f"{per_row:.1f} statements a row"
+
+
+def test_a_unit_hands_its_conversion_jobs_to_the_queue_in_one_commit(app, cli, tmp_path):
+    """Each DOCX row queues its access copy's job; the unit's jobs reach huey's file in
+    one transaction (a commit each cost the writer a wait for the disk), each still a
+    task of its own that names its job, and none of a refused row's."""
+    from archive.models import Job
+
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    rows = []
+    for i in range(6):
+        (folder / f"合同{i}.docx").write_bytes(samples.make_docx(f"合同{i}", [f"正文{i}"]))
+        rows.append(row(f"合同{i}", f"合同{i}.docx", category="签约"))
+    rows.append(row("类别错误", f"合同{0}.docx", category="不存在"))
+    write_manifest(folder, rows)
+    huey = app.extensions["job_queue"].huey
+    commits = []
+    storage = huey.storage
+    storage.conn.set_trace_callback(
+        lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None)
+    try:
+        result = cli(folder, "--user", "officer")
+    finally:
+        storage.conn.set_trace_callback(None)
+    assert result.exit_code == 0, result.output
+    jobs = {job.id for job in db.session.query(Job).filter_by(kind="docx_pdf")}
+    assert len(jobs) == 6
+    assert len(commits) == 1  # the import's one unit of rows
+    queued = []
+    while (task := huey.dequeue()) is not None:
+        assert task.name == "run_job"
+        queued.append(task.args[0])
+    assert sorted(queued) == sorted(jobs)
