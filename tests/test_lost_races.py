@@ -16,9 +16,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
+from archive import samples
 from archive.extensions import db
 from archive.models import AuditEvent, Customer, Department, Dossier, Unit
-from archive.services import customers, organisation, work
+from archive.models.retention import Destruction, DestructionItem
+from archive.services import customers, destruction, organisation, work
 from tests.conftest import NUMBER_FORMAT, login
 from tests.databases import ON_POSTGRES
 
@@ -191,6 +193,25 @@ def test_a_reference_added_twice_at_the_same_instant_is_409(app, api, users, mak
     assert response.json["error"]["code"] == "duplicate_reference"
     assert _created("dossier.referenced") == 1
     assert db.session.get(Dossier, two.id) is not None
+
+
+def test_a_document_proposed_for_destruction_twice_at_the_same_instant_is_in_one_batch(
+        app, api, users, make_customer, make_dossier, file_doc):
+    """No unique key guards this one: the proposal locks its documents, so the second waits
+    and its check then sees the first batch."""
+    due = file_doc(make_dossier(make_customer("冯投诉")), "投诉处理记录 2024-01", "投诉",
+                   files=[("complaint.pdf", samples.make_pdf("投诉", ["客户反映漏水。"]))],
+                   date="2024-01-10")
+    body = {"items": [due.id], "reason": "保管期满，经鉴定无保存价值"}
+    post = _api(app, api)
+    first, response = _race(
+        app, lambda: destruction.propose(db.session, users["officer"], dict(body)),
+        post("/api/v1/destructions", body))
+    assert response.status_code == 409, response.json
+    assert response.json["error"]["code"] == "in_batch"
+    assert first.number in response.json["error"]["message"]
+    assert _count(Destruction) == 1
+    assert _count(DestructionItem, DestructionItem.document_id == due.id) == 1
 
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="on SQLite the write lock lets the check see "

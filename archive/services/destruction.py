@@ -138,8 +138,12 @@ def propose(session, actor: User, data: dict) -> Destruction:
     access.require(actor, "destruction.propose", hide=False)
     ids = _ids(data)
     reason = validation.text(data, "reason", "销毁原因", required=True, max_len=2000)
+    # Locked, in id order, until the batch commits: a proposal of the same document at the
+    # same instant waits here, then its checks see this batch (on PostgreSQL both would
+    # otherwise pass the "already in an open batch" check).
     documents = session.execute(
-        select(Document).where(Document.id.in_(ids))
+        select(Document).where(Document.id.in_(ids)).order_by(Document.id).with_for_update()
+        .execution_options(populate_existing=True)
         .options(selectinload(Document.dossier), selectinload(Document.files))).scalars().all()
     found = {d.id: d for d in documents}
     for number in ids:
