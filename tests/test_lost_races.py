@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from archive import samples
 from archive.extensions import db
-from archive.models import AuditEvent, Customer, Department, Dossier, Unit
+from archive.models import AuditEvent, Customer, Department, Dossier, DossierReference, Unit
 from archive.models.retention import Destruction, DestructionItem
 from archive.services import customers, destruction, organisation, work
 from tests.conftest import NUMBER_FORMAT, login
@@ -145,6 +145,25 @@ def test_two_buyers_of_a_new_unit_at_the_same_instant_share_it(app, api, users, 
     [unit] = db.session.query(Unit).filter_by(room="0909").all()
     assert {d.unit_id for d in db.session.query(Dossier).filter(
         Dossier.customer_id.in_([first_buyer.id, second_buyer.id]))} == {unit.id}
+
+
+def test_two_dossiers_of_one_customer_opened_at_the_same_instant_reference_each_other(
+        app, api, users, make_customer):
+    """No unique key here either: a customer's dossiers reference each other (000:738),
+    which the second can only do if it sees the first; it waits on the customer's row."""
+    customer = make_customer("杨两套")
+    post = _api(app, api)
+    first, response = _race(
+        app, lambda: customers.create_dossier(db.session, users["officer"], {
+            "customer_id": customer.id, "project": "翠湖苑", "building": "5", "unit_no": "1",
+            "room": "0501"}, number_format=NUMBER_FORMAT),
+        post("/api/v1/dossiers", {"customer_id": customer.id, "unit": {
+            "project": "翠湖苑", "building": "5", "unit": "1", "room": "0502"}}))
+    assert response.status_code == 201, response.json
+    second = response.json["id"]
+    pairs = {(r.from_dossier_id, r.to_dossier_id) for r in db.session.query(DossierReference)
+             .filter_by(kind="same_customer")}
+    assert {(first.id, second), (second, first.id)} <= pairs
 
 
 def test_a_typed_case_number_taken_at_the_same_instant_is_409(app, api, users, make_customer):

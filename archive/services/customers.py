@@ -244,6 +244,10 @@ def create_dossier(session, actor: User, data: dict, *, number_format: str) -> D
     customer = get_or_404(session, Customer, customer_id)
     access.require(actor, "customer.view", customer)
     access.require(actor, "dossier.create", customer, hide=False)
+    # One new dossier of a customer at a time (the customer's row locked until commit): a
+    # second opened at the same instant waits, then sees this one, so the two reference
+    # each other and 一户一档 is checked against it.
+    session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
     if customer.merged_into_id is not None:
         raise Conflict("该客户已并入其他客户，请在合并后的客户下建档", code="merged_customer")
     kind = validation.choice(data, "kind", "档案类型", ["customer", "case"], default="customer")
