@@ -88,10 +88,12 @@ def compiled_once():
     Rule._compile_builder, Flask.jinja_options = real
 
 
-# Tests that start processes of their own (servers, workers, children killed mid-way) or
-# race threads against each other: `make test` runs the suite on two pytest-xdist workers
-# (--dist loadgroup), and this group keeps them on one worker, one after another, so two
-# of them never compete for the cores and free ports at once. Without -n it changes nothing.
+# With pytest-xdist (`make test TEST_WORKERS=2`, --dist loadgroup) a file's tests run on
+# one worker, in their order: some files share module-scoped state that their tests change
+# in turn (test_access_matrix.py's world: a batch submitted by one test is withdrawn by a
+# later one). The files whose tests start processes of their own (servers, workers,
+# children killed mid-way) or race threads are one group, so two of them never compete
+# for the cores and free ports at once. Without -n this changes nothing.
 OWN_PROCESSES = {"test_login_limit_workers.py", "test_destruction_crash.py",
                  "test_import_crash.py", "test_worker_kill.py", "test_upload_retries.py",
                  "test_concurrent_filers.py", "test_audit_head_race.py"}
@@ -100,8 +102,8 @@ OWN_PROCESSES = {"test_login_limit_workers.py", "test_destruction_crash.py",
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.path.name in OWN_PROCESSES:
-            item.add_marker(pytest.mark.xdist_group("own_processes"))
+        group = "own_processes" if item.path.name in OWN_PROCESSES else str(item.path)
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
