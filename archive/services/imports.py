@@ -154,6 +154,8 @@ def run(session, actor: User, import_id: int, folder: Path, settings: Settings, 
             .execution_options(populate_existing=True)).scalar_one()
         waiting = batch.state == ImportState.QUEUED or (
             batch.state == ImportState.RUNNING and lease_over(batch))
+        if waiting:  # claimed under the row lock: a second worker now finds it running
+            batch.start(me, now() + timedelta(seconds=settings.lease_seconds), now())
     if not waiting:
         return None  # done, failed, or running in a live process
     try:
@@ -165,7 +167,6 @@ def run(session, actor: User, import_id: int, folder: Path, settings: Settings, 
             batch.fail(exc.message, now())
         return batch
     with work.unit(session):
-        batch.start(me, now() + timedelta(seconds=settings.lease_seconds), now())
         known = {row.row_number: row for row in session.execute(
             select(ImportRow).where(ImportRow.import_id == batch.id)).scalars()}
         settled = {n for n, row in known.items() if row.state in SETTLED}

@@ -266,3 +266,37 @@ def test_a_unit_hands_its_conversion_jobs_to_the_queue_in_one_commit(app, cli, t
         assert task.name == "run_job"
         queued.append(task.args[0])
     assert sorted(queued) == sorted(jobs)
+
+
+def test_a_second_worker_asking_while_the_first_reads_the_manifest_runs_nothing(
+        app, tmp_path, monkeypatch):
+    # The run that finds the import waiting claims it in that same locked transaction: a
+    # second worker asking in the window before the rows start finds it running and leaves
+    # it (before, both read it as queued and both ran it).
+    from archive.models import User
+    from archive.services import import_sources, imports, work
+
+    folder = tmp_path / "archive"
+    mixed_folder(folder)
+    officer = db.session.query(User).filter_by(username="officer").one()
+    with work.unit(db.session):
+        batch = imports.open_import(db.session, officer, folder, kind="folder", source="x")
+    settings = imports.Settings.from_app(app)
+    original, asked, second = import_sources.read_manifest, [], []
+
+    def read_while_another_worker_asks(path):
+        if not asked:
+            asked.append(1)
+            other = sqlalchemy.orm.Session(db.engine)
+            try:
+                second.append(imports.run(other, other.get(User, officer.id), batch.id,
+                                          folder, settings))
+            finally:
+                other.close()
+        return original(path)
+
+    monkeypatch.setattr(import_sources, "read_manifest", read_while_another_worker_asks)
+    first = imports.run(db.session, officer, batch.id, folder, settings)
+    assert second == [None]
+    assert first is not None and first.state == "done"
+    assert db.session.query(ImportRow).filter_by(import_id=batch.id).count() == 9
