@@ -257,3 +257,72 @@ def test_a_race_no_service_expects_is_409_and_changes_nothing(app, users, depart
     assert after.status_code == 200
     assert db.session.get(Department, renamed).code == "XS"
     assert _count(Department, Department.code == "TS") == 1
+
+
+def test_a_dossier_is_not_opened_under_a_customer_merged_while_it_waited(
+        app, users, make_customer, monkeypatch):
+    # The merge commits between the request's first read of the customer and its lock on
+    # the row: the lock must read the row again (it read a stale merged_into_id before).
+    from archive.services import access
+    from archive.services.errors import Conflict
+
+    merged, kept = make_customer(name="合并前客户"), make_customer(name="合并后客户")
+    original = access.require
+
+    def merged_meanwhile(actor, action, *args, **kwargs):
+        result = original(actor, action, *args, **kwargs)
+        if action == "dossier.create":
+            with db.engine.begin() as conn:
+                conn.execute(sa.update(Customer).where(Customer.id == merged.id)
+                             .values(merged_into_id=kept.id))
+        return result
+
+    monkeypatch.setattr(access, "require", merged_meanwhile)
+    with pytest.raises(Conflict) as refused:
+        with work.unit(db.session):
+            customers.create_dossier(db.session, users["officer"], {
+                "customer_id": merged.id, "project": "翠湖苑", "building": "3",
+                "unit_no": "2", "room": "1201"}, number_format=NUMBER_FORMAT)
+    assert refused.value.code == "merged_customer"
+    assert _count(Dossier, Dossier.customer_id == merged.id) == 0
+
+
+def test_an_import_unit_and_a_request_opening_dossiers_do_not_deadlock(
+        app, api, users, make_customer):
+    # A unit that has audited (an import's unit of rows: it holds the audit head) opens a
+    # dossier for B while a request opens one for B too. The request used to lock B's row
+    # and then wait for the head, the unit to hold the head and wait for B: PostgreSQL
+    # broke the deadlock by failing one (500, or the import row refused). Both take the
+    # head first now.
+    a, b = make_customer(name="客户甲"), make_customer(name="客户乙")
+    post = _api(app, api)
+    answer = {}
+
+    def request():
+        answer["response"] = post("/api/v1/dossiers", {
+            "customer_id": b.id, "project": "翠湖苑", "building": "3", "unit_no": "2",
+            "room": "1202"})()
+
+    other = threading.Thread(target=request)
+    with work.unit(db.session):
+        customers.create_dossier(db.session, users["officer"], {
+            "customer_id": a.id, "project": "翠湖苑", "building": "3", "unit_no": "2",
+            "room": "1201"}, number_format=NUMBER_FORMAT)
+        other.start()
+        if ON_POSTGRES:
+            for _ in range(300):
+                if _lock_waits(app):
+                    break
+                time.sleep(0.05)
+            else:
+                raise AssertionError("the request never waited for the unit")
+        else:
+            time.sleep(0.5)  # it waits for SQLite's write lock
+        customers.create_dossier(db.session, users["officer"], {
+            "customer_id": b.id, "project": "翠湖苑", "building": "3", "unit_no": "2",
+            "room": "1201"}, number_format=NUMBER_FORMAT)
+    other.join(60)
+    assert not other.is_alive()
+    assert answer["response"].status_code == 201, answer["response"].json
+    db.session.expire_all()
+    assert _count(Dossier, Dossier.customer_id == b.id) == 2

@@ -114,6 +114,14 @@ def record(session, actor, action: str, obj=None, *, outcome: str = "ok", **deta
     return event
 
 
+def hold_head(session) -> None:
+    """Lock the chain's head now, before the rows a unit locks next. Every auditing writer
+    takes it before its commit; taking it first keeps one lock order (head, then rows),
+    so two writers never hold one each and wait for the other (PostgreSQL; SQLite's write
+    lock already serialises them). Held until the unit ends."""
+    _locked_head(session)
+
+
 def _locked_head(session) -> AuditHead | None:
     return session.execute(
         select(AuditHead).where(AuditHead.id == 1).with_for_update()

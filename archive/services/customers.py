@@ -247,7 +247,13 @@ def create_dossier(session, actor: User, data: dict, *, number_format: str) -> D
     # One new dossier of a customer at a time (the customer's row locked until commit): a
     # second opened at the same instant waits, then sees this one, so the two reference
     # each other and 一户一档 is checked against it.
-    session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
+    # The audit head is locked first: this unit records an event under it before commit,
+    # and a writer holding it (an import's unit) may come for this customer next, so one
+    # lock order (head, then rows) keeps the two from deadlocking on PostgreSQL.
+    audit.hold_head(session)
+    customer = session.execute(
+        select(Customer).where(Customer.id == customer.id).with_for_update()
+        .execution_options(populate_existing=True)).scalar_one()  # merged while it waited?
     if customer.merged_into_id is not None:
         raise Conflict("该客户已并入其他客户，请在合并后的客户下建档", code="merged_customer")
     kind = validation.choice(data, "kind", "档案类型", ["customer", "case"], default="customer")

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from archive.clock import today
 from archive.models import Customer, Dossier, Group, Unit
+from archive.services import audit
 from archive.services.errors import Invalid
 
 DEFAULT_CUSTOMER_CODE = "KH{year}{seq:04d}"
@@ -81,6 +82,7 @@ def next_seq(session, group: Group) -> int:
     # populate_existing: the session keeps objects across commits (expire_on_commit is
     # off), so without it a group loaded by an earlier filing keeps the counter it had
     # then, and two processes hand out the same number.
+    audit.hold_head(session)  # head before rows: the lock order of audit.hold_head
     locked = session.execute(
         select(Group).where(Group.id == group.id).with_for_update()
         .execution_options(populate_existing=True)
