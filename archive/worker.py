@@ -46,11 +46,16 @@ class Queue:
         self.app = app
         self.huey = make_huey(app.config["JOB_QUEUE_URL"])
         self.run_task = self.huey.task(name="run_job", retries=0)(self._run)
-        self.sweep_task = self.huey.periodic_task(_every_minute(), name="sweep")(self._sweep)
+        # The scheduler's own tasks go ahead of a backlog of jobs where the storage orders
+        # by priority (SQLite; on Redis only PriorityRedisHuey does): behind a night of OCR
+        # the 02:30 check would run after its window closed, and do nothing.
+        first = 10 if self.huey.storage.priority else None
+        self.sweep_task = self.huey.periodic_task(_every_minute(), name="sweep",
+                                                  priority=first)(self._sweep)
         # Every worker's scheduler fires it each minute; it runs once a night, in the night's
         # window, in the worker that claims the night (services/nightly.py).
-        self.check_task = self.huey.periodic_task(_every_minute(), name="check_archive")(
-            self._check_archive)
+        self.check_task = self.huey.periodic_task(_every_minute(), name="check_archive",
+                                                  priority=first)(self._check_archive)
         self._indexed_at = 0.0  # time.monotonic() of this process's last index write
 
     def push(self, job_ids: list[int]) -> None:
@@ -69,6 +74,13 @@ class Queue:
                  0) for job_id in job_ids]
         with storage.db(commit=True) as cursor:
             cursor.executemany("insert into task (queue, data, priority) values (?, ?, ?)", rows)
+
+    def holds_jobs(self) -> bool:
+        """Whether a job's message waits in the queue. The sweep and the nightly check,
+        queued beside the jobs every minute by the scheduler, are not jobs: counting them
+        made the queue never look empty to the sweep, which then never sent lost jobs
+        again."""
+        return any(task.name == self.run_task.name for task in self.huey.pending())
 
     def _run(self, job_id: int) -> None:
         with self.app.app_context():
@@ -239,12 +251,15 @@ def sweep(app: Flask) -> list[int]:
     session = db.session
     with work.unit(session):
         ids = jobs.requeue_expired(session)
-        if app.extensions["job_queue"].huey.pending_count() == 0:
+        if not app.extensions["job_queue"].holds_jobs():
             ids = sorted(set(ids) | set(jobs.waiting(session)))
     jobs.dispatch(ids)
     index_waiting()  # what a worker finished and left for a later write
-    # A destruction's removed text out of PostgreSQL's pages (VACUUM FULL, lock-bounded).
-    destruction.compact(session)
+    # A destruction's removed text out of PostgreSQL's pages: VACUUM FULL holds the table
+    # for as long as rewriting every file's text takes, so it waits for the night's
+    # window (`flask destruction-sweep` runs it at once, when an operator chooses to).
+    if nightly.tonight(clock.now()) is not None:
+        destruction.compact(session)
     return ids
 
 

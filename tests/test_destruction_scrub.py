@@ -9,12 +9,13 @@ On SQLite `secure_delete` and the checkpoint after each batch do the same: the d
 files are read for the text in tests/api/test_destruction_api.py."""
 
 import threading
+from datetime import datetime, time, timedelta
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
 
-from archive import samples, worker
+from archive import clock, samples, worker
 from archive.extensions import db
 from archive.models import AuditEvent, Document
 from archive.services import destruction
@@ -84,8 +85,15 @@ def test_the_sweep_after_a_destruction_leaves_no_copy_of_the_text_in_the_table(
     db.session.expire_all()
     assert db.session.get(Document, complaint.id).files[0].text == ""
     assert _compacted(batch_id) == 0
+    worker.sweep(app)  # the working day: the rewrite would hold the table, it waits
+    assert _compacted(batch_id) == 0 and _pages_holding(app, TOKEN) >= 1
 
-    worker.sweep(app)
+    night = clock.to_utc(datetime.combine(clock.today() + timedelta(days=1), time(3, 0)))
+    clock.travel(night - clock.now())
+    try:
+        worker.sweep(app)
+    finally:
+        clock.reset()
 
     assert _pages_holding(app, TOKEN) == 0
     assert _compacted(batch_id) == 1
@@ -93,6 +101,23 @@ def test_the_sweep_after_a_destruction_leaves_no_copy_of_the_text_in_the_table(
     worker.sweep(app)  # nothing waits: the table is not rewritten again
     assert _compacted(batch_id) == 1
     db.session.commit()
+
+
+def test_the_compaction_hands_its_connection_back_without_its_lock_timeout(app, call, complaint):
+    # SET lock_timeout is the connection's: left set, every later user of that pooled
+    # connection (a worker waiting for the audit head, a job's claim) failed after 5 s.
+    _destroy(call, complaint)
+    db.session.commit()
+    engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"], pool_size=1, max_overflow=0)
+    session = sa.orm.Session(engine)
+    try:
+        assert destruction.compact(session) == 1
+        session.close()
+        with engine.connect() as conn:  # the pool's one connection, the one that vacuumed
+            assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "0"
+    finally:
+        session.close()
+        engine.dispose()
 
 
 def test_a_busy_table_is_compacted_at_a_later_sweep_without_waiting_long(

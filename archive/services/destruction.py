@@ -615,8 +615,12 @@ def compact(session) -> int:
             log.warning("VACUUM FULL %s after destructions %s waited %s for its lock; "
                         "tried again at the next sweep", COMPACTED, pending, COMPACT_LOCK_TIMEOUT)
             return 0
+        finally:  # the setting is the connection's: the pool would hand it on
+            conn.exec_driver_sql("RESET lock_timeout")
     with work.unit(session):
-        for batch_id in pending:
+        audit.hold_head(session)  # a second worker compacting meanwhile records first: seen
+        still = set(compact_pending(session))
+        for batch_id in (b for b in pending if b in still):
             audit.record(session, None, "destruction.compacted", ("destruction", batch_id),
                          table=COMPACTED)
     return len(pending)

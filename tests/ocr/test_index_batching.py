@@ -43,3 +43,35 @@ def test_the_sweep_indexes_what_a_worker_left_flagged(app, call, file_doc, make_
     assert _found(call, "防水层") == 0
     worker.sweep(app)
     assert _found(call, "防水层") == 1
+
+
+def test_the_sweep_sends_a_lost_job_again_beside_the_schedulers_own_tasks(
+        app, file_doc, make_customer, make_dossier):
+    # Every minute the scheduler queues the sweep and the nightly check beside the jobs:
+    # a queue holding only those holds no job, and a job whose message was lost (a queue
+    # emptied, Redis down at filing) must be sent again (it never was: the queue was
+    # never empty).
+    document = file_doc(make_dossier(make_customer()), "维修单", "维修",
+                        files=[("维修单.png", scan_png())])
+    job_id = document.files[0].jobs[-1].id
+    queue = app.extensions["job_queue"]
+    queue.huey.flush()  # the job's message is lost
+    queue.sweep_task()
+    queue.check_task()
+    assert queue.huey.pending_count() == 2 and not queue.holds_jobs()
+    assert worker.sweep(app) == [job_id]
+    assert queue.holds_jobs()
+
+
+def test_the_schedulers_tasks_run_ahead_of_a_backlog_of_jobs(
+        app, file_doc, make_customer, make_dossier):
+    # Behind a backlog the nightly check would reach the front after its window (02:30 to
+    # 06:00) had closed and check nothing that night.
+    dossier = make_dossier(make_customer())
+    for n in (1, 2):
+        file_doc(dossier, f"维修单{n}", "维修", files=[(f"{n}.png", scan_png())])
+    queue = app.extensions["job_queue"]
+    queue.check_task()
+    queue.sweep_task()
+    order = [queue.huey.dequeue().name for _ in range(4)]
+    assert order[:2] == ["check_archive", "sweep"] and order[2:] == ["run_job", "run_job"]
