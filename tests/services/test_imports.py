@@ -11,6 +11,7 @@ from archive import samples
 from archive.extensions import db
 from archive.models import Customer, Document, Dossier, Import, ImportRow, StoredFile
 from tests.conftest import archive_state
+from tests.databases import ON_POSTGRES
 from tests.import_folders import mixed_folder, row, write_manifest
 
 
@@ -231,7 +232,10 @@ def test_a_filed_row_costs_a_bounded_number_of_statements(app, cli, tmp_path):
     assert result.exit_code == 0, result.output
     assert db.session.query(Document).count() == 30
     per_row = len(statements) / 30
-    assert per_row <= 18, f"{per_row:.1f} statements a row"
+    # PostgreSQL locks the audit head before the group's counter (one lock order against
+    # uploads: audit.hold_head), one statement a row more than SQLite, whose write lock
+    # already serialises them.
+    assert per_row <= (19 if ON_POSTGRES else 18), f"{per_row:.1f} statements a row"
 
 
 def test_a_unit_hands_its_conversion_jobs_to_the_queue_in_one_commit(app, cli, tmp_path):
