@@ -33,6 +33,19 @@ def _lock_waits(app) -> int:
             "AND wait_event_type = 'Lock'")).scalar()
 
 
+def _until_it_waits(app) -> None:
+    """Return once the request started in a thread waits for the test's open transaction:
+    a lock wait on PostgreSQL; on SQLite it waits for the write lock (no view of that)."""
+    if not ON_POSTGRES:
+        time.sleep(0.5)
+        return
+    for _ in range(300):
+        if _lock_waits(app):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the second request never waited for the first")
+
+
 def _race(app, first, second):
     """Run `first()` in a unit of the test's session and, before it commits, `second()`
     (a request) in a thread; commit once the thread waits for it. Returns what `second`
@@ -50,15 +63,7 @@ def _race(app, first, second):
         made = first()
         db.session.flush()
         other.start()
-        if ON_POSTGRES:
-            for _ in range(300):
-                if _lock_waits(app):
-                    break
-                time.sleep(0.05)
-            else:
-                raise AssertionError("the second request never waited for the first")
-        else:
-            time.sleep(0.5)  # it waits for SQLite's write lock
+        _until_it_waits(app)
     other.join(60)
     assert not other.is_alive() and "error" not in answer, answer
     db.session.expire_all()
@@ -309,15 +314,7 @@ def test_an_import_unit_and_a_request_opening_dossiers_do_not_deadlock(
             "customer_id": a.id, "project": "翠湖苑", "building": "3", "unit_no": "2",
             "room": "1201"}, number_format=NUMBER_FORMAT)
         other.start()
-        if ON_POSTGRES:
-            for _ in range(300):
-                if _lock_waits(app):
-                    break
-                time.sleep(0.05)
-            else:
-                raise AssertionError("the request never waited for the unit")
-        else:
-            time.sleep(0.5)  # it waits for SQLite's write lock
+        _until_it_waits(app)
         customers.create_dossier(db.session, users["officer"], {
             "customer_id": b.id, "project": "翠湖苑", "building": "3", "unit_no": "2",
             "room": "1201"}, number_format=NUMBER_FORMAT)
