@@ -80,15 +80,9 @@ def checkpoint(session, key: str, path: Path, seq: int, chain_hash: str,
              "signature": row.signature, "at": row.at.isoformat()}
     if next_key_id:
         entry["next_key_id"] = next_key_id
-    line = json.dumps(entry) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     # One write on an O_APPEND descriptor: lines of concurrent workers never interleave.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        os.write(fd, line.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _write_synced(path, (json.dumps(entry) + "\n").encode(), os.O_APPEND)
     session.add(row)
     return row
 
@@ -263,16 +257,22 @@ def verify(session, key: str, path: Path, *, full: bool = False, sign_head: bool
     return report
 
 
+def _write_synced(path: Path, data: bytes, flag: int) -> None:
+    """Write `data` to `path` in one write (mode 0600 when created, `flag` O_APPEND or
+    O_EXCL) and fsync it before returning."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | flag, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_key(path: Path, key: str) -> None:
     """A key file made whole or not at all (mode 0600, fsynced, then renamed into place)."""
     partial = path.with_name(path.name + ".partial")
     partial.unlink(missing_ok=True)
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, key.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _write_synced(partial, key.encode(), os.O_EXCL)
     partial.replace(path)
 
 
@@ -281,12 +281,7 @@ def keep_retired(instance: Path, key: str) -> None:
     path = instance / KEYRING_NAME
     if path.exists() and key in path.read_text().split():
         return
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        os.write(fd, (key + "\n").encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _write_synced(path, (key + "\n").encode(), os.O_APPEND)
 
 
 def handed_over(session, old_key: str, new_key: str) -> bool:
