@@ -4,11 +4,10 @@ auditors only; a 绝密 document's title and file names never reach the answer."
 
 import os
 
-from sqlalchemy import update
-
 from archive import samples
 from archive.extensions import db
-from archive.models import Document, PreservationRun
+from archive.models import PreservationRun
+from tests.test_preservation_storage import file_a_failing_secret
 
 PDF = samples.make_pdf("买卖合同", ["房地产买卖合同，合同编号HT-2024-0032。"])
 
@@ -87,16 +86,7 @@ def test_the_answer_names_no_title_or_file_name_of_a_secret_document(
         app, call, make_customer, make_dossier, file_doc):
     """The auditors read the run whatever a document's level: a 绝密 document failing two
     checks is named by its number only."""
-    dossier = make_dossier(make_customer())
-    secret = file_doc(dossier, "绝密收购计划ZZTOP", "其他", actor="gm", classification="绝密",
-                      files=[("ZZTOP机密.pdf", PDF)])
-    secret_id, digest = secret.id, secret.files[0].sha256
-    db.session.execute(update(Document).where(Document.id == secret_id)
-                       .values(carrier="羊皮纸"))  # legacy data a check refuses
-    db.session.commit()
-    blob = app.extensions["blob_store"].path_for(digest)
-    os.chmod(blob, 0o644)
-    blob.write_bytes(b"%PDF-1.4 rotten")
+    secret_id = file_a_failing_secret(app, make_customer, make_dossier, file_doc)
     run = _check(app)
     for username in ("auditor", "officer"):
         answer = call(username, "GET", f"/api/v1/storage-checks/{run}")
