@@ -18,6 +18,16 @@ ON_POSTGRES = (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgresql
 _made: set[str] = set()
 
 
+def lock_waits(app) -> int:
+    """How many of the test database's sessions wait for a lock now (PostgreSQL): how a
+    race test knows its second request is blocked behind the first."""
+    engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"], poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        return conn.execute(sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'")).scalar()
+
+
 def sqlite_only_because(reason: str):
     """Skip a test on PostgreSQL, saying why it is about SQLite only."""
     return pytest.mark.skipif(ON_POSTGRES, reason=reason)

@@ -11,18 +11,10 @@ import sqlalchemy as sa
 from archive.extensions import db
 from archive.models import AuditCheckpoint, AuditEvent, AuditHead
 from archive.services import audit, work
-from tests.databases import ON_POSTGRES
+from tests.databases import ON_POSTGRES, lock_waits
 
 pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="on SQLite the write lock lets one "
                                 "writer at a time create the head")
-
-
-def _waiting(app) -> int:
-    engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"], poolclass=sa.pool.NullPool)
-    with engine.connect() as conn:
-        return conn.execute(sa.text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock'")).scalar()
 
 
 def test_two_first_events_of_an_empty_chain_both_chain(app):
@@ -47,7 +39,7 @@ def test_two_first_events_of_an_empty_chain_both_chain(app):
         db.session.flush()
         other.start()
         for _ in range(300):  # the second writer is waiting for this transaction
-            if _waiting(app):
+            if lock_waits(app):
                 break
             time.sleep(0.1)
         else:

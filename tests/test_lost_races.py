@@ -22,15 +22,7 @@ from archive.models import AuditEvent, Customer, Department, Dossier, DossierRef
 from archive.models.retention import Destruction, DestructionItem
 from archive.services import customers, destruction, organisation, work
 from tests.conftest import NUMBER_FORMAT, login
-from tests.databases import ON_POSTGRES
-
-
-def _lock_waits(app) -> int:
-    engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"], poolclass=sa.pool.NullPool)
-    with engine.connect() as conn:
-        return conn.execute(sa.text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock'")).scalar()
+from tests.databases import ON_POSTGRES, lock_waits
 
 
 def _until_it_waits(app) -> None:
@@ -40,7 +32,7 @@ def _until_it_waits(app) -> None:
         time.sleep(0.5)
         return
     for _ in range(300):
-        if _lock_waits(app):
+        if lock_waits(app):
             return
         time.sleep(0.05)
     raise AssertionError("the second request never waited for the first")
