@@ -82,6 +82,31 @@ def test_rebuild_swaps_atomically_while_searches_run(service, backend, tmp_path)
     assert len(generations) == 1
 
 
+def test_a_search_follows_a_swap_that_lands_between_link_and_reload(
+        service, backend, tmp_path):
+    """The race behind a flaky failure: a searcher reads the link (still the old
+    generation), then a rebuild elsewhere swaps and deletes that generation before the
+    searcher reloads it. The search follows the link again instead of failing."""
+    service.index_many(CORPUS)
+    reader = open_search(backend, tmp_path / "index")
+    try:
+        assert total(reader, "维修") == 8
+        service.index_many([make_doc(17, 1, "新增", "维修完成")])  # reader must reload
+        ensure = reader.directory.ensure
+
+        def ensure_then_rebuild(create):
+            path = ensure(create)
+            reader.directory.ensure = ensure  # only once
+            service.rebuild(iter([*CORPUS, make_doc(18, 1, "再增", "维修完成")]))
+            assert not path.exists()  # the generation the reader holds is gone
+            return path
+
+        reader.directory.ensure = ensure_then_rebuild
+        assert total(reader, "维修") == 9
+    finally:
+        reader.close()
+
+
 def test_failed_rebuild_keeps_the_old_index(service, tmp_path):
     service.index_many(CORPUS)
 

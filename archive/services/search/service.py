@@ -175,7 +175,14 @@ class IndexService(abc.ABC):
                 raise IndexUnavailable(f"search index {self.directory.root} has disappeared")
             path = self.directory.ensure(self._new_index)
             if path.name == self._generation:
-                self._refresh()
+                try:
+                    self._refresh()
+                except (FileNotFoundError, ValueError):
+                    # A rebuild elsewhere swapped and deleted this generation between
+                    # reading the link and reloading: follow the link again.
+                    if self.directory.generation() != path.name:
+                        continue
+                    raise
                 return path
             if not self._is_current(path):
                 # Not under _reopen_lock: a writer holding the write lock may be
@@ -205,7 +212,7 @@ class IndexService(abc.ABC):
         with self.directory.write_lock():
             path = self._sync()
             count = self._write(path, (prepare(doc) for doc in docs))
-        self._refresh()
+        self._sync()
         return count
 
     def remove_document(self, document_id: int) -> None:
@@ -213,7 +220,7 @@ class IndexService(abc.ABC):
         with self.directory.write_lock():
             path = self._sync()
             self._write(path, (), [document_id])
-        self._refresh()
+        self._sync()
 
     def rebuild(
         self, docs: Iterable[IndexDoc], total: int | None = None, progress: bool = False
