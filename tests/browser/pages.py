@@ -9,8 +9,15 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 
 def sign_in(page, server, username):
+    page.goto("about:blank")  # nothing of the last page may still be loading
     page.context.clear_cookies()
-    page.goto(server + "/login")
+    response = page.goto(server + "/login")
+    if not page.locator("input[name=username]").count():
+        # Say what came instead of the form, rather than a bare 30 s fill timeout.
+        shot(page, f"sign_in_{username}_refused")
+        raise AssertionError(
+            f"/login as {username}: {response.status if response else None} at {page.url}: "
+            f"{page.inner_text('body')[:400]!r}")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORDS[username])
     page.click("button[type=submit]")
