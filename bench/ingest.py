@@ -5,10 +5,12 @@ store with fsync, numbering, audit, database commit, search indexing) next to th
 extraction rate of pypdf / python-docx alone on the same files, and their ratio.
 
     .venv/bin/python bench/ingest.py [--docs 1000] [--backend tantivy|whoosh] [--bulk]
+                                     [--rounds 3]
 
 --bulk also files them through the bulk importer (`flask import`'s path: a folder with a
 manifest; reading in a pool of processes, index written per batch, blobs fsynced) and
-prints its rate and its ratio to the raw extraction rate in the same run.
+prints its rate and its ratio to the raw extraction rate in the same run: the two
+alternate `--rounds` times and each side's median is reported, with every round's figures.
 """
 
 import argparse
@@ -16,6 +18,8 @@ import contextlib
 import csv
 import io
 import random
+import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -75,20 +79,25 @@ def _archive(backend: str):
     from config import TestConfig
 
     root = Path(tempfile.mkdtemp(prefix="jz-bench-"))
-    config = TestConfig(root)
-    config.SEARCH_BACKEND = backend
-    config.MAX_UPLOAD_MB = 100
-    app = create_app(config)
-    with app.app_context():
-        init_db()
-        with work.unit(db.session):
-            department = Department(name="销售经营部", code="XS")
-            db.session.add_all([department, Project(name="翠湖苑")])
-            db.session.flush()
-            officer = accounts.create_user(
-                db.session, username="bench", password="Jz-ingest-2026x", role="officer",
-                department_id=department.id, clearance=Level.CONFIDENTIAL)
-        yield app, officer, root
+    try:
+        config = TestConfig(root)
+        config.SEARCH_BACKEND = backend
+        config.MAX_UPLOAD_MB = 100
+        app = create_app(config)
+        with app.app_context():
+            init_db()
+            with work.unit(db.session):
+                department = Department(name="销售经营部", code="XS")
+                db.session.add_all([department, Project(name="翠湖苑")])
+                db.session.flush()
+                officer = accounts.create_user(
+                    db.session, username="bench", password="Jz-ingest-2026x", role="officer",
+                    department_id=department.id, clearance=Level.CONFIDENTIAL)
+            yield app, officer, root
+            db.session.remove()
+            app.extensions["search"].close()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)  # ~90 MB a run
 
 
 def service_ingest(files, backend: str) -> float:
@@ -163,21 +172,36 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None,
                         help="reading processes of the importer (default: IMPORT_WORKERS, the cores)")
     parser.add_argument("--no-service", action="store_true", help="skip the upload service path")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="raw extraction and bulk import alternate this many times; the "
+                             "table reports each side's median (this VM's speed drifts by "
+                             "a quarter between minutes)")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
     files = make_files(args.docs)
     megabytes = sum(len(f[3]) for f in files) / 2**20
     print(f"generated {len(files)} files ({megabytes:.1f} MB) in {time.perf_counter() - t0:.1f} s")
-    raw = raw_extraction(files)
+    raw_extraction(files[:100])  # warm both sides' imports and caches, untimed
+    raws: list[float] = []
+    bulks: list[float] = []
+    for round_ in range(1, (args.rounds if args.bulk else 1) + 1):
+        raws.append(raw_extraction(files))
+        if args.bulk:
+            bulks.append(bulk_ingest(files, args.backend, args.workers))
+            print(f"round {round_}: raw {len(files) / raws[-1]:.0f} docs/s, bulk import "
+                  f"{len(files) / bulks[-1]:.0f} docs/s, ratio {raws[-1] / bulks[-1]:.2f}")
+    raw = statistics.median(raws)
     rows = [("raw extraction (pypdf / python-docx only, one process)", raw)]
     if not args.no_service:
         rows.append((f"filing service ({args.backend}, per-document commit + index)",
                      service_ingest(files, args.backend)))
     if args.bulk:
         rows.append((f"bulk import ({args.backend}, flask import: rows, batched index, "
-                     "searchable check)", bulk_ingest(files, args.backend, args.workers)))
+                     "searchable check)", statistics.median(bulks)))
     print()
+    if len(raws) > 1:
+        print(f"medians of {len(raws)} alternating rounds")
     print("| path | docs/s | MB/s | ratio to raw |")
     print("|---|---|---|---|")
     for label, seconds in rows:
