@@ -212,9 +212,11 @@ def nightly_check(app: Flask, me: str | None = None) -> int | None:
             renewed = time.monotonic()
 
     try:
+        # The report and the claim's end are one unit: a run taken over since the last
+        # renewal writes nothing (the other worker's run is the night's report).
         checked = preservation_storage.check_archive(
             session, app.extensions["blob_store"], app.extensions["search"], trigger="queue",
-            progress=progress)
+            progress=progress, still_ours=lambda: nightly.finish(session, run_id, me))
     except _LostLease:  # taken over: the other worker's run is the night's
         return None
     except Exception as exc:  # noqa: BLE001 - recorded on the claim; the next night runs anew
@@ -223,11 +225,7 @@ def nightly_check(app: Flask, me: str | None = None) -> int | None:
         with work.unit(session):
             nightly.finish(session, run_id, me, f"{type(exc).__name__}: {exc}")
         return None
-    # A worker killed between the two commits leaves the claim running: the night is
-    # checked once more after the lease, an extra report, nothing lost.
-    with work.unit(session):
-        nightly.finish(session, run_id, me)
-    return checked.id
+    return checked.id if checked is not None else None
 
 
 def index_waiting() -> None:

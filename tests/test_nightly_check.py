@@ -11,7 +11,7 @@ from sqlalchemy import select
 from archive import clock, samples, worker
 from archive.extensions import db
 from archive.models import NightlyRun, PreservationRun
-from archive.services import nightly, work
+from archive.services import nightly, preservation_storage, work
 
 PDF = samples.make_pdf("买卖合同", ["房地产买卖合同，合同编号HT-2024-0032。"])
 
@@ -105,6 +105,36 @@ def test_a_check_whose_worker_was_killed_is_taken_over_after_its_lease(app, make
             assert not nightly.finish(db.session, dead_id, "dead-host:7")
         assert worker.nightly_check(app, me="host-2:2") is None
     assert len(_runs()) == 1
+
+
+def test_a_run_taken_over_before_it_reports_writes_no_report(app, monkeypatch, make_customer,
+                                                           make_dossier, file_doc):
+    """The worker stalls past its lease after its last renewal, another takes the night
+    over, and the first then finishes its check: its report is not written (the run that
+    took over reports the night), so a night never has two."""
+    _filed(make_customer, make_dossier, file_doc)
+    lease = app.config["NIGHTLY_LEASE_SECONDS"]
+    last_step = preservation_storage._index
+
+    def stalled_then_taken_over(session, search, found):
+        last_step(session, search, found)
+        clock.travel(timedelta(seconds=lease + 1))
+        with work.unit(db.session):
+            assert nightly.claim(db.session, worker.NIGHTLY_CHECK, clock.today(), "host-2:2",
+                                 lease) is not None
+
+    monkeypatch.setattr(preservation_storage, "_index", stalled_then_taken_over)
+    with at_local(2026, 12, 3, 2, 30):
+        assert worker.nightly_check(app, me="host-1:1") is None
+        monkeypatch.undo()
+        assert _runs() == []
+        [claim] = _claims()
+        assert (claim.worker, claim.state, claim.attempts) == ("host-2:2", "running", 2)
+        clock.travel(timedelta(seconds=lease + 1))  # host-2 died too: host-3 reports the night
+        run_id = worker.nightly_check(app, me="host-3:3")
+    assert [run.id for run in _runs()] == [run_id] and run_id is not None
+    [claim] = _claims()
+    assert (claim.worker, claim.state) == ("host-3:3", "done")
 
 
 def test_a_check_that_fails_is_recorded_and_not_retried_that_night(app, make_customer, make_dossier,

@@ -64,17 +64,20 @@ class Findings:
                 checked_at=now()))
 
 
-def check_archive(session, store, search, *, trigger: str = "cli",
-                  progress=None) -> PreservationRun:
+def check_archive(session, store, search, *, trigger: str = "cli", progress=None,
+                  still_ours=None) -> PreservationRun | None:
     """Check the whole archive and write the run with its results (one unit at the end).
-    `progress(done, total)` follows the blobs being hashed."""
+    `progress(done, total)` follows the blobs being hashed. `still_ours()`, called in the
+    unit that writes the report, may refuse it (False: nothing is written, None returned):
+    the nightly check closes its claim there, so a run taken over by another worker
+    meanwhile never writes a second report."""
     found = Findings(started_at=now())
     _fixity(session, store, found, progress)
     _continuity(session, found)
     _orphans(session, store, found)
     _metadata(session, found)
     _index(session, search, found)
-    return _write(session, found, trigger)
+    return _write(session, found, trigger, still_ours)
 
 
 def _fixity(session, store, found: Findings, progress) -> None:
@@ -224,11 +227,13 @@ def _index(session, search, found: Findings) -> None:
                               + (f"；{len(waiting)} 份待索引" if waiting else ""))
 
 
-def _write(session, found: Findings, trigger: str) -> PreservationRun:
+def _write(session, found: Findings, trigger: str, still_ours=None) -> PreservationRun | None:
     failures = sum(found.failed.values())
     summary = {item: {"checked": text, "failed": found.failed.get(item, 0)}
                for item, text in found.checked.items()}
     with work.unit(session):
+        if still_ours is not None and not still_ours():
+            return None
         run = PreservationRun(started_at=found.started_at, finished_at=now(), trigger=trigger,
                               outcome=FAIL if failures else PASS, failures=failures,
                               summary=json.dumps(summary, ensure_ascii=False))
