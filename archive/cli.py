@@ -448,15 +448,19 @@ def init_app(app: Flask) -> None:
                                          old_keys=audit_anchor.retired_keys())
         if not report.ok:
             _fail(f"审计链未通过校验，不轮换密钥：{report.message}")
-        new = secrets.token_hex(32)
+        # A run stopped before its hand-over resumes with the key it had made and named
+        # in its event, rather than naming a second key that the first never signed for.
+        new = waiting or secrets.token_hex(32)
         old_id, new_id = audit_anchor.key_id(old), audit_anchor.key_id(new)
         # The old key is kept before anything names the new one, and the new key is on
         # disk before anything it signs: a crash in between leaves both keys readable.
         audit_anchor.keep_retired(instance, old)
-        audit_anchor.write_key(pending, new)
+        if not waiting:
+            audit_anchor.write_key(pending, new)
         with work.unit(db.session):
-            audit.record(db.session, None, "audit.key_rotated", None,
-                         old_key_id=old_id, new_key_id=new_id)
+            if not audit_anchor.rotation_recorded(db.session, old_id, new_id):
+                audit.record(db.session, None, "audit.key_rotated", None,
+                             old_key_id=old_id, new_key_id=new_id)
         with work.unit(db.session):
             handover, _first = audit_anchor.hand_over(db.session, old, new, path)
         pending.replace(instance / "audit_key")

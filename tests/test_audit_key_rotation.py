@@ -8,6 +8,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from sqlalchemy import insert, select, update
 
 from archive import create_app
@@ -188,6 +190,35 @@ def test_a_rotation_stopped_after_the_hand_over_is_finished_by_running_it_again(
     assert (_instance(app) / "audit_key").read_text() == new
     assert not (_instance(app) / "audit_key.next").exists()
     assert (_instance(app) / "audit_keyring").read_text().split() == [old]  # kept once
+    result = _run(app, "verify-audit", "--full")
+    assert result.exit_code == 0, result.output
+
+
+def test_a_rotation_stopped_before_the_hand_over_resumes_with_the_key_it_named(
+        app, users, monkeypatch):
+    _record(users, 3)
+    _anchor(app)
+    old = app.config["AUDIT_KEY"]
+    signed = audit_anchor.hand_over
+
+    def killed(*args):
+        raise RuntimeError("killed between the event and the hand-over")
+
+    monkeypatch.setattr(audit_anchor, "hand_over", killed)
+    with pytest.raises(RuntimeError):
+        _run(app, "rotate-audit-key")
+    monkeypatch.setattr(audit_anchor, "hand_over", signed)
+    pending = (_instance(app) / "audit_key.next").read_text()
+    result = _run(app, "rotate-audit-key")
+    assert result.exit_code == 0, result.output
+    new = app.config["AUDIT_KEY"]
+    assert new == pending != old
+    named = [json.loads(d) for d in db.session.execute(select(AuditEvent.details).where(
+        AuditEvent.action == "audit.key_rotated")).scalars()]
+    db.session.remove()  # SQLite: let go of the lock before the command below
+    assert named == [{"old_key_id": audit_anchor.key_id(old),
+                      "new_key_id": audit_anchor.key_id(new)}]
+    assert (_instance(app) / "audit_keyring").read_text().split() == [old]
     result = _run(app, "verify-audit", "--full")
     assert result.exit_code == 0, result.output
 

@@ -292,6 +292,16 @@ def handed_over(session, old_key: str, new_key: str) -> bool:
     return found is not None
 
 
+def rotation_recorded(session, old_id: str, new_id: str) -> bool:
+    """Whether the newest `audit.key_rotated` event names this rotation (a rerun of one
+    stopped before its hand-over records none again)."""
+    details = session.execute(select(AuditEvent.details).where(
+        AuditEvent.action == "audit.key_rotated").order_by(AuditEvent.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    named = json.loads(details) if details else {}
+    return (named.get("old_key_id"), named.get("new_key_id")) == (old_id, new_id)
+
+
 def hand_over(session, old_key: str, new_key: str, path: Path) -> tuple[AuditCheckpoint,
                                                                          AuditCheckpoint]:
     """The rotation's two checkpoints on the committed head, in the caller's unit: the
