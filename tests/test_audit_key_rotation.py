@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from sqlalchemy import insert, select, update
 
 from archive import create_app
