@@ -315,3 +315,53 @@ def test_an_import_unit_and_a_request_opening_dossiers_do_not_deadlock(
     assert answer["response"].status_code == 201, answer["response"].json
     db.session.expire_all()
     assert _count(Dossier, Dossier.customer_id == b.id) == 2
+
+
+def test_an_import_sent_again_while_a_worker_claims_it_is_409(app, users, tmp_path):
+    # The same manifest sent again (a ZIP uploaded twice) while a worker claims its queued
+    # import: the second request read it as queued, waited for the claim's row lock, then
+    # wrote it back to queued (a lost update on PostgreSQL) and replaced the folder the
+    # worker was reading. It now reads the row under the lock and is told it runs.
+    from datetime import timedelta
+
+    from archive import clock
+    from archive.clock import now
+    from archive.models import Import, User
+    from archive.services import imports
+    from archive.services.errors import Conflict
+    from tests.import_folders import mixed_folder
+
+    folder = tmp_path / "archive"
+    mixed_folder(folder)
+    with work.unit(db.session):
+        batch = imports.open_import(db.session, users["officer"], folder, kind="zip", source="a.zip")
+
+    def claim():
+        found = db.session.execute(select(Import).where(Import.id == batch.id)
+                                   .with_for_update()).scalar_one()
+        found.start(imports.worker_name(), now() + timedelta(minutes=5), now())
+        return found
+
+    def send_again():
+        with app.app_context():
+            return _open_again()
+
+    def _open_again():
+        other = sa.orm.Session(db.engine)
+        try:
+            with work.unit(other):
+                imports.open_import(other, other.get(User, users["officer"].id), folder,
+                                    kind="zip", source="a.zip")
+            return "reopened"
+        except Conflict as exc:
+            return exc.code
+        finally:
+            other.close()
+
+    clock.travel(timedelta(seconds=1))  # the test clock stands still: let it write a new time
+    try:
+        _made, answer = _race(app, claim, send_again)
+    finally:
+        clock.reset()
+    assert answer == "import_running"
+    assert db.session.get(Import, batch.id).state == "running"

@@ -110,8 +110,12 @@ def open_import(session, actor: User, folder: Path, *, kind: str, source: str,
     here; a manifest that cannot be read is refused as a whole (nothing is recorded)."""
     access.require(actor, "import.run")
     sheet = import_sources.read_manifest(import_sources.find_manifest(folder.resolve(), manifest))
+    # Under the row's lock, as the worker's claim takes it (run): a request sending the
+    # same manifest again while a worker claims it sees it running, rather than writing
+    # it back to queued and replacing the folder the worker reads.
     batch = session.execute(
-        select(Import).where(Import.manifest_sha256 == sheet.sha256)).scalar_one_or_none()
+        select(Import).where(Import.manifest_sha256 == sheet.sha256).with_for_update()
+        .execution_options(populate_existing=True)).scalar_one_or_none()
     if batch is None:
         batch = Import(manifest_sha256=sheet.sha256, kind=kind, source=source[:500],
                        created_by_id=actor.id)
