@@ -48,6 +48,9 @@ class DefaultConfig:
     STORAGE_MIN_FREE_PERCENT = float(os.environ.get("STORAGE_MIN_FREE_PERCENT", "5"))
     INDEX_DIR = Path(os.environ.get("INDEX_DIR", INSTANCE_DIR / "index"))
     SEARCH_BACKEND = os.environ.get("SEARCH_BACKEND", "tantivy")
+    # Uploads leave their index write to a batch writer that waits this long for the rest
+    # of a burst (services/index_batches.py); 0 indexes each upload in its own request.
+    INDEX_BATCH_SECONDS = float(os.environ.get("INDEX_BATCH_SECONDS", "0.5"))
     MAX_UPLOAD_MB = int(os.environ.get("MAX_UPLOAD_MB", "100"))
     # A DOCX is a zip: refuse one whose parts would expand past this before parsing it.
     MAX_DOCX_UNCOMPRESSED_MB = int(os.environ.get("MAX_DOCX_UNCOMPRESSED_MB", "200"))
@@ -124,6 +127,9 @@ class TestConfig(DefaultConfig):
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = False
     SEARCH_BACKEND = os.environ.get("TEST_SEARCH_BACKEND", "tantivy")
+    # Each upload indexed in its request: a batch writer's thread writing beside a test
+    # would race its assertions; tests/test_index_batches.py turns it on.
+    INDEX_BATCH_SECONDS = 0.0
     MAX_UPLOAD_MB = 2
     MAX_DOCX_UNCOMPRESSED_MB = 20
 

@@ -69,7 +69,7 @@ def raw_extraction(files) -> float:
 
 
 @contextlib.contextmanager
-def _archive(backend: str):
+def _archive(backend: str, **settings):
     """A fresh archive (app context) with an archive-room officer and the project 翠湖苑."""
     from archive import create_app
     from archive.cli import init_db
@@ -83,6 +83,8 @@ def _archive(backend: str):
         config = TestConfig(root)
         config.SEARCH_BACKEND = backend
         config.MAX_UPLOAD_MB = 100
+        for key, value in settings.items():
+            setattr(config, key, value)
         app = create_app(config)
         with app.app_context():
             init_db()
@@ -124,6 +126,57 @@ def service_ingest(files, backend: str) -> float:
         elapsed = time.perf_counter() - start
         indexed = len(app.extensions["search"].document_ids())
         assert indexed == len(files), f"indexed {indexed} of {len(files)}"
+    return elapsed
+
+
+def upload_ingest(files, backend: str, batch_seconds: float, clients: int) -> float:
+    """Seconds to upload every document through the API's upload route (the request as a
+    client sends it, in this process through Flask's test client) from `clients` threads,
+    each indexed in its request (batch_seconds 0) or by the batch writer, until every one
+    is searchable."""
+    import threading
+
+    from archive.extensions import db
+    from archive.models import Document
+    from archive.services import accounts, customers, work
+
+    with _archive(backend, INDEX_BATCH_SECONDS=batch_seconds) as (app, officer, _root):
+        with work.unit(db.session):
+            customer = customers.create_customer(db.session, officer,
+                                                 {"name": "张伟", "department": "XS"})
+            dossiers = [customers.create_dossier(db.session, officer, {
+                "customer_id": customer.id, "project": "翠湖苑", "building": str(b),
+                "unit_no": "1", "room": "101"}, number_format=app.config["DOSSIER_NUMBER_FORMAT"])
+                for b in range(10)]
+            dossier_ids = [d.id for d in dossiers]
+            headers = {"Authorization": "Bearer " + accounts.create_token(db.session, officer)}
+        failures: list[str] = []
+
+        def upload(share):
+            client = app.test_client()
+            for i, (name, category, title, data) in share:
+                response = client.post(
+                    f"/api/v1/dossiers/{dossier_ids[i % 10]}/documents", headers=headers,
+                    data={"title": title, "category": category, "file": (io.BytesIO(data), name)},
+                    content_type="multipart/form-data")
+                if response.status_code != 201:
+                    failures.append(f"{name}: {response.status_code} {response.get_data()[:200]}")
+        shares = [list(enumerate(files))[k::clients] for k in range(clients)]
+        threads = [threading.Thread(target=upload, args=(share,)) for share in shares]
+        start = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        while db.session.execute(select(Document.id).where(
+                Document.needs_index.is_(True)).limit(1)).first():
+            db.session.commit()
+            time.sleep(0.02)
+        filed = set(db.session.execute(select(Document.id)).scalars())
+        db.session.commit()
+        elapsed = time.perf_counter() - start
+        assert not failures, failures[:3]
+        assert len(filed) == len(files) and filed <= app.extensions["search"].document_ids()
     return elapsed
 
 
@@ -172,6 +225,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None,
                         help="reading processes of the importer (default: IMPORT_WORKERS, the cores)")
     parser.add_argument("--no-service", action="store_true", help="skip the upload service path")
+    parser.add_argument("--uploads", type=lambda v: [int(c) for c in v.split(",")], default=None,
+                        metavar="CLIENTS", help="also upload them through the API route from "
+                        "this many clients at once (e.g. 1,4), each indexed in its request and "
+                        "by the batch writer (INDEX_BATCH_SECONDS)")
+    parser.add_argument("--batch-seconds", type=float, default=0.5,
+                        help="the batch writer's pause for --uploads")
     parser.add_argument("--rounds", type=int, default=3,
                         help="raw extraction and bulk import alternate this many times; the "
                              "table reports each side's median (this VM's speed drifts by "
@@ -196,6 +255,11 @@ def main() -> None:
     if not args.no_service:
         rows.append((f"filing service ({args.backend}, per-document commit + index)",
                      service_ingest(files, args.backend)))
+    for clients in args.uploads or ():
+        for seconds in (0.0, args.batch_seconds):
+            how = f"batched ({seconds} s)" if seconds else "indexed in each request"
+            rows.append((f"API uploads, {clients} client(s), {how}, until searchable",
+                         upload_ingest(files, args.backend, seconds, clients)))
     if args.bulk:
         rows.append((f"bulk import ({args.backend}, flask import: rows, batched index, "
                      "searchable check)", statistics.median(bulks)))

@@ -14,7 +14,7 @@ from archive import create_app
 from archive.demo import DEMO_PASSWORDS, DEPARTMENTS, DIRECTORS, USERS
 from archive.extensions import db
 from archive.models import Department, Project, User
-from archive.services import accounts, work
+from archive.services import accounts, index_batches, work
 from config import TestConfig
 from tests import databases
 
@@ -149,6 +149,7 @@ def app(template_root, tmp_path):
     application = create_app(TestConfig(tmp_path))
     with application.app_context():
         yield application
+        index_batches.stop(application)  # a test that batched uploads: no write after it
         db.session.remove()
         db.engine.dispose()
     application.extensions["search"].close()

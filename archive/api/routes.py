@@ -15,6 +15,7 @@ from archive.services import (
     customers,
     filing,
     finder,
+    index_batches,
     ocr_hits,
     personal_data,
     preservation,
@@ -160,7 +161,8 @@ def upload_document(dossier_id: int):
                                   limits=filing.Limits.from_config(current_app.config))
     filing.read_files(intake)
     with work.unit(db.session):
-        document, replayed = filing.file_intake(db.session, intake, store=_store())
+        document, replayed = filing.file_intake(db.session, intake, store=_store(),
+                                                batched=True)
         response = jsonify(out.document(document,
                                         numbered=access.can(current_user, "numbering.view")))
     if replayed:  # the first answer again, for a client that never received it
@@ -193,6 +195,7 @@ def document_content(document_id: int):
 @bp.get("/search")
 @login_required
 def search():
+    index_batches.catch_up(db.session)
     with work.unit(db.session):
         query, result, documents = finder.search(db.session, current_user,
                                                  request.args.to_dict())

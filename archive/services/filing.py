@@ -40,6 +40,7 @@ from archive.services import (
     duplicates,
     extraction,
     filetypes,
+    index_batches,
     indexing,
     jobs,
     numbering,
@@ -183,7 +184,7 @@ def read_files(intake: Intake) -> None:
 
 
 def file_intake(session, intake: Intake, *, store: LocalBlobStore,
-                index: bool = True) -> tuple[Document, bool]:
+                index: bool = True, batched: bool = False) -> tuple[Document, bool]:
     """Step three, in the caller's unit: store the blobs, number the document and write it
     with its files, its idempotency key and its audit event. Returns (document, replayed).
 
@@ -191,7 +192,9 @@ def file_intake(session, intake: Intake, *, store: LocalBlobStore,
     commit and clears the flag only once the index holds the document, so a process
     killed between the two leaves it flagged and the next index write or `flask reindex
     --if-needed` takes it up. `index=False` leaves it to a later bulk rebuild (demo data,
-    imports). Blobs this upload stored are removed again if the unit rolls back."""
+    imports); `batched` to this process's batch writer, where one is configured (uploads:
+    services/index_batches.py). Blobs this upload stored are removed again if the unit
+    rolls back."""
     actor = intake.actor
     if intake.replay is not None:
         return _replayed(session, actor, intake.replay, intake.key[0]), True
@@ -214,7 +217,9 @@ def file_intake(session, intake: Intake, *, store: LocalBlobStore,
             _discard_unreferenced(session, store, created)
             created.clear()
             return _replayed(session, actor, first, intake.key[0]), True
-    if index:
+    if index and batched and index_batches.enabled():
+        work.after_commit(session, index_batches.wake)
+    elif index:
         work.after_commit(session, lambda: indexing.index_after_commit(session, [document.id]))
     return document, False
 

@@ -23,6 +23,7 @@ from archive.extensions import db
 from archive.models import Designation, Document
 from archive.models.enums import DocumentStatus
 from archive.services import access
+from archive.services.search.directory import IndexBusy
 from archive.services.search.service import IndexUnavailable
 
 log = logging.getLogger(__name__)
@@ -88,8 +89,10 @@ def _load(session, ids):
     return session.execute(stmt).scalars().all()
 
 
-def index_after_commit(session, document_ids: list[int]) -> bool:
+def index_after_commit(session, document_ids: list[int], wait: float | None = None) -> bool:
     """Index the given documents and any left waiting; flag them if the index fails.
+    With `wait`, give up (leaving them flagged) when another writer holds the index for
+    longer than that many seconds.
 
     Work that follows a commit: it runs short transactions of its own, so it is called
     after a unit has committed (registered with `work.after_commit`), never inside one."""
@@ -97,13 +100,20 @@ def index_after_commit(session, document_ids: list[int]) -> bool:
         select(Document.id).where(Document.needs_index.is_(True)).limit(500)
     ).scalars().all()
     ids = sorted(set(document_ids) | set(pending))
+    if not ids:
+        session.commit()  # end the read
+        return True
     documents = _load(session, ids)
     try:
         readers = _readers(session, documents)
         records = [to_index_doc(d, readers[d.id]) for d in documents]
         _refuse_partial(session, ids)
         session.commit()  # the index write must not hold the database's write lock
-        search_service().index_many(records)
+        search_service().index_many(records, wait=wait)
+    except IndexBusy as exc:
+        log.info("search index busy (%s); documents %s stay flagged needs_index", exc, ids)
+        _flag(session, ids)
+        return False
     except IndexUnavailable as exc:
         log.warning("search index unavailable (%s); documents %s flagged needs_index", exc, ids)
         _flag(session, ids)  # the next search or dashboard view starts the repair
@@ -133,11 +143,13 @@ def _refuse_partial(session, ids: list[int]) -> None:
 
 
 def _empty_beside_archive(session, besides=()) -> bool:
-    """Whether the index holds nothing while the archive holds active documents (other
-    than `besides`). Raises IndexUnavailable if the index has gone."""
+    """Whether the index holds nothing while the archive holds active documents that it
+    held once (not flagged as waiting for their index write, not `besides`). Raises
+    IndexUnavailable if the index has gone."""
     if search_service().count():
         return False
-    held = select(Document.id).where(Document.status == DocumentStatus.ACTIVE.value)
+    held = select(Document.id).where(Document.status == DocumentStatus.ACTIVE.value,
+                                     Document.needs_index.is_(False))
     if besides:
         held = held.where(Document.id.not_in(besides))
     return session.execute(held.limit(1)).first() is not None

@@ -85,7 +85,8 @@ def upload(dossier_id: int):
             filing.read_files(intake)
             with work.unit(db.session):
                 document, replayed = filing.file_intake(
-                    db.session, intake, store=current_app.extensions["blob_store"])
+                    db.session, intake, store=current_app.extensions["blob_store"],
+                    batched=True)
                 filed = {"group": document.group.code, "seq": document.seq,
                          "title": document.title}
         except DomainError as exc:

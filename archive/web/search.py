@@ -4,7 +4,7 @@ from flask import Blueprint, flash, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from archive.extensions import db
-from archive.services import finder, ocr_hits, work
+from archive.services import finder, index_batches, ocr_hits, work
 from archive.services.errors import DomainError
 
 bp = Blueprint("search", __name__, url_prefix="/search")
@@ -30,6 +30,7 @@ def index():
     if not any(params.get(k) for k in ("q", "customer", "category", "classification",
                                        "department", "carrier", "from", "to")):
         return render_template("search/index.html", params=params, result=None, **choices)
+    index_batches.catch_up(db.session)
     try:
         with work.unit(db.session):  # the search's audit event, committed before rendering
             query, result, documents = finder.search(db.session, current_user, params)

@@ -32,6 +32,25 @@ def _held_locks() -> set[str]:
     return _thread.held
 
 
+class IndexBusy(RuntimeError):
+    """Another writer held the index's write lock for longer than the caller would wait."""
+
+
+def _flock(fd: int, wait: float | None) -> None:
+    if wait is None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise IndexBusy(f"the index's write lock was held for more than {wait} s") from None
+            time.sleep(0.01)
+
+
 class IndexDirectory:
     def __init__(self, root: pathlib.Path):
         self.root = root
@@ -39,9 +58,11 @@ class IndexDirectory:
         self.link = root / CURRENT
 
     @contextlib.contextmanager
-    def write_lock(self) -> Iterator[None]:
+    def write_lock(self, wait: float | None = None) -> Iterator[None]:
         """Exclusive across threads and processes: each holder opens its own file
         description, and flock locks on distinct descriptions exclude each other.
+        With `wait`, raises IndexBusy after that many seconds instead of waiting on (a
+        rebuild holds the lock for as long as it runs).
 
         Re-entrant within a thread: a writer that finds, under the lock, that the index
         must be created or replaced takes it again, and a second flock of its own would
@@ -55,7 +76,7 @@ class IndexDirectory:
         self.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.root / "write.lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            _flock(fd, wait)
             held.add(key)
             yield
         finally:
