@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from archive import samples
 from archive.extensions import db
@@ -140,3 +140,27 @@ def test_without_batching_each_upload_is_indexed_in_its_request(app, call, dossi
     document_id = _upload(call, dossier, "电梯维修记录")
     assert _flagged([document_id]) == set()
     assert _in_index(app, [document_id]) == {document_id}
+
+
+def test_a_search_asks_the_database_nothing_when_no_upload_came_since_it_last_looked(
+        batched, call, dossier):
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        index_batches.catch_up(db.session)  # no upload has stamped the index yet
+        assert statements == []
+        first = _upload(call, dossier, "水表维修记录")  # stamps the index after its commit
+        statements.clear()
+        index_batches.catch_up(db.session)  # asks, and indexes it
+        assert statements and _flagged([first]) == set()
+        statements.clear()
+        index_batches.catch_up(db.session)  # nothing uploaded since: a stat, no query
+        assert statements == []
+        second = _upload(call, dossier, "燃气维修记录")
+        index_batches.catch_up(db.session)
+        assert _flagged([second]) == set()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)

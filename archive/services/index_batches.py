@@ -19,6 +19,7 @@ import logging
 import os
 import threading
 import time
+from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select
@@ -33,6 +34,8 @@ CATCH_UP_WAIT = 2.0  # seconds: a batch's write takes a fraction of that; a rebu
 FAILED_PAUSE = 30.0  # seconds without catching up in searches after a failed write
 
 _failed_at = [float("-inf")]
+STAMP = "uploaded.stamp"
+_seen_clean: dict[Path, int | None] = {}  # the stamp when this process last saw nothing flagged
 
 
 def enabled() -> bool:
@@ -73,6 +76,7 @@ _guard = threading.Lock()
 
 def wake() -> None:
     """After an upload commits: have this process's batch writer index it soon."""
+    _mark_upload()
     app = current_app._get_current_object()
     with _guard:
         writer = app.extensions.get("index_batches")
@@ -108,12 +112,43 @@ def _flagged(session) -> bool:
 
 def catch_up(session) -> None:
     """Before a search, outside any unit, where uploads are batched: index what waits for
-    the batch writer (or was left flagged), so that a search right after an upload finds
-    it. After a failed write
-    searches do not try again for FAILED_PAUSE seconds: the batch writer, the worker and
-    the index repair go on trying."""
-    if (not enabled() or time.monotonic() - _failed_at[0] < FAILED_PAUSE
-            or not _flagged(session)):
+    the batch writer, so that a search right after an upload finds it.
+
+    Every upload stamps a file beside the index after its commit; a search that finds the
+    stamp as it was when this process last saw nothing flagged asks the database nothing
+    (a stat instead of a transaction on every search). After a failed write searches do
+    not try again for FAILED_PAUSE seconds: the batch writer, the worker and the index
+    repair go on trying."""
+    if not enabled():
         return
-    if not indexing.index_after_commit(session, [], wait=CATCH_UP_WAIT):
+    path = _stamp_path()
+    stamp = _stamp(path)  # read before the database: an upload after it changes it
+    if stamp == _seen_clean.get(path) or time.monotonic() - _failed_at[0] < FAILED_PAUSE:
+        return
+    if _flagged(session) and not indexing.index_after_commit(session, [], wait=CATCH_UP_WAIT):
         _failed_at[0] = time.monotonic()
+        return
+    _seen_clean[path] = stamp
+
+
+def _stamp_path() -> Path:
+    return indexing.search_service().directory.root / STAMP
+
+
+def _stamp(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except FileNotFoundError:
+        return None
+
+
+def _mark_upload() -> None:
+    """Stamp the time of an upload's commit (in ns, set explicitly: the file system's own
+    clock ticks too coarsely to tell two uploads apart)."""
+    path = _stamp_path()
+    moment = time.time_ns()
+    try:
+        path.touch()
+        os.utime(path, ns=(moment, moment))
+    except OSError:  # the index folder deleted while serving: its rebuild indexes all
+        log.warning("could not stamp %s", path, exc_info=True)
