@@ -181,16 +181,23 @@ def _filer(root: str, backend: str, worker: int, count: int) -> None:
     from archive.services import filing, work
 
     with app.app_context():
-        officer = db.session.query(User).filter_by(username="officer").one()
-        dossier = db.session.query(Dossier).first()
+        # Every transaction takes SQLite's write lock at its first statement: this read ends
+        # before the PDFs are made, and each filing reads its file between two units, as
+        # the upload route does. Holding the lock across them starved the other seven
+        # past the 30 s busy timeout on a loaded machine ("database is locked").
+        with work.unit(db.session):
+            officer = db.session.query(User).filter_by(username="officer").one()
+            dossier = db.session.query(Dossier).first()
         limits = filing.Limits(max_bytes=2**21, max_docx_uncompressed=2**24)
         for i in range(count):
             data = samples.make_pdf("维修", [f"第{worker}号并发归档员的第{i}份维修记录"])
             with work.unit(db.session):
-                filing.file_document(db.session, officer, dossier.id,
-                                     {"title": f"并发{worker}-{i}", "category": "维修"},
-                                     [filing.Upload(f"w{worker}-{i}.pdf", data)],
-                                     store=app.extensions["blob_store"], limits=limits)
+                intake = filing.preflight(
+                    db.session, officer, dossier.id, {"title": f"并发{worker}-{i}", "category": "维修"},
+                    [filing.Upload(f"w{worker}-{i}.pdf", data)], limits=limits)
+            filing.read_files(intake)
+            with work.unit(db.session):
+                filing.file_intake(db.session, intake, store=app.extensions["blob_store"])
     app.extensions["search"].close()
 
 
