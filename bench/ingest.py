@@ -102,25 +102,34 @@ def _archive(backend: str, **settings):
         shutil.rmtree(root, ignore_errors=True)  # ~90 MB a run
 
 
+def _ten_dossiers(app, officer) -> list[int]:
+    """One customer's ten dossiers (a unit each) that the paths file into in turn."""
+    from archive.extensions import db
+    from archive.services import customers, work
+
+    with work.unit(db.session):
+        customer = customers.create_customer(db.session, officer,
+                                             {"name": "张伟", "department": "XS"})
+        dossiers = [customers.create_dossier(db.session, officer, {
+            "customer_id": customer.id, "project": "翠湖苑", "building": str(b),
+            "unit_no": "1", "room": "101"}, number_format=app.config["DOSSIER_NUMBER_FORMAT"])
+            for b in range(10)]
+        return [d.id for d in dossiers]
+
+
 def service_ingest(files, backend: str) -> float:
     """Seconds to file every document through filing.file_document, as the upload does."""
     from archive.extensions import db
-    from archive.services import customers, filing, work
+    from archive.services import filing, work
 
     with _archive(backend) as (app, officer, _root):
-        with work.unit(db.session):
-            customer = customers.create_customer(db.session, officer,
-                                                 {"name": "张伟", "department": "XS"})
-            dossiers = [customers.create_dossier(db.session, officer, {
-                "customer_id": customer.id, "project": "翠湖苑", "building": str(b),
-                "unit_no": "1", "room": "101"}, number_format=app.config["DOSSIER_NUMBER_FORMAT"])
-                for b in range(10)]
+        dossier_ids = _ten_dossiers(app, officer)
         limits = filing.Limits(max_bytes=100 * 2**20, max_docx_uncompressed=200 * 2**20)
         store = app.extensions["blob_store"]
         start = time.perf_counter()
         for i, (name, category, title, data) in enumerate(files):
             with work.unit(db.session):  # one unit per document, as an import files its rows
-                filing.file_document(db.session, officer, dossiers[i % 10].id,
+                filing.file_document(db.session, officer, dossier_ids[i % 10],
                                      {"title": title, "category": category},
                                      [filing.Upload(name, data)], store=store, limits=limits)
         elapsed = time.perf_counter() - start
@@ -138,17 +147,11 @@ def upload_ingest(files, backend: str, batch_seconds: float, clients: int) -> fl
 
     from archive.extensions import db
     from archive.models import Document
-    from archive.services import accounts, customers, work
+    from archive.services import accounts, work
 
     with _archive(backend, INDEX_BATCH_SECONDS=batch_seconds) as (app, officer, _root):
+        dossier_ids = _ten_dossiers(app, officer)
         with work.unit(db.session):
-            customer = customers.create_customer(db.session, officer,
-                                                 {"name": "张伟", "department": "XS"})
-            dossiers = [customers.create_dossier(db.session, officer, {
-                "customer_id": customer.id, "project": "翠湖苑", "building": str(b),
-                "unit_no": "1", "room": "101"}, number_format=app.config["DOSSIER_NUMBER_FORMAT"])
-                for b in range(10)]
-            dossier_ids = [d.id for d in dossiers]
             headers = {"Authorization": "Bearer " + accounts.create_token(db.session, officer)}
         failures: list[str] = []
 
