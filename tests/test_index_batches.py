@@ -9,13 +9,14 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from archive import samples
 from archive.extensions import db
 from archive.models import Document
 from archive.services import index_batches, indexing
 from archive.services.search import SearchQuery, Visibility
+from archive.services.search.analysis import warm_up
 
 TOKEN = "批量索引暗号庚辛"
 
@@ -24,7 +25,10 @@ TOKEN = "批量索引暗号庚辛"
 def batched(app, monkeypatch):
     """Uploads batched, with a pause long enough that a test acts before the writer."""
     app.config["INDEX_BATCH_SECONDS"] = 30.0
+    # This process's catching-up state, as a freshly started process has it.
     monkeypatch.setattr(index_batches, "_failed_at", [float("-inf")])
+    monkeypatch.setattr(index_batches, "_busy", [False])
+    monkeypatch.setattr(index_batches, "_seen_clean", {})
     return app
 
 
@@ -79,10 +83,10 @@ def test_a_burst_of_uploads_is_indexed_in_fewer_writes_than_uploads(batched, cal
     writes = []
     real = service.index_many
 
-    def counted(docs, wait=None):
+    def counted(docs):
         docs = list(docs)
         writes.append(len(docs))
-        return real(docs, wait=wait)
+        return real(docs)
     monkeypatch.setattr(service, "index_many", counted)
     batched.config["INDEX_BATCH_SECONDS"] = 2.0
     ids = [_upload(call, dossier, f"维修记录 {n}") for n in range(4)]
@@ -95,8 +99,8 @@ def test_a_burst_of_uploads_is_indexed_in_fewer_writes_than_uploads(batched, cal
 
 def test_a_writer_holding_the_index_delays_no_search(batched, call, dossier, monkeypatch):
     """A rebuild holds the index's write lock for as long as it runs: a search waits
-    CATCH_UP_WAIT for it at most, answers from the index as it is, and the upload waits
-    flagged until the lock is free."""
+    CATCH_UP_WAIT for it at most, answers from the index as it is, the next searches do
+    not wait at all, and the first search after the lock is free indexes the upload."""
     monkeypatch.setattr(index_batches, "CATCH_UP_WAIT", 0.3)
     document_id = _upload(call, dossier, "外墙渗水维修")
     held, release = threading.Event(), threading.Event()
@@ -105,20 +109,80 @@ def test_a_writer_holding_the_index_delays_no_search(batched, call, dossier, mon
         with batched.extensions["search"].directory.write_lock():
             held.set()
             release.wait(30)
-    threading.Thread(target=rebuild).start()
+    holder = threading.Thread(target=rebuild)
+    holder.start()
     try:
         assert held.wait(10)
         start = time.monotonic()
         assert _found(call) == set()
         assert time.monotonic() - start < 5
         assert _flagged([document_id]) == {document_id}
-        # Searches do not wait again at once: the next one answers without the lock.
         start = time.monotonic()
         assert _found(call) == set() and time.monotonic() - start < 0.3
     finally:
         release.set()
-    monkeypatch.setattr(index_batches, "FAILED_PAUSE", 0.0)
+        holder.join(10)
+    assert _found(call) == {document_id}  # no pause after a busy lock
+
+
+def test_a_writer_that_read_before_a_change_cannot_write_the_older_copy_over_it(
+        batched, call, dossier):
+    """Two writers write in the order they read: the documents are read under the
+    index's lock. A batch writer waiting for the lock while a correction commits writes
+    what the database holds once it has the lock, not what it held before."""
+    document_id = _upload(call, dossier, "旧题名维修记录")
+    held, release = threading.Event(), threading.Event()
+
+    def other_writer():
+        with batched.extensions["search"].directory.write_lock():
+            held.set()
+            release.wait(30)
+    holder = threading.Thread(target=other_writer)
+    holder.start()
+    assert held.wait(10)
+    outcome = {}
+
+    def batch_writer():  # another thread, another session, as the batch writer is
+        with batched.app_context():
+            outcome["written"] = indexing.index_after_commit(db.session, [])
+            db.session.remove()
+    warm_up()  # jieba loaded: the writer reaches the lock at once
+    writer = threading.Thread(target=batch_writer)
+    writer.start()
+    time.sleep(0.5)  # it waits on the lock (having read the old title, before the fix)
+    db.session.execute(update(Document).where(Document.id == document_id).values(
+        title="新题名维修记录", needs_index=True))  # a correction, its own write not yet run
+    db.session.commit()
+    release.set()
+    holder.join(10)
+    writer.join(30)
+    assert outcome["written"]
+    titles = [h.title for h in batched.extensions["search"].search(
+        SearchQuery(text="新题名维修记录"), Visibility(unrestricted=True)).hits]
+    assert titles == ["新题名维修记录"]
+
+
+def test_an_upload_killed_before_its_stamp_is_found_by_a_search_within_the_recheck(
+        batched, call, dossier, monkeypatch):
+    """The stamp follows the commit: a process killed between the two leaves the document
+    flagged and the folder unstamped. Searches still ask the database every
+    RECHECK_SECONDS."""
+    index_batches.catch_up(db.session)  # this process has looked once: nothing waits
+    monkeypatch.setattr(index_batches, "_mark_upload", lambda: None)  # killed before it
+    document_id = _upload(call, dossier, "未盖戳的维修记录")
+    assert _found(call) == set()  # the stamp is unchanged and the look is recent
+    monkeypatch.setattr(index_batches, "RECHECK_SECONDS", 0.0)  # as 30 s later
     assert _found(call) == {document_id}
+
+
+def test_a_failing_catch_up_never_fails_the_search(batched, call, dossier):
+    document_id = _upload(call, dossier, "索引写入失败的维修记录")
+    lock = batched.extensions["search"].directory.root / "write.lock"
+    lock.unlink()
+    lock.mkdir()  # the index's lock file cannot be opened: every index write fails
+    assert _found(call) == set()  # answered, without the document the index lacks
+    assert _flagged([document_id]) == {document_id}
+    assert time.monotonic() - index_batches._failed_at[0] < 5  # searches pause catching up
 
 
 def test_an_upload_whose_process_died_before_its_batch_is_indexed_by_the_next_writer(
@@ -150,16 +214,16 @@ def test_a_search_asks_the_database_nothing_when_no_upload_came_since_it_last_lo
         statements.append(1)
     event.listen(db.engine, "before_cursor_execute", count)
     try:
-        index_batches.catch_up(db.session)  # no upload has stamped the index yet
+        index_batches.catch_up(db.session)  # this process's first look asks
+        assert statements
+        statements.clear()
+        index_batches.catch_up(db.session)  # nothing uploaded since: a stat, no query
         assert statements == []
         first = _upload(call, dossier, "水表维修记录")  # stamps the index after its commit
         statements.clear()
         index_batches.catch_up(db.session)  # asks, and indexes it
         assert statements and _flagged([first]) == set()
-        statements.clear()
-        index_batches.catch_up(db.session)  # nothing uploaded since: a stat, no query
-        assert statements == []
-        second = _upload(call, dossier, "燃气维修记录")
+        second = _upload(call, dossier, "燃气维修记录")  # at once: the stamp still differs
         index_batches.catch_up(db.session)
         assert _flagged([second]) == set()
     finally:

@@ -36,7 +36,7 @@ KILLED_FILER = textwrap.dedent("""
     app = create_app(TestConfig(sys.argv[1]))
     with app.app_context():
         search = app.extensions["search"]
-        search.index_many = lambda docs, wait=None: os.kill(os.getpid(), signal.SIGKILL)
+        search.index_many = lambda docs: os.kill(os.getpid(), signal.SIGKILL)
         officer = db.session.query(User).filter_by(username="officer").one()
         dossier = db.session.get(Dossier, int(sys.argv[2]))
         pdf = samples.make_pdf("断电前归档", ["这份文件在索引写入时进程被杀死：楠木回廊"])

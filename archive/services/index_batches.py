@@ -3,16 +3,18 @@
 An upload's own index write (tantivy's writer, its commit and fsync, the searcher's
 reload) was about three quarters of its wall time. With `INDEX_BATCH_SECONDS` set (the
 default), an upload commits its document flagged `needs_index`, as every filing does,
-and wakes this process's batch writer, which waits that long for the rest of a burst and
-indexes everything flagged in one write.
+stamps the index folder, and wakes this process's batch writer, which waits that long for
+the rest of a burst and indexes everything flagged in one write.
 
 Nothing is lost to a crash at any instant: the flag is cleared only once the index holds
-the document, and whatever a dead process left flagged is taken by the next batch, the
-next search (`catch_up`), the worker's periodic write or `flask reindex --if-needed`.
+the document, and whatever a dead process left flagged is taken by the next batch, a
+search (`catch_up`), the worker's write once a minute or `flask reindex --if-needed`.
 
-A search finds what was filed just before it: `catch_up` first indexes what is flagged
-(one lookup of the indexed flag when nothing is), waiting at most `CATCH_UP_WAIT` for
-the index's write lock, so that a rebuild in progress holds up no search.
+A search finds what was filed before it: `catch_up` first indexes what is flagged. It
+asks the database only when an upload has stamped the folder since this process last
+found nothing flagged, or RECHECK_SECONDS after it last asked (an upload killed between
+its commit and its stamp); otherwise a stat. It waits at most CATCH_UP_WAIT for the
+index's write lock and, while another writer holds it (a rebuild), does not wait again.
 """
 
 import logging
@@ -27,15 +29,20 @@ from sqlalchemy import select
 from archive.extensions import db
 from archive.models import Document
 from archive.services import indexing
+from archive.services.search.directory import IndexBusy
 
 log = logging.getLogger(__name__)
 
 CATCH_UP_WAIT = 2.0  # seconds: a batch's write takes a fraction of that; a rebuild longer
+CATCH_UP_BUDGET = 5.0  # seconds of index writes one search spends at most on a backlog
 FAILED_PAUSE = 30.0  # seconds without catching up in searches after a failed write
+RECHECK_SECONDS = 30.0  # a search asks the database at least this often, stamp or not
 
 _failed_at = [float("-inf")]
+_busy = [False]  # another writer held the index past CATCH_UP_WAIT at the last try
 STAMP = "uploaded.stamp"
-_seen_clean: dict[Path, int | None] = {}  # the stamp when this process last saw nothing flagged
+# index folder -> (its stamp, when) as this process last found nothing flagged
+_seen_clean: dict[Path, tuple[int | None, float]] = {}
 
 
 def enabled() -> bool:
@@ -111,24 +118,45 @@ def _flagged(session) -> bool:
 
 
 def catch_up(session) -> None:
-    """Before a search, outside any unit, where uploads are batched: index what waits for
-    the batch writer, so that a search right after an upload finds it.
-
-    Every upload stamps a file beside the index after its commit; a search that finds the
-    stamp as it was when this process last saw nothing flagged asks the database nothing
-    (a stat instead of a transaction on every search). After a failed write searches do
-    not try again for FAILED_PAUSE seconds: the batch writer, the worker and the index
-    repair go on trying."""
+    """Before a search, outside any unit, where uploads are batched: index what is
+    flagged, so that a search right after an upload finds it. Never fails the search: a
+    failed write pauses catching up for FAILED_PAUSE seconds in this process (the batch
+    writer, the worker and the index repair go on trying)."""
     if not enabled():
         return
     path = _stamp_path()
     stamp = _stamp(path)  # read before the database: an upload after it changes it
-    if stamp == _seen_clean.get(path) or time.monotonic() - _failed_at[0] < FAILED_PAUSE:
+    moment = time.monotonic()
+    seen = _seen_clean.get(path)
+    if seen is not None and seen[0] == stamp and moment - seen[1] < RECHECK_SECONDS:
         return
-    if _flagged(session) and not indexing.index_after_commit(session, [], wait=CATCH_UP_WAIT):
-        _failed_at[0] = time.monotonic()
+    if moment - _failed_at[0] < FAILED_PAUSE:
         return
-    _seen_clean[path] = stamp
+    try:
+        clean = _drain(session, wait=0.0 if _busy[0] else CATCH_UP_WAIT)
+    except IndexBusy:
+        _busy[0] = True  # the next searches try the lock without waiting
+        return
+    except Exception:  # noqa: BLE001 - the search goes on; its documents stay flagged
+        log.exception("indexing waiting uploads before a search failed")
+        session.rollback()
+        _failed_at[0] = moment
+        return
+    _busy[0] = False
+    if clean:
+        _seen_clean[path] = (stamp, moment)
+
+
+def _drain(session, wait: float) -> bool:
+    """Index what is flagged, 500 documents a write, for up to CATCH_UP_BUDGET seconds;
+    whether nothing is left flagged."""
+    deadline = time.monotonic() + CATCH_UP_BUDGET
+    while _flagged(session):
+        if time.monotonic() > deadline:
+            return False
+        if not indexing.index_after_commit(session, [], wait=wait):
+            raise RuntimeError("the index write failed (logged); documents stay flagged")
+    return True
 
 
 def _stamp_path() -> Path:
@@ -137,18 +165,20 @@ def _stamp_path() -> Path:
 
 def _stamp(path: Path) -> int | None:
     try:
-        return os.stat(path).st_mtime_ns
+        return os.stat(path).st_size
     except FileNotFoundError:
         return None
 
 
 def _mark_upload() -> None:
-    """Stamp the time of an upload's commit (in ns, set explicitly: the file system's own
-    clock ticks too coarsely to tell two uploads apart)."""
-    path = _stamp_path()
-    moment = time.time_ns()
+    """Stamp the folder after an upload's commit: one byte appended, so that the size
+    differs after every upload (a file's times can be too coarse to tell two apart). A
+    million uploads make a megabyte."""
     try:
-        path.touch()
-        os.utime(path, ns=(moment, moment))
+        fd = os.open(_stamp_path(), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, b".")
+        finally:
+            os.close(fd)
     except OSError:  # the index folder deleted while serving: its rebuild indexes all
-        log.warning("could not stamp %s", path, exc_info=True)
+        log.warning("could not stamp the index folder after an upload", exc_info=True)

@@ -23,7 +23,7 @@ from archive.extensions import db
 from archive.models import Designation, Document
 from archive.models.enums import DocumentStatus
 from archive.services import access
-from archive.services.search.directory import IndexBusy
+from archive.services.search.analysis import warm_up
 from archive.services.search.service import IndexUnavailable
 
 log = logging.getLogger(__name__)
@@ -91,13 +91,30 @@ def _load(session, ids):
 
 def index_after_commit(session, document_ids: list[int], wait: float | None = None) -> bool:
     """Index the given documents and any left waiting; flag them if the index fails.
-    With `wait`, give up (leaving them flagged) when another writer holds the index for
-    longer than that many seconds.
+
+    The documents are read under the index's write lock, so writers write in the order
+    they read: a writer that read a document before a change committed cannot write that
+    older copy over the change's own write after it (the index then held the old title and
+    the document was no longer flagged). With `wait`, raises IndexBusy, having read and
+    changed nothing, when another writer holds the index for longer than that many seconds.
 
     Work that follows a commit: it runs short transactions of its own, so it is called
     after a unit has committed (registered with `work.after_commit`), never inside one."""
+    warm_up()  # the analysis loads once per process, not while others wait on the lock
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(search_service().directory.write_lock(wait))
+        except OSError:  # the lock file cannot be opened (a folder's rights, a full disk)
+            log.exception("search index lock unavailable; documents %s flagged needs_index",
+                          document_ids)
+            _flag(session, document_ids)
+            return False
+        return _index_locked(session, document_ids)
+
+
+def _index_locked(session, document_ids: list[int]) -> bool:
     pending = session.execute(
-        select(Document.id).where(Document.needs_index.is_(True)).limit(500)
+        select(Document.id).where(Document.needs_index.is_(True)).order_by(Document.id).limit(500)
     ).scalars().all()
     ids = sorted(set(document_ids) | set(pending))
     if not ids:
@@ -109,11 +126,7 @@ def index_after_commit(session, document_ids: list[int], wait: float | None = No
         records = [to_index_doc(d, readers[d.id]) for d in documents]
         _refuse_partial(session, ids)
         session.commit()  # the index write must not hold the database's write lock
-        search_service().index_many(records, wait=wait)
-    except IndexBusy as exc:
-        log.info("search index busy (%s); documents %s stay flagged needs_index", exc, ids)
-        _flag(session, ids)
-        return False
+        search_service().index_many(records)
     except IndexUnavailable as exc:
         log.warning("search index unavailable (%s); documents %s flagged needs_index", exc, ids)
         _flag(session, ids)  # the next search or dashboard view starts the repair

@@ -153,7 +153,7 @@ def test_index_failure_flags_the_document_and_loses_nothing(app, make_customer,
     service = app.extensions["search"]
     original = service.index_many
 
-    def broken(docs, wait=None):
+    def broken(docs):
         raise OSError("index disk full")
     monkeypatch.setattr(service, "index_many", broken)
     first = file_doc(dossier, "维修记录甲", "维修")
@@ -251,7 +251,7 @@ def test_a_raised_level_the_index_missed_does_not_show_the_hit(app, filed, api, 
     # The level moved in the database but the index write failed (the document is flagged
     # needs_index): the stale 内部 entry must not hand its title to 内部 readers.
     service = app.extensions["search"]
-    monkeypatch.setattr(service, "index_many", lambda docs, wait=None: (_ for _ in ()).throw(OSError("full")))
+    monkeypatch.setattr(service, "index_many", lambda docs: (_ for _ in ()).throw(OSError("full")))
     document = db.session.get(Document, filed["xs_internal"].id)
     document.classification = 3  # 机密
     db.session.commit()

@@ -206,11 +206,10 @@ class IndexService(abc.ABC):
         """Add or replace one document; committed and searchable on return."""
         self.index_many([doc])
 
-    def index_many(self, docs: Iterable[IndexDoc], wait: float | None = None) -> int:
-        """Add or replace a batch of documents in a single commit; with `wait`, raise
-        IndexBusy if another writer holds the index for longer than that."""
+    def index_many(self, docs: Iterable[IndexDoc]) -> int:
+        """Add or replace a batch of documents in a single commit."""
         warm_up()  # not while other writers wait on our lock
-        with self.directory.write_lock(wait):
+        with self.directory.write_lock():
             path = self._sync()
             count = self._write(path, (prepare(doc) for doc in docs))
         self._sync()
