@@ -81,6 +81,10 @@ class _CJKGlyphs:
         for bound in ("xMin", "yMin", "xMax", "yMax"):
             # The face's own box bounds every subset; cheaper than recomputing it.
             setattr(builder.font["head"], bound, getattr(source_head, bound))
+        # FontBuilder stamps the current second; the face's own dates keep a subset,
+        # and every PDF drawn with it, the same bytes whenever it is built.
+        builder.font["head"].created = source_head.created
+        builder.font["head"].modified = source_head.modified
         builder.setupNameTable({"familyName": "Juanzong Sans SC", "styleName": "Regular"})
         builder.setupOS2(
             sTypoAscender=os2.sTypoAscender,

@@ -57,6 +57,16 @@ def test_pdf_round_trips_its_chinese_text_and_is_deterministic():
     assert data == samples.make_pdf("维修记录", ["卫生间漏水，已派维修技工上门。"], author="物业服务中心")
 
 
+def test_a_font_subset_carries_the_faces_dates_not_the_clock():
+    # FontBuilder stamps the current second into head: two PDFs drawn either side of a
+    # second's boundary differed (seen once in CI).
+    from fontTools.ttLib import TTFont
+
+    subset = TTFont(io.BytesIO(fonts.cjk_font("维修记录")))["head"]
+    face = TTFont(str(fonts.CJK_FONT), fontNumber=fonts.cjk_face_index(), lazy=True)["head"]
+    assert (subset.created, subset.modified) == (face.created, face.modified)
+
+
 def test_long_text_flows_onto_more_pages():
     paragraphs = samples.chinese_paragraphs("签约", random.Random(4), 30)
     assert len(PdfReader(io.BytesIO(samples.make_pdf("合同", paragraphs))).pages) > 1
