@@ -15,6 +15,7 @@ from datetime import datetime, time
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import scoped_session
 
 from archive.clock import now, to_utc
 from archive.models import AuditEvent, AuditHead, utc_cutover
@@ -22,6 +23,7 @@ from archive.services import audit_anchor
 from archive.services.errors import Invalid
 
 GENESIS = "0" * 64
+_HEAD = "audit.head"  # session.info: (the transaction that locked the head, the head)
 # What an event's outcome may be: done, refused, or failed (record_refusal).
 OUTCOMES = ("ok", "denied", "error")
 
@@ -124,10 +126,27 @@ def hold_head(session) -> None:
 
 
 def _locked_head(session) -> AuditHead | None:
-    return session.execute(
+    """The head, locked and read afresh once per transaction: once this transaction holds
+    its lock (SQLite's write lock; PostgreSQL's row lock), nobody else can move it, so a
+    second event of the same unit (an import writes one per row) chains on the object in
+    hand. A savepoint rolled back expires it, and it is read again under the same lock."""
+    transaction = _transaction(session)
+    held = session.info.get(_HEAD)
+    if transaction is not None and held is not None and held[0] is transaction \
+            and held[1] in session:
+        return held[1]
+    head = session.execute(
         select(AuditHead).where(AuditHead.id == 1).with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
+    if head is not None:
+        session.info[_HEAD] = (_transaction(session), head)
+    return head
+
+
+def _transaction(session):
+    """The session's outermost transaction now (None before it begins)."""
+    return (session() if isinstance(session, scoped_session) else session).get_transaction()
 
 
 @dataclass

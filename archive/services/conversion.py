@@ -164,9 +164,9 @@ def queue(session, files: list[StoredFile], *, fresh: set[str] = frozenset()) ->
         stored.access_copy_status, stored.access_copy_error = QUEUED, None
         queued.append(Job(kind=jobs.DOCX_PDF, file_id=stored.id))
     if queued:
+        # Flushed with the rest of the unit: the ids are read once it has committed.
         session.add_all(queued)
-        session.flush()
-        jobs.dispatch_after_commit(session, [job.id for job in queued])
+        jobs.dispatch_after_commit(session, queued)
     return queued
 
 
@@ -188,7 +188,9 @@ def queue_pending(session, *, retry_failed: bool = False) -> list[int]:
         .where(StoredFile.kind == "docx", wanted,
                Document.status.not_in(("purging", "destroyed")))
         .order_by(StoredFile.id)).scalars().all()
-    return [job.id for job in queue(session, files)]
+    queued = queue(session, files)
+    session.flush()
+    return [job.id for job in queued]
 
 
 def run_claimed(session, store, job_id: int, worker: str, sha256: str,

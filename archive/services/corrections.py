@@ -421,8 +421,8 @@ def _move(session, actor: User, document: Document, target: Dossier, group_code:
                 f"档案 {target.number} 的密级低于本文件现在受保护的密级"
                 f"（{document.access_level.label}），移入会降低密级：请先申请密级变更",
                 code="level_would_drop")
-    group = filing.dossier_group(session, target, group_code)
-    seq = numbering.next_seq(session, group)
+    group = filing.dossier_group(session, target, group_code, lock=True)
+    seq = numbering.next_seq(session, group, locked=True)
     document.dossier_id, document.group_id, document.seq = target.id, group.id, seq
     document.department_id = target.customer.department_id
     session.flush()

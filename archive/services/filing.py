@@ -241,13 +241,13 @@ def _write(session, intake: Intake, store: LocalBlobStore, created: list[str]) -
             text_status=result.status, text_error=result.error,
             textless_pages=result.textless_pages,
         ))
-    group = dossier_group(session, dossier, fields["group"])
+    group = dossier_group(session, dossier, fields["group"], lock=True)
     pages = fields["pages"]
     if pages is None:
         counted = [f.pages for f in stored if f.pages]
         pages = sum(counted) if counted else None
     document = Document(
-        dossier_id=dossier.id, group_id=group.id, seq=numbering.next_seq(session, group),
+        dossier_id=dossier.id, group_id=group.id, seq=numbering.next_seq(session, group, locked=True),
         title=fields["title"], category=fields["category"], carrier=fields["carrier"],
         doc_date=fields["doc_date"], pages=pages, classification=fields["classification"],
         important=fields["important"], department_id=fields["department_id"],
@@ -533,15 +533,20 @@ def read_for_delivery(session, actor: User, document_id, file_id=None, *,
     return Delivery(stored=stored, data=data, stamped=stamped, mime=mime, filename=filename)
 
 
-def dossier_group(session, dossier: Dossier, code: str) -> Group:
+def dossier_group(session, dossier: Dossier, code: str, *, lock: bool = False) -> Group:
     """The group of `dossier` a document is filed or moved into: `code` in a customer
     dossier; a case file's one volume whatever was asked. A case file opened before case
-    files had their own volume (laid out in a–e) gets it when first filed into."""
+    files had their own volume (laid out in a–e) gets it when first filed into.
+
+    `lock`: read it afresh under its lock, after the audit head (the lock order of
+    audit.hold_head), ready for numbering.next_seq(..., locked=True)."""
     if dossier.kind == "case":
         code = CASE_GROUP
-    group = session.execute(
-        select(Group).where(Group.dossier_id == dossier.id, Group.code == code)
-    ).scalar_one_or_none()
+    query = select(Group).where(Group.dossier_id == dossier.id, Group.code == code)
+    if lock:
+        audit.hold_head(session)
+        query = query.with_for_update().execution_options(populate_existing=True)
+    group = session.execute(query).scalar_one_or_none()
     if group is None and code == CASE_GROUP:
         group = Group(dossier_id=dossier.id, code=CASE_GROUP)
         session.add(group)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 
 from archive.clock import now
 from archive.models import Customer, Document, Dossier, StoredFile, User
@@ -259,10 +259,13 @@ def _write_unit(session, actor: User, rows: _Rows, chunk: list, settings: Settin
     undoes only itself); the ids of the documents filed. The dossiers its rows resolved
     are remembered for later rows once the unit has committed."""
     opened: dict[tuple, Dossier] = {}
+    states: list[dict] = []
     with work.unit(session):
+        held = _held(session, chunk)
         filed = [_row(session, actor, rows, number, values, read, settings,
-                      {**dossiers, **opened}, opened)
+                      {**dossiers, **opened}, opened, held, states)
                  for (number, values), read in chunk]
+        _write_states(session, rows, states)
         _progressed(rows.batch, len(chunk), settings)
     dossiers.update(opened)
     return [document for document in filed if document is not None]
@@ -279,12 +282,13 @@ def _progressed(batch: Import, done: int, settings: Settings) -> None:
 
 def _row(session, actor: User, rows: _Rows, number: int, values: dict,
          read: import_reading.Read, settings: Settings, dossiers: dict,
-         opened: dict) -> int | None:
+         opened: dict, held: dict, states: list[dict]) -> int | None:
     """File, skip or refuse one row in a savepoint of the caller's unit; the id of a
     filed document. `dossiers` holds, for the customer and unit columns of rows already
     written, the dossier they resolved to: most rows of a manifest name a customer and
     unit an earlier row has found or opened. A dossier this row resolved goes into
-    `opened` once its savepoint is released."""
+    `opened` once its savepoint is released, the document it filed into `held` (see
+    `_held`), and its outcome into `states`, written with the unit's others."""
     batch = rows.batch
     label = values.get("customer_name") or values.get("customer_code") or ""
     found = {"customer": label, "dossier_number": "", "title": values.get("title", "")}
@@ -303,24 +307,30 @@ def _row(session, actor: User, rows: _Rows, number: int, values: dict,
                                       limits=settings.limits)
             intake.files, intake.fresh = read.files, set(read.created)
             intake.fields["carrier"] = read.carrier
-            twin = _already_filed(session, dossier.id, read.files)
+            digests = _digests(read)
+            twin = _already_filed(session, held, dossier.id, digests)
             if twin is not None:
-                _settle(session, rows, number, RowState.SKIPPED, found, document=twin,
-                        reason=f"同一档案中已有相同文件（{twin.dossier.number} 第 {twin.seq} 号"
-                               f"《{twin.title}》）")
+                state = _settle(number, RowState.SKIPPED, found, document=twin,
+                                reason=f"同一档案中已有相同文件（{twin.dossier.number} 第 {twin.seq} 号"
+                                       f"《{twin.title}》）")
                 _discard(session, settings.store, read.created)
             else:
                 document, _ = filing.file_intake(session, intake, store=settings.store,
                                                  index=False)
-                _settle(session, rows, number, RowState.FILED, found, document=document)
+                state = _settle(number, RowState.FILED, found, document=document)
         opened[key] = dossier
-        return document.id if twin is None else None
+        states.append(state)
+        if twin is not None:
+            return None
+        if digests:
+            held.setdefault(dossier.id, {})[document.id] = set(digests)
+        return document.id
     except DomainError as exc:
         reason = exc.message
     except Exception as exc:  # noqa: BLE001 - one row's fault must not stop the rest
         log.exception("import %s row %s failed", batch.id, number)
         reason = f"归档出错：{type(exc).__name__}: {str(exc)[:200]}"
-    _settle(session, rows, number, RowState.REFUSED, found, reason=reason)
+    states.append(_settle(number, RowState.REFUSED, found, reason=reason))
     _discard(session, settings.store, read.created)
     return None
 
@@ -332,20 +342,31 @@ def _discard(session, store: LocalBlobStore, digests: list[str]) -> None:
         filing._discard_unreferenced(session, store, digests)
 
 
-def _settle(session, rows: _Rows, number: int, state: RowState, found: dict, *,
-            document: Document | None = None, reason: str = "") -> None:
-    batch, row = rows.batch, None
-    if number in rows.written:  # refused by an earlier run
-        row = session.execute(select(ImportRow).where(
-            ImportRow.import_id == batch.id, ImportRow.row_number == number)).scalar_one()
-    if row is None:
-        row = ImportRow(import_id=batch.id, row_number=number)
-        session.add(row)
-    row.state, row.reason = state.value, reason[:500]
-    row.customer, row.title = found["customer"][:200], found["title"][:300]
-    row.dossier_number = (document.dossier.number if document else found["dossier_number"])[:120]
-    row.document_id = document.id if document else None
-    row.updated_at = now()
+def _settle(number: int, state: RowState, found: dict, *, document: Document | None = None,
+            reason: str = "") -> dict:
+    """A row's outcome, as `_write_states` writes it."""
+    return {
+        "row_number": number, "state": state.value, "reason": reason[:500],
+        "customer": found["customer"][:200], "title": found["title"][:300],
+        "dossier_number": (document.dossier.number if document
+                           else found["dossier_number"])[:120],
+        "document_id": document.id if document else None, "updated_at": now(),
+    }
+
+
+def _write_states(session, rows: _Rows, states: list[dict]) -> None:
+    """The unit's row outcomes, new rows in one INSERT (the ORM would flush each in its
+    row's savepoint); a row refused by an earlier run is updated in place."""
+    batch = rows.batch
+    again = [state for state in states if state["row_number"] in rows.written]
+    new = [{**state, "import_id": batch.id} for state in states
+           if state["row_number"] not in rows.written]
+    if new:
+        session.execute(insert(ImportRow.__table__), new)
+    for state in again:
+        session.execute(update(ImportRow).where(
+            ImportRow.import_id == batch.id, ImportRow.row_number == state["row_number"])
+            .values(**{k: v for k, v in state.items() if k != "row_number"}))
 
 
 def _customer(session, actor: User, values: dict, settings: Settings) -> Customer:
@@ -390,23 +411,36 @@ def _unit_fields(values: dict) -> dict:
     return {k: values.get(k, "") for k in ("project", "building", "unit_no", "room")}
 
 
-def _already_filed(session, dossier_id: int, files: list | None) -> Document | None:
-    """A document of the dossier that holds every one of `files` already (same SHA-256):
-    the row was filed before (by an earlier run, another manifest or by hand)."""
+def _digests(read: import_reading.Read) -> set[str]:
     import hashlib
 
-    if not files:
+    return {hashlib.sha256(blob).hexdigest() for _, blob, _, _ in read.files or ()}
+
+
+def _held(session, chunk: list) -> dict[int, dict[int, set[str]]]:
+    """Every kept document that holds a file of the unit's rows, as {dossier id: {document
+    id: the digests among them it holds}}, in one query for the unit (under its write
+    lock); the unit's rows add the documents they file."""
+    digests = {digest for _, read in chunk for digest in _digests(read)}
+    held: dict[int, dict[int, set[str]]] = {}
+    if digests:
+        for dossier_id, document_id, digest in session.execute(
+                select(Document.dossier_id, StoredFile.document_id, StoredFile.sha256)
+                .join(Document, Document.id == StoredFile.document_id)
+                .where(StoredFile.sha256.in_(digests),
+                       Document.status == DocumentStatus.ACTIVE.value)):
+            held.setdefault(dossier_id, {}).setdefault(document_id, set()).add(digest)
+    return held
+
+
+def _already_filed(session, held: dict, dossier_id: int, digests: set[str]) -> Document | None:
+    """A document of the dossier that holds every one of the row's files already (same
+    SHA-256): the row was filed before (by an earlier run, another manifest, by hand, or
+    an earlier row of this one)."""
+    if not digests:
         return None
-    digests = {hashlib.sha256(blob).hexdigest() for _, blob, _, _ in files}
-    rows = session.execute(
-        select(StoredFile.document_id, StoredFile.sha256).join(Document)
-        .where(Document.dossier_id == dossier_id, StoredFile.sha256.in_(digests),
-               Document.status == DocumentStatus.ACTIVE.value)).all()
-    held: dict[int, set] = {}
-    for document_id, digest in rows:
-        held.setdefault(document_id, set()).add(digest)
-    for document_id, found in sorted(held.items()):
-        if found == digests:
+    for document_id, found in sorted(held.get(dossier_id, {}).items()):
+        if digests <= found:
             return session.get(Document, document_id)
     return None
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy import inspect as sa_inspect
 
 from archive.clock import now
 from archive.models import Document, StoredFile
@@ -48,25 +49,33 @@ def queue_ocr(session, files: list[StoredFile], partly_scanned=()) -> list[Job]:
               if f.id is not None and (needs_ocr(f) or f in partly_scanned)]
     if queued:
         session.add_all(queued)
-        session.flush()
-        dispatch_after_commit(session, [job.id for job in queued])
+        dispatch_after_commit(session, queued)
     return queued
 
 
 _TO_DISPATCH = "jobs.to_dispatch"
 
 
-def dispatch_after_commit(session, job_ids: list[int]) -> None:
-    """Hand `job_ids` to the task queue once the caller's unit has committed, together
-    with every other job the unit queued: one push for the unit (an import's unit of 25
-    rows queues a dozen conversions; each push on its own cost a commit of the queue's
-    file, about 7 ms of waiting for the disk). Forgotten if the unit rolls back."""
+def dispatch_after_commit(session, queued: list[Job]) -> None:
+    """Hand the jobs `queued` to the task queue once the caller's unit has committed,
+    together with every other job the unit queued: one push for the unit (an import's
+    unit of 25 rows queues a dozen conversions; each push on its own cost a commit of the
+    queue's file, about 7 ms of waiting for the disk). Forgotten if the unit rolls back.
+
+    The jobs need not be flushed yet (their ids are read after the commit); one added in
+    a savepoint that rolled back (an import row refused after queueing) is left out."""
     pending = session.info.get(_TO_DISPATCH)
     if pending is None:
         pending = session.info[_TO_DISPATCH] = []
-        work.after_commit(session, lambda: dispatch(session.info.pop(_TO_DISPATCH, [])))
+        work.after_commit(session, lambda: dispatch(
+            [job.id for job in session.info.pop(_TO_DISPATCH, []) if _committed(job)]))
         work.after_rollback(session, lambda: session.info.pop(_TO_DISPATCH, None))
-    pending.extend(job_ids)
+    pending.extend(queued)
+
+
+def _committed(job: Job) -> bool:
+    state = sa_inspect(job)
+    return state.persistent and job.id is not None
 
 
 def dispatch(job_ids: list[int]) -> None:

@@ -76,16 +76,21 @@ def dossier_number(session, fmt: str, unit: Unit) -> str:
     return candidate
 
 
-def next_seq(session, group: Group) -> int:
+def next_seq(session, group: Group, *, locked: bool = False) -> int:
     """Take the group's next sequence number. Numbers are never reused: the counter
-    only moves forward, whatever happens to the documents that held earlier numbers."""
+    only moves forward, whatever happens to the documents that held earlier numbers.
+    `locked`: the caller has just read `group` afresh under its lock (filing.dossier_group
+    with lock=True), after the audit head."""
+    if locked:
+        group.last_seq += 1
+        return group.last_seq
     # populate_existing: the session keeps objects across commits (expire_on_commit is
     # off), so without it a group loaded by an earlier filing keeps the counter it had
     # then, and two processes hand out the same number.
     audit.hold_head(session)  # head before rows: the lock order of audit.hold_head
-    locked = session.execute(
+    locked_group = session.execute(
         select(Group).where(Group.id == group.id).with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one()
-    locked.last_seq += 1
-    return locked.last_seq
+    locked_group.last_seq += 1
+    return locked_group.last_seq

@@ -103,3 +103,43 @@ def test_a_sub_second_edit_of_the_time_is_found(session, users):
     session.expire_all()
     report = audit.verify(session)
     assert not report.ok and report.first_bad_seq == seq
+
+
+def test_a_unit_reads_the_head_once_and_chains_past_a_rolled_back_savepoint(session, users):
+    """A unit that records many events (an import writes one a row) locks and reads the
+    head once; an event undone with its savepoint (a refused row) leaves no gap."""
+    from sqlalchemy import event
+
+    from archive.services import work
+
+    _events(session, users, n=1)
+    reads = []
+
+    def count(conn, cursor, statement, params, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "audit_head" in statement:
+            reads.append(statement)
+
+    event.listen(session.get_bind(), "before_cursor_execute", count)
+    try:
+        with work.unit(session):
+            audit.record(session, users["staff"], "document.viewed", ("document", 10))
+            audit.record(session, users["staff"], "document.viewed", ("document", 11))
+            first_reads = len(reads)
+            try:
+                with session.begin_nested():
+                    audit.record(session, users["staff"], "document.viewed", ("document", 12))
+                    session.flush()
+                    raise RuntimeError("the row is refused")
+            except RuntimeError:
+                pass
+            audit.record(session, users["staff"], "document.viewed", ("document", 13))
+    finally:
+        event.remove(session.get_bind(), "before_cursor_execute", count)
+    assert first_reads == 1
+    # The rolled-back savepoint expired the head: read once more, under the same lock.
+    assert len(reads) == 2
+    seqs = [e.seq for e in session.query(AuditEvent).order_by(AuditEvent.seq)]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert [e.object_id for e in session.query(AuditEvent).order_by(AuditEvent.seq)][-3:] == \
+        ["10", "11", "13"]
+    assert audit.verify(session).ok
