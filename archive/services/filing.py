@@ -96,6 +96,9 @@ class Intake:
     # Digests of blobs stored anew for this upload before `file_intake` (an import's
     # reading processes store them): bytes the archive did not hold a moment ago.
     fresh: set[str] = field(default_factory=set)
+    # The 四性 checks of each file (preservation.check_file), run where the file was
+    # stored before `file_intake` (an import's reading processes); None: run at filing.
+    checked: list[list[tuple[str, str, str]]] | None = None
 
 
 def preflight(session, actor: User, dossier_id, data: dict, uploads: list[Upload], *,
@@ -230,17 +233,13 @@ def _write(session, intake: Intake, store: LocalBlobStore, created: list[str]) -
     # stored under it, so a concurrent upload of the same bytes cannot reuse a blob this
     # one then removes.
     session.execute(select(Dossier.id).where(Dossier.id == dossier.id)).scalar_one()
-    stored = []
-    for name, blob, ftype, result in intake.files:
+    stored, checked = [], list(intake.checked or [None] * len(intake.files))
+    for i, (name, blob, ftype, result) in enumerate(intake.files):
         digest, new = store.put(blob)
         if new:
             created.append(digest)
-        stored.append(StoredFile(
-            sha256=digest, size=len(blob), mime=ftype.mime, kind=ftype.kind,
-            original_name=name, pages=result.pages, text=result.text,
-            text_status=result.status, text_error=result.error,
-            textless_pages=result.textless_pages,
-        ))
+            checked[i] = None  # stored again since it was checked: check this copy
+        stored.append(stored_file(name, blob, ftype, result, digest))
     group = dossier_group(session, dossier, fields["group"], lock=True)
     pages = fields["pages"]
     if pages is None:
@@ -263,7 +262,7 @@ def _write(session, intake: Intake, store: LocalBlobStore, created: list[str]) -
     # 四性检测 (DA/T 70): recorded with the document, refusing nothing filing accepted.
     preservation.record_filing(session, document, [
         (f, blob) for f, (_name, blob, *_rest) in zip(stored, intake.files, strict=True)],
-        store)
+        store, checked=checked)
     # Scans are read by the OCR worker after the commit, never in the upload request;
     # so are the scanned pages of a PDF with text on its other pages.
     jobs.queue_ocr(session, stored, partly_scanned=[
@@ -280,6 +279,16 @@ def _write(session, intake: Intake, store: LocalBlobStore, created: list[str]) -
                  files=[{"name": f.original_name, "sha256": f.sha256} for f in stored],
                  **confirmed)
     return document
+
+
+def stored_file(name: str, blob: bytes, ftype, result, digest: str) -> StoredFile:
+    """The record of one file of an upload, as filing writes it."""
+    return StoredFile(
+        sha256=digest, size=len(blob), mime=ftype.mime, kind=ftype.kind,
+        original_name=name, pages=result.pages, text=result.text,
+        text_status=result.status, text_error=result.error,
+        textless_pages=result.textless_pages,
+    )
 
 
 def file_document(session, actor: User, dossier_id, data: dict, uploads: list[Upload], *,

@@ -11,7 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archive.services import filing, import_sources
+from archive.services import filing, import_sources, preservation
 from archive.services.errors import DomainError, TooLarge
 from archive.services.storage import LocalBlobStore
 
@@ -24,6 +24,9 @@ class Read:
     carrier: str | None = None
     refused: str | None = None
     created: list[str] = field(default_factory=list)  # blobs this read stored anew
+    # Per file, its 四性 checks at filing, run on the copy this read stored (None: the
+    # files were not stored here, and filing checks them).
+    checked: list | None = None
 
 
 def read_row(paths: list[tuple[str, str]], data: dict, limits: filing.Limits,
@@ -34,7 +37,9 @@ def read_row(paths: list[tuple[str, str]], data: dict, limits: filing.Limits,
 
     With `store_root`, the accepted files are also written to the blob store here (each
     fsynced, as every blob is), so that the row's unit finds them stored and its commit
-    does not wait for the disk; a row that then files nothing removes them again."""
+    does not wait for the disk, and the 四性 checks at filing run here on the stored copy
+    (re-reading and hashing it, as filing does), off the writer's process; a row that
+    then files nothing removes them again."""
     try:
         uploads = []
         for name, path in paths:
@@ -51,14 +56,19 @@ def read_row(paths: list[tuple[str, str]], data: dict, limits: filing.Limits,
         return Read(refused=f"{names}：{exc.message}" if names else exc.message)
     except OSError as exc:
         return Read(refused=f"文件无法读取：{exc.strerror or exc}")
-    created = []
+    created, checked = [], None
     if store_root is not None:
         store = LocalBlobStore(Path(store_root))
-        for _, blob, _, _ in intake.files:
+        checked = []
+        for name, blob, ftype, result in intake.files:
             digest, new = store.put(blob)
             if new:
                 created.append(digest)
-    return Read(files=intake.files, carrier=intake.fields["carrier"], created=created)
+            checked.append(preservation.check_file(
+                filing.stored_file(name, blob, ftype, result, digest), blob, store,
+                type_known=True))
+    return Read(files=intake.files, carrier=intake.fields["carrier"], created=created,
+                checked=checked)
 
 
 def locate(folder: Path, values: dict) -> tuple[list[tuple[str, str]] | None, str | None]:

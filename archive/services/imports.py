@@ -306,6 +306,7 @@ def _row(session, actor: User, rows: _Rows, number: int, values: dict,
                                       import_reading.filing_data(values), [],
                                       limits=settings.limits)
             intake.files, intake.fresh = read.files, set(read.created)
+            intake.checked = read.checked
             intake.fields["carrier"] = read.carrier
             digests = _digests(read)
             twin = _already_filed(session, held, dossier.id, digests)

@@ -260,14 +260,18 @@ def _rows(results, stage: str, document: Document, stored: StoredFile | None = N
 
 
 def record_filing(session, document: Document, files: list[tuple[StoredFile, bytes]],
-                  store) -> None:
+                  store, *, checked: list | None = None) -> None:
     """The checks at filing, in the filing's transaction (after its flush): each file's
-    and the document's. The bytes are those received; the store is read once more."""
+    and the document's. The bytes are those received; the store is read once more.
+    `checked`: per file, its checks already run on the stored copy by whoever stored it
+    (an import's reading process, `check_stored`), or None to run them here."""
     moment = now()
     rows = [(None, result) for result in check_document(document)]
-    for stored, data in files:
-        rows += [(stored.id, result) for result in check_file(stored, data, store,
-                                                                type_known=True)]
+    for i, (stored, data) in enumerate(files):
+        done = checked[i] if checked else None
+        if done is None:
+            done = check_file(stored, data, store, type_known=True)
+        rows += [(stored.id, result) for result in done]
     # One INSERT for the lot, as records that nothing in the filing reads back: the ORM
     # would flush them one by one, seven statements a file (docs/import.md).
     session.execute(insert(PreservationCheck.__table__), [

@@ -274,6 +274,71 @@ def test_a_unit_hands_its_conversion_jobs_to_the_queue_in_one_commit(app, cli, t
     assert sorted(queued) == sorted(jobs)
 
 
+def _check_callers(monkeypatch) -> list[str]:
+    """Who runs each file's 四性 checks (preservation.check_file, still run as it is)."""
+    import traceback
+
+    from archive.services import preservation
+
+    callers, real = [], preservation.check_file
+
+    def spy(*args, **kwargs):
+        callers.append(traceback.extract_stack(limit=2)[0].name)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(preservation, "check_file", spy)
+    return callers
+
+
+def _filing_checks(file_id: int) -> dict[str, str]:
+    from archive.models import PreservationCheck
+
+    return dict(db.session.query(PreservationCheck.item, PreservationCheck.outcome)
+                .filter_by(stage="filing", file_id=file_id))
+
+
+def test_the_filing_checks_of_an_imported_file_run_where_it_was_read(
+        app, cli, tmp_path, monkeypatch):
+    """The checks at filing re-read and hash each stored copy: an import's reading step,
+    which stores the files, runs them there, off the writer (docs/import.md); every filed
+    file still has each of them recorded with its document."""
+    from archive.services import preservation
+
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    (folder / "认购书.pdf").write_bytes(samples.make_pdf("认购书", ["认购书正文。"]))
+    (folder / "合同.docx").write_bytes(samples.make_docx("买卖合同", ["买卖合同正文。"]))
+    write_manifest(folder, [row("认购书", "认购书.pdf"), row("买卖合同", "合同.docx", category="签约")])
+    callers = _check_callers(monkeypatch)
+    result = cli(folder, "--user", "officer")
+    assert result.exit_code == 0, result.output
+    assert callers == ["read_row", "read_row"]
+    files = db.session.query(StoredFile).all()
+    assert len(files) == 2
+    for stored in files:
+        checks = _filing_checks(stored.id)
+        assert set(checks) == set(preservation.FILE_ITEMS) and checks["fixity"] == "pass"
+
+
+def test_a_file_stored_again_after_its_read_is_checked_again_by_the_writer(
+        app, cli, tmp_path, monkeypatch):
+    """Two rows with the same bytes: the first stores the blob, the second finds it there;
+    the first is refused and its blob removed, so the writer stores it again for the
+    second and checks that copy itself."""
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    data = samples.make_pdf("认购书", ["认购书正文。"])
+    (folder / "a.pdf").write_bytes(data)
+    (folder / "b.pdf").write_bytes(data)
+    write_manifest(folder, [row("类别错误", "a.pdf", category="不存在"), row("认购书", "b.pdf")])
+    callers = _check_callers(monkeypatch)
+    result = cli(folder, "--user", "officer")
+    assert result.exit_code == 0, result.output
+    assert callers == ["read_row", "read_row", "record_filing"]
+    stored = db.session.query(StoredFile).one()
+    assert _filing_checks(stored.id)["fixity"] == "pass"
+    assert app.extensions["blob_store"].get(stored.sha256) == data
+
+
 def test_a_second_worker_asking_while_the_first_reads_the_manifest_runs_nothing(
         app, tmp_path, monkeypatch):
     # The run that finds the import waiting claims it in that same locked transaction: a
