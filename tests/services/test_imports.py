@@ -323,7 +323,8 @@ def test_a_file_stored_again_after_its_read_is_checked_again_by_the_writer(
         app, cli, tmp_path, monkeypatch):
     """Two rows with the same bytes: the first stores the blob, the second finds it there;
     the first is refused and its blob removed, so the writer stores it again for the
-    second and checks that copy itself."""
+    second and checks that copy itself. (PostgreSQL leaves a refused row's blobs to the
+    orphan sweep, orphans.discards_now: the copy the reader checked is the one filed.)"""
     folder = tmp_path / "archive"
     folder.mkdir()
     data = samples.make_pdf("认购书", ["认购书正文。"])
@@ -333,7 +334,7 @@ def test_a_file_stored_again_after_its_read_is_checked_again_by_the_writer(
     callers = _check_callers(monkeypatch)
     result = cli(folder, "--user", "officer")
     assert result.exit_code == 0, result.output
-    assert callers == ["read_row", "read_row", "record_filing"]
+    assert callers == ["read_row", "read_row"] + ([] if ON_POSTGRES else ["record_filing"])
     stored = db.session.query(StoredFile).one()
     assert _filing_checks(stored.id)["fixity"] == "pass"
     assert app.extensions["blob_store"].get(stored.sha256) == data
