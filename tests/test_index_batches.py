@@ -228,3 +228,53 @@ def test_a_search_asks_the_database_nothing_when_no_upload_came_since_it_last_lo
         assert _flagged([second]) == set()
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
+
+
+def _change_elsewhere(document_id: int, title: str) -> None:
+    """A correction committed by another process (its own session), flagging the document
+    as every change does; its own index write never runs (the process was killed)."""
+    from sqlalchemy.orm import Session
+
+    with Session(db.engine) as other:
+        other.execute(update(Document).where(Document.id == document_id).values(title=title))
+        indexing.flag(other, [document_id])
+        other.commit()
+
+
+def test_a_change_committed_while_an_index_write_runs_stays_flagged(
+        batched, call, dossier, monkeypatch):
+    """The index write clears a document's flag only if no change has flagged it again
+    since it was read: the copy it wrote is older than that change, whose own write may
+    never happen (before, the flag was cleared and the change never reached the index)."""
+    document_id = _upload(call, dossier, "写入时被更正的维修记录")
+    service = batched.extensions["search"]
+    real = service.index_many
+
+    def index_many(records):
+        _change_elsewhere(document_id, "写入期间更正后的题名")
+        return real(records)
+    monkeypatch.setattr(service, "index_many", index_many)
+    assert indexing.index_after_commit(db.session, [document_id])
+    monkeypatch.setattr(service, "index_many", real)
+    assert _flagged([document_id]) == {document_id}
+    # The next write takes it up and clears it.
+    assert indexing.index_after_commit(db.session, [])
+    assert _flagged([document_id]) == set()
+    titles = [h.title for h in service.search(
+        SearchQuery(text="写入期间更正后的题名"), Visibility(unrestricted=True)).hits]
+    assert titles == ["写入期间更正后的题名"]
+
+
+def test_a_long_lived_session_indexes_what_the_database_holds(batched, call, dossier):
+    """A session that keeps its objects across commits (the worker's, an import's) and
+    holds an older copy of a document indexes the document as it is now."""
+    document_id = _upload(call, dossier, "旧副本维修记录")
+    held = db.session.get(Document, document_id)
+    assert held.title == "旧副本维修记录"
+    db.session.commit()
+    _change_elsewhere(document_id, "数据库中的新题名")
+    assert indexing.index_after_commit(db.session, [document_id])
+    service = batched.extensions["search"]
+    titles = [h.title for h in service.search(
+        SearchQuery(text="数据库中的新题名"), Visibility(unrestricted=True)).hits]
+    assert titles == ["数据库中的新题名"]

@@ -54,6 +54,9 @@ class Document(db.Model):
     # Set when the search index could not take the document; cleared by the next
     # successful write or by `flask reindex`.
     needs_index: Mapped[bool] = mapped_column(default=False, index=True)
+    # Counted up by every change that flags the document (`flag_for_index`): an index
+    # write clears the flag only where it is still the generation it read (indexing).
+    index_gen: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=now)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
@@ -87,6 +90,11 @@ class Document(db.Model):
     def without_text_layer(self) -> list["StoredFile"]:
         """Files read whole that hold no text (scans): kept, but not found by their words."""
         return [f for f in self.files if f.text_status == "empty"]
+
+    def flag_for_index(self) -> None:
+        """Flag the document for the index in the caller's unit (see `index_gen`)."""
+        self.needs_index = True
+        self.index_gen = type(self).index_gen + 1
 
 
 class StoredFile(db.Model):

@@ -111,7 +111,7 @@ def reindex(session, document_ids) -> None:
     ids = sorted(set(document_ids))
     if not ids:
         return
-    session.execute(update(Document).where(Document.id.in_(ids)).values(needs_index=True))
+    indexing.flag(session, ids)
     work.after_commit(session, lambda: indexing.index_after_commit(session, ids))
 
 

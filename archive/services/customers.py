@@ -2,7 +2,7 @@
 
 import unicodedata
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from archive.clock import today
@@ -389,7 +389,7 @@ def renumber_dossier(session, actor: User, dossier_id, *, number_format: str) ->
     dossier.remarks = f"{dossier.remarks}\n{note}" if dossier.remarks else note
     ids = [d.id for d in dossier.documents]
     if ids:
-        session.execute(update(Document).where(Document.id.in_(ids)).values(needs_index=True))
+        indexing.flag(session, ids)
         work.after_commit(session, lambda: indexing.index_after_commit(session, ids))
     audit.record(session, actor, "dossier.renumbered", dossier, old=old, new=new)
     return old, new

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import selectinload
 
 from archive.extensions import db
@@ -83,10 +83,21 @@ def to_index_doc(document: Document, readers: list[int]) -> dict:
 
 
 def _load(session, ids):
+    """The documents as the database holds them now (populate_existing): a long-lived
+    session (the worker's, an import's) may hold an older copy of one from before a
+    change another process committed, and the index must get the change."""
     stmt = select(Document).options(selectinload(Document.files)).where(
         Document.id.in_(ids), Document.status == DocumentStatus.ACTIVE.value
-    )
+    ).execution_options(populate_existing=True)
     return session.execute(stmt).scalars().all()
+
+
+def flag(session, ids) -> None:
+    """Flag the documents `ids` for the index in the caller's unit, counting up their
+    generation (Document.flag_for_index, for a document in hand)."""
+    if ids:
+        session.execute(update(Document).where(Document.id.in_(ids))
+                        .values(needs_index=True, index_gen=Document.index_gen + 1))
 
 
 def index_after_commit(session, document_ids: list[int], wait: float | None = None) -> bool:
@@ -121,6 +132,7 @@ def _index_locked(session, document_ids: list[int]) -> bool:
         session.commit()  # end the read
         return True
     documents = _load(session, ids)
+    read = {d.id: d.index_gen for d in documents}
     try:
         readers = _readers(session, documents)
         records = [to_index_doc(d, readers[d.id]) for d in documents]
@@ -135,15 +147,34 @@ def _index_locked(session, document_ids: list[int]) -> bool:
         log.exception("search index write failed; documents %s flagged needs_index", ids)
         _flag(session, ids)
         return False
-    session.execute(update(Document).where(Document.id.in_(ids)).values(needs_index=False))
+    _clear(session, read, [i for i in ids if i not in read])
+    for document in documents:  # the session's copies read the flag afresh
+        session.expire(document, ["needs_index"])
     # Always end the transaction: on SQLite it holds the write lock.
     session.commit()
     return True
 
 
+def _clear(session, read: dict[int, int], others: list[int]) -> None:
+    """Clear the flags of what was written: of each document only if its generation is
+    still the one read (a change committed meanwhile flagged it again, and the copy
+    written is older than that change: it stays flagged for the next write, whether or
+    not the change's own write ever happens); `others` (not active: nothing written)
+    whatever their generation."""
+    table = Document.__table__
+    if read:
+        session.execute(
+            update(table).where(table.c.id == bindparam("document"),
+                                table.c.index_gen == bindparam("generation"))
+            .values(needs_index=False),
+            [{"document": i, "generation": g} for i, g in read.items()])
+    if others:
+        session.execute(update(Document).where(Document.id.in_(others)).values(needs_index=False))
+
+
 def _flag(session, ids: list[int]) -> None:
     session.rollback()
-    session.execute(update(Document).where(Document.id.in_(ids)).values(needs_index=True))
+    flag(session, ids)
     session.commit()
 
 
@@ -201,14 +232,15 @@ def rebuild(session, progress: bool = False) -> int:
         select(func.count()).select_from(Document)
         .where(Document.status == DocumentStatus.ACTIVE.value)
     ).scalar_one()
-    # Only flags raised before the rebuild began are settled by it.
-    flagged = session.execute(
-        select(Document.id).where(Document.needs_index.is_(True))
-    ).scalars().all()
+    # Only flags raised before the rebuild began are settled by it, and only those of
+    # documents not changed again since (their generation then).
+    flagged = dict(session.execute(
+        select(Document.id, Document.index_gen).where(Document.needs_index.is_(True))
+    ).all())
     session.commit()
     count = search_service().rebuild(all_documents(session), total=total, progress=progress)
     if flagged:
-        session.execute(update(Document).where(Document.id.in_(flagged)).values(needs_index=False))
+        _clear(session, flagged, [])
         session.commit()
     return count
 

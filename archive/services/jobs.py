@@ -144,7 +144,7 @@ def complete_ocr(session, job_id: int, worker: str, result: ocr.Result) -> Docum
             stored.text = finish(f"{stored.text}\n{result.text}", stored.pages, "").text
             stored.text_source = OCR
         stored.ocr_confidence = _rounded(result.confidence)
-        stored.document.needs_index = True
+        stored.document.flag_for_index()
         job.finish(now())
         session.flush()
         return stored.document
@@ -156,7 +156,7 @@ def complete_ocr(session, job_id: int, worker: str, result: ocr.Result) -> Docum
     if stored.pages is None:
         stored.pages = result.pages
     document = stored.document
-    document.needs_index = True
+    document.flag_for_index()
     job.finish(now())
     session.flush()
     return document

@@ -19,7 +19,7 @@ import calendar
 import re
 from datetime import date
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from archive.clock import local, now, today
@@ -385,7 +385,7 @@ def _reindex(session, ids: list[int]) -> None:
     """Flag the documents for the index in this unit and index them once it commits (a
     process killed in between leaves them flagged for the next index write)."""
     if ids:
-        session.execute(update(Document).where(Document.id.in_(ids)).values(needs_index=True))
+        indexing.flag(session, ids)
         work.after_commit(session, lambda: indexing.index_after_commit(session, ids))
 
 
