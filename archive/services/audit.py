@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, time
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import scoped_session
+from sqlalchemy.orm import Session, scoped_session
 
 from archive.clock import now, to_utc
 from archive.models import AuditEvent, AuditHead, utc_cutover
@@ -129,7 +130,8 @@ def _locked_head(session) -> AuditHead | None:
     """The head, locked and read afresh once per transaction: once this transaction holds
     its lock (SQLite's write lock; PostgreSQL's row lock), nobody else can move it, so a
     second event of the same unit (an import writes one per row) chains on the object in
-    hand. A savepoint rolled back expires it, and it is read again under the same lock."""
+    hand. Any rollback, a savepoint's included, forgets it (`_forget_head`): PostgreSQL
+    releases a lock taken inside a savepoint that rolls back, so it is locked again."""
     transaction = _transaction(session)
     held = session.info.get(_HEAD)
     if transaction is not None and held is not None and held[0] is transaction \
@@ -142,6 +144,14 @@ def _locked_head(session) -> AuditHead | None:
     if head is not None:
         session.info[_HEAD] = (_transaction(session), head)
     return head
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _forget_head(session, previous_transaction) -> None:
+    """Any rollback, a savepoint's included, forgets the head held: PostgreSQL releases a
+    row lock taken inside a savepoint when it rolls back, so the next event locks and
+    reads the head again (SQLite keeps its write lock; the read costs a statement)."""
+    session.info.pop(_HEAD, None)
 
 
 def _transaction(session):

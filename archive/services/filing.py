@@ -238,7 +238,8 @@ def _write(session, intake: Intake, store: LocalBlobStore, created: list[str]) -
         digest, new = store.put(blob)
         if new:
             created.append(digest)
-            checked[i] = None  # stored again since it was checked: check this copy
+        if new or preservation.failed(checked[i]):
+            checked[i] = None  # stored again since it was checked, or found wanting: again
         stored.append(stored_file(name, blob, ftype, result, digest))
     group = dossier_group(session, dossier, fields["group"], lock=True)
     pages = fields["pages"]

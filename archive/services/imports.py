@@ -261,6 +261,9 @@ def _write_unit(session, actor: User, rows: _Rows, chunk: list, settings: Settin
     opened: dict[tuple, Dossier] = {}
     states: list[dict] = []
     with work.unit(session):
+        # The head first, outside the rows' savepoints: a lock taken inside one is let go
+        # when a refused row rolls it back (PostgreSQL), and the lock order is head first.
+        audit.hold_head(session)
         held = _held(session, chunk)
         filed = [_row(session, actor, rows, number, values, read, settings,
                       {**dossiers, **opened}, opened, held, states)

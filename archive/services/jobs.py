@@ -68,14 +68,17 @@ def dispatch_after_commit(session, queued: list[Job]) -> None:
     if pending is None:
         pending = session.info[_TO_DISPATCH] = []
         work.after_commit(session, lambda: dispatch(
-            [job.id for job in session.info.pop(_TO_DISPATCH, []) if _committed(job)]))
+            [i for i in map(_committed_id, session.info.pop(_TO_DISPATCH, [])) if i]))
         work.after_rollback(session, lambda: session.info.pop(_TO_DISPATCH, None))
     pending.extend(queued)
 
 
-def _committed(job: Job) -> bool:
+def _committed_id(job: Job) -> int | None:
+    """The id of a job the unit wrote; None for one a rolled-back savepoint dropped. Read
+    from the object's identity, never from the database (an earlier hook may have ended
+    the transaction, and an attribute load would begin another)."""
     state = sa_inspect(job)
-    return state.persistent and job.id is not None
+    return state.identity[0] if state.persistent and state.identity else None
 
 
 def dispatch(job_ids: list[int]) -> None:

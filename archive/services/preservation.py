@@ -259,6 +259,12 @@ def _rows(results, stage: str, document: Document, stored: StoredFile | None = N
             for code, outcome, reason in results]
 
 
+def failed(results: list[tuple[str, str, str]] | None) -> bool:
+    """Whether checks run elsewhere (an import's reader) found a file wanting: filing runs
+    them again on the copy it files (the blob may have been stored again meanwhile)."""
+    return bool(results) and any(outcome == FAIL for _, outcome, _ in results)
+
+
 def record_filing(session, document: Document, files: list[tuple[StoredFile, bytes]],
                   store, *, checked: list | None = None) -> None:
     """The checks at filing, in the filing's transaction (after its flush): each file's

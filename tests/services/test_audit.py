@@ -1,9 +1,11 @@
 """The audit trail is append-only and tamper-evident: any edit, deletion or insertion is found."""
 
+import pytest
 from sqlalchemy import text
 
 from archive.models import AuditEvent
 from archive.services import audit
+from tests.databases import ON_POSTGRES
 
 
 def _events(session, users, n=5):
@@ -142,4 +144,40 @@ def test_a_unit_reads_the_head_once_and_chains_past_a_rolled_back_savepoint(sess
     assert seqs == list(range(1, len(seqs) + 1))
     assert [e.object_id for e in session.query(AuditEvent).order_by(AuditEvent.seq)][-3:] == \
         ["10", "11", "13"]
+    assert audit.verify(session).ok
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="SQLite keeps its write lock past a savepoint")
+def test_the_head_is_locked_again_after_a_rolled_back_savepoint(session, users):
+    """PostgreSQL lets go of a row lock taken inside a savepoint that rolls back (a refused
+    import row): the unit's next event locks the head again, so no other writer chains
+    in between (before, the head in hand was reused unlocked, and the unit's commit
+    failed on a duplicate seq)."""
+    from sqlalchemy.exc import OperationalError
+
+    from archive.services import work
+
+    _events(session, users, n=1)
+
+    def head_free() -> bool:
+        with session.get_bind().connect() as other:
+            other.execute(text("SET lock_timeout = '300ms'"))
+            try:
+                other.execute(text("SELECT id FROM audit_head WHERE id = 1 FOR UPDATE"))
+            except OperationalError:
+                return False
+            other.rollback()
+            return True
+
+    with work.unit(session):
+        try:
+            with session.begin_nested():
+                audit.record(session, users["staff"], "document.viewed", ("document", 1))
+                session.flush()
+                raise RuntimeError("the row is refused")
+        except RuntimeError:
+            pass
+        assert head_free()  # what PostgreSQL does with the savepoint's lock
+        audit.record(session, users["staff"], "document.viewed", ("document", 2))
+        assert not head_free()
     assert audit.verify(session).ok

@@ -245,3 +245,36 @@ def test_files_are_read_while_no_transaction_holds_the_database(route, app, sess
                                headers=headers, content_type="multipart/form-data")
     assert response.status_code in (201, 302), response.data[:300]
     assert seen == [("inspect", False), ("extract", False)]
+
+
+def test_checks_that_failed_where_the_file_was_read_are_run_again_at_filing(
+        app, session, users, make_customer, make_dossier):
+    """An import's reader runs a file's 四性 checks on the copy it stored; one that failed
+    there (the blob gone between its store and its check) is run again on the copy the
+    filing finds stored, rather than recorded as it was. Checks that passed are kept."""
+    from archive.models import PreservationCheck
+    from archive.services import work
+
+    dossier = make_dossier(make_customer())
+    store = app.extensions["blob_store"]
+    limits = filing.Limits.from_config(app.config)
+    gone = [("fixity", "fail", "存储副本缺失"), ("format", "not_run", "存储副本缺失，无法检测")]
+    kept = [("fixity", "pass", "读取时核对一致"), ("format", "pass", "读取时核对一致")]
+    outcomes = {}
+    for title, checked in (("读取时缺失", gone), ("读取时正常", kept)):
+        pdf = samples.make_pdf(title, [f"{title}的正文"])
+        with work.unit(session):
+            intake = filing.preflight(session, users["officer"], dossier.id,
+                                      {"title": title, "category": "销售"},
+                                      [filing.Upload("a.pdf", pdf)], limits=limits)
+        filing.read_files(intake)
+        store.put(pdf)  # stored where it was read, before the filing's unit
+        intake.checked = [checked]
+        with work.unit(session):
+            document, _ = filing.file_intake(session, intake, store=store, index=False)
+        outcomes[title] = dict(session.query(PreservationCheck.item, PreservationCheck.reason)
+                               .filter_by(document_id=document.id, stage="filing")
+                               .filter(PreservationCheck.file_id.is_not(None)))
+        session.commit()
+    assert "存储副本重读核对一致" in outcomes["读取时缺失"]["fixity"]
+    assert outcomes["读取时正常"] == {"fixity": "读取时核对一致", "format": "读取时核对一致"}
