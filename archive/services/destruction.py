@@ -96,6 +96,8 @@ def check_destroyable(session, documents: list[Document], besides: int | None = 
     not yet due or unconfirmed, under a legal hold, a paper original out on loan, or
     already in another open batch."""
     for document in documents:
+        if document.status == Status.WITHDRAWN.value:
+            raise Conflict(f"《{document.title}》已撤销归档，不能销毁", code="not_active")
         if document.status != Status.ACTIVE.value:
             raise Conflict(f"《{document.title}》已销毁或正在销毁", code="not_active")
         retention.require_due(document)
@@ -360,7 +362,7 @@ def _start(session, actor: User, batch_id, data: dict) -> Destruction:
         error = Conflict(f"销毁清单 {batch.number} 尚未批准", code="not_approved")
     elif batch.status not in (DestructionStatus.APPROVED.value,
                               DestructionStatus.EXECUTING.value):
-        error = Conflict(f"销毁清单 {batch.number} 已{batch.status_enum.label}，不能执行",
+        error = Conflict(f"销毁清单 {batch.number} 状态为“{batch.status_enum.label}”，不能执行",
                          code="not_approved")
     if error is None and actor.id == batch.approved_by_id:
         error = Forbidden("批准销毁的人不能执行销毁", code="executor_is_approver")
@@ -374,6 +376,11 @@ def _start(session, actor: User, batch_id, data: dict) -> Destruction:
                     raise Forbidden(f"监销人 {user.display_name} 的密级不足", code="supervisor_not_cleared")
             if documents:
                 check_destroyable(session, documents, besides=batch.id)
+            elif batch.status == DestructionStatus.APPROVED.value:
+                # Every item dropped since the approval: nothing to destroy, nothing to
+                # record as destroyed (a batch killed mid-run finishes with what is left).
+                raise Conflict(f"销毁清单 {batch.number} 中的文件均已撤出，没有可销毁的文件",
+                               code="empty")
         except (Conflict, Forbidden, Invalid) as exc:
             error = exc
     if error is not None:
@@ -637,7 +644,7 @@ def drop_item(session, actor: User, batch_id, document_id, data: dict) -> Destru
     if item is None:
         raise NotFound("清单中没有该文件")
     if item.state != ItemState.LISTED.value:
-        raise Conflict(f"该文件已{item.state_enum.label}，不能撤出", code="not_listed")
+        raise Conflict(f"该文件状态为“{item.state_enum.label}”，不能撤出", code="not_listed")
     reason = validation.text(data, "reason", "撤出原因", required=True, max_len=500)
     item.state, item.note = ItemState.EXCLUDED.value, reason
     session.flush()

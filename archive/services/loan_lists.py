@@ -19,7 +19,7 @@ from archive.clock import local, now, start_of_day
 from archive.models import Level
 from archive.models.approval import ApprovalRequest, ApprovalStep
 from archive.models.loan import Loan, LoanItem, LoanKind, LoanStatus
-from archive.services import access, loans
+from archive.services import access, loans, validation
 from archive.services.errors import Invalid
 
 # The register's columns, in the order of the paper register (issue 16).
@@ -46,10 +46,7 @@ def parse_range(data: dict) -> tuple[date | None, date | None]:
     days = []
     for key, label in (("start", "起始日期"), ("end", "截止日期")):
         text = str(data.get(key) or "").strip()
-        try:
-            days.append(date.fromisoformat(text) if text else None)
-        except ValueError:
-            raise Invalid(f"{label}格式应为 YYYY-MM-DD", details={"field": key}) from None
+        days.append(validation.day({key: text}, key, label))
     start, end = days
     if start and end and end < start:
         raise Invalid("截止日期不能早于起始日期", details={"field": "end"})

@@ -22,7 +22,7 @@ Rules (seed lines in docs/loans.md):
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
@@ -222,15 +222,16 @@ def limit(session, level: int, start: datetime) -> tuple[datetime, str]:
 def _due(session, data: dict, level: int, start: datetime) -> datetime:
     latest, words = limit(session, level, start)
     if data.get("due"):
-        text = validation.text(data, "due", "应还日期", max_len=10)
-        try:
-            due = end_of_day(date.fromisoformat(text))
-        except ValueError:
-            raise Invalid("应还日期格式应为 YYYY-MM-DD", details={"field": "due"}) from None
+        validation.text(data, "due", "应还日期", max_len=10)
+        due = end_of_day(validation.day(data, "due", "应还日期"))
     else:
         days = validation.integer(data, "days", "借阅天数")
         if days is None:
             return latest
+        if days < 0:
+            raise Invalid("应还日期不能早于今天", details={"field": "days"})
+        # Past the longest period in any case: refused below, not counted to a date.
+        days = min(days, (latest - start).days + 2)
         due = end_of_day(local(start).date() + timedelta(days=days))
     if due < start:
         raise Invalid("应还日期不能早于今天", details={"field": "due"})
@@ -283,6 +284,8 @@ def _stale(session, request: ApprovalRequest) -> str | None:
     if loan.borrower is not None and not all(access.cleared(loan.borrower, d)
                                              for d in documents):
         return "借阅人已无权借阅"
+    if _renewal(request) and loan.status not in (LoanStatus.OUT.value, LoanStatus.APPROVED.value):
+        return f"借阅{loan.status_enum.label}，续借已不适用"
     if not _renewal(request) and loan.kind == LoanKind.OUT.value:
         try:
             not_out(session, [d.id for d in documents], besides=loan.id)
@@ -395,6 +398,10 @@ def check_in(session, officer: User, loan_id, data: dict) -> Loan:
         _refuse(session, officer, loan, "loan.return", Conflict(
             "该借阅未出借，不能归还", code="not_out"))
     items, pages = _counted(data, "items", "归还件数"), _counted(data, "pages", "归还页数")
+    if items > loan.items_out or (loan.pages_out is not None and pages > loan.pages_out):
+        raise Invalid(f"归还数多于出借数：出借 {loan.items_out} 件 {loan.pages_out} 页，"
+                      f"实点 {items} 件 {pages} 页", code="count_mismatch",
+                      details={"field": "items" if items > loan.items_out else "pages"})
     loan.condition = validation.text(data, "condition", "归还时状况", max_len=200)
     loan.effect = validation.text(data, "effect", "利用效果", max_len=500)
     loan.status = LoanStatus.RETURNED.value

@@ -351,7 +351,7 @@ def submit(session, actor: User, batch_id) -> TransferBatch:
     batch = get(session, actor, batch_id, lock=True)
     _sender(actor, batch)
     if batch.status != BatchStatus.DRAFT.value:
-        raise Conflict(f"移交清单 {batch.number} 已{batch.status_enum.label}，不能再提交",
+        raise Conflict(f"移交清单 {batch.number} 状态为“{batch.status_enum.label}”，不能再提交",
                        code="not_draft")
     documents = [i.document for i in batch.items]
     _check_items(session, batch.from_department_id, documents, besides=batch.id)
@@ -371,7 +371,7 @@ def withdraw(session, actor: User, batch_id) -> TransferBatch:
         approvals.withdraw(session, actor, pending_request(session, batch).id)
         return batch
     if batch.status != BatchStatus.DRAFT.value:
-        raise Conflict(f"移交清单 {batch.number} 已{batch.status_enum.label}，不能撤回",
+        raise Conflict(f"移交清单 {batch.number} 状态为“{batch.status_enum.label}”，不能撤回",
                        code="not_open")
     batch.status = BatchStatus.WITHDRAWN.value
     audit.record(session, actor, "transfer.withdrawn", batch, number=batch.number)
@@ -397,7 +397,7 @@ def receive(session, actor: User, batch_id, data: dict) -> TransferBatch:
     if not access.can(actor, "transfer.receive", batch):
         raise Forbidden(f"只有接收单位（{batch.receiver_name}）可以签收")
     if batch.status != BatchStatus.SUBMITTED.value:
-        raise Conflict(f"移交清单 {batch.number} 已{batch.status_enum.label}，不能接收",
+        raise Conflict(f"移交清单 {batch.number} 状态为“{batch.status_enum.label}”，不能接收",
                        code="not_submitted")
     request = pending_request(session, batch)
     note = validation.text(data, "note", "接收意见", max_len=2000)
@@ -427,8 +427,8 @@ def _outcomes(session, actor: User, request: ApprovalRequest, data: dict) -> dic
     for item in batch.items:
         entry = by_id.get(item.document_id)
         if entry is None or validation.flag(entry, "missing", "缺失"):
-            outcomes[item.id] = (ItemOutcome.MISSING.value, 0, 0,
-                                 str((entry or {}).get("note") or "未交到"))
+            note = validation.text(entry or {}, "note", "说明", max_len=500)
+            outcomes[item.id] = (ItemOutcome.MISSING.value, 0, 0, note or "未交到")
             continue
         count = _count(entry.get("count"), "份数", "count")
         pages = entry.get("pages")

@@ -52,8 +52,8 @@ def text(data: dict, key: str, label: str, *, required: bool = False, max_len: i
 def _whole_number(value) -> int | None:
     """`value` as an int if it is one (a number or its digits), else None. JSON's true is
     not 1, and infinity is not a number here."""
-    if isinstance(value, bool):
-        return None
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        return None  # 1.5 is not 1
     try:
         return int(value)
     except (TypeError, ValueError, OverflowError):
@@ -160,11 +160,26 @@ def flag(data: dict, key: str, label: str) -> bool:
     raise Invalid(f"{label}须为 true 或 false", details={"field": key})
 
 
+# The dates any field takes: a year 1 or 9999 is a slip of the keyboard, and at those
+# ends the archive's own arithmetic (Beijing time to UTC, the day after) leaves the
+# calendar Python can represent.
+EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+
+
 def day(data: dict, key: str, label: str) -> date | None:
     value = data.get(key)
     if value in (None, ""):
         return None
     try:
-        return date.fromisoformat(str(value).strip())
+        found = date.fromisoformat(str(value).strip())
     except ValueError:
         raise Invalid(f"{label}格式应为 YYYY-MM-DD", details={"field": key}) from None
+    return in_range(found, key, label)
+
+
+def in_range(found: date, key: str, label: str) -> date:
+    """`found`, if it lies between EARLIEST_DAY and LATEST_DAY."""
+    if not EARLIEST_DAY <= found <= LATEST_DAY:
+        raise Invalid(f"{label}超出范围（{EARLIEST_DAY.isoformat()} 至 {LATEST_DAY.isoformat()}）",
+                      code="out_of_range", details={"field": key})
+    return found

@@ -333,3 +333,18 @@ def test_supervisor_passwords_are_rate_limited_like_logins(limited_app):
     refusals = db.session.execute(select(AuditEvent).where(
         AuditEvent.action == "destruction.execute")).scalars().all()
     assert len(refusals) == 3 and not any("guess-1" in e.details for e in refusals)
+
+
+def test_a_batch_whose_every_item_was_dropped_is_not_executed(app, call, complaint):
+    """Dropping every item of an approved batch left nothing to destroy; executing it
+    marked it 已销毁 all the same (found by a probe of the running app)."""
+    batch = _propose(call, complaint.id).json
+    _approve(call, batch)
+    dropped = call("officer", "POST",
+                   f"/api/v1/destructions/{batch['id']}/items/{complaint.id}/drop",
+                   {"reason": "发现仍在诉讼中"})
+    assert dropped.status_code == 200, dropped.json
+    before = _state(app)
+    answer = _execute(call, batch)
+    assert answer.status_code == 409 and answer.json["error"]["code"] == "empty"
+    assert _state(app) == before

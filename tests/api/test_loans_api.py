@@ -294,3 +294,64 @@ def clock_to(moment: str) -> timedelta:
     from datetime import datetime
 
     return datetime.fromisoformat(moment) - clock.now()
+
+
+def _out(call, paper):
+    """A loan out of both originals (2 items, 7 pages), approved by head and director."""
+    loan = _ask(call, "staff", paper).json
+    request_id = _approval(loan)
+    call("head", "POST", f"/api/v1/approvals/{request_id}/approve")
+    call("gmoffice", "POST", f"/api/v1/approvals/{request_id}/approve")
+    out = call("officer", "POST", f"/api/v1/loans/{loan['id']}/checkout", {"items": 2, "pages": 7})
+    assert out.status_code == 200, out.json
+    return loan["id"]
+
+
+@pytest.mark.parametrize("days, code", [(3_000_000, "period_too_long"),
+                                        (999_999_999, "period_too_long"),
+                                        (1.5, None), (-3_000_000, None)])
+def test_a_day_count_past_the_calendar_is_refused_not_a_500(call, paper, days, code):
+    """Days are added to today: a count past what a date can hold was a 500 (found by a
+    probe of the running app); a fraction was taken as its whole part."""
+    before = db.session.scalar(select(func.count()).select_from(Loan))
+    asked = _ask(call, "staff", paper, days=days)
+    assert asked.status_code == 422, asked.json
+    error = asked.json["error"]
+    assert error["code"] == code if code else error["details"]["field"] == "days"
+    loan_id = _out(call, paper)
+    before_renewal = _snapshot(loan_id)
+    renewed = call("staff", "POST", f"/api/v1/loans/{loan_id}/renew", {"reason": "再核对", "days": days})
+    assert renewed.status_code == 422, renewed.json
+    assert _snapshot(loan_id) == before_renewal
+    assert db.session.scalar(select(func.count()).select_from(Loan)) == before + 1
+
+
+def test_a_renewal_approved_after_the_return_changes_nothing(call, paper):
+    loan_id = _out(call, paper)
+    renewal = call("staff", "POST", f"/api/v1/loans/{loan_id}/renew",
+                   {"reason": "再核对", "days": 10}).json["approvals"][-1]["id"]
+    assert call("officer", "POST", f"/api/v1/loans/{loan_id}/return",
+                {"items": 2, "pages": 7}).status_code == 200
+    returned = _snapshot(loan_id)
+    answer = call("head", "POST", f"/api/v1/approvals/{renewal}/approve")
+    assert answer.status_code == 409 and answer.json["error"]["code"] == "subject_changed"
+    assert _snapshot(loan_id) == returned
+    renewed = db.session.scalar(select(func.count()).select_from(AuditEvent)
+                                .where(AuditEvent.action == "loan.renewed"))
+    assert renewed == 0
+
+
+def test_a_return_cannot_count_more_than_went_out(call, paper):
+    loan_id = _out(call, paper)
+    before = _snapshot(loan_id)
+    for counts in ({"items": 5, "pages": 7}, {"items": 2, "pages": 500}):
+        back = call("officer", "POST", f"/api/v1/loans/{loan_id}/return", counts)
+        assert back.status_code == 422 and back.json["error"]["code"] == "count_mismatch"
+        assert _snapshot(loan_id) == before
+
+
+@pytest.mark.parametrize("query", ["start=0001-01-01", "end=9999-12-31"])
+def test_a_register_range_past_the_calendar_is_refused_not_a_500(call, query):
+    answer = call("officer", "GET", f"/api/v1/loans/register?{query}")
+    assert answer.status_code == 422, answer.json
+    assert answer.json["error"]["code"] == "out_of_range"

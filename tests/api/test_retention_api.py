@@ -199,3 +199,13 @@ def test_a_corrected_category_or_date_moves_the_disposal_date(call, dossier, fil
     body = _doc(call, letter.id)
     assert (body["disposal_on"], body["disposal_proposed_on"], body["disposal_unconfirmed"]) == (
         "2050-01-01", "2021-01-01", True)
+
+
+@pytest.mark.parametrize("field, path", [("closed_on", "close")])
+def test_dates_past_any_archive_are_refused(call, dossier, field, path):
+    """A year 1 closing date was accepted (found by a probe of the running app); dates
+    take 1900-01-01 to 2999-12-31 in every field."""
+    for day in ("0001-01-01", "1899-12-31", "9999-12-31"):
+        answer = call("officer", "POST", f"/api/v1/dossiers/{dossier.id}/{path}", {field: day})
+        assert answer.status_code == 422 and answer.json["error"]["code"] == "out_of_range", (
+            day, answer.json)

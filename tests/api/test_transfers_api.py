@@ -235,3 +235,17 @@ def test_a_receiving_unit_receives_only_its_categories(call, dossier, file_doc, 
     assert received.status_code == 200, received.json
     held = _doc(sale.id)
     assert (held.custody, held.custody_department_id) == ("department", kf)
+
+
+@pytest.mark.parametrize("note", ["x" * 100_000, ["缺"], {"说明": "缺"}])
+def test_a_missing_items_note_is_checked_like_every_other(call, dossier, file_doc, note):
+    """A note on an item marked missing was stored as given: any length, a list as its
+    Python text (found by a probe of the running app)."""
+    a = file_doc(dossier, "认购书", "销售", actor="staff", pages="3")
+    batch = call("staff", "POST", "/api/v1/transfers", {"items": [a.id]}).json
+    call("staff", "POST", f"/api/v1/transfers/{batch['id']}/submit")
+    answer = call("officer", "POST", f"/api/v1/transfers/{batch['id']}/receive", {
+        "items": [{"document_id": a.id, "missing": True, "note": note}]})
+    assert answer.status_code == 422, answer.json
+    assert call("officer", "GET", f"/api/v1/transfers/{batch['id']}").json["status"]["key"] == \
+        "submitted"
