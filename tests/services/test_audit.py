@@ -107,6 +107,17 @@ def test_a_sub_second_edit_of_the_time_is_found(session, users):
     assert not report.ok and report.first_bad_seq == seq
 
 
+def _event_in_a_refused_savepoint(session, users, document_id: int) -> None:
+    """An event recorded and flushed in a savepoint that then rolls back (a refused row)."""
+    try:
+        with session.begin_nested():
+            audit.record(session, users["staff"], "document.viewed", ("document", document_id))
+            session.flush()
+            raise RuntimeError("the row is refused")
+    except RuntimeError:
+        pass
+
+
 def test_a_unit_reads_the_head_once_and_chains_past_a_rolled_back_savepoint(session, users):
     """A unit that records many events (an import writes one a row) locks and reads the
     head once; an event undone with its savepoint (a refused row) leaves no gap."""
@@ -127,13 +138,7 @@ def test_a_unit_reads_the_head_once_and_chains_past_a_rolled_back_savepoint(sess
             audit.record(session, users["staff"], "document.viewed", ("document", 10))
             audit.record(session, users["staff"], "document.viewed", ("document", 11))
             first_reads = len(reads)
-            try:
-                with session.begin_nested():
-                    audit.record(session, users["staff"], "document.viewed", ("document", 12))
-                    session.flush()
-                    raise RuntimeError("the row is refused")
-            except RuntimeError:
-                pass
+            _event_in_a_refused_savepoint(session, users, 12)
             audit.record(session, users["staff"], "document.viewed", ("document", 13))
     finally:
         event.remove(session.get_bind(), "before_cursor_execute", count)
@@ -170,13 +175,7 @@ def test_the_head_is_locked_again_after_a_rolled_back_savepoint(session, users):
             return True
 
     with work.unit(session):
-        try:
-            with session.begin_nested():
-                audit.record(session, users["staff"], "document.viewed", ("document", 1))
-                session.flush()
-                raise RuntimeError("the row is refused")
-        except RuntimeError:
-            pass
+        _event_in_a_refused_savepoint(session, users, 1)
         assert head_free()  # what PostgreSQL does with the savepoint's lock
         audit.record(session, users["staff"], "document.viewed", ("document", 2))
         assert not head_free()
