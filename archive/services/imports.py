@@ -23,6 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy import inspect as sa_inspect
 
 from archive.clock import now
 from archive.models import Customer, Document, Dossier, StoredFile, User
@@ -163,7 +164,8 @@ def run(session, actor: User, import_id: int, folder: Path, settings: Settings, 
     if not waiting:
         return None  # done, failed, or running in a live process
     try:
-        sheet = import_sources.read_manifest(import_sources.find_manifest(folder))
+        manifest = import_sources.find_manifest(folder)
+        sheet = import_sources.read_manifest(manifest)
         if sheet.sha256 != batch.manifest_sha256:
             raise Invalid("清单在排队后被改动，请重新导入", code="bad_manifest")
     except DomainError as exc:
@@ -185,7 +187,10 @@ def run(session, actor: User, import_id: int, folder: Path, settings: Settings, 
     rows = _Rows(batch, set(known) - settled,
                  kept=session.execute(select(RetentionRule)).scalars().all())
     filed: list[int] = []
-    reader = import_reading.Reader(folder, todo, settings.limits, settings.workers, settings.store)
+    # The rows name their files from the manifest's folder: the top, or the one sub-folder
+    # a ZIP made from a folder holds everything in.
+    files = manifest.parent.resolve()
+    reader = import_reading.Reader(files, todo, settings.limits, settings.workers, settings.store)
     dossiers: dict[tuple, Dossier] = {}
     for chunk in _chunks(reader, settings.rows_per_commit):
         filed.extend(_write_rows(session, actor, rows, chunk, settings, dossiers))
@@ -296,6 +301,7 @@ def _row(session, actor: User, rows: _Rows, number: int, values: dict,
     label = values.get("customer_name") or values.get("customer_code") or ""
     found = {"customer": label, "dossier_number": "", "title": values.get("title", "")}
     key = tuple(values.get(k, "") for k in _CUSTOMER_AND_UNIT)
+    dossier = None
     try:
         with session.begin_nested():
             if read.refused:
@@ -334,6 +340,15 @@ def _row(session, actor: User, rows: _Rows, number: int, values: dict,
     except Exception as exc:  # noqa: BLE001 - one row's fault must not stop the rest
         log.exception("import %s row %s failed", batch.id, number)
         reason = f"归档出错：{type(exc).__name__}: {str(exc)[:200]}"
+    if dossier is not None and not sa_inspect(dossier).persistent:
+        # Opened in the row's savepoint and gone with it: the report names only what is kept.
+        found["dossier_number"] = ""
+        customer_id = dossier.customer.id
+        # Asked of the database: a customer written in a savepoint inside the row's (a
+        # unique-key insert) can still look persistent to the session once both are undone.
+        if customer_id is None or session.execute(
+                select(Customer.id).where(Customer.id == customer_id)).first() is None:
+            found["customer"] = label
     states.append(_settle(number, RowState.REFUSED, found, reason=reason))
     _discard(session, settings.store, read.created)
     return None

@@ -46,6 +46,9 @@ def test_an_import_files_good_rows_and_reports_every_other_one_with_its_reason(
     assert "加密" in rows[6][6]
     assert "照片.pdf" in rows[7][6] and "PNG" in rows[7][6]
     assert "类别只能是" in rows[8][6]
+    # The customer and dossier row 8 opened went with its savepoint: the report names the
+    # manifest's customer and no dossier (it named a code a later customer then took).
+    assert (rows[8][2], rows[8][3]) == ("钱七", "")
     assert "不存在.pdf" in rows[10][6] and "不存在" in rows[10][6]
 
     # What was filed went through the upload's steps: typed by content, numbered, text read.
@@ -372,3 +375,18 @@ def test_a_second_worker_asking_while_the_first_reads_the_manifest_runs_nothing(
     assert second == [None]
     assert first is not None and first.state == "done"
     assert db.session.query(ImportRow).filter_by(import_id=batch.id).count() == 9
+
+
+def test_a_folder_zipped_whole_files_its_rows_from_its_one_sub_folder(app, cli, tmp_path):
+    """A ZIP made from a folder holds everything in one sub-folder: the manifest is found
+    there, and its rows name their files from there (they were looked for at the top, and
+    every row with a file was refused as missing; found by a probe of the running app)."""
+    top = tmp_path / "unpacked"
+    folder = top / "张伟资料"
+    folder.mkdir(parents=True)
+    (folder / "认购书.pdf").write_bytes(samples.make_pdf("认购书", ["认购书正文。"]))
+    write_manifest(folder, [row("认购书", "认购书.pdf"), row("入伙通知", "", category="入伙")])
+    result = cli(top, "--user", "officer")
+    assert result.exit_code == 0, result.output
+    assert "归档 2 行" in result.output
+    assert db.session.query(StoredFile).count() == 1
