@@ -16,7 +16,13 @@ from sqlalchemy import select, update
 
 from archive import clock
 from archive.models import AuditEvent, Customer, Document, Dossier, User
-from archive.models.enums import GROUPS, DocumentStatus, DossierStatus
+from archive.models.enums import (
+    CASE_GROUP,
+    DEFAULT_GROUP_FOR_CATEGORY,
+    GROUPS,
+    DocumentStatus,
+    DossierStatus,
+)
 from archive.services import (
     access,
     audit,
@@ -360,7 +366,8 @@ def correct_document(session, actor: User, document_id, data: dict) -> tuple[Doc
         new["pages"] = validation.integer(given, "pages", "页数")
         if new["pages"] is not None and new["pages"] < 0:
             raise Invalid("页数不能为负数", details={"field": "pages"})
-    target, group_code = _destination(session, actor, document, given)
+    target, group_code = _destination(session, actor, document, given,
+                                      new.get("category", document.category))
     changes = _changes(document, new)
     moved = (target.id, group_code) != (document.dossier_id, document.group.code)
     if not changes and not moved:
@@ -384,9 +391,12 @@ def correct_document(session, actor: User, document_id, data: dict) -> tuple[Doc
     return document, changes
 
 
-def _destination(session, actor: User, document: Document, given: dict) -> tuple[Dossier, str]:
+def _destination(session, actor: User, document: Document, given: dict,
+                 category: str) -> tuple[Dossier, str]:
     """The dossier and group the correction puts the document in (where it is, unless
-    the correction names another)."""
+    the correction names another). A case file is one volume, whatever group is asked
+    for; a document leaving one for a customer dossier goes to its category's group
+    unless another is named."""
     target = document.dossier
     number = validation.text(given, "dossier", "档案号", max_len=120)
     target_id = validation.integer(given, "dossier_id", "档案")
@@ -403,16 +413,21 @@ def _destination(session, actor: User, document: Document, given: dict) -> tuple
         # The same words as for a number that does not exist: existence does not leak.
         raise Invalid(f"档案不存在：{number}" if number else "档案不存在",
                       details={"field": "dossier" if number else "dossier_id"})
-    group = validation.choice(given, "group", "分组", list(GROUPS), default=document.group.code)
-    return target, group
+    if target.kind == "case":
+        return target, CASE_GROUP
+    current = document.group.code
+    default = DEFAULT_GROUP_FOR_CATEGORY[category] if current == CASE_GROUP else current
+    groups = [code for code in GROUPS if code != CASE_GROUP]
+    return target, validation.choice(given, "group", "分组", groups, default=default)
 
 
 def _move(session, actor: User, document: Document, target: Dossier, group_code: str) -> dict:
     source, old_group, old_seq = document.dossier, document.group.code, document.seq
+    if target.status == DossierStatus.CLOSED.value:  # renumbering inside it as well
+        raise Conflict(f"档案 {target.number} 已封卷，不能移入文件或调整顺序号",
+                       code="dossier_closed")
     if target.id != source.id:
         access.require(actor, "dossier.correct", target, hide=False)
-        if target.status == DossierStatus.CLOSED.value:
-            raise Conflict(f"档案 {target.number} 已封卷，不能移入文件", code="dossier_closed")
         if document.access_level >= access.BY_DESIGNATION:
             raise Conflict("绝密文件的阅读人按档案指定，不能由档案室移到其他档案",
                            code="top_secret_move")

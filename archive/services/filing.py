@@ -557,7 +557,7 @@ def dossier_group(session, dossier: Dossier, code: str, *, lock: bool = False) -
         audit.hold_head(session)
         query = query.with_for_update().execution_options(populate_existing=True)
     group = session.execute(query).scalar_one_or_none()
-    if group is None and code == CASE_GROUP:
+    if group is None and code == CASE_GROUP and dossier.kind == "case":
         group = Group(dossier_id=dossier.id, code=CASE_GROUP)
         session.add(group)
         session.flush()

@@ -5,6 +5,7 @@ with nothing changed."""
 import json
 
 import pytest
+from sqlalchemy import select
 
 from archive import samples
 from archive.extensions import db
@@ -471,3 +472,62 @@ def test_the_api_gives_each_objects_history(client, api, call, make_customer, ma
     Conformance(_spec(client, headers)).check(
         client.get(f"/api/v1/documents/{document.id}/history", headers=headers),
         "/api/v1/documents/{document_id}/history")
+
+
+def _case_file(make_customer, users, number="(2024)粤0305民初1234号"):
+    from archive.services import customers, work
+
+    with work.unit(db.session):
+        return customers.create_dossier(db.session, users["officer"], {
+            "customer_id": make_customer(name="张伟").id, "kind": "case",
+            "number": number, "title": "张伟诉讼案"}, number_format="")
+
+
+def _group_codes(dossier_id: int) -> set[str]:
+    from archive.models import Group
+
+    return set(db.session.execute(select(Group.code).where(Group.dossier_id == dossier_id))
+               .scalars())
+
+
+def test_moves_between_a_case_file_and_a_customer_dossier_keep_each_ones_groups(
+        call, make_customer, make_dossier, file_doc, users):
+    """A case file is one volume (k); a customer dossier has a–e. Found by a probe of the
+    running app: a document moved out of a case file took k with it (a k group appeared
+    in the customer dossier); one moved in with a group named recorded that group as its
+    place though it went to k; asking a case file's document for another group wrote a
+    move and used up a number though it never left k."""
+    case = _case_file(make_customer, users)
+    dossier = make_dossier(make_customer(name="张伟"), room="1201")
+    document = file_doc(case, title="起诉状", category="诉讼")
+    groups_before = _group_codes(dossier.id)
+    out = call("officer", "PATCH", f"/api/v1/documents/{document.id}",
+               json={"dossier_id": dossier.id, "reason": "归错案卷"})
+    assert out.status_code == 200, out.json
+    assert out.json["group"] == "c"  # 诉讼's group in a customer dossier
+    assert _group_codes(dossier.id) == groups_before
+    back = call("officer", "PATCH", f"/api/v1/documents/{document.id}",
+                json={"dossier_id": case.id, "group": "b", "reason": "移回案卷"})
+    assert back.status_code == 200, back.json
+    assert back.json["group"] == "k"
+    assert back.json["changes"]["place"][1].endswith(" k 组")
+    before = _document_row(document.id)
+    again = call("officer", "PATCH", f"/api/v1/documents/{document.id}",
+                 json={"group": "a", "reason": "换组"})
+    assert again.status_code == 200 and not again.json.get("changes")
+    assert _document_row(document.id) == before
+
+
+def test_no_renumbering_inside_a_closed_dossier(call, filed):
+    """Found by a probe of the running app: a closed dossier refused documents moved in,
+    but took a move between its own groups, which gives a document a new number."""
+    from archive.models import Dossier
+
+    dossier, first, _ = filed
+    db.session.get(Dossier, dossier.id).status = "closed"
+    db.session.commit()
+    before = _document_row(first.id)
+    response = call("officer", "PATCH", f"/api/v1/documents/{first.id}",
+                    json={"group": "c", "reason": "换组"})
+    assert response.status_code == 409 and response.json["error"]["code"] == "dossier_closed"
+    assert _document_row(first.id) == before
