@@ -40,6 +40,7 @@ from archive.services import (
     indexing,
     numbering,
     personal_data,
+    spreadsheets,
     work,
 )
 from archive.services.errors import Conflict, DomainError, Invalid
@@ -498,6 +499,7 @@ def report_csv(batch: Import) -> str:
     writer = csv.writer(out)
     writer.writerow(REPORT_COLUMNS)
     for row in batch.rows:
-        writer.writerow([row.row_number, row.state_enum.label, row.customer, row.dossier_number,
-                         row.title, row.document_id or "", row.reason])
+        writer.writerow(spreadsheets.row([
+            row.row_number, row.state_enum.label, row.customer, row.dossier_number, row.title,
+            row.document_id, row.reason]))
     return out.getvalue()

@@ -33,7 +33,7 @@ from archive.models import (
     StoredFile,
 )
 from archive.models.enums import DocumentStatus
-from archive.services import access, orphans, preservation, work
+from archive.services import access, orphans, preservation, spreadsheets, work
 from archive.services.customers import get_or_404
 from archive.services.errors import IntegrityError
 from archive.services.preservation import FAIL, PASS
@@ -300,13 +300,8 @@ def report_csv(run: PreservationRun) -> str:
             item = preservation.ITEMS[check.item]
             writer.writerow([check.item, item.property_label, item.name,
                              preservation.OUTCOME_LABELS[check.outcome],
-                             _cell(check.subject), _cell(check.reason)])
+                             spreadsheets.cell(check.subject), spreadsheets.cell(check.reason)])
     return out.getvalue()
-
-
-def _cell(value: str) -> str:
-    """A cell a spreadsheet will not run as a formula (titles reach the report)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def alarm(session, actor) -> PreservationRun | None:

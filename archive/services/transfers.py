@@ -38,7 +38,15 @@ from archive.models.transfer import (
     TransferRule,
     Trigger,
 )
-from archive.services import access, approvals, audit, preservation, validation, workdays
+from archive.services import (
+    access,
+    approvals,
+    audit,
+    preservation,
+    spreadsheets,
+    validation,
+    workdays,
+)
 from archive.services.errors import Conflict, Forbidden, Invalid, NotFound
 from archive.services.retention import add_months
 
@@ -631,7 +639,7 @@ def register_csv(session, user: User) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(REGISTER_COLUMNS)
-    writer.writerows(register_rows(session, user))
+    writer.writerows(spreadsheets.row(row) for row in register_rows(session, user))
     return "\ufeff" + out.getvalue()
 
 

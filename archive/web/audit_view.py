@@ -15,17 +15,13 @@ from archive.services import (
     audit_anchor,
     audit_labels,
     personal_data,
+    spreadsheets,
     validation,
     work,
 )
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
-
-def _cell(value) -> str:
-    """A CSV cell a spreadsheet will not run as a formula (titles reach the details)."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 PAGE_SIZE = 100
@@ -98,7 +94,7 @@ def export():
     for e in listing.events:
         details = (audit.WITHHELD if e.id in listing.withheld
                    else e.details if full else personal_data.mask_text(e.details))
-        writer.writerow([_cell(v) for v in (e.seq, local(e.utc_at).isoformat(), e.actor_name, e.action,
+        writer.writerow([spreadsheets.cell(v) for v in (e.seq, local(e.utc_at).isoformat(), e.actor_name, e.action,
                                             e.object_type, e.object_id, e.ip, e.outcome,
                                             details, e.hash)])
     return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv",

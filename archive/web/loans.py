@@ -14,10 +14,9 @@ from archive.clock import now
 from archive.extensions import db
 from archive.models import Role, User
 from archive.models.loan import LoanKind
-from archive.services import access, customers, filing, loan_lists, loans, work
+from archive.services import access, customers, filing, loan_lists, loans, spreadsheets, work
 from archive.services.errors import DomainError, Forbidden, Invalid, NotFound
 from archive.web import local_path
-from archive.web.audit_view import _cell
 
 bp = Blueprint("loans", __name__)
 
@@ -175,7 +174,7 @@ def register_csv():
     writer = csv.writer(buffer)
     writer.writerow(loan_lists.COLUMNS)
     for row in rows:
-        writer.writerow([_cell(v) for v in row.cells])
+        writer.writerow(spreadsheets.row(row.cells))
     name = "loan-register" + (f"-{start}" if start else "") + (f"-{end}" if end else "")
     return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename={name}.csv"})

@@ -249,3 +249,18 @@ def test_a_missing_items_note_is_checked_like_every_other(call, dossier, file_do
     assert answer.status_code == 422, answer.json
     assert call("officer", "GET", f"/api/v1/transfers/{batch['id']}").json["status"]["key"] == \
         "submitted"
+
+
+def test_the_register_csv_writes_a_formula_like_title_as_text(call, client, api, dossier,
+                                                              file_doc):
+    """What users typed reaches the 移交登记簿: a title a spreadsheet would run as a formula
+    is written with a leading apostrophe, as the other exports do (found by a probe)."""
+    a = file_doc(dossier, '=HYPERLINK("http://x")', "销售", actor="staff", pages="3")
+    batch = call("staff", "POST", "/api/v1/transfers", {"items": [a.id]}).json
+    call("staff", "POST", f"/api/v1/transfers/{batch['id']}/submit")
+    received = call("officer", "POST", f"/api/v1/transfers/{batch['id']}/receive", {
+        "items": [{"document_id": a.id, "count": 1, "pages": 3}]})
+    assert received.status_code == 200, received.json
+    text = client.get("/api/v1/transfers/register.csv", headers=api("officer")).get_data(
+        as_text=True)
+    assert '\'=HYPERLINK(""http://x"")' in text and ',=HYPERLINK' not in text

@@ -89,7 +89,7 @@ def test_deleting_the_chain_head_is_found(session, users):
 
 
 def test_audit_csv_cells_never_start_a_formula():
-    from archive.web.audit_view import _cell
+    from archive.services.spreadsheets import cell as _cell
 
     assert _cell("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
     assert _cell("-1+2") == "'-1+2" and _cell("张伟") == "张伟" and _cell(42) == "42"

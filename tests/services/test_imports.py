@@ -390,3 +390,15 @@ def test_a_folder_zipped_whole_files_its_rows_from_its_one_sub_folder(app, cli, 
     assert result.exit_code == 0, result.output
     assert "归档 2 行" in result.output
     assert db.session.query(StoredFile).count() == 1
+
+
+def test_the_report_writes_a_formula_like_cell_as_text(app, cli, tmp_path):
+    """A title a spreadsheet would run as a formula reaches the import's report CSV with a
+    leading apostrophe, as the other exports do (found by a probe of the running app)."""
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    write_manifest(folder, [row('=HYPERLINK("http://x")', "", category="入伙")])
+    report = tmp_path / "report.csv"
+    result = cli(folder, "--user", "officer", "--report", report)
+    assert result.exit_code == 0, result.output
+    assert _report(report)[2][4] == '\'=HYPERLINK("http://x")'
