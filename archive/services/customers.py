@@ -154,8 +154,9 @@ def list_customers(session, actor: User, *, q: str = "", page: int = 1, per_page
         stmt = stmt.where(scope)
     q = (q or "").strip()
     if q:
-        like = f"%{q}%"
-        stmt = stmt.where(or_(Customer.name.like(like), Customer.code.like(like)))
+        # % and _ are what the user typed, not wildcards.
+        stmt = stmt.where(or_(Customer.name.contains(q, autoescape=True),
+                              Customer.code.contains(q, autoescape=True)))
     total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
     page = max(1, page)
     # The page shows each customer's department: loaded with the rows.
@@ -273,7 +274,7 @@ def create_dossier(session, actor: User, data: dict, *, number_format: str) -> D
         unit = None
         number = validation.text(data, "number", "案卷编号", required=True, max_len=120)
         if session.execute(select(Dossier.id).where(Dossier.number == number)).first():
-            raise Conflict(f"档案编号已存在：{number}", code="duplicate_number")
+            raise _case_number_taken(number)
         title = validation.text(data, "title", "题名", required=True)
     dossier = Dossier(
         number=number,
@@ -305,6 +306,15 @@ def create_dossier(session, actor: User, data: dict, *, number_format: str) -> D
     return dossier
 
 
+def _case_number_taken(number: str) -> Conflict:
+    """A case number (案号) the archive already has a case file for, whoever may see it: one
+    court case, one case file (docs/hardening.md, "case numbers"). The answer names the
+    number the user typed and nothing of the case file: not its customer, department,
+    level or contents."""
+    return Conflict(f"案号 {number} 已有案卷；如需归入该案卷，请联系档案室",
+                    code="duplicate_number")
+
+
 def _insert_dossier(session, dossier: Dossier, unit: Unit | None, number_format: str) -> None:
     """Write a new dossier after the checks, which a concurrent request may have overtaken:
     the same customer and unit, or a typed case number, is a conflict as the check says; a
@@ -313,7 +323,7 @@ def _insert_dossier(session, dossier: Dossier, unit: Unit | None, number_format:
         if work.insert(session, dossier):
             return
         if unit is None:
-            raise Conflict(f"档案编号已存在：{dossier.number}", code="duplicate_number")
+            raise _case_number_taken(dossier.number)
         if session.execute(select(Dossier.id).where(Dossier.customer_id == dossier.customer_id,
                                                     Dossier.unit_id == unit.id)).first():
             raise Conflict("该客户在此房产已有档案（一户一档）", code="duplicate_dossier")

@@ -164,14 +164,20 @@ def flag(data: dict, key: str, label: str) -> bool:
 # ends the archive's own arithmetic (Beijing time to UTC, the day after) leaves the
 # calendar Python can represent.
 EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+# YYYY-MM-DD, or YYYYMMDD as spreadsheets often hold it (an import's manifest).
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{8}")
 
 
 def day(data: dict, key: str, label: str) -> date | None:
     value = data.get(key)
     if value in (None, ""):
         return None
+    text = str(value).strip()
     try:
-        found = date.fromisoformat(str(value).strip())
+        # fromisoformat also takes 2026-W01-1, 2026-001 and full-width digits: not here.
+        if not _ISO_DAY.fullmatch(text):
+            raise ValueError(text)
+        found = date.fromisoformat(text)
     except ValueError:
         raise Invalid(f"{label}格式应为 YYYY-MM-DD", details={"field": key}) from None
     return in_range(found, key, label)

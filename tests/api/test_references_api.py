@@ -120,3 +120,26 @@ def test_the_dossier_page_names_and_removes_references(login_as, call, world):
     assert "已删除到" in page and other.number not in page[page.index('class="refs"'):]
     staff_page = login_as("staff").get(f"/dossiers/{home.id}").get_data(as_text=True)
     assert "/remove" not in staff_page
+
+
+def test_a_taken_case_number_is_refused_naming_nothing_of_the_case_file(
+        call, make_customer, users):
+    """One court case, one case file: a number taken by a case file the user may not see
+    is still refused, and the answer names nothing of it but the number the user typed
+    (docs/hardening.md, "case numbers"; the probe that asked found it said only
+    "档案编号已存在")."""
+    hidden = make_customer(name="欧阳秘", department="XS")
+    with work.unit(db.session):
+        case = customers.create_dossier(db.session, users["officer"], {
+            "customer_id": hidden.id, "kind": "case", "number": "(2024)粤0305民初99号",
+            "title": "欧阳秘房屋纠纷案", "classification": "秘密"}, number_format=NUMBER_FORMAT)
+    own = make_customer(name="客服客户", department="KF", actor="officer")
+    assert call("service", "GET", f"/api/v1/dossiers/{case.id}").status_code == 404
+    answer = call("service", "POST", "/api/v1/dossiers", json={
+        "customer_id": own.id, "kind": "case", "number": "(2024)粤0305民初99号", "title": "x"})
+    assert answer.status_code == 409 and answer.json["error"]["code"] == "duplicate_number"
+    text = json.dumps(answer.json, ensure_ascii=False)
+    assert "(2024)粤0305民初99号" in text and "联系档案室" in text
+    assert set(answer.json["error"]) <= {"code", "message", "details"}
+    for secret in ("欧阳秘", "房屋纠纷", "秘密", "XS", "销售"):
+        assert secret not in text, secret

@@ -209,3 +209,8 @@ def test_dates_past_any_archive_are_refused(call, dossier, field, path):
         answer = call("officer", "POST", f"/api/v1/dossiers/{dossier.id}/{path}", {field: day})
         assert answer.status_code == 422 and answer.json["error"]["code"] == "out_of_range", (
             day, answer.json)
+    # Python's fromisoformat also reads these (and 20210630, which is taken).
+    for day in ("2021-W26-3", "2021-181", "２０２１-０６-３０"):
+        answer = call("officer", "POST", f"/api/v1/dossiers/{dossier.id}/{path}", {field: day})
+        assert answer.status_code == 422 and "YYYY-MM-DD" in answer.json["error"]["message"], (
+            day, answer.json)

@@ -125,6 +125,18 @@ def test_customer_list_filters_and_paginates(app, login_as, make_customer):
     assert "KH-P-07" in filtered and "KH-P-08" not in filtered
 
 
+def test_customer_search_takes_percent_and_underscore_as_typed(login_as, make_customer):
+    """% and _ in the search box are characters, not LIKE wildcards (found by a probe:
+    郭_飞 found 郭飞飞, and % found every customer)."""
+    make_customer("郭飞飞", code="KH-W-01")
+    make_customer("郭_飞", code="KH-W-02")
+    client = login_as("officer")
+    underscore = client.get("/customers?q=郭_飞").get_data(as_text=True)
+    assert "KH-W-02" in underscore and "KH-W-01" not in underscore
+    percent = client.get("/customers?q=%25").get_data(as_text=True)
+    assert "KH-W-01" not in percent and "KH-W-02" not in percent
+
+
 def test_english_switch(login_as):
     client = login_as("officer")
     client.get("/lang/en")
