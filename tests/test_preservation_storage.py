@@ -241,3 +241,18 @@ def test_the_worker_runs_the_check_every_night(app, make_customer, make_dossier,
     db.session.expire_all()
     run = db.session.query(PreservationRun).order_by(PreservationRun.id.desc()).one()
     assert (run.trigger, run.outcome) == ("queue", "pass")
+
+
+def test_a_page_count_that_contradicts_the_files_fails_the_nightly_check_too(
+        app, make_customer, make_dossier, file_doc):
+    """The check at filing compares the catalogued page count with the files'; the night's
+    check did not, so a document that failed it at filing passed every night (found by a
+    probe of the running app)."""
+    dossier = make_dossier(make_customer())
+    document = file_doc(dossier, files=[("合同.pdf", PDF)], date="2024-03-01", pages="9")
+    agreed = file_doc(dossier, "补充协议", files=[("补充协议.pdf", PDF)], date="2024-03-01")
+    result, run = _check(app)
+    assert run.outcome == "fail"
+    assert _failing(run) == {"format": [(f"文件 {document.id}",
+                                         "著录页数 9 与电子文件页数 1 不符")]}
+    assert agreed.id != document.id

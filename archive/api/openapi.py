@@ -274,7 +274,6 @@ SCHEMAS = {
             "originator": {"type": "string", "maxLength": 100},
             "document_number": {"type": "string", "maxLength": 100, "description": "文号."},
             "remarks": {"type": "string", "maxLength": 2000},
-            "department": DEPARTMENT_INPUT,
             "confirm_duplicate": {"type": "string", "enum": ["0", "1", "true", "false"],
                                   "description": (
                 "1: file it although the same bytes are already filed where the user may "

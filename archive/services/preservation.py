@@ -230,7 +230,7 @@ def _code_problems(document: Document) -> list[str]:
     return []
 
 
-def _pages_agree(document: Document, files: list[StoredFile]) -> tuple[str, str, str]:
+def pages_agree(document: Document, files: list[StoredFile]) -> tuple[str, str, str]:
     counted = [f.pages for f in files if f.pages]
     if not files:
         return "format", NA, "仅有纸质原件，无电子文件"
@@ -246,7 +246,7 @@ def check_document(document: Document) -> list[tuple[str, str, str]]:
     problems = metadata_problems(document)
     results = [("metadata", FAIL, "；".join(problems)[:500]) if problems else
                ("metadata", PASS, "必填著录项目齐全，档号、日期、密级格式正确")]
-    results.append(_pages_agree(document, document.files))
+    results.append(pages_agree(document, document.files))
     return results
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from archive.clock import local, now
 from archive.models import (
@@ -187,12 +188,20 @@ def _metadata(session, found: Findings) -> None:
             documents = session.execute(
                 select(Document).where(Document.id > last,
                                        Document.status == DocumentStatus.ACTIVE.value)
+                .options(selectinload(Document.files).load_only(StoredFile.pages))
                 .order_by(Document.id).limit(500)).scalars().all()
             for document in documents:
                 problems = preservation.metadata_problems(document)
                 if problems:
                     found.fail("metadata", f"文件 {document.id}",
                                "；".join(problems), document_id=document.id)
+                # The page count catalogued against the files', as the check at filing
+                # does (a correction may have changed it since).
+                _, outcome, reason = preservation.pages_agree(document, document.files)
+                if outcome == FAIL:
+                    found.fail("format", f"文件 {document.id}", reason, document_id=document.id)
+                for stored in document.files:
+                    session.expunge(stored)
                 session.expunge(document)  # a large archive is read 500 at a time
         if not documents:
             break
