@@ -266,16 +266,27 @@ def _write_unit(session, actor: User, rows: _Rows, chunk: list, settings: Settin
     are remembered for later rows once the unit has committed."""
     opened: dict[tuple, Dossier] = {}
     states: list[dict] = []
-    with work.unit(session):
-        # The head first, outside the rows' savepoints: a lock taken inside one is let go
-        # when a refused row rolls it back (PostgreSQL), and the lock order is head first.
-        audit.hold_head(session)
-        held = _held(session, chunk)
-        filed = [_row(session, actor, rows, number, values, read, settings,
-                      {**dossiers, **opened}, opened, held, states)
-                 for (number, values), read in chunk]
-        _write_states(session, rows, states)
-        _progressed(rows.batch, len(chunk), settings)
+    committed: list[bool] = []
+    try:
+        with work.unit(session):
+            # Runs first of the unit's after-commit work: what fails after it (handing jobs
+            # to the queue) cannot make the unit look unwritten and be written again.
+            work.after_commit(session, lambda: committed.append(True))
+            # The head first, outside the rows' savepoints: a lock taken inside one is let
+            # go when a refused row rolls it back (PostgreSQL), and the lock order is head
+            # first.
+            audit.hold_head(session)
+            held = _held(session, chunk)
+            filed = [_row(session, actor, rows, number, values, read, settings,
+                          {**dossiers, **opened}, opened, held, states)
+                     for (number, values), read in chunk]
+            _write_states(session, rows, states)
+            _progressed(rows.batch, len(chunk), settings)
+    except Exception:
+        if not committed:
+            raise
+        log.exception("import %s: work after a unit's commit failed; its %d rows are written",
+                      rows.batch.id, len(chunk))
     dossiers.update(opened)
     return [document for document in filed if document is not None]
 

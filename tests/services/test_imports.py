@@ -402,3 +402,29 @@ def test_the_report_writes_a_formula_like_cell_as_text(app, cli, tmp_path):
     result = cli(folder, "--user", "officer", "--report", report)
     assert result.exit_code == 0, result.output
     assert _report(report)[2][4] == '\'=HYPERLINK("http://x")'
+
+
+def test_work_failing_after_a_units_commit_does_not_write_it_again(app, cli, tmp_path,
+                                                                    monkeypatch):
+    """Handing a unit's jobs to the queue runs after its commit; a failure there made the
+    unit look unwritten: its rows were written again one by one, ran into their own
+    unique row numbers, and the import stopped."""
+    from archive.models import Job
+    from archive.services import jobs
+
+    def queue_down(job_ids):
+        raise RuntimeError("the queue's file is unreadable")
+    monkeypatch.setattr(jobs, "dispatch", queue_down)
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    rows = []
+    for i in range(4):
+        (folder / f"合同{i}.docx").write_bytes(samples.make_docx(f"合同{i}", [f"正文{i}"]))
+        rows.append(row(f"合同{i}", f"合同{i}.docx", category="签约"))
+    write_manifest(folder, rows)
+    result = cli(folder, "--user", "officer")
+    assert result.exit_code == 0, result.output
+    assert "归档 4 行" in result.output
+    assert db.session.query(Document).count() == 4
+    # The jobs stay queued in the database for the worker's sweep.
+    assert db.session.query(Job).filter_by(kind="docx_pdf", state="queued").count() == 4
