@@ -28,8 +28,11 @@ def _config_object(config):
 
 def _reads_first() -> bool:
     """Whether the current transaction belongs to a request that only reads (GET, HEAD):
-    a page, a search, a download. Its only writes are audit events."""
-    return has_request_context() and request.method in ("GET", "HEAD")
+    a page, a search, a download. Its only writes are audit events. So does a process
+    that only reads (work.reads_first)."""
+    from archive.services import work
+
+    return (has_request_context() and request.method in ("GET", "HEAD")) or work.reads_first.get()
 
 
 def _writes(statement: str, context) -> bool:

@@ -14,17 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime, time
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import Session, scoped_session
 
 from archive.clock import now, to_utc
 from archive.models import AuditEvent, AuditHead, utc_cutover
-from archive.services import audit_anchor
+from archive.services import audit_anchor, work
 from archive.services.errors import Invalid
 
 GENESIS = "0" * 64
-_HEAD = "audit.head"  # session.info: (the transaction that locked the head, the head)
+_HEAD = "audit.head"  # the head, as work.locked holds it
 # What an event's outcome may be: done, refused, or failed (record_refusal).
 OUTCOMES = ("ok", "denied", "error")
 
@@ -127,36 +125,18 @@ def hold_head(session) -> None:
 
 
 def _locked_head(session) -> AuditHead | None:
-    """The head, locked and read afresh once per transaction: once this transaction holds
-    its lock (SQLite's write lock; PostgreSQL's row lock), nobody else can move it, so a
-    second event of the same unit (an import writes one per row) chains on the object in
-    hand. Any rollback, a savepoint's included, forgets it (`_forget_head`): PostgreSQL
-    releases a lock taken inside a savepoint that rolls back, so it is locked again."""
-    transaction = _transaction(session)
-    held = session.info.get(_HEAD)
-    if transaction is not None and held is not None and held[0] is transaction \
-            and held[1] in session:
-        return held[1]
+    """The head, locked and read afresh once per transaction (work.locked): a second event
+    of the same unit (an import writes one per row) chains on the object in hand."""
+    head = work.locked(session, _HEAD)
+    if head is not None:
+        return head
     head = session.execute(
         select(AuditHead).where(AuditHead.id == 1).with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if head is not None:
-        session.info[_HEAD] = (_transaction(session), head)
+        work.hold(session, _HEAD, head)
     return head
-
-
-@sa_event.listens_for(Session, "after_soft_rollback")
-def _forget_head(session, previous_transaction) -> None:
-    """Any rollback, a savepoint's included, forgets the head held: PostgreSQL releases a
-    row lock taken inside a savepoint when it rolls back, so the next event locks and
-    reads the head again (SQLite keeps its write lock; the read costs a statement)."""
-    session.info.pop(_HEAD, None)
-
-
-def _transaction(session):
-    """The session's outermost transaction now (None before it begins)."""
-    return (session() if isinstance(session, scoped_session) else session).get_transaction()
 
 
 @dataclass

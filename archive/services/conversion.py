@@ -154,7 +154,7 @@ def queue(session, files: list[StoredFile], *, fresh: set[str] = frozenset()) ->
     worst (a blob lost from the store) the same bytes are converted once more."""
     queued = []
     for stored in files:
-        if stored.kind != "docx" or stored.id is None:
+        if stored.kind != "docx":
             continue
         done = None if stored.sha256 in fresh else _converted_before(session, stored.sha256)
         if done is not None:
@@ -162,7 +162,7 @@ def queue(session, files: list[StoredFile], *, fresh: set[str] = frozenset()) ->
             stored.access_copy_error = None
             continue
         stored.access_copy_status, stored.access_copy_error = QUEUED, None
-        queued.append(Job(kind=jobs.DOCX_PDF, file_id=stored.id))
+        queued.append(Job(kind=jobs.DOCX_PDF, file=stored))
     if queued:
         # Flushed with the rest of the unit: the ids are read once it has committed.
         session.add_all(queued)

@@ -229,10 +229,10 @@ def file_intake(session, intake: Intake, *, store: LocalBlobStore,
 
 def _write(session, intake: Intake, store: LocalBlobStore, created: list[str]) -> Document:
     actor, dossier, fields = intake.actor, intake.dossier, intake.fields
-    # The first statement of a writing transaction takes SQLite's write lock: blobs are
-    # stored under it, so a concurrent upload of the same bytes cannot reuse a blob this
-    # one then removes.
-    session.execute(select(Dossier.id).where(Dossier.id == dossier.id)).scalar_one()
+    # Beginning a writing transaction takes SQLite's write lock (BEGIN IMMEDIATE): blobs
+    # are stored under it, so a concurrent upload of the same bytes cannot reuse a blob
+    # this one then removes. An import's unit has begun already.
+    session.connection()
     stored, checked = [], list(intake.checked or [None] * len(intake.files))
     for i, (name, blob, ftype, result) in enumerate(intake.files):
         digest, new = store.put(blob)
@@ -259,17 +259,18 @@ def _write(session, intake: Intake, store: LocalBlobStore, created: list[str]) -
     retention.assign(session, document, fields["retention"])
     transfers.assign(session, document, actor)
     session.add(document)
+    # Scans are read by the OCR worker after the commit, never in the upload request;
+    # so are the scanned pages of a PDF with text on its other pages. A DOCX's PDF access
+    # copy is made by LibreOffice on the same queue, never here. Both are queued before
+    # the flush, which writes the jobs and the files' conversion state with the files.
+    jobs.queue_ocr(session, stored, partly_scanned=[
+        f for f, (*_, result) in zip(stored, intake.files, strict=True) if result.textless_pages])
+    conversion.queue(session, stored, fresh={*created, *intake.fresh})
     session.flush()
     # 四性检测 (DA/T 70): recorded with the document, refusing nothing filing accepted.
     preservation.record_filing(session, document, [
         (f, blob) for f, (_name, blob, *_rest) in zip(stored, intake.files, strict=True)],
         store, checked=checked)
-    # Scans are read by the OCR worker after the commit, never in the upload request;
-    # so are the scanned pages of a PDF with text on its other pages.
-    jobs.queue_ocr(session, stored, partly_scanned=[
-        f for f, (*_, result) in zip(stored, intake.files, strict=True) if result.textless_pages])
-    # A DOCX's PDF access copy is made by LibreOffice on the same queue, never here.
-    conversion.queue(session, stored, fresh={*created, *intake.fresh})
     if intake.key is not None:
         session.add(UploadKey(user_id=actor.id, key=intake.key[0], fingerprint=intake.key[1],
                               document_id=document.id))
@@ -552,11 +553,17 @@ def dossier_group(session, dossier: Dossier, code: str, *, lock: bool = False) -
     audit.hold_head), ready for numbering.next_seq(..., locked=True)."""
     if dossier.kind == "case":
         code = CASE_GROUP
+    key = ("group", dossier.id, code)
+    group = work.locked(session, key) if lock else None
+    if group is not None:
+        return group  # locked by an earlier filing of this unit (an import's rows)
     query = select(Group).where(Group.dossier_id == dossier.id, Group.code == code)
     if lock:
         audit.hold_head(session)
         query = query.with_for_update().execution_options(populate_existing=True)
     group = session.execute(query).scalar_one_or_none()
+    if lock and group is not None:
+        work.hold(session, key, group)
     if group is None and code == CASE_GROUP and dossier.kind == "case":
         group = Group(dossier_id=dossier.id, code=CASE_GROUP)
         session.add(group)

@@ -103,6 +103,12 @@ def exit_with_parent() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def pooled(rows, workers: int) -> bool:
+    """Whether `rows` are read in a pool of `workers` processes (else in the writer's):
+    with more than one core, for more than a few rows."""
+    return workers > 1 and len(rows) >= 4 * workers
+
+
 class Reader:
     """Reads rows ahead of the writer: in `workers` processes, at most `ahead` rows in
     memory at once; in this process when there is no pool (few rows, or workers=0)."""
@@ -112,7 +118,7 @@ class Reader:
         self.folder, self.rows, self.limits = folder, rows, limits
         self.store_root = str(store.root)
         self.pool = None
-        if workers > 1 and len(rows) >= 4 * workers:
+        if pooled(rows, workers):
             import multiprocessing
 
             # Forked: the readers start at once, with the extraction modules loaded. They

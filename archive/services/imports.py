@@ -35,9 +35,9 @@ from archive.services import (
     audit,
     customers,
     filing,
+    import_indexing,
     import_reading,
     import_sources,
-    indexing,
     numbering,
     personal_data,
     spreadsheets,
@@ -187,20 +187,23 @@ def run(session, actor: User, import_id: int, folder: Path, settings: Settings, 
     # from one of them.
     rows = _Rows(batch, set(known) - settled,
                  kept=session.execute(select(RetentionRule)).scalars().all())
-    filed: list[int] = []
     # The rows name their files from the manifest's folder: the top, or the one sub-folder
     # a ZIP made from a folder holds everything in.
     files = manifest.parent.resolve()
-    reader = import_reading.Reader(files, todo, settings.limits, settings.workers, settings.store)
-    dossiers: dict[tuple, Dossier] = {}
-    for chunk in _chunks(reader, settings.rows_per_commit):
-        filed.extend(_write_rows(session, actor, rows, chunk, settings, dossiers))
-        if len(filed) >= settings.batch:
-            indexing.index_after_commit(session, filed)
-            filed = []
-        if progress:
-            progress(batch.rows_done, batch.rows_total)
-    indexing.index_after_commit(session, filed)
+    # Forked before the readers, while this process holds no transaction.
+    indexer = import_indexing.Indexer(session, settings.batch,
+                                      beside=import_reading.pooled(todo, settings.workers))
+    try:
+        reader = import_reading.Reader(files, todo, settings.limits, settings.workers,
+                                       settings.store)
+        dossiers: dict[tuple, Dossier] = {}
+        for chunk in _chunks(reader, settings.rows_per_commit):
+            indexer.add(_write_rows(session, actor, rows, chunk, settings, dossiers))
+            if progress:
+                progress(batch.rows_done, batch.rows_total)
+        indexer.finish()
+    finally:
+        indexer.close()
     with work.unit(session):
         batch.finish(now())
         audit.record(session, actor, "import.finished", batch, **counts(session, batch))

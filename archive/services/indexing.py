@@ -13,11 +13,13 @@ import logging
 import os
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.util import identity_key
 
 from archive.extensions import db
 from archive.models import Designation, Document
@@ -124,21 +126,9 @@ def index_after_commit(session, document_ids: list[int], wait: float | None = No
 
 
 def _index_locked(session, document_ids: list[int]) -> bool:
-    pending = session.execute(
-        select(Document.id).where(Document.needs_index.is_(True)).order_by(Document.id).limit(500)
-    ).scalars().all()
-    ids = sorted(set(document_ids) | set(pending))
-    if not ids:
-        session.commit()  # end the read
-        return True
-    documents = _load(session, ids)
-    read = {d.id: d.index_gen for d in documents}
+    ids = taken_up(session, document_ids)
     try:
-        readers = _readers(session, documents)
-        records = [to_index_doc(d, readers[d.id]) for d in documents]
-        _refuse_partial(session, ids)
-        session.commit()  # the index write must not hold the database's write lock
-        search_service().index_many(records)
+        written = write(session, ids)
     except IndexUnavailable as exc:
         log.warning("search index unavailable (%s); documents %s flagged needs_index", exc, ids)
         _flag(session, ids)  # the next search or dashboard view starts the repair
@@ -147,12 +137,56 @@ def _index_locked(session, document_ids: list[int]) -> bool:
         log.exception("search index write failed; documents %s flagged needs_index", ids)
         _flag(session, ids)
         return False
-    _clear(session, read, [i for i in ids if i not in read])
-    for document in documents:  # the session's copies read the flag afresh
-        session.expire(document, ["needs_index"])
+    clear(session, written)
+    return True
+
+
+@dataclass
+class Written:
+    """What an index write wrote: each active document's generation as it was read, and
+    the documents no longer active (nothing written for them)."""
+
+    read: dict[int, int]
+    others: list[int]
+
+
+def taken_up(session, document_ids: list[int]) -> list[int]:
+    """`document_ids` and any others left flagged (up to 500): what a write takes up."""
+    pending = session.execute(
+        select(Document.id).where(Document.needs_index.is_(True)).order_by(Document.id).limit(500)
+    ).scalars().all()
+    return sorted(set(document_ids) | set(pending))
+
+
+def write(session, ids: list[int]) -> Written:
+    """Under the index's write lock: write the documents `ids` as the database holds them
+    now, reading them in a transaction that ends before the index is written (it must not
+    hold the database's write lock). Changes nothing in the database; raises if the index
+    could not be written. `clear` then clears their flags."""
+    if not ids:
+        session.commit()  # end the read
+        return Written({}, [])
+    documents = _load(session, ids)
+    read = {d.id: d.index_gen for d in documents}
+    readers = _readers(session, documents)
+    records = [to_index_doc(d, readers[d.id]) for d in documents]
+    _refuse_partial(session, ids)
+    session.commit()
+    search_service().index_many(records)
+    return Written(read, [i for i in ids if i not in read])
+
+
+def clear(session, written: Written) -> None:
+    """Clear the flags of what `written` wrote (`_clear`), in a transaction of its own.
+    Safe after the index lock is let go: a flag is cleared only where the generation is
+    the one written, and a later writer reads (under the lock) what is at least as new."""
+    _clear(session, written.read, written.others)
+    for document_id in written.read:  # the session's copies read the flag afresh
+        document = session.identity_map.get(identity_key(Document, document_id))
+        if document is not None:
+            session.expire(document, ["needs_index"])
     # Always end the transaction: on SQLite it holds the write lock.
     session.commit()
-    return True
 
 
 def _clear(session, read: dict[int, int], others: list[int]) -> None:

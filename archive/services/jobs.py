@@ -45,8 +45,7 @@ def queue_ocr(session, files: list[StoredFile], partly_scanned=()) -> list[Job]:
     """Queue an OCR job for each of `files` that needs one, and for the PDFs of
     `partly_scanned` (text on some pages, scans on others: their textless pages are
     read), in the caller's unit; the jobs are handed to the queue once it has committed."""
-    queued = [Job(kind=OCR, file_id=f.id) for f in files
-              if f.id is not None and (needs_ocr(f) or f in partly_scanned)]
+    queued = [Job(kind=OCR, file=f) for f in files if needs_ocr(f) or f in partly_scanned]
     if queued:
         session.add_all(queued)
         dispatch_after_commit(session, queued)

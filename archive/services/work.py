@@ -13,15 +13,25 @@ One second transaction is sanctioned: a refusal that must be on the record altho
 unit it ended is rolled back (`record_refusal`).
 """
 
+import contextvars
 import logging
 from collections.abc import Callable
 from contextlib import contextmanager
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, scoped_session
 
 log = logging.getLogger(__name__)
 
 _HOOKS = "work.after_commit"
 _UNDO = "work.after_rollback"
 _DEPTH = "work.depth"
+_LOCKED = "work.locked"  # session.info: (the transaction, {key: row read under its lock})
+
+# Set where work only reads, writing by exception (an import's indexing process): its
+# transactions begin without SQLite's write lock, as a page view's do, and take it at
+# their first write (archive._sqlite_pragmas).
+reads_first = contextvars.ContextVar("work.reads_first", default=False)
 
 
 @contextmanager
@@ -125,3 +135,38 @@ def unique_violation(exc) -> bool:
     if getattr(original, "sqlstate", None) == "23505":  # PostgreSQL's unique_violation
         return True
     return str(original).startswith("UNIQUE constraint failed")  # SQLite
+
+
+def locked(session, key):
+    """The row this transaction has read under its lock as `key` (`hold`), or None: once
+    a transaction holds a row's lock (SQLite's write lock; PostgreSQL's row lock) nobody
+    else can change the row, so a second use in the same unit (an import's next row: the
+    audit head, a group's counter) takes the object in hand instead of reading it again.
+    Any rollback since, a savepoint's included, forgets them all (`_forget_locks`):
+    PostgreSQL lets go of a lock taken inside a savepoint that rolls back, and the
+    session expires what the savepoint changed."""
+    held = session.info.get(_LOCKED)
+    transaction = _transaction(session)
+    if held is None or transaction is None or held[0] is not transaction:
+        return None
+    row = held[1].get(key)
+    return row if row is not None and row in session else None
+
+
+def hold(session, key, row) -> None:
+    """Remember `row`, just read under its lock in this transaction, as `key` (`locked`)."""
+    transaction = _transaction(session)
+    held = session.info.get(_LOCKED)
+    if held is None or held[0] is not transaction:
+        held = session.info[_LOCKED] = (transaction, {})
+    held[1][key] = row
+
+
+def _transaction(session):
+    """The session's outermost transaction now (None before it begins)."""
+    return (session() if isinstance(session, scoped_session) else session).get_transaction()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_locks(session, previous_transaction) -> None:
+    session.info.pop(_LOCKED, None)
