@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 _forked_from = None  # the app the indexing process is forked with (set just before)
 _context = None  # the indexing process's app context, kept pushed
+_inherited = None  # the importer's connection pool, held so that nothing here closes them
 
 
 def _start() -> None:
@@ -33,11 +34,12 @@ def _start() -> None:
     the index. The importer's connections are left untouched (a connection must never be
     used on both sides of a fork: SQLAlchemy's `dispose(close=False)`), and the process
     exits once the importer has gone."""
-    global _context
+    global _context, _inherited
     import_reading.exit_with_parent()
     _context = _forked_from.app_context()
     _context.push()
     work.reads_first.set(True)
+    _inherited = db.engine.pool
     db.engine.dispose(close=False)
     config = current_app.config
     current_app.extensions["search"] = open_search(config["SEARCH_BACKEND"],
