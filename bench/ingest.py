@@ -8,9 +8,10 @@ extraction rate of pypdf / python-docx alone on the same files, and their ratio.
                                      [--rounds 3]
 
 --bulk also files them through the bulk importer (`flask import`'s path: a folder with a
-manifest; reading in a pool of processes, index written per batch, blobs fsynced) and
-prints its rate and its ratio to the raw extraction rate in the same run: the two
-alternate `--rounds` times and each side's median is reported, with every round's figures.
+manifest; reading in a pool of processes, the index written per batch by a process beside
+the writer, blobs fsynced) and prints its rate and its ratio to the raw extraction rate
+in the same run: the two alternate `--rounds` times and each side's median is reported,
+with every round's figures.
 """
 
 import argparse

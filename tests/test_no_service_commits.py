@@ -13,7 +13,7 @@ SERVICES = Path(__file__).resolve().parents[1] / "archive" / "services"
 # run after the upload's unit, and before the search opens its own.
 ALLOWED = {
     "work.py": None,  # every function
-    "indexing.py": {"_index_locked", "_flag", "all_documents", "rebuild",
+    "indexing.py": {"_index_locked", "write", "clear", "_flag", "all_documents", "rebuild",
                     "rebuild_if_needed"},
     "index_batches.py": {"_flagged", "catch_up"},
 }
