@@ -110,11 +110,16 @@ def pooled(rows, workers: int) -> bool:
 
 
 class Reader:
-    """Reads rows ahead of the writer: in `workers` processes, at most `ahead` rows in
-    memory at once; in this process when there is no pool (few rows, or workers=0)."""
+    """Reads rows ahead of the writer: in `workers` processes, at most `ahead` rows and
+    about AHEAD_BYTES of their files in memory at once; in this process when there is no
+    pool (few rows, or workers=0). `ahead` should hold two of the writer's units: rows are
+    read only as they are taken, so with fewer the readers stopped while the writer wrote
+    a unit and the writer then waited for the rest of the next."""
+
+    AHEAD_BYTES = 256 * 2**20
 
     def __init__(self, folder: Path, rows, limits: filing.Limits, workers: int,
-                 store: LocalBlobStore):
+                 store: LocalBlobStore, *, ahead: int | None = None):
         self.folder, self.rows, self.limits = folder, rows, limits
         self.store_root = str(store.root)
         self.pool = None
@@ -126,32 +131,48 @@ class Reader:
             context = multiprocessing.get_context("fork")
             self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                             initializer=exit_with_parent)
-        self.ahead = 8 * max(workers, 1)
+        self.ahead = ahead or 8 * max(workers, 1)
 
     def __iter__(self):
         pending: deque = deque()
+        held = 0  # bytes of the pending rows' files
         rows = iter(self.rows)
         try:
             while True:
-                while len(pending) < self.ahead:
+                while len(pending) < self.ahead and (not pending or held < self.AHEAD_BYTES):
                     row = next(rows, None)
                     if row is None:
                         break
-                    pending.append((row, self._submit(row)))
+                    size, result = self._submit(row)
+                    pending.append((row, size, result))
+                    held += size
                 if not pending:
                     return
-                row, result = pending.popleft()
+                row, size, result = pending.popleft()
+                held -= size
                 yield row, result.result() if hasattr(result, "result") else result
         finally:
             if self.pool is not None:
                 self.pool.shutdown(cancel_futures=True)
 
-    def _submit(self, row):
+    def _submit(self, row) -> tuple[int, object]:
+        """(the size of the row's files, its Read or the future of it)."""
         _, values = row
         paths, refused = locate(self.folder, values)
         if refused:
-            return Read(refused=refused)
+            return 0, Read(refused=refused)
         if self.pool is None:
-            return read_row(paths, filing_data(values), self.limits, self.store_root)
-        return self.pool.submit(read_row, paths, filing_data(values), self.limits,
-                                self.store_root)
+            return _size(paths), read_row(paths, filing_data(values), self.limits,
+                                          self.store_root)
+        return _size(paths), self.pool.submit(read_row, paths, filing_data(values),
+                                              self.limits, self.store_root)
+
+
+def _size(paths: list[tuple[str, str]]) -> int:
+    total = 0
+    for _, path in paths:
+        try:
+            total += os.stat(path).st_size
+        except OSError:
+            pass  # read_row gives the reason
+    return total

@@ -195,7 +195,8 @@ def run(session, actor: User, import_id: int, folder: Path, settings: Settings, 
                                       beside=import_reading.pooled(todo, settings.workers))
     try:
         reader = import_reading.Reader(files, todo, settings.limits, settings.workers,
-                                       settings.store)
+                                       settings.store, ahead=2 * settings.rows_per_commit
+                                       + 8 * max(settings.workers, 1))
         dossiers: dict[tuple, Dossier] = {}
         for chunk in _chunks(reader, settings.rows_per_commit):
             indexer.add(_write_rows(session, actor, rows, chunk, settings, dossiers))
