@@ -278,3 +278,16 @@ def test_a_long_lived_session_indexes_what_the_database_holds(batched, call, dos
     titles = [h.title for h in service.search(
         SearchQuery(text="数据库中的新题名"), Visibility(unrestricted=True)).hits]
     assert titles == ["数据库中的新题名"]
+
+
+def test_the_upload_stamp_changes_with_every_upload_and_stays_small(app, monkeypatch):
+    """The stamp grew a byte an upload, without end; it starts again from empty at its
+    limit, and its size still differs from the one before after every upload."""
+    monkeypatch.setattr(index_batches, "STAMP_LIMIT", 8)
+    path = index_batches._stamp_path()
+    seen = [index_batches._stamp(path)]
+    for _ in range(20):
+        index_batches._mark_upload()
+        seen.append(index_batches._stamp(path))
+    assert all(before != after for before, after in zip(seen, seen[1:], strict=False))
+    assert max(size for size in seen if size is not None) < 8

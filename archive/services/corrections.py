@@ -175,7 +175,7 @@ def correct_customer(session, actor: User, customer_id, data: dict) -> tuple[Cus
         if not {"name", "phone"} & set(changes):
             after["phone"] = ""
         same = duplicates.check_customer(session, actor, **after, exclude_id=customer.id,
-                                         confirm=duplicates.confirmed(data, "confirm_different"))
+                                         confirm=validation.flag(data, "confirm_different", "确认不是同一客户"))
     for key, (_old, value) in changes.items():
         setattr(customer, key, value)
     if "department_id" in changes:

@@ -127,7 +127,7 @@ def create_customer(session, actor: User, data: dict, *,
     )
     same = duplicates.check_customer(session, actor, customer.name, customer.id_number,
                                      customer.phone,
-                                     confirm=duplicates.confirmed(data, "confirm_different"))
+                                     confirm=validation.flag(data, "confirm_different", "确认不是同一客户"))
     # A code taken by a concurrent registration after the check: a typed one is a
     # conflict; a generated one is the server's to choose, so the next one is taken.
     for _attempt in range(RACE_RETRIES):

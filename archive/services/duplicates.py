@@ -17,14 +17,6 @@ from archive.models.enums import DocumentStatus
 from archive.services import access
 from archive.services.errors import Conflict, Invalid
 
-TRUE = (True, 1, "1", "true", "on", "yes")
-
-
-def confirmed(data: dict, key: str) -> bool:
-    """A confirmation box ticked (a form's "on", JSON true)."""
-    value = data.get(key)
-    return value in TRUE or (isinstance(value, str) and value.strip().lower() in TRUE)
-
 
 def normalise_id(value: str) -> str:
     """An ID or licence number as compared: full-width made ASCII, no spaces or hyphens,

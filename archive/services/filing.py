@@ -162,7 +162,7 @@ def preflight(session, actor: User, dossier_id, data: dict, uploads: list[Upload
     # anything is stored, unless the actor confirms (what the actor may not see is not told).
     fields["duplicate_of"] = [d.id for d in duplicates.check_file(
         session, actor, [hashlib.sha256(u.data).hexdigest() for u in uploads],
-        confirm=duplicates.confirmed(data, "confirm_duplicate"))] if warn_duplicates else []
+        confirm=validation.flag(data, "confirm_duplicate", "确认重复归档"))] if warn_duplicates else []
     intake.dossier, intake.fields = dossier, fields
     return intake
 

@@ -41,6 +41,7 @@ RECHECK_SECONDS = 30.0  # a search asks the database at least this often, stamp 
 _failed_at = [float("-inf")]
 _busy = [False]  # another writer held the index past CATCH_UP_WAIT at the last try
 STAMP = "uploaded.stamp"
+STAMP_LIMIT = 4096  # bytes: the stamp's size, not its content, says an upload happened
 # index folder -> (its stamp, when) as this process last found nothing flagged
 _seen_clean: dict[Path, tuple[int | None, float]] = {}
 
@@ -172,12 +173,15 @@ def _stamp(path: Path) -> int | None:
 
 def _mark_upload() -> None:
     """Stamp the folder after an upload's commit: one byte appended, so that the size
-    differs after every upload (a file's times can be too coarse to tell two apart). A
-    million uploads make a megabyte."""
+    differs after every upload (a file's times can be too coarse to tell two apart). At
+    STAMP_LIMIT bytes the stamp starts again from empty, which is a change of size too
+    (it grew by a byte an upload, without end)."""
     try:
         fd = os.open(_stamp_path(), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, b".")
+            if os.fstat(fd).st_size >= STAMP_LIMIT:
+                os.ftruncate(fd, 0)
         finally:
             os.close(fd)
     except OSError:  # the index folder deleted while serving: its rebuild indexes all

@@ -262,3 +262,16 @@ def test_a_merged_record_takes_no_correction(call, twice):
     assert response.status_code == 409 and response.json["error"]["code"] == "merged_customer"
     db.session.expire_all()
     assert db.session.get(Customer, merged.id).address == ""
+
+
+@pytest.mark.parametrize("answer", ["maybe", "2", ["yes"]])
+def test_a_confirmation_that_is_neither_yes_nor_no_is_refused(app, call, answer):
+    """`confirm_different: "maybe"` was read as no (and `"2"` as no, a list as no): a
+    confirmation is yes or no, and anything else is refused with nothing changed."""
+    _register(call, "officer", name="张伟", department="销售经营部", id_number=ID)
+    state = archive_state(app)
+    refused = _register(call, "officer", name="张玮", department="销售经营部", id_number=ID,
+                        confirm_different=answer)
+    assert refused.status_code == 422, refused.json
+    assert refused.json["error"]["details"] == {"field": "confirm_different"}
+    assert archive_state(app) == state
