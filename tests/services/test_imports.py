@@ -215,15 +215,7 @@ def test_a_filed_row_costs_a_bounded_number_of_statements(app, cli, tmp_path):
     from sqlalchemy import event
 
     folder = tmp_path / "archive"
-    folder.mkdir()
-    rows = []
-    for i in range(30):
-        name = f"合同{i:02d}." + ("docx" if i % 2 else "pdf")
-        text = [f"第 {i} 份合同正文：翠湖苑三栋二单元。"]
-        (folder / name).write_bytes(samples.make_docx(f"合同{i}", text) if i % 2
-                                    else samples.make_pdf(f"合同{i}", text))
-        rows.append(row(f"合同{i:02d}", name, category="签约"))
-    write_manifest(folder, rows)
+    _contracts(folder, 30, "合同")
     statements = []
 
     def count(conn, cursor, statement, params, context, executemany):
@@ -431,15 +423,17 @@ def test_work_failing_after_a_units_commit_does_not_write_it_again(app, cli, tmp
     assert db.session.query(Job).filter_by(kind="docx_pdf", state="queued").count() == 4
 
 
-def _twelve_rows(folder):
+def _contracts(folder, count: int, word: str) -> None:
+    """A folder of `count` rows of category 签约, each with a file of its own: PDF and
+    DOCX in turn."""
     folder.mkdir()
     rows = []
-    for i in range(12):
-        name = f"协议{i:02d}." + ("docx" if i % 2 else "pdf")
-        text = [f"第 {i} 份补充协议：翠湖苑五栋。"]
-        (folder / name).write_bytes(samples.make_docx(f"协议{i}", text) if i % 2
-                                    else samples.make_pdf(f"协议{i}", text))
-        rows.append(row(f"协议{i:02d}", name, category="签约"))
+    for i in range(count):
+        name = f"{word}{i:02d}." + ("docx" if i % 2 else "pdf")
+        text = [f"第 {i} 份{word}正文：翠湖苑三栋二单元。"]
+        (folder / name).write_bytes(samples.make_docx(f"{word}{i}", text) if i % 2
+                                    else samples.make_pdf(f"{word}{i}", text))
+        rows.append(row(f"{word}{i:02d}", name, category="签约"))
     write_manifest(folder, rows)
 
 
@@ -470,7 +464,7 @@ def test_an_imports_index_is_written_by_a_process_beside_its_writer(app, cli, tm
     app.config.update(IMPORT_WORKERS=2, IMPORT_BATCH=4, IMPORT_ROWS_PER_COMMIT=2)
     log = tmp_path / "writes.log"
     me = _index_writes_by_process(monkeypatch, log)
-    _twelve_rows(tmp_path / "archive")
+    _contracts(tmp_path / "archive", 12, "协议")
     result = cli(tmp_path / "archive", "--user", "officer")
     assert result.exit_code == 0, result.output
     filed = set(db.session.execute(sqlalchemy.select(Document.id)).scalars())
@@ -486,7 +480,7 @@ def test_a_failing_indexing_process_leaves_its_batches_to_the_writer(app, cli, t
     app.config.update(IMPORT_WORKERS=2, IMPORT_BATCH=4, IMPORT_ROWS_PER_COMMIT=2)
     log = tmp_path / "writes.log"
     me = _index_writes_by_process(monkeypatch, log, fail_beside=True)
-    _twelve_rows(tmp_path / "archive")
+    _contracts(tmp_path / "archive", 12, "协议")
     result = cli(tmp_path / "archive", "--user", "officer")
     assert result.exit_code == 0, result.output
     filed = set(db.session.execute(sqlalchemy.select(Document.id)).scalars())
