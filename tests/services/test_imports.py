@@ -456,36 +456,35 @@ def _index_writes_by_process(monkeypatch, log, fail_beside=False):
     return me
 
 
+def _import_with_batches_of_four(app, cli, tmp_path, monkeypatch, fail_beside=False):
+    """Import twelve rows, the index written four documents at a time; check that every
+    document is searchable and none left flagged; (this process, the processes that wrote
+    each batch in turn)."""
+    app.config.update(IMPORT_WORKERS=2, IMPORT_BATCH=4, IMPORT_ROWS_PER_COMMIT=2)
+    log = tmp_path / "writes.log"
+    me = _index_writes_by_process(monkeypatch, log, fail_beside)
+    _contracts(tmp_path / "archive", 12, "协议")
+    result = cli(tmp_path / "archive", "--user", "officer")
+    assert result.exit_code == 0, result.output
+    filed = set(db.session.execute(sqlalchemy.select(Document.id)).scalars())
+    assert len(filed) == 12
+    assert filed <= app.extensions["search"].document_ids()
+    assert not db.session.query(Document).filter(Document.needs_index.is_(True)).count()
+    return me, [int(line) for line in log.read_text().split()]
+
+
 def test_an_imports_index_is_written_by_a_process_beside_its_writer(app, cli, tmp_path,
                                                                    monkeypatch):
     """The index writes of an import (a quarter of the writer's time) run in a process of
     their own while the writer goes on with the next rows; the writer clears the flags of
     what it wrote, and the import ends with every document searchable."""
-    app.config.update(IMPORT_WORKERS=2, IMPORT_BATCH=4, IMPORT_ROWS_PER_COMMIT=2)
-    log = tmp_path / "writes.log"
-    me = _index_writes_by_process(monkeypatch, log)
-    _contracts(tmp_path / "archive", 12, "协议")
-    result = cli(tmp_path / "archive", "--user", "officer")
-    assert result.exit_code == 0, result.output
-    filed = set(db.session.execute(sqlalchemy.select(Document.id)).scalars())
-    assert len(filed) == 12
-    assert filed <= app.extensions["search"].document_ids()
-    assert not db.session.query(Document).filter(Document.needs_index.is_(True)).count()
-    writers = [int(line) for line in log.read_text().split()]
-    assert len(writers) >= 2 and set(writers[:-1]) == set(writers[:-1]) - {me}
+    me, writers = _import_with_batches_of_four(app, cli, tmp_path, monkeypatch)
+    # The last write, of what an earlier run may have left flagged, is the writer's own.
+    assert len(writers) >= 2 and me not in writers[:-1]
 
 
 def test_a_failing_indexing_process_leaves_its_batches_to_the_writer(app, cli, tmp_path,
                                                                    monkeypatch):
-    app.config.update(IMPORT_WORKERS=2, IMPORT_BATCH=4, IMPORT_ROWS_PER_COMMIT=2)
-    log = tmp_path / "writes.log"
-    me = _index_writes_by_process(monkeypatch, log, fail_beside=True)
-    _contracts(tmp_path / "archive", 12, "协议")
-    result = cli(tmp_path / "archive", "--user", "officer")
-    assert result.exit_code == 0, result.output
-    filed = set(db.session.execute(sqlalchemy.select(Document.id)).scalars())
-    assert len(filed) == 12
-    assert filed <= app.extensions["search"].document_ids()
-    assert not db.session.query(Document).filter(Document.needs_index.is_(True)).count()
-    writers = [int(line) for line in log.read_text().split()]
+    me, writers = _import_with_batches_of_four(app, cli, tmp_path, monkeypatch,
+                                               fail_beside=True)
     assert writers[0] != me and me in writers
