@@ -27,6 +27,7 @@ _HOOKS = "work.after_commit"
 _UNDO = "work.after_rollback"
 _DEPTH = "work.depth"
 _LOCKED = "work.locked"  # session.info: (the transaction, {key: row read under its lock})
+_INSERTED = "work.inserted"  # session.info: [(the transaction inside which, objects)]
 
 # Set where work only reads, writing by exception (an import's indexing process): its
 # transactions begin without SQLite's write lock, as a page view's do, and take it at
@@ -126,6 +127,10 @@ def insert(session, *objects) -> bool:
         if not unique_violation(exc):
             raise
         return False
+    # A savepoint around this one that rolls back undoes the rows, but the session kept
+    # the objects as written (it forgets what a released savepoint wrote), so the next
+    # row given the same id replaced them with a warning: `_forget_undone` drops them.
+    session.info.setdefault(_INSERTED, []).append((_innermost(session), objects))
     return True
 
 
@@ -167,6 +172,36 @@ def _transaction(session):
     return (session() if isinstance(session, scoped_session) else session).get_transaction()
 
 
+def _innermost(session):
+    """The session's innermost transaction now: its savepoint, if one is open."""
+    session = session() if isinstance(session, scoped_session) else session
+    return session.get_nested_transaction() or session.get_transaction()
+
+
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_locks(session, previous_transaction) -> None:
     session.info.pop(_LOCKED, None)
+    _forget_undone(session, previous_transaction)
+
+
+def _forget_undone(session, rolled_back) -> None:
+    """Expunge what `insert` wrote inside the transaction `rolled_back` (or a savepoint
+    of it): its rows are gone."""
+    kept = []
+    for transaction, objects in session.info.get(_INSERTED, ()):
+        inside = transaction
+        while inside is not None and inside is not rolled_back:
+            inside = inside.parent
+        if inside is None:
+            kept.append((transaction, objects))
+            continue
+        for obj in objects:
+            if obj in session:
+                session.expunge(obj)
+    session.info[_INSERTED] = kept
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_inserted(session, transaction) -> None:
+    if transaction.parent is None:  # the unit has ended: nothing of it can be undone now
+        session.info.pop(_INSERTED, None)

@@ -488,3 +488,23 @@ def test_a_failing_indexing_process_leaves_its_batches_to_the_writer(app, cli, t
     me, writers = _import_with_batches_of_four(app, cli, tmp_path, monkeypatch,
                                                fail_beside=True)
     assert writers[0] != me and me in writers
+
+
+def test_a_customer_opened_by_a_refused_row_leaves_the_session(app, cli, tmp_path):
+    """A refused row rolls back the customer it opened (in work.insert's own savepoint
+    inside the row's), but the session kept the object as written: the next row's new
+    customer, given the same id, replaced it with SQLAlchemy's warning "Identity map
+    already had an identity". It leaves the session with its row."""
+    import warnings
+
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    data = samples.make_pdf("认购书", ["认购书正文。"])
+    (folder / "a.pdf").write_bytes(data)
+    write_manifest(folder, [row("类别错误", "a.pdf", category="不存在"), row("认购书", "a.pdf")])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = cli(folder, "--user", "officer")
+    assert result.exit_code == 0, result.output
+    assert not [w for w in caught if "Identity map" in str(w.message)]
+    assert db.session.query(Document).count() == 1
