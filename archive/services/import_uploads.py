@@ -77,12 +77,15 @@ def run_uploaded(session, import_id: int, settings: Settings) -> Import | None:
 
 
 def stalled(session, stale_seconds: int) -> list[int]:
-    """Uploaded imports to hand to the queue again: running under a lease that ran out
-    (the worker died) or queued for longer than `stale_seconds` (a message lost)."""
+    """Uploaded imports to hand to the queue again: running in a worker that has died (on
+    this host as soon as it has, elsewhere once its lease has run out: imports.lease_over)
+    or queued for longer than `stale_seconds` (a message lost). A worker killed mid-import
+    and started again took its import up only when the lease ran out, up to
+    IMPORT_LEASE_SECONDS later."""
     moment = now()
-    return session.execute(select(Import.id).where(
-        Import.kind == "zip",
-        ((Import.state == ImportState.RUNNING.value) & (Import.lease_until < moment))
-        | ((Import.state == ImportState.QUEUED.value)
-           & (Import.updated_at < moment - timedelta(seconds=stale_seconds))))
-        .order_by(Import.id)).scalars().all()
+    running = session.execute(select(Import).where(
+        Import.kind == "zip", Import.state == ImportState.RUNNING.value)).scalars().all()
+    lost = session.execute(select(Import.id).where(
+        Import.kind == "zip", Import.state == ImportState.QUEUED.value,
+        Import.updated_at < moment - timedelta(seconds=stale_seconds))).scalars().all()
+    return sorted({batch.id for batch in running if lease_over(batch)} | set(lost))

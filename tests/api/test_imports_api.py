@@ -118,3 +118,28 @@ def test_only_the_archive_room_imports_or_reads_imports(app, call, tmp_path):
     assert call("staff", "GET", f"/api/v1/imports/{created['id']}").status_code == 403
     assert call("officer", "GET", f"/api/v1/imports/{created['id']}").status_code == 200
     assert call("officer", "GET", "/api/v1/imports/987654").status_code == 404
+
+
+def test_an_import_whose_worker_died_on_this_host_is_queued_again_at_once(app, call, tmp_path):
+    """A worker killed mid-import and started again took the import up only once its lease
+    had run out (IMPORT_LEASE_SECONDS, 5 minutes): a worker on this host that is gone is
+    known to be gone now."""
+    import socket
+    import subprocess
+    from datetime import timedelta
+
+    from archive.clock import now
+    from archive.services import import_uploads, work
+
+    mixed_folder(tmp_path / "archive")
+    first = _post(call, "officer", zip_folder(tmp_path / "archive")).get_json()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    with work.unit(db.session):
+        batch = db.session.get(Import, first["id"])
+        batch.start(f"{socket.gethostname()}:{gone.pid}", now() + timedelta(minutes=5), now())
+    with work.unit(db.session):
+        assert import_uploads.stalled(db.session, stale_seconds=300) == [first["id"]]
+        batch.worker = f"another-host:{gone.pid}"  # elsewhere: trusted until its lease ends
+    with work.unit(db.session):
+        assert import_uploads.stalled(db.session, stale_seconds=300) == []
