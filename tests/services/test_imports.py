@@ -479,7 +479,8 @@ def test_an_imports_index_is_written_by_a_process_beside_its_writer(app, cli, tm
     their own while the writer goes on with the next rows; the writer clears the flags of
     what it wrote, and the import ends with every document searchable."""
     me, writers = _import_with_batches_of_four(app, cli, tmp_path, monkeypatch)
-    # The last write, of what an earlier run may have left flagged, is the writer's own.
+    # Every batch is written beside the writer; only the last write may be the writer's
+    # own (nothing left but what an earlier run may have left flagged).
     assert len(writers) >= 2 and me not in writers[:-1]
 
 
