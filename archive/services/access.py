@@ -18,10 +18,11 @@ in the three forms that must agree: the object check `may_read`, the SQL conditi
 of `RULES`.
 """
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 
 from archive.clock import now
 from archive.models import (
@@ -63,6 +64,17 @@ def _unproxied(user):
     return user._get_current_object() if hasattr(user, "_get_current_object") else user
 
 
+@functools.cache
+def _active_grants():
+    # Built once: each request's first access check asks it (as sessions._by_token).
+    moment = bindparam("moment")
+    return select(AccessGrant.department_id, AccessGrant.customer_id).where(
+        AccessGrant.user_id == bindparam("user"),
+        AccessGrant.valid_from <= moment,
+        AccessGrant.valid_until >= moment,
+    )
+
+
 def _grants(user: User):
     """Active cross-department grants: (department ids, customer ids)."""
     cached = getattr(user, "_active_grants", None)
@@ -70,14 +82,7 @@ def _grants(user: User):
         return cached
     from archive.extensions import db
 
-    moment = now()
-    rows = db.session.execute(
-        select(AccessGrant.department_id, AccessGrant.customer_id).where(
-            AccessGrant.user_id == user.id,
-            AccessGrant.valid_from <= moment,
-            AccessGrant.valid_until >= moment,
-        )
-    ).all()
+    rows = db.session.execute(_active_grants(), {"user": user.id, "moment": now()}).all()
     result = (
         frozenset(r.department_id for r in rows if r.department_id),
         frozenset(r.customer_id for r in rows if r.customer_id),

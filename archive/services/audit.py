@@ -6,6 +6,7 @@ altered, deleted or inserted.
 """
 
 import contextvars
+import functools
 import hashlib
 import json
 import operator
@@ -124,16 +125,20 @@ def hold_head(session) -> None:
         _locked_head(session)
 
 
+@functools.cache
+def _head_for_update():
+    # Built once: nearly every request writes an event (as sessions._by_token).
+    return (select(AuditHead).where(AuditHead.id == 1).with_for_update()
+            .execution_options(populate_existing=True))
+
+
 def _locked_head(session) -> AuditHead | None:
     """The head, locked and read afresh once per transaction (work.locked): a second event
     of the same unit (an import writes one per row) chains on the object in hand."""
     head = work.locked(session, _HEAD)
     if head is not None:
         return head
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    head = session.execute(_head_for_update()).scalar_one_or_none()
     if head is not None:
         work.hold(session, _HEAD, head)
     return head

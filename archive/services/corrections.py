@@ -9,10 +9,11 @@ department, a dossier's unit, a document's title or place) re-indexes the docume
 touches once the unit has committed. Who may correct what: docs/corrections.md.
 """
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from archive import clock
 from archive.models import AuditEvent, Customer, Document, Dossier, User
@@ -225,6 +226,18 @@ LABELS = {**CUSTOMER_FIELDS, **DOSSIER_FIELDS, **DOCUMENT_FIELDS,
           "place": "位置", "customer": "客户"}
 
 
+@functools.cache
+def _history_events(kind: str):
+    """The events of one `kind` of object (with its actor's name) that make its history.
+    Built once per kind: every customer, dossier and document page asks it."""
+    return (select(AuditEvent, User.display_name)
+            .outerjoin(User, AuditEvent.actor_id == User.id)
+            .where(AuditEvent.object_type == kind,
+                   AuditEvent.object_id == bindparam("object_id"),
+                   AuditEvent.action.in_(HISTORY_ACTIONS[kind]), AuditEvent.outcome == "ok")
+            .order_by(AuditEvent.seq))
+
+
 def history(session, viewer: User, obj) -> list[Change]:
     """The object's change history, oldest first, from the audit trail (the caller has
     checked that `viewer` may see the object). ID and telephone numbers in it are masked
@@ -235,12 +248,7 @@ def history(session, viewer: User, obj) -> list[Change]:
     customer = obj if isinstance(obj, Customer) else (
         obj.customer if isinstance(obj, Dossier) else obj.dossier.customer)
     masked = not access.can(viewer, "customer.personal_data", customer)
-    rows = session.execute(
-        select(AuditEvent, User.display_name).outerjoin(User, AuditEvent.actor_id == User.id)
-        .where(AuditEvent.object_type == kind, AuditEvent.object_id == str(obj.id),
-               AuditEvent.action.in_(HISTORY_ACTIONS[kind]), AuditEvent.outcome == "ok")
-        .order_by(AuditEvent.seq)
-    ).all()
+    rows = session.execute(_history_events(kind), {"object_id": str(obj.id)}).all()
     result = []
     for event, display in rows:
         details = json.loads(event.details or "{}")

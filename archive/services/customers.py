@@ -1,8 +1,9 @@
 """Customers, units, dossiers and the references between dossiers."""
 
+import functools
 import unicodedata
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from archive.clock import today
@@ -468,13 +469,17 @@ def load_contents(session, dossier: Dossier) -> Dossier:
     """Load the dossier's groups, documents and their files (without the files' text) in
     one query each, for a page that lists them all (the 卷内目录, the 备考表's totals)
     instead of one query per group and per document."""
-    session.execute(
-        select(Dossier).where(Dossier.id == dossier.id)
-        .options(selectinload(Dossier.groups).selectinload(Group.documents),
-                 selectinload(Dossier.documents).selectinload(Document.files)
-                 .defer(StoredFile.text))
-    ).all()
+    session.execute(_dossier_with_contents(), {"id": dossier.id}).all()
     return dossier
+
+
+@functools.cache
+def _dossier_with_contents():
+    # Built once: every dossier page asks it.
+    return (select(Dossier).where(Dossier.id == bindparam("id"))
+            .options(selectinload(Dossier.groups).selectinload(Group.documents),
+                     selectinload(Dossier.documents).selectinload(Document.files)
+                     .defer(StoredFile.text)))
 
 
 def visible_dossiers(actor: User, customer: Customer) -> list[Dossier]:

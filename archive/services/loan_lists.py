@@ -9,10 +9,11 @@ row's 借阅日期 is the day it left the counter, or for a loan not (yet) at th
 (电子, or approved and waiting) the day it was approved; the date range filters on it.
 """
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from archive.clock import local, now, start_of_day
@@ -215,6 +216,23 @@ class Mark:
     text: str
 
 
+@functools.cache
+def _marked_loans():
+    """(document id, loan, what a loss report says) of the loans out or reported lost
+    that hold the documents `ids`. Built once: every search page and dossier asks it."""
+    from archive.models.loan import LossReport
+
+    is_out = and_(Loan.kind == LoanKind.OUT.value, Loan.status == LoanStatus.OUT.value)
+    return (select(LoanItem.document_id, Loan, LossReport.what)
+            .join(Loan, Loan.id == LoanItem.loan_id)
+            .outerjoin(LossReport, and_(LossReport.loan_id == LoanItem.loan_id,
+                                        LossReport.closed_at.is_(None)))
+            .options(selectinload(Loan.borrower))
+            .where(LoanItem.document_id.in_(bindparam("ids", expanding=True)),
+                   or_(is_out, LossReport.id.is_not(None)))
+            .order_by(LoanItem.document_id, Loan.id, LossReport.id))
+
+
 def document_marks(session, document_ids) -> dict[int, list[Mark]]:
     """The marks of the given documents, in one query whatever their number (and one more
     for the borrowers when something is out or reported): a page of hits or a dossier's
@@ -222,17 +240,7 @@ def document_marks(session, document_ids) -> dict[int, list[Mark]]:
     ids = sorted({int(i) for i in document_ids})
     if not ids:
         return {}
-    from archive.models.loan import LossReport
-
-    is_out = and_(Loan.kind == LoanKind.OUT.value, Loan.status == LoanStatus.OUT.value)
-    rows = session.execute(
-        select(LoanItem.document_id, Loan, LossReport.what)
-        .join(Loan, Loan.id == LoanItem.loan_id)
-        .outerjoin(LossReport, and_(LossReport.loan_id == LoanItem.loan_id,
-                                    LossReport.closed_at.is_(None)))
-        .options(selectinload(Loan.borrower))
-        .where(LoanItem.document_id.in_(ids), or_(is_out, LossReport.id.is_not(None)))
-        .order_by(LoanItem.document_id, Loan.id, LossReport.id)).all()
+    rows = session.execute(_marked_loans(), {"ids": ids}).all()
     out: dict[int, list[Mark]] = {}
     reported: dict[int, list[Mark]] = {}
     seen = set()

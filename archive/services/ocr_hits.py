@@ -7,9 +7,10 @@ A document's indexed text is its files' texts joined by a newline, in file order
 of hits, and only for documents that have an OCR'd file.
 """
 
+import functools
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from archive.models import StoredFile
 from archive.services.jobs import OCR
@@ -21,19 +22,26 @@ class OcrMatch:
     confidence: float | None  # the engine's mean over the file's characters
 
 
+@functools.cache
+def _texts_of_scanned():
+    """Where each file's text lies in its document's, for the documents among `ids` that
+    have an OCR'd file. Built once: every search with hits asks it."""
+    scanned = select(StoredFile.document_id).where(
+        StoredFile.document_id.in_(bindparam("ids", expanding=True)),
+        StoredFile.text_source == OCR)
+    return (select(StoredFile.document_id, StoredFile.id, StoredFile.text_source,
+                   StoredFile.ocr_confidence, func.length(StoredFile.text))
+            .where(StoredFile.document_id.in_(scanned), StoredFile.text != "")
+            .order_by(StoredFile.document_id, StoredFile.id))
+
+
 def matches(session, hits) -> dict[int, OcrMatch]:
     """document id -> the OCR'd file whose text the hit's snippet shows, for the hits
     whose match is in such a file (not in the title, not in a file read as text)."""
     located = {hit.document_id: hit.match_at for hit in hits if hit.match_at is not None}
     if not located:
         return {}
-    scanned = select(StoredFile.document_id).where(
-        StoredFile.document_id.in_(located), StoredFile.text_source == OCR)
-    rows = session.execute(
-        select(StoredFile.document_id, StoredFile.id, StoredFile.text_source,
-               StoredFile.ocr_confidence, func.length(StoredFile.text))
-        .where(StoredFile.document_id.in_(scanned), StoredFile.text != "")
-        .order_by(StoredFile.document_id, StoredFile.id)).all()
+    rows = session.execute(_texts_of_scanned(), {"ids": list(located)}).all()
     found: dict[int, OcrMatch] = {}
     start: dict[int, int] = {}
     for document_id, file_id, source, confidence, length in rows:

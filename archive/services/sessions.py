@@ -7,11 +7,12 @@ than the configured time ends when next seen. Ended rows are kept: they are the 
 of a user's sessions and outlive the cookie.
 """
 
+import functools
 import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
 from archive.clock import now
@@ -35,14 +36,19 @@ def start(session, user: User, *, ip: str = "", user_agent: str = "") -> str:
     return token
 
 
+@functools.cache
+def _by_token():
+    # Built once: every page asks this, and building a statement and its cache key cost
+    # as much as running it (bench/request_cpu.py).
+    return (select(LoginSession).options(joinedload(LoginSession.user))
+            .where(LoginSession.token_hash == bindparam("token_hash")))
+
+
 def find(session, token: str | None) -> LoginSession | None:
     """The session a cookie's token names, open or ended (None if there is none)."""
     if not token or not isinstance(token, str):
         return None
-    return session.execute(
-        select(LoginSession).options(joinedload(LoginSession.user))
-        .where(LoginSession.token_hash == token_hash(token))
-    ).scalar_one_or_none()
+    return session.execute(_by_token(), {"token_hash": token_hash(token)}).scalar_one_or_none()
 
 
 def resume(session, token: str | None, idle: timedelta) -> tuple[User | None, str]:
