@@ -8,6 +8,7 @@ caller's unit of work. Blobs stored for a unit that rolls back are removed again
 failure leaves the archive as it was.
 """
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -371,6 +372,7 @@ def get_document(session, actor: User, document_id, *, record: bool = True,
     return document
 
 
+@functools.cache  # one tuple, so get_or_404 builds its query once
 def _page_loads() -> tuple:
     return (joinedload(Document.dossier).joinedload(Dossier.customer),
             joinedload(Document.group), joinedload(Document.department),
