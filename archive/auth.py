@@ -39,8 +39,9 @@ def _resume_session(app: Flask, value: str) -> User | None:
     `value` is what Flask-Login stored at login (user id and password version); it must
     name the session's own user."""
     idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
-    # Its own unit: an idle session ends, and activity is noted, whatever the request does.
-    with work.unit(db.session):
+    # Its own unit when it writes: an idle session ends, and activity is noted, whatever
+    # the request does (work.lookup).
+    with work.lookup(db.session):
         user, why = sessions.resume(db.session, session.get(SESSION_TOKEN), idle)
     if user is None or not user.active or user.get_id() != value:
         forget_browser_session()
@@ -74,7 +75,7 @@ def init_app(app: Flask) -> None:
         header = req.headers.get("Authorization", "")
         if not req.path.startswith("/api/") or not header.startswith("Bearer "):
             return None
-        with work.unit(db.session):
+        with work.lookup(db.session):  # its own unit when it notes the token's use
             user = accounts.user_for_token(db.session, header[7:].strip())
         if user is not None:
             g.api_token_auth = True

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from archive.extensions import db
 from archive.models import AuditEvent, AuditHead, Dossier, User
-from archive.services import audit
+from archive.services import audit, work
 from tests.databases import sqlite_only_because
 
 pytestmark = sqlite_only_because(
@@ -66,6 +66,45 @@ def test_a_command_holds_the_write_lock_from_its_first_read(app, officer):
     db.session.execute(select(User).where(User.id == officer.id)).scalar_one()
     assert not _another_writer_can_start(app)
     db.session.rollback()
+
+
+def test_a_page_views_user_lookup_leaves_its_reading_transaction_to_the_page(app, officer):
+    """work.lookup: the user's lookup that wrote nothing is not a transaction of its own
+    (one BEGIN and COMMIT less a page); the page's unit ends it."""
+    with app.test_request_context("/dossiers/1", method="GET"):
+        db.session.commit()
+        with work.lookup(db.session):
+            db.session.execute(select(User).where(User.id == officer.id)).scalar_one()
+        reading = db.session().get_transaction()
+        assert reading is not None and _another_writer_can_start(app)
+        with work.unit(db.session):
+            assert db.session().get_transaction() is reading
+        assert db.session().get_transaction() is None
+        db.session.remove()
+
+
+def test_a_user_lookup_that_writes_commits_at_once(app, officer):
+    with app.test_request_context("/dossiers/1", method="GET"):
+        db.session.commit()
+        with work.lookup(db.session):
+            db.session.get(User, officer.id).display_name = "改了"
+        assert db.session().get_transaction() is None
+        db.session.remove()
+    with Session(db.engine) as elsewhere:
+        assert elsewhere.get(User, officer.id).display_name == "改了"
+
+
+def test_a_changes_user_lookup_lets_go_of_the_write_lock(app, officer):
+    """A POST's transaction holds the write lock from its first read: left open, the
+    lookup would hold it through whatever the view does before its unit (reading an
+    upload's body)."""
+    with app.test_request_context("/customers/new", method="POST"):
+        db.session.commit()
+        with work.lookup(db.session):
+            db.session.execute(select(User).where(User.id == officer.id)).scalar_one()
+        assert db.session().get_transaction() is None
+        assert _another_writer_can_start(app)
+        db.session.remove()
 
 
 def test_a_page_view_audits_on_the_newest_chain_head_after_another_writer(app, officer):
