@@ -105,6 +105,8 @@ def init_app(app: Flask) -> None:
 
     @app.teardown_request
     def _forget_user_cache(_exc):
-        user = getattr(current_user, "_get_current_object", lambda: None)()
-        if user is not None:
+        # The user Flask-Login loaded for this request, if it did (asking current_user
+        # would look one up for a request that never asked: a static file).
+        user = g.get("_login_user")
+        if user is not None and user.is_authenticated:
             access.forget(user)  # the grants and the reach built from them

@@ -61,12 +61,11 @@ def filter_choices(session, actor: User) -> tuple[dict[int, str], list[Level], d
     documents the actor may open (a department within reach, a level within clearance;
     绝密 to the GM and to those designated for something); and every department's name
     (facets count only what the actor may open, but name its department all the same)."""
-    from archive.models import Customer, Department, Designation
+    from archive.models import Customer
 
     scope = access.reach(actor)
     # Every department in one query; the reach is filtered here rather than in SQL.
-    names = dict(session.execute(select(Department.id, Department.name)
-                                 .order_by(Department.id)).all())
+    names = dict(session.execute(_department_names()).all())
     if scope.unrestricted or scope.departments is None:
         departments = names
     else:
@@ -76,10 +75,25 @@ def filter_choices(session, actor: User) -> tuple[dict[int, str], list[Level], d
                 Customer.id.in_(scope.customers))).scalars())
         departments = {i: name for i, name in names.items() if i in within}
     levels = [level for level in Level if scope.unrestricted or level <= scope.max_level]
-    if not scope.unrestricted and session.execute(
-            select(Designation.id).where(Designation.user_id == actor.id).limit(1)).first():
+    if not scope.unrestricted and session.execute(_any_designation(),
+                                                  {"user": actor.id}).first():
         levels.append(Level.TOP_SECRET)
     return departments, levels, names
+
+
+# Built once: every search page asks them (as sessions._by_token).
+@functools.cache
+def _department_names():
+    from archive.models import Department
+
+    return select(Department.id, Department.name).order_by(Department.id)
+
+
+@functools.cache
+def _any_designation():
+    from archive.models import Designation
+
+    return select(Designation.id).where(Designation.user_id == bindparam("user")).limit(1)
 
 
 def search(session, actor: User, params: dict):
