@@ -1,0 +1,49 @@
+"""What a request does not do (issue 14, capacity): work found by bench/request_cpu.py
+that served nothing, each held here so it does not come back."""
+
+from contextlib import contextmanager
+
+from sqlalchemy import event
+
+from archive.extensions import db
+from tests.databases import sqlite_only_because
+
+
+@contextmanager
+def _statements():
+    """The first word of each SQL statement run meanwhile (on SQLite a transaction's BEGIN
+    is one: archive._sqlite_pragmas)."""
+    seen: list[str] = []
+
+    def _seen(_conn, _cursor, statement, *_args):
+        seen.append(statement.split()[0].upper())
+
+    event.listen(db.engine, "before_cursor_execute", _seen)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", _seen)
+
+
+def test_a_static_file_reads_nothing_from_the_database(app, login_as):
+    """The request's end forgot the user's cached grants by asking current_user, which
+    looked the session and its user up for a request that never needed them."""
+    client = login_as("staff")
+    db.session.commit()
+    with _statements() as seen:
+        response = client.get("/static/app.css")
+    assert response.status_code == 200
+    assert seen == []
+
+
+@sqlite_only_because("counts the BEGIN statements SQLite's transactions start with")
+def test_a_page_view_is_one_transaction_from_the_user_lookup_to_its_audit_event(app, login_as):
+    """work.lookup: the session's lookup, which wrote nothing, is not a transaction of its
+    own; the page's reads and its audit event follow in the same one."""
+    client = login_as("staff")
+    db.session.commit()
+    with _statements() as seen:
+        response = client.get("/search", query_string={"q": "认购书"})
+    assert response.status_code == 200
+    assert seen.count("INSERT") == 1  # the search's audit event
+    assert seen[:seen.index("INSERT")].count("BEGIN") == 1, seen  # BEGIN and BEGIN IMMEDIATE
