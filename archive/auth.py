@@ -89,9 +89,11 @@ def init_app(app: Flask) -> None:
         # Each request reads the database afresh (sessions keep objects after commit).
         db.session.expire_all()
         audit.client_ip.set(request.remote_addr or "")
-        # Every response refreshes the cookie's lifetime; whether the session is still
-        # open is decided on the server (archive.services.sessions).
-        session.permanent = True
+        # Every page's response refreshes the cookie's lifetime; whether the session is
+        # still open is decided on the server (archive.services.sessions). The API reads
+        # no cookie (bearer tokens only) and sets none: re-signing one cost each call.
+        if not request.path.startswith("/api/"):
+            session.permanent = True
 
     @app.before_request
     def _one_time_password():

@@ -47,3 +47,14 @@ def test_a_page_view_is_one_transaction_from_the_user_lookup_to_its_audit_event(
     assert response.status_code == 200
     assert seen.count("INSERT") == 1  # the search's audit event
     assert seen[:seen.index("INSERT")].count("BEGIN") == 1, seen  # BEGIN and BEGIN IMMEDIATE
+
+
+def test_an_api_call_sets_no_cookie_though_the_browser_sent_one(app, login_as, api):
+    """The API authenticates by bearer token only; re-signing the browser's session
+    cookie on each call was work for nothing (and a cookie the API does not read)."""
+    client = login_as("staff")
+    response = client.get("/api/v1/search", query_string={"q": "认购书"},
+                          headers=api("staff"))
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert "Set-Cookie" in client.get("/search").headers  # a page still refreshes it
