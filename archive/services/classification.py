@@ -16,7 +16,9 @@ Raising to 绝密 is allowed; from then on only the GM and the persons the GM de
 (grants.designate) may open it.
 """
 
-from sqlalchemy import or_, select
+import functools
+
+from sqlalchemy import bindparam, or_, select
 
 from archive.clock import now
 from archive.models import Document, Dossier, User
@@ -88,15 +90,23 @@ def history(session, actor: User, target: Document | Dossier) -> list[ApprovalRe
     """Every change asked for the target, oldest first; a document's includes its dossier's."""
     access.require(actor, _view_action(target), target)
     if isinstance(target, Document):
-        condition = or_(ApprovalRequest.document_id == target.id,
-                        ApprovalRequest.dossier_id == target.dossier_id)
+        found = session.execute(_asked(True), {"document": target.id,
+                                               "dossier": target.dossier_id})
     else:
-        condition = ApprovalRequest.dossier_id == target.id
-    return list(session.execute(
-        select(ApprovalRequest).where(condition,
-                                      ApprovalRequest.kind.in_([k.value for k in KINDS]))
-        .order_by(ApprovalRequest.created_at, ApprovalRequest.id)
-    ).scalars())
+        found = session.execute(_asked(False), {"dossier": target.id})
+    return list(found.scalars())
+
+
+@functools.cache
+def _asked(for_document: bool):
+    """The level changes asked for a document (and its dossier) or a dossier. Built once
+    each: every document and dossier page asks it."""
+    condition = ApprovalRequest.dossier_id == bindparam("dossier")
+    if for_document:
+        condition = or_(ApprovalRequest.document_id == bindparam("document"), condition)
+    return (select(ApprovalRequest)
+            .where(condition, ApprovalRequest.kind.in_([k.value for k in KINDS]))
+            .order_by(ApprovalRequest.created_at, ApprovalRequest.id))
 
 
 # ---- the engine's handler for both kinds --------------------------------------------

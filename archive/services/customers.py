@@ -539,8 +539,13 @@ def remove_reference(session, actor: User, dossier_id, reference_id) -> DossierR
 
 def references(session, actor: User, dossier: Dossier) -> list[DossierReference]:
     """The dossier's references whose target the actor may see."""
-    refs = session.execute(
-        select(DossierReference).where(DossierReference.from_dossier_id == dossier.id)
-        .options(joinedload(DossierReference.to_dossier)).order_by(DossierReference.id)
-    ).scalars().all()
+    refs = session.execute(_references_from(), {"dossier": dossier.id}).scalars().all()
     return [r for r in refs if access.can(actor, "dossier.view", r.to_dossier)]
+
+
+@functools.cache
+def _references_from():
+    # Built once: every dossier page asks it.
+    return (select(DossierReference)
+            .where(DossierReference.from_dossier_id == bindparam("dossier"))
+            .options(joinedload(DossierReference.to_dossier)).order_by(DossierReference.id))

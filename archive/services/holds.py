@@ -3,7 +3,9 @@ destroyed while a dispute or an inquiry runs. Many holds may cover one document 
 its dossier's, its customer's); it is free only when the last is lifted. Destruction asks
 `held` when a batch is proposed, approved and executed."""
 
-from sqlalchemy import or_, select
+import functools
+
+from sqlalchemy import bindparam, or_, select
 
 from archive.clock import local, now
 from archive.models import Customer, Document, Dossier, User
@@ -70,14 +72,20 @@ def listing(session, user: User, *, active_only: bool = True) -> list[LegalHold]
     return [h for h in session.execute(stmt).scalars() if access.may_read(user, h.subject)]
 
 
+@functools.cache
+def _merged_into():
+    return select(Customer.id, Customer.merged_into_id).where(
+        Customer.merged_into_id.in_(bindparam("ids", expanding=True)))
+
+
 def _customers(session, customer_ids: set[int]) -> dict[int, set[int]]:
     """Each customer with every record merged into it (issue 18): a hold placed on a
     record that was later merged still covers the files that moved."""
     result = {cid: {cid} for cid in customer_ids}
     frontier = {cid: {cid} for cid in customer_ids}
     while frontier:
-        rows = session.execute(select(Customer.id, Customer.merged_into_id).where(
-            Customer.merged_into_id.in_({m for ids in frontier.values() for m in ids}))).all()
+        rows = session.execute(_merged_into(), {
+            "ids": sorted({m for ids in frontier.values() for m in ids})}).all()
         step = {}
         for owner, ids in frontier.items():
             found = {row.id for row in rows if row.merged_into_id in ids} - result[owner]
@@ -94,16 +102,25 @@ def covering(session, document: Document) -> list[LegalHold]:
     return held(session, [document]).get(document.id, [])
 
 
+@functools.cache
+def _active_holds():
+    # Built once: every document page and destruction list asks it.
+    return (select(LegalHold).where(LegalHold.lifted_at.is_(None), or_(
+        LegalHold.document_id.in_(bindparam("documents", expanding=True)),
+        LegalHold.dossier_id.in_(bindparam("dossiers", expanding=True)),
+        LegalHold.customer_id.in_(bindparam("customers", expanding=True))))
+        .order_by(LegalHold.id))
+
+
 def held(session, documents: list[Document]) -> dict[int, list[LegalHold]]:
     """Document id → active holds covering it, for those covered (one query)."""
     if not documents:
         return {}
     customers = _customers(session, {d.dossier.customer_id for d in documents})
-    holds = session.execute(select(LegalHold).where(LegalHold.lifted_at.is_(None), or_(
-        LegalHold.document_id.in_({d.id for d in documents}),
-        LegalHold.dossier_id.in_({d.dossier_id for d in documents}),
-        LegalHold.customer_id.in_({c for ids in customers.values() for c in ids}))
-    ).order_by(LegalHold.id)).scalars().all()
+    holds = session.execute(_active_holds(), {
+        "documents": sorted({d.id for d in documents}),
+        "dossiers": sorted({d.dossier_id for d in documents}),
+        "customers": sorted({c for ids in customers.values() for c in ids})}).scalars().all()
     found: dict[int, list[LegalHold]] = {}
     for document in documents:
         mine = customers[document.dossier.customer_id]

@@ -12,6 +12,7 @@ the page count and text layer from extraction); they read the stored blob once m
 prove the copy kept is the copy received.
 """
 
+import functools
 import io
 import os
 import shutil
@@ -20,7 +21,7 @@ import zipfile
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 
 from archive.clock import local, now, today
 from archive.models import Document, PreservationCheck, StoredFile
@@ -363,17 +364,23 @@ class Result:
                 "stage": self.stage, "checked_at": local(self.checked_at).isoformat()}
 
 
+@functools.cache
+def _newest_checks():
+    """The newest check of each item of a document and of each of its files (the storage
+    checks aside). Built once: every document page asks it."""
+    newest = select(func.max(PreservationCheck.id)).where(
+        PreservationCheck.document_id == bindparam("document"),
+        PreservationCheck.stage != "storage").group_by(
+        PreservationCheck.file_id, PreservationCheck.item)
+    return (select(PreservationCheck).where(PreservationCheck.id.in_(newest))
+            .order_by(PreservationCheck.file_id.is_not(None), PreservationCheck.file_id,
+                      PreservationCheck.id))
+
+
 def latest_for(session, document: Document) -> list[Result]:
     """The newest result of each check item of the document and each of its files (a
     receipt's re-check replaces the filing's in this view; both stay on record)."""
-    newest = select(func.max(PreservationCheck.id)).where(
-        PreservationCheck.document_id == document.id,
-        PreservationCheck.stage != "storage").group_by(
-        PreservationCheck.file_id, PreservationCheck.item)
-    rows = session.execute(select(PreservationCheck).where(PreservationCheck.id.in_(newest))
-                           .order_by(PreservationCheck.file_id.is_not(None),
-                                     PreservationCheck.file_id, PreservationCheck.id)
-                           ).scalars().all()
+    rows = session.execute(_newest_checks(), {"document": document.id}).scalars().all()
     return [Result(item=r.item, property=ITEMS[r.item].property_label,
                    name=ITEMS[r.item].name, outcome=r.outcome,
                    outcome_label=OUTCOME_LABELS[r.outcome], reason=r.reason,

@@ -16,10 +16,11 @@ decisions on what has passed its date (docs/retention.md).
 """
 
 import calendar
+import functools
 import re
 from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import selectinload
 
 from archive.clock import local, now, today
@@ -403,9 +404,14 @@ def require_due(document: Document) -> None:
 
 
 def appraisals(session, document: Document) -> list[Appraisal]:
-    return list(session.execute(
-        select(Appraisal).where(Appraisal.document_id == document.id)
-        .order_by(Appraisal.id)).scalars())
+    return list(session.execute(_appraisals_of(), {"document": document.id}).scalars())
+
+
+@functools.cache
+def _appraisals_of():
+    # Built once: every document page asks it.
+    return (select(Appraisal).where(Appraisal.document_id == bindparam("document"))
+            .order_by(Appraisal.id))
 
 
 # ---- the review queue ---------------------------------------------------------------
