@@ -42,6 +42,40 @@ def test_dossier_page_loads_its_groups_documents_and_files_with_the_page(
     assert all(f"文件{i}" in page for i in range(6))
 
 
+def test_a_dossiers_contents_are_loaded_as_its_relationships_hold_them(
+        app, make_customer, make_dossier, file_doc):
+    """customers.load_contents fills the collections from its own queries: each holds
+    what, and in the order, the relationship itself would load (groups by code, a
+    group's documents by sequence, the dossier's by id, a document's files by id)."""
+    from sqlalchemy.orm import Session
+
+    from archive.services import customers
+
+    dossier = make_dossier(make_customer("目录客户", code="KH-Q-C1"), room="701")
+    for i, category in enumerate(["维修", "销售", "维修", "签约", "销售"]):
+        file_doc(dossier, f"目录文件{i}", category,
+                 files=[_pdf(f"目录文件{i}-{k}")[0] for k in range(1 + i % 2)])
+    db.session.commit()
+    db.session.expunge_all()
+
+    def shape(d):
+        return ([(g.code, [x.id for x in g.documents]) for g in d.groups],
+                [(x.id, [f.id for f in x.files]) for x in d.documents])
+
+    with Session(db.engine) as fresh:  # the relationships' own lazy loads
+        expected = shape(fresh.get(Dossier, dossier.id))
+    loaded = customers.load_contents(db.session, db.session.get(Dossier, dossier.id))
+    statements = []
+    listen = lambda *args, **kwargs: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        assert shape(loaded) == expected
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert statements == []  # all of it was loaded
+    assert sum(len(docs) for _code, docs in expected[0]) == 5
+
+
 def test_customer_list_counts_visible_dossiers_without_loading_them(
         make_customer, make_dossier, login_as):
     client = login_as("staff")
