@@ -108,6 +108,18 @@ def _designated(user: User, document: Document | None = None, dossier: Dossier |
     return found is not None
 
 
+def designated_for_anything(session, user: User) -> bool:
+    """Whether the GM designated `user` for any 绝密 document or dossier (002:43): what
+    such a person may open reaches beyond their clearance."""
+    return session.execute(_any_designation(), {"user": user.id}).first() is not None
+
+
+@functools.cache
+def _any_designation():
+    # Built once: every search page asks it (as sessions._by_token).
+    return select(Designation.id).where(Designation.user_id == bindparam("user")).limit(1)
+
+
 def _copy_approved(user: User, document: Document) -> bool:
     """An unexpired GM approval for this person to copy this 绝密 document (002:45)."""
     from archive.extensions import db

@@ -400,16 +400,13 @@ def _int(value: str) -> int:
 def _reaches_beyond(session, actor, viewer) -> bool:
     """Whether `actor` may open something `viewer` may not (higher clearance, the GM's
     reach, or a 绝密 designation)."""
-    from archive.models import Designation
     from archive.services import access
 
     if actor.id == viewer.id:
         return False
     if access.is_gm(actor) or actor.clearance > viewer.clearance:
         return True
-    return session.execute(
-        select(Designation.id).where(Designation.user_id == actor.id).limit(1)
-    ).first() is not None
+    return access.designated_for_anything(session, actor)
 
 
 @dataclass

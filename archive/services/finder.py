@@ -75,25 +75,17 @@ def filter_choices(session, actor: User) -> tuple[dict[int, str], list[Level], d
                 Customer.id.in_(scope.customers))).scalars())
         departments = {i: name for i, name in names.items() if i in within}
     levels = [level for level in Level if scope.unrestricted or level <= scope.max_level]
-    if not scope.unrestricted and session.execute(_any_designation(),
-                                                  {"user": actor.id}).first():
+    if not scope.unrestricted and access.designated_for_anything(session, actor):
         levels.append(Level.TOP_SECRET)
     return departments, levels, names
 
 
-# Built once: every search page asks them (as sessions._by_token).
 @functools.cache
 def _department_names():
+    # Built once: every search page asks it (as sessions._by_token).
     from archive.models import Department
 
     return select(Department.id, Department.name).order_by(Department.id)
-
-
-@functools.cache
-def _any_designation():
-    from archive.models import Designation
-
-    return select(Designation.id).where(Designation.user_id == bindparam("user")).limit(1)
 
 
 def search(session, actor: User, params: dict):
