@@ -109,6 +109,8 @@ def init_app(app: Flask) -> None:
     def _forget_user_cache(_exc):
         # The user Flask-Login loaded for this request, if it did (asking current_user
         # would look one up for a request that never asked: a static file).
+        # Not user.is_authenticated: that reads `active`, which a rolled-back request (a
+        # refusal, a 404) has expired, so asking it reloaded the user after the answer.
         user = g.get("_login_user")
-        if user is not None and user.is_authenticated:
+        if isinstance(user, User):
             access.forget(user)  # the grants and the reach built from them

@@ -58,3 +58,15 @@ def test_an_api_call_sets_no_cookie_though_the_browser_sent_one(app, login_as, a
     assert response.status_code == 200
     assert "Set-Cookie" not in response.headers
     assert "Set-Cookie" in client.get("/search").headers  # a page still refreshes it
+
+
+def test_a_refused_api_call_does_not_load_its_user_again_after_the_answer(app, api):
+    """The request's end asked user.is_authenticated to forget the user's cached grants;
+    after a 404's rollback that reloaded the user from the database, for nothing."""
+    headers = api("staff")
+    db.session.commit()
+    with _statements() as seen:
+        response = app.test_client().get("/api/v1/customers/99999999", headers=headers)
+    assert response.status_code == 404
+    selects = [s for s in seen if s == "SELECT"]
+    assert len(selects) == 2, seen  # the token with its user, the customer
