@@ -129,11 +129,12 @@ def test_an_event_chains_on_the_newest_head_though_the_session_holds_an_older_on
     held = db.session.get(AuditHead, 1)
     db.session.commit()
     with Session(db.engine) as elsewhere:  # another worker's session
-        audit.record(elsewhere, officer, "document.viewed", ("document", "2"))
+        other = audit.record(elsewhere, officer, "document.viewed", ("document", "2"))
         elsewhere.commit()
+    assert held.seq == other.seq - 1  # the session's head is older than the chain's
     event = audit.record(db.session, officer, "document.viewed", ("document", "3"))
     db.session.commit()
-    assert held.seq == event.seq
+    assert (event.seq, event.prev_hash) == (other.seq + 1, other.hash)
     report = audit.verify(db.session)
     assert report.ok, report.problem
     assert report.checked == db.session.query(AuditEvent).count()

@@ -37,6 +37,7 @@ from archive.models import (
     User,
 )
 from archive.models.enums import DocumentStatus
+from archive.services import work
 from archive.services.errors import Forbidden, NotFound, not_found  # noqa: F401 (access.NotFound)
 
 ARCHIVE_WIDE = {Role.GM, Role.GM_OFFICE, Role.OFFICER, Role.AUDITOR}
@@ -82,7 +83,7 @@ def _grants(user: User):
         return cached
     from archive.extensions import db
 
-    rows = db.session.execute(_active_grants(), {"user": user.id, "moment": now()}).all()
+    rows = work.rows(db.session, _active_grants(), {"user": user.id, "moment": now()}).all()
     result = (
         frozenset(r.department_id for r in rows if r.department_id),
         frozenset(r.customer_id for r in rows if r.customer_id),
@@ -111,7 +112,7 @@ def _designated(user: User, document: Document | None = None, dossier: Dossier |
 def designated_for_anything(session, user: User) -> bool:
     """Whether the GM designated `user` for any 绝密 document or dossier (002:43): what
     such a person may open reaches beyond their clearance."""
-    return session.execute(_any_designation(), {"user": user.id}).first() is not None
+    return work.rows(session, _any_designation(), {"user": user.id}).first() is not None
 
 
 @functools.cache

@@ -16,7 +16,6 @@ from datetime import datetime, time
 
 from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm.attributes import set_committed_value
 
 from archive.clock import now, to_utc
 from archive.models import AuditEvent, AuditHead, utc_cutover
@@ -115,10 +114,8 @@ def record(session, actor, action: str, obj=None, *, outcome: str = "ok", **deta
     written = session.execute(_insert_event(), {name: getattr(event, name) for name in _EVENT_COLUMNS})
     event.id = written.inserted_primary_key[0]
     session.execute(_move_head(), {"new_seq": event.seq, "new_hash": event.hash})
-    # The held head is the row as written: the next event of this transaction chains on
-    # it, and the session has nothing of it left to flush.
-    set_committed_value(head, "seq", event.seq)
-    set_committed_value(head, "hash", event.hash)
+    # The held head is the row as written: the next event of this transaction chains on it.
+    head.seq, head.hash = event.seq, event.hash
     audit_anchor.every_n_events(session, event)
     return event
 
@@ -148,22 +145,33 @@ def hold_head(session) -> None:
         _locked_head(session)
 
 
+@dataclass
+class _Head:
+    """The chain's head as this transaction read it under its lock, and moved it since."""
+
+    seq: int
+    hash: str
+
+
 @functools.cache
 def _head_for_update():
-    # Built once: nearly every request writes an event (as sessions._by_token).
-    return (select(AuditHead).where(AuditHead.id == 1).with_for_update()
-            .execution_options(populate_existing=True))
+    # Built once: nearly every request writes an event (as sessions._by_token). Columns,
+    # not an AuditHead object: nothing of it is left in the session to go stale.
+    table = AuditHead.__table__
+    return select(table.c.seq, table.c.hash).where(table.c.id == 1).with_for_update()
 
 
-def _locked_head(session) -> AuditHead | None:
+def _locked_head(session) -> _Head | None:
     """The head, locked and read afresh once per transaction (work.locked): a second event
-    of the same unit (an import writes one per row) chains on the object in hand."""
+    of the same unit (an import writes one per row) chains on the one in hand."""
     head = work.locked(session, _HEAD)
     if head is not None:
         return head
-    head = session.execute(_head_for_update()).scalar_one_or_none()
-    if head is not None:
-        work.hold(session, _HEAD, head)
+    row = work.rows(session, _head_for_update()).first()
+    if row is None:
+        return None
+    head = _Head(row.seq, row.hash)
+    work.hold(session, _HEAD, head)
     return head
 
 

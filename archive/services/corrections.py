@@ -16,7 +16,7 @@ from datetime import date, datetime
 from sqlalchemy import bindparam, select, update
 
 from archive import clock
-from archive.models import AuditEvent, Customer, Document, Dossier, User
+from archive.models import AuditEvent, Customer, Document, Dossier, User, utc_cutover
 from archive.models.enums import (
     CASE_GROUP,
     DEFAULT_GROUP_FOR_CATEGORY,
@@ -230,7 +230,8 @@ LABELS = {**CUSTOMER_FIELDS, **DOSSIER_FIELDS, **DOCUMENT_FIELDS,
 def _history_events(kind: str):
     """The events of one `kind` of object (with its actor's name) that make its history.
     Built once per kind: every customer, dossier and document page asks it."""
-    return (select(AuditEvent, User.display_name)
+    return (select(AuditEvent.seq, AuditEvent.at, AuditEvent.actor_name, AuditEvent.action,
+                   AuditEvent.details, User.display_name)
             .outerjoin(User, AuditEvent.actor_id == User.id)
             .where(AuditEvent.object_type == kind,
                    AuditEvent.object_id == bindparam("object_id"),
@@ -248,14 +249,16 @@ def history(session, viewer: User, obj) -> list[Change]:
     customer = obj if isinstance(obj, Customer) else (
         obj.customer if isinstance(obj, Dossier) else obj.dossier.customer)
     masked = not access.can(viewer, "customer.personal_data", customer)
-    rows = session.execute(_history_events(kind), {"object_id": str(obj.id)}).all()
+    rows = work.rows(session, _history_events(kind), {"object_id": str(obj.id)}).all()
+    cutover = utc_cutover(session) if rows else None
     result = []
-    for event, display in rows:
+    for event in rows:
         details = json.loads(event.details or "{}")
         changes = {k: [_masked(k, v) if masked else v for v in pair]
                    for k, pair in (details.get("changes") or {}).items()}
         reason = details.get("reason", "")
-        result.append(Change(at=event.utc_at, actor=display or event.actor_name,
+        result.append(Change(at=cutover.audit_time(event.seq, event.at),
+                             actor=event.display_name or event.actor_name,
                              action=event.action, changes=changes,
                              reason=personal_data.mask_text(reason) if masked else reason,
                              details=details))

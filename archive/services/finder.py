@@ -65,7 +65,7 @@ def filter_choices(session, actor: User) -> tuple[dict[int, str], list[Level], d
 
     scope = access.reach(actor)
     # Every department in one query; the reach is filtered here rather than in SQL.
-    names = dict(session.execute(_department_names()).all())
+    names = dict(work.rows(session, _department_names()).all())
     if scope.unrestricted or scope.departments is None:
         departments = names
     else:
@@ -165,7 +165,7 @@ def _openable(session, actor: User, hits):
         return hits, {}
     # Rows and the row form of the document check: a page of hits hydrated as documents,
     # dossiers and customers was about a third of an API search's CPU.
-    rows = session.execute(_hit_rows(), {"ids": [h.document_id for h in hits]}).all()
+    rows = work.rows(session, _hit_rows(), {"ids": [h.document_id for h in hits]}).all()
     documents = {r.id: HitDocument(
         r.id, r.category, r.classification, r.doc_date,
         HitDossier(r.dossier_id, r.number,

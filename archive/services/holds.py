@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, or_, select
 from archive.clock import local, now
 from archive.models import Customer, Document, Dossier, User
 from archive.models.retention import LegalHold
-from archive.services import access, audit, validation
+from archive.services import access, audit, validation, work
 from archive.services.errors import Conflict, Invalid, NotFound
 
 NOT_FOUND = "冻结记录不存在"
@@ -84,7 +84,7 @@ def _customers(session, customer_ids: set[int]) -> dict[int, set[int]]:
     result = {cid: {cid} for cid in customer_ids}
     frontier = {cid: {cid} for cid in customer_ids}
     while frontier:
-        rows = session.execute(_merged_into(), {
+        rows = work.rows(session, _merged_into(), {
             "ids": sorted({m for ids in frontier.values() for m in ids})}).all()
         step = {}
         for owner, ids in frontier.items():

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, func, select
 
 from archive.models import StoredFile
+from archive.services import work
 from archive.services.jobs import OCR
 
 
@@ -41,7 +42,7 @@ def matches(session, hits) -> dict[int, OcrMatch]:
     located = {hit.document_id: hit.match_at for hit in hits if hit.match_at is not None}
     if not located:
         return {}
-    rows = session.execute(_texts_of_scanned(), {"ids": list(located)}).all()
+    rows = work.rows(session, _texts_of_scanned(), {"ids": list(located)}).all()
     found: dict[int, OcrMatch] = {}
     start: dict[int, int] = {}
     for document_id, file_id, source, confidence, length in rows:

@@ -27,7 +27,7 @@ from archive.clock import local, now, today
 from archive.models import Document, PreservationCheck, StoredFile
 from archive.models.enums import CARRIERS, CASE_GROUP, CATEGORIES, GROUPS, Level
 from archive.models.preservation import Outcome
-from archive.services import filetypes, retention
+from archive.services import filetypes, retention, work
 from archive.services.errors import DomainError
 
 PASS, FAIL, NA, NOT_RUN = (Outcome.PASS.value, Outcome.FAIL.value,
@@ -372,7 +372,10 @@ def _newest_checks():
         PreservationCheck.document_id == bindparam("document"),
         PreservationCheck.stage != "storage").group_by(
         PreservationCheck.file_id, PreservationCheck.item)
-    return (select(PreservationCheck).where(PreservationCheck.id.in_(newest))
+    return (select(PreservationCheck.item, PreservationCheck.outcome, PreservationCheck.reason,
+                   PreservationCheck.file_id, PreservationCheck.stage,
+                   PreservationCheck.checked_at)
+            .where(PreservationCheck.id.in_(newest))
             .order_by(PreservationCheck.file_id.is_not(None), PreservationCheck.file_id,
                       PreservationCheck.id))
 
@@ -380,7 +383,7 @@ def _newest_checks():
 def latest_for(session, document: Document) -> list[Result]:
     """The newest result of each check item of the document and each of its files (a
     receipt's re-check replaces the filing's in this view; both stay on record)."""
-    rows = session.execute(_newest_checks(), {"document": document.id}).scalars().all()
+    rows = work.rows(session, _newest_checks(), {"document": document.id}).all()
     return [Result(item=r.item, property=ITEMS[r.item].property_label,
                    name=ITEMS[r.item].name, outcome=r.outcome,
                    outcome_label=OUTCOME_LABELS[r.outcome], reason=r.reason,

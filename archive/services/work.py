@@ -172,6 +172,17 @@ def unique_violation(exc) -> bool:
     return str(original).startswith("UNIQUE constraint failed")  # SQLite
 
 
+def rows(session, statement, params=None):
+    """Run a SELECT of columns (not of mapped objects), built once, on the session's
+    connection, in its transaction: Core's execution instead of the ORM's, about half the
+    cost of a small lookup (60 against 35 µs; 125 against 37 for a row the ORM would
+    have made an object of, bench/request_cpu.py). What the session holds unwritten is
+    flushed first, as the ORM's autoflush would."""
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(statement, params)
+
+
 def locked(session, key):
     """The row this transaction has read under its lock as `key` (`hold`), or None: once
     a transaction holds a row's lock (SQLite's write lock; PostgreSQL's row lock) nobody
@@ -185,7 +196,12 @@ def locked(session, key):
     if held is None or transaction is None or held[0] is not transaction:
         return None
     row = held[1].get(key)
-    return row if row is not None and row in session else None
+    if row is None:
+        return None
+    # A mapped object counts while the session still has it; a plain value (the audit
+    # head's seq and hash) while the transaction lasts.
+    mapped = hasattr(row, "_sa_instance_state")
+    return row if not mapped or row in session else None
 
 
 def hold(session, key, row) -> None:
