@@ -2,12 +2,13 @@
 times are UTC (docs/timezone-and-docx.md part 1), written once by the migration that moved
 the clock to UTC (a18z0c0de018)."""
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, Text
+from sqlalchemy import String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from archive import clock
@@ -44,14 +45,21 @@ class UtcCutover:
         return at if row_id >= self.register_id else clock.to_utc(at, ZoneInfo(self.legacy_zone))
 
 
+@functools.cache
+def _utc_since():
+    # Built once: every page that shows audit times asks it (a statement built per call
+    # cost as much as running it).
+    return select(Setting.value).where(Setting.key == "utc_since")
+
+
 def utc_cutover(session) -> UtcCutover:
     """The recorded cut-over (none: every time is UTC), read once per database session."""
     if session is None:
         return UtcCutover()
     cached = session.info.get("utc_cutover")
     if cached is None:
-        row = session.get(Setting, "utc_since")
-        recorded = json.loads(row.value) if row is not None else {}
+        value = session.execute(_utc_since()).scalar_one_or_none()
+        recorded = json.loads(value) if value is not None else {}
         cached = UtcCutover(audit_seq=recorded.get("audit_seq", 0),
                             register_id=recorded.get("register_id", 0),
                             legacy_zone=recorded.get("legacy_zone", clock.DEFAULT_ZONE))

@@ -16,13 +16,14 @@ After the batch, `scrub` leaves the removed text in neither the index nor SQLite
 on PostgreSQL the worker's sweep runs `compact` (VACUUM FULL, docs/postgresql.md).
 """
 
+import functools
 import hashlib
 import json
 import logging
 from datetime import datetime
 
 import sqlalchemy.exc
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import object_session, selectinload
 
 from archive.clock import local, now
@@ -669,9 +670,18 @@ def register(session, user: User, *, batch: Destruction | None = None) -> list[R
 
 
 def register_row(session, document: Document) -> RegisterEntry | None:
-    """The register row of a destroyed document (its tombstone's page shows it)."""
-    return session.execute(select(RegisterEntry).where(
-        RegisterEntry.document_id == document.id)).scalar_one_or_none()
+    """The register row of a destroyed document (its tombstone's page shows it). Only a
+    tombstone has one: the row and the status 待清除 are written in one transaction
+    (_tombstone, and a restore's replay), so no other document is asked about."""
+    if document.status not in (Status.PURGING.value, Status.DESTROYED.value):
+        return None
+    return session.execute(_register_row(), {"document": document.id}).scalar_one_or_none()
+
+
+@functools.cache
+def _register_row():
+    # Built once: every document page asks it (as sessions._by_token).
+    return select(RegisterEntry).where(RegisterEntry.document_id == bindparam("document"))
 
 
 def destroyed_in(session, dossier) -> list[RegisterEntry]:

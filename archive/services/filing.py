@@ -14,8 +14,9 @@ import json
 from dataclasses import dataclass, field
 
 import sqlalchemy.exc
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import defer, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from archive.clock import now
 from archive.models import (
@@ -363,9 +364,11 @@ def get_document(session, actor: User, document_id, *, record: bool = True,
                  page: bool = False) -> Document:
     """A document's metadata, if the actor may see it (audited as a view). With `page`,
     loaded with what the document page shows: its dossier, customer, group, department
-    and filer in the same query, its files (without their text) and their jobs in one
-    more, instead of a query for each."""
+    and filer in the same query, its files (without their text) in one more and their
+    jobs in a third, instead of a query for each."""
     document = get_or_404(session, Document, document_id, options=_page_loads() if page else ())
+    if page:
+        _load_files(session, document)
     access.require(actor, "document.view", document)
     if record:
         audit.record(session, actor, "document.viewed", document)
@@ -376,8 +379,33 @@ def get_document(session, actor: User, document_id, *, record: bool = True,
 def _page_loads() -> tuple:
     return (joinedload(Document.dossier).joinedload(Dossier.customer),
             joinedload(Document.group), joinedload(Document.department),
-            joinedload(Document.created_by),
-            selectinload(Document.files).defer(StoredFile.text).selectinload(StoredFile.jobs))
+            joinedload(Document.created_by))
+
+
+@functools.cache
+def _files_and_jobs() -> tuple:
+    """_load_files' queries, in the orders of the relationships they fill."""
+    from archive.models import Job
+
+    return (select(StoredFile).options(defer(StoredFile.text))
+            .where(StoredFile.document_id == bindparam("document")).order_by(StoredFile.id),
+            select(Job).where(Job.file_id.in_(bindparam("files", expanding=True)))
+            .order_by(Job.file_id, Job.id))
+
+
+def _load_files(session, document: Document) -> None:
+    """Fill the document's files (without their text) and their jobs from two queries
+    built once, as customers.load_contents fills a dossier's: selectinload's loaders
+    built and keyed their queries on every page."""
+    files_of, jobs_of = _files_and_jobs()
+    files = session.execute(files_of, {"document": document.id}).scalars().all()
+    jobs: dict[int, list] = {stored.id: [] for stored in files}
+    if jobs:
+        for job in session.execute(jobs_of, {"files": list(jobs)}).scalars():
+            jobs[job.file_id].append(job)
+    set_committed_value(document, "files", files)
+    for stored in files:
+        set_committed_value(stored, "jobs", jobs[stored.id])
 
 
 def read_file(session, actor: User, document_id, file_id=None, *, store: LocalBlobStore,

@@ -31,7 +31,8 @@ def _page(template: str, dossier_id: int, **extra):
 def show(dossier_id: int):
     from archive.web.classification import level_context
 
-    dossier = customers.get_dossier(db.session, current_user, dossier_id, record=False)
+    dossier = customers.get_dossier(db.session, current_user, dossier_id, record=False,
+                                    page=True)
     renumberable = customers.needs_renumbering(dossier,
                                                current_app.config["DOSSIER_NUMBER_FORMAT"])
     return _page("dossiers/show.html", dossier_id, renumberable=renumberable,
