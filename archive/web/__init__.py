@@ -1,10 +1,12 @@
 """HTML blueprints: parse the form, call one service, render."""
 
+import flask
 import flask_babel
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from jinja2 import pass_context
+from markupsafe import Markup
 
 from archive import clock
 from archive.clock import now
@@ -54,6 +56,10 @@ def register(app: Flask) -> None:
         pgettext=lambda c, s: flask_babel.get_translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: flask_babel.get_translations().unpgettext(c, s, p, n),
     )
+    # `_()` and `gettext()` in one call each (Jinja's own: an alias that resolves gettext,
+    # a wrapper, then the callable above, three template calls a string).
+    app.jinja_env.globals.update(_=_template_gettext, gettext=_template_gettext)
+    app.jinja_env.globals["url_for"] = _links(app)
     app.jinja_env.filters["local"] = local_time
 
     @app.context_processor
@@ -94,6 +100,37 @@ def _catalogue(context):
 @pass_context
 def _gettext(context, string: str) -> str:
     return _catalogue(context).ugettext(string)
+
+
+@pass_context
+def _template_gettext(context, string: str, **variables) -> str:
+    """What Jinja's newstyle gettext does, in one call: the string from the render's
+    catalogue, Markup where the template autoescapes, formatted with `variables` (a
+    string is always a format string: "%%" is "%"; one without "%" is itself)."""
+    rv = _catalogue(context).ugettext(string)
+    if context.eval_ctx.autoescape:
+        rv = Markup(rv)
+    return rv % variables if variables or "%" in rv else rv
+
+
+def _links(app: Flask):
+    """url_for for templates: a link without values (the menu's, about 20 on every page)
+    is built once per script root; any other as Flask builds it. Nothing else changes
+    such a link: the app has no url_defaults and no host or subdomain rules (a test
+    compares pages with Flask's own url_for)."""
+    built: dict[tuple[str, str], str] = {}
+
+    def url_for(endpoint: str, **values) -> str:
+        if (values or endpoint.startswith(".") or app.url_default_functions
+                or not has_request_context()):
+            return flask.url_for(endpoint, **values)
+        key = (endpoint, request.script_root)
+        link = built.get(key)
+        if link is None:
+            link = built[key] = flask.url_for(endpoint)
+        return link
+
+    return url_for
 
 
 @pass_context

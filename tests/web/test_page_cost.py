@@ -3,6 +3,7 @@
 import re
 
 import flask_babel
+import jinja2.ext
 from babel import Locale
 from flask import session
 from jinja2 import pass_context
@@ -34,7 +35,7 @@ def _pages(client, urls):
     return shown
 
 
-def test_a_render_takes_the_catalogue_once_and_translates_as_flask_babel_does(
+def test_a_render_takes_the_catalogue_once_and_translates_and_links_as_flask_does(
         app, make_customer, make_dossier, file_doc, login_as, monkeypatch):
     dossier = make_dossier(make_customer("张伟", code="KH-T-1"))
     document = file_doc(dossier, "认购书", "销售")
@@ -53,6 +54,9 @@ def test_a_render_takes_the_catalogue_once_and_translates_as_flask_babel_does(
         gettext=lambda s: flask_babel.get_translations().ugettext(s),
         ngettext=lambda s, p, n: flask_babel.get_translations().ungettext(s, p, n),
         newstyle=True)
+    # Jinja's own `_` (an alias of the gettext just installed) and Flask's own url_for.
+    app.jinja_env.globals["_"] = jinja2.ext._gettext_alias
+    app.jinja_env.globals["url_for"] = app.url_for
     # (the compiled pages pass the filter its context: the filter's form is fixed)
     app.jinja_env.filters["label"] = pass_context(lambda _context, value: vocabulary.label(value))
     del lookups[:]
