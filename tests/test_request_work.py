@@ -70,3 +70,34 @@ def test_a_refused_api_call_does_not_load_its_user_again_after_the_answer(app, a
     assert response.status_code == 404
     selects = [s for s in seen if s == "SELECT"]
     assert len(selects) == 2, seen  # the token with its user, the customer
+
+
+def test_an_api_token_notes_its_use_at_most_once_a_minute(app, api):
+    """The token lookup reads the user and the token's two columns it needs, and writes
+    the token's last use with one UPDATE when a minute has passed since the last."""
+    from datetime import timedelta
+
+    from archive import clock
+    from archive.models import ApiToken
+
+    headers = api("staff")
+    db.session.commit()
+    client = app.test_client()
+
+    def used() -> tuple[list[str], object]:
+        with _statements() as seen:
+            assert client.get("/api/v1/customers/99999999", headers=headers).status_code == 404
+        db.session.expire_all()
+        token = db.session.query(ApiToken).one()
+        return [s for s in seen if s == "UPDATE"], token.last_used_at
+
+    first, noted = used()
+    assert first == ["UPDATE"] and noted is not None
+    again, unchanged = used()
+    assert again == [] and unchanged == noted
+    clock.travel(timedelta(seconds=61))
+    try:
+        later, moved = used()
+    finally:
+        clock.reset()
+    assert later == ["UPDATE"] and moved > noted

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
 from archive.clock import now
@@ -312,21 +312,30 @@ TOKEN_TOUCH_EVERY = timedelta(seconds=60)
 
 @functools.cache
 def _unrevoked_token():
-    # Built once: every API request asks it (as sessions._by_token).
-    return (select(ApiToken).options(joinedload(ApiToken.user))
+    # Built once: every API request asks it (as sessions._by_token). The user as an
+    # object, the token as the two columns the lookup reads: an ApiToken object beside
+    # it cost a third of the lookup.
+    return (select(User, ApiToken.id, ApiToken.last_used_at)
+            .join(ApiToken, ApiToken.user_id == User.id)
             .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked.is_(False)))
+
+
+@functools.cache
+def _token_used():
+    return (update(ApiToken).where(ApiToken.id == bindparam("token"))
+            .values(last_used_at=bindparam("moment")))
 
 
 def user_for_token(session, token: str) -> User | None:
     """The active user whose unrevoked token this is, or None (its last use is noted at
     most once a minute, in the caller's unit)."""
     row = session.execute(_unrevoked_token(),
-                          {"token_hash": sessions.token_hash(token or "")}).scalar_one_or_none()
+                          {"token_hash": sessions.token_hash(token or "")}).first()
     # A one-time password is for the browser's password form only: no API use until the
     # user has chosen their own (a reset revoked the tokens; one made since is refused).
-    if row is None or not row.user.active or row.user.must_change_password:
+    if row is None or not row.User.active or row.User.must_change_password:
         return None
     moment = now()
     if row.last_used_at is None or moment - row.last_used_at >= TOKEN_TOUCH_EVERY:
-        row.last_used_at = moment
-    return row.user
+        session.execute(_token_used(), {"token": row.id, "moment": moment})
+    return row.User
