@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from flask import Flask, current_app, flash, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 
 from archive.errors import respond
@@ -51,7 +52,24 @@ def _resume_session(app: Flask, value: str) -> User | None:
     return user
 
 
+class PageSessions(SecureCookieSessionInterface):
+    """The browser's signed cookie, for the pages only. The API authenticates by bearer
+    token alone (it is exempt from CSRF, so it must not act on a cookie another site's
+    form could send): a call neither reads the cookie (its signature checked and its
+    contents decoded on every call, for nothing) nor sets one."""
+
+    def open_session(self, app, request):
+        if request.path.startswith("/api/"):
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app, session, response):
+        if not request.path.startswith("/api/"):
+            super().save_session(app, session, response)
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = PageSessions()
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录"
     login_manager.session_protection = "strong"

@@ -101,3 +101,20 @@ def test_an_api_token_notes_its_use_at_most_once_a_minute(app, api):
     finally:
         clock.reset()
     assert later == ["UPDATE"] and moved > noted
+
+
+def test_an_api_call_does_not_read_the_browsers_session_cookie(app, login_as, api, monkeypatch):
+    """The API authenticates by bearer token only; checking the signature of the cookie a
+    browser sends along, and decoding it, was work for a session it never uses."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    client = login_as("staff")
+    headers = api("staff")
+    opened = []
+    loads = URLSafeTimedSerializer.loads
+    monkeypatch.setattr(URLSafeTimedSerializer, "loads",
+                        lambda self, *a, **k: opened.append(1) or loads(self, *a, **k))
+    response = client.get("/api/v1/search", query_string={"q": "认购书"}, headers=headers)
+    assert response.status_code == 200
+    assert opened == []
+    assert client.get("/search").status_code == 200 and opened  # a page reads it
