@@ -114,23 +114,40 @@ def _template_gettext(context, string: str, **variables) -> str:
 
 
 def _links(app: Flask):
-    """url_for for templates: a link without values (the menu's, about 20 on every page)
-    is built once per script root; any other as Flask builds it. Nothing else changes
-    such a link: the app has no url_defaults and no host or subdomain rules (a test
-    compares pages with Flask's own url_for)."""
-    built: dict[tuple[str, str], str] = {}
+    """url_for for templates, about 25 links a page. A link without values (the menu's)
+    is built once per script root; one whose values are all ids (whole numbers: a hit's
+    document, a dossier's documents) once per endpoint and names, as a form its numbers
+    are put into; any other as Flask builds it. Nothing else changes such a link: the
+    app has no url_defaults and no host or subdomain rules, and a number reads the same
+    in a path and in a query (a test compares pages with Flask's own url_for)."""
+    from archive.services.validation import MAX_INTEGER
+
+    built: dict[tuple, str | None] = {}
 
     def url_for(endpoint: str, **values) -> str:
-        if (values or endpoint.startswith(".") or app.url_default_functions
-                or not has_request_context()):
+        if (endpoint.startswith(".") or app.url_default_functions
+                or not has_request_context()
+                or not all(type(v) is int and 0 <= v <= MAX_INTEGER for v in values.values())):
             return flask.url_for(endpoint, **values)
-        key = (endpoint, request.script_root)
-        link = built.get(key)
-        if link is None:
-            link = built[key] = flask.url_for(endpoint)
-        return link
+        key = (endpoint, *values, request.script_root)
+        form = built.get(key, "")
+        if form == "":
+            form = built[key] = _link_form(endpoint, tuple(values))
+        return flask.url_for(endpoint, **values) if form is None else form.format(**values)
 
     return url_for
+
+
+def _link_form(endpoint: str, names: tuple[str, ...]) -> str | None:
+    """The link to `endpoint` with a {name} in place of each value's number, or None if a
+    number does not stand once and alone in it (then each link is built)."""
+    marks = {name: 2_000_000_000 + i for i, name in enumerate(names)}  # digits no link holds
+    link = flask.url_for(endpoint, **marks).replace("{", "{{").replace("}", "}}")
+    for name, mark in marks.items():
+        if link.count(str(mark)) != 1:
+            return None
+        link = link.replace(str(mark), "{" + name + "}")
+    return link
 
 
 @pass_context
