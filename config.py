@@ -74,6 +74,9 @@ class DefaultConfig:
     REMEMBER_COOKIE_HTTPONLY = True
     # Inactivity after which a session must log in again (minutes).
     SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "30"))
+    # The cookie's lifetime (the idle time) is renewed when the server notes the session's
+    # activity (archive.auth), at most once a minute, not re-signed on every page.
+    SESSION_REFRESH_EACH_REQUEST = False
     WTF_CSRF_TIME_LIMIT = None
     # Failed-login counters shared by every worker and kept across restarts
     # (archive/limits_storage.py); redis://… where Redis runs.

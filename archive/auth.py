@@ -43,12 +43,16 @@ def _resume_session(app: Flask, value: str) -> User | None:
     # Its own unit when it writes: an idle session ends, and activity is noted, whatever
     # the request does (work.lookup).
     with work.lookup(db.session):
-        user, why = sessions.resume(db.session, session.get(SESSION_TOKEN), idle)
+        user, why, noted = sessions.resume(db.session, session.get(SESSION_TOKEN), idle)
     if user is None or not user.active or user.get_id() != value:
         forget_browser_session()
         if why == "idle":
             flash("长时间未操作，请重新登录", "info")
         return None
+    if noted:
+        # The cookie lives as long as the server's idle time from the activity it notes:
+        # renewed with it (SESSION_REFRESH_EACH_REQUEST is off), not on every page.
+        session.modified = True
     return user
 
 
@@ -107,10 +111,11 @@ def init_app(app: Flask) -> None:
         # Each request reads the database afresh (sessions keep objects after commit).
         db.session.expire_all()
         audit.client_ip.set(request.remote_addr or "")
-        # Every page's response refreshes the cookie's lifetime; whether the session is
-        # still open is decided on the server (archive.services.sessions). The API reads
-        # no cookie (bearer tokens only) and sets none: re-signing one cost each call.
-        if not request.path.startswith("/api/"):
+        # A page's cookie is permanent: its lifetime is renewed when the session's activity
+        # is noted (_resume_session); whether the session is still open is decided on the
+        # server (archive.services.sessions). The API reads no cookie (bearer tokens only)
+        # and sets none (PageSessions).
+        if not request.path.startswith("/api/") and not session.permanent:
             session.permanent = True
 
     @app.before_request

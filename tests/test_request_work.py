@@ -57,7 +57,26 @@ def test_an_api_call_sets_no_cookie_though_the_browser_sent_one(app, login_as, a
                           headers=api("staff"))
     assert response.status_code == 200
     assert "Set-Cookie" not in response.headers
-    assert "Set-Cookie" in client.get("/search").headers  # a page still refreshes it
+
+
+def test_a_page_renews_the_cookie_when_the_session_activity_is_noted(app, login_as):
+    """The cookie lives for the idle time from the activity the server notes (at most once
+    a minute), and is renewed with it; it was re-signed and sent on every page."""
+    from datetime import timedelta
+
+    from archive import clock
+
+    client = login_as("staff")
+    client.get("/search")  # the first page after the login: permanent, the forms' CSRF secret
+    assert "Set-Cookie" not in client.get("/search").headers  # noted at the login
+    clock.travel(timedelta(seconds=61))
+    try:
+        renewed = client.get("/search").headers.get("Set-Cookie", "")
+        again = client.get("/search").headers.get("Set-Cookie")
+    finally:
+        clock.reset()
+    assert "Expires=" in renewed and "HttpOnly" in renewed
+    assert again is None
 
 
 def test_a_refused_api_call_does_not_load_its_user_again_after_the_answer(app, api):

@@ -11,6 +11,7 @@ import functools
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
@@ -51,22 +52,29 @@ def find(session, token: str | None) -> LoginSession | None:
     return session.execute(_by_token(), {"token_hash": token_hash(token)}).scalar_one_or_none()
 
 
-def resume(session, token: str | None, idle: timedelta) -> tuple[User | None, str]:
-    """The user of an open session, refreshing its activity time; or (None, why):
-    "missing" (no such session), "ended", or "idle" (it has just been ended). The caller's
-    unit commits the change."""
+class Resumed(NamedTuple):
+    user: User | None
+    why: str = ""  # when there is no user: "missing", "ended" or "idle"
+    noted: bool = False  # the session's activity time was moved now
+
+
+def resume(session, token: str | None, idle: timedelta) -> Resumed:
+    """The user of an open session, refreshing its activity time (at most once a minute:
+    `noted`); or no user and why: "missing" (no such session), "ended", or "idle" (it has
+    just been ended). The caller's unit commits the change."""
     row = find(session, token)
     if row is None:
-        return None, "missing"
+        return Resumed(None, "missing")
     if row.ended_at is not None:
-        return None, "ended"
+        return Resumed(None, "ended")
     moment = now()
     if moment - row.last_seen_at > idle:
         end(row, "idle")
-        return None, "idle"
+        return Resumed(None, "idle")
     if moment - row.last_seen_at >= TOUCH_EVERY:
         row.last_seen_at = moment
-    return row.user, ""
+        return Resumed(row.user, noted=True)
+    return Resumed(row.user)
 
 
 def end(row: LoginSession, reason: str) -> None:
