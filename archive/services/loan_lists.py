@@ -20,7 +20,7 @@ from archive.clock import local, now, start_of_day
 from archive.models import Level
 from archive.models.approval import ApprovalRequest, ApprovalStep
 from archive.models.loan import Loan, LoanItem, LoanKind, LoanStatus
-from archive.services import access, loans, validation
+from archive.services import access, loans, validation, work
 from archive.services.errors import Invalid
 
 # The register's columns, in the order of the paper register (issue 16).
@@ -218,42 +218,56 @@ class Mark:
 
 @functools.cache
 def _marked_loans():
-    """(document id, loan, what a loss report says) of the loans out or reported lost
-    that hold the documents `ids`. Built once: every search page and dossier asks it."""
+    """(document id, the loan's columns a mark shows, what a loss report says) of the
+    loans out or reported lost that hold the documents `ids`. Built once: every search
+    page and dossier asks it. Columns, not Loan objects: usually nothing is marked, and
+    an ORM query costs twice a Core one even when it finds nothing."""
     from archive.models.loan import LossReport
 
     is_out = and_(Loan.kind == LoanKind.OUT.value, Loan.status == LoanStatus.OUT.value)
-    return (select(LoanItem.document_id, Loan, LossReport.what)
+    return (select(LoanItem.document_id, Loan.id, Loan.kind, Loan.status, Loan.number,
+                   Loan.due_at, LossReport.what)
             .join(Loan, Loan.id == LoanItem.loan_id)
             .outerjoin(LossReport, and_(LossReport.loan_id == LoanItem.loan_id,
                                         LossReport.closed_at.is_(None)))
-            .options(selectinload(Loan.borrower))
             .where(LoanItem.document_id.in_(bindparam("ids", expanding=True)),
                    or_(is_out, LossReport.id.is_not(None)))
             .order_by(LoanItem.document_id, Loan.id, LossReport.id))
 
 
+@functools.cache
+def _borrowers_of():
+    """The loans `ids` with their borrowers (a person, or an external reader)."""
+    return (select(Loan).options(selectinload(Loan.borrower), selectinload(Loan.external_reader))
+            .where(Loan.id.in_(bindparam("ids", expanding=True))))
+
+
 def document_marks(session, document_ids) -> dict[int, list[Mark]]:
     """The marks of the given documents, in one query whatever their number (and one more
-    for the borrowers when something is out or reported): a page of hits or a dossier's
-    list asks this, and usually nothing is marked."""
+    for the borrowers when something is out): a page of hits or a dossier's list asks
+    this, and usually nothing is marked."""
     ids = sorted({int(i) for i in document_ids})
     if not ids:
         return {}
-    rows = session.execute(_marked_loans(), {"ids": ids}).all()
+    rows = work.rows(session, _marked_loans(), {"ids": ids}).all()
+    if not rows:
+        return {}
+    lent = {r.id for r in rows
+            if r.kind == LoanKind.OUT.value and r.status == LoanStatus.OUT.value}
+    who_has = {loan.id: loans.borrower_name(loan) for loan in session.execute(
+        _borrowers_of(), {"ids": sorted(lent)}).scalars()} if lent else {}
     out: dict[int, list[Mark]] = {}
     reported: dict[int, list[Mark]] = {}
     seen = set()
-    for document_id, loan, what in rows:
+    for document_id, loan_id, _kind, _status, number, due_at, what in rows:
         # A loan with two open reports comes twice: it is out once.
-        if (loan.kind == LoanKind.OUT.value and loan.status == LoanStatus.OUT.value
-                and (document_id, loan.id) not in seen):
-            seen.add((document_id, loan.id))
-            who = loans.borrower_name(loan)
+        if loan_id in lent and (document_id, loan_id) not in seen:
+            seen.add((document_id, loan_id))
+            who = who_has[loan_id]
             out.setdefault(document_id, []).append(
-                Mark("out", f"借出：{who}，应还 {local(loan.due_at):%Y-%m-%d}（{loan.number}）"))
+                Mark("out", f"借出：{who}，应还 {local(due_at):%Y-%m-%d}（{number}）"))
         if what is not None:
             word = "遗失" if what == "lost" else "损毁"
             reported.setdefault(document_id, []).append(
-                Mark(what, f"{word}（{loan.number} 报告，待结案）"))
+                Mark(what, f"{word}（{number} 报告，待结案）"))
     return {d: out.get(d, []) + reported.get(d, []) for d in ids if d in out or d in reported}
