@@ -67,16 +67,19 @@ def register(app: Flask) -> None:
         # The levels' names from the render's catalogue, as |label reads it: a lazy label
         # walks Flask-Babel's context on each use, and a search page names a level per hit.
         catalogue = flask_babel.get_translations()
+        # The user behind the proxy, once a render: a dossier page asks can() about 40
+        # times, and each use of current_user walks Flask-Login's proxy and `g`.
+        user = current_user._get_current_object()
         return {
             "CATEGORIES": CATEGORIES,
             "CARRIERS": CARRIERS,
             "GROUPS": GROUPS,
             "LEVELS": [(int(level), _word(catalogue, LEVEL_LABELS[level])) for level in Level],
             "level_label": lambda value: _word(catalogue, Level(value).label),
-            "shown_level": lambda dossier: access.shown_level(current_user, dossier),
-            "can": lambda action, obj=None: access.can(current_user, action, obj),
+            "shown_level": lambda dossier: access.shown_level(user, dossier),
+            "can": lambda action, obj=None: access.can(user, action, obj),
             "company_name": current_app.config["COMPANY_NAME"],
-            "numbered": access.can(current_user, "numbering.view"),
+            "numbered": access.can(user, "numbering.view"),
             "clock_now": now,
             CATALOGUE: catalogue,
         }
