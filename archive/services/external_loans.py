@@ -80,7 +80,7 @@ def register_external(session, officer: User, data: dict, scans: dict[str, filin
                                       required=True, max_len=100),
         phone=validation.text(data, "phone", "联系电话", max_len=40))
     dossier = loans._dossier(session, officer, _dossier_id(session, data))
-    items = loans._items(session, dossier, data)
+    items = loans._items(session, officer, dossier, data)
     _check_items(officer, items)
     purpose = validation.text(data, "purpose", "查阅事由", required=True, max_len=500)
     level = max(d.access_level for d in items)

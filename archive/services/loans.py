@@ -55,7 +55,7 @@ def request_loan(session, actor: User, data: dict) -> Loan:
     borrower = _borrower(session, actor, data)
     dossier = _dossier(session, actor, data.get("dossier_id"))
     kind = _kind(data.get("kind"))
-    items = _items(session, dossier, data)
+    items = _items(session, actor, dossier, data)
     purpose = validation.text(data, "purpose", "借阅用途", required=True, max_len=500)
     download = kind is LoanKind.ELECTRONIC and _flag(data.get("may_download"))
     level = max(d.access_level for d in items)
@@ -137,8 +137,13 @@ def _flag(value) -> bool:
     return value in (True, 1, "1", "true", "on", "yes")
 
 
-def _items(session, dossier: Dossier, data: dict) -> list[Document]:
-    active = [d for d in dossier.documents if d.status == DocumentStatus.ACTIVE.value]
+def _items(session, actor: User, dossier: Dossier, data: dict) -> list[Document]:
+    """The documents asked for: those named, or a group's, or the whole dossier's, among
+    the ones in the archive that the asker may see. A hidden document is not there for
+    the asker: a whole dossier or a group lends what they see, and an id they may not see
+    is refused as one not in the dossier (neither its title nor its level is told)."""
+    active = [d for d in access.visible_documents(actor, dossier.documents)
+              if d.status == DocumentStatus.ACTIVE.value]
     ids, group = data.get("document_ids"), str(data.get("group") or "").strip()
     if ids:
         if isinstance(ids, str):

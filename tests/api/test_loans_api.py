@@ -355,3 +355,26 @@ def test_a_register_range_past_the_calendar_is_refused_not_a_500(call, query):
     answer = call("officer", "GET", f"/api/v1/loans/register?{query}")
     assert answer.status_code == 422, answer.json
     assert answer.json["error"]["code"] == "out_of_range"
+
+
+def test_a_loan_asks_only_for_what_the_asker_sees_and_names_nothing_hidden(
+        call, make_customer, make_dossier, file_doc):
+    """A whole-dossier loan named a 秘密 document staff may not see in its refusal (title
+    and level), and an id tried one by one told which hidden documents a dossier holds."""
+    dossier = make_dossier(make_customer("藏件客户"))
+    seen = file_doc(dossier, "藏件 认购书", pages="2")
+    hidden = file_doc(dossier, "藏件 判决书", "其他", classification="秘密", pages="3")
+    other = file_doc(make_dossier(make_customer("别家客户"), room="902"), "别家文件")
+    before = db.session.scalar(select(func.count(Loan.id)))
+
+    by_id = _ask(call, "staff", dossier, kind="read", document_ids=[hidden.id])
+    foreign = _ask(call, "staff", dossier, kind="read", document_ids=[other.id])
+    assert (by_id.status_code, by_id.json) == (foreign.status_code, foreign.json) == (
+        422, foreign.json)
+    assert "判决书" not in by_id.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Loan.id))) == before
+
+    whole = _ask(call, "staff", dossier, kind="read")
+    assert whole.status_code == 201, whole.json
+    assert [i["document_id"] for i in whole.json["items"]] == [seen.id]
+    assert "判决书" not in whole.get_data(as_text=True)
