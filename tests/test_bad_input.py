@@ -282,3 +282,23 @@ def test_a_direction_control_in_a_web_form_is_refused_in_chinese(app, login_as, 
     assert response.status_code == 422
     assert "文字方向控制符" in response.get_data(as_text=True)
     assert archive_state(app) == before
+
+
+def test_zero_days_of_access_is_refused_not_read_as_the_default(app, call):
+    """An access request of 0 days was filed as one of 30 (the default when none is given)."""
+    before = archive_state(app)
+    answer = call("staff", "POST", "/api/v1/access-requests",
+                  {"customer": "某客户", "reason": "核对", "days": 0})
+    assert answer.status_code == 422 and answer.json["error"]["details"]["field"] == "days"
+    assert archive_state(app) == before
+
+
+def test_json_true_is_not_a_level(app, call, make_customer, make_dossier, file_doc):
+    """Level.parse read JSON true as the integer 1 (内部): a change request to `true`."""
+    document = file_doc(make_dossier(make_customer("布尔客户")), "布尔文件",
+                        classification="公开")
+    before = archive_state(app)
+    answer = call("officer", "POST", f"/api/v1/documents/{document.id}/classification",
+                  {"to": True, "reason": "核对"})
+    assert answer.status_code == 422 and answer.json["error"]["details"]["field"] == "to"
+    assert archive_state(app) == before

@@ -25,6 +25,8 @@ class Level(enum.IntEnum):
         """Accept a Level, its int, its key (`secret`) or its Chinese name (`秘密`)."""
         if isinstance(value, Level):
             return value
+        if isinstance(value, bool):  # JSON true is not level 1
+            raise ValueError(str(value))
         if isinstance(value, int) or (isinstance(value, str) and value.strip().isdecimal()):
             return cls(int(value))
         text = str(value).strip()

@@ -316,7 +316,8 @@ def ask_access(session, actor: User, data: dict) -> ApprovalRequest:
     access.require(actor, "approval.ask_access")
     text = validation.text(data, "customer", "客户（名称、编号或证件号）", required=True,
                            max_len=200)
-    days = validation.integer(data, "days", "查阅天数") or DEFAULT_GRANT_DAYS
+    days = validation.integer(data, "days", "查阅天数")
+    days = DEFAULT_GRANT_DAYS if days is None else days  # 0 is refused, not the default
     if not 0 < days <= MAX_GRANT_DAYS:
         raise Invalid(f"查阅天数须在 1 到 {MAX_GRANT_DAYS} 之间", details={"field": "days"})
     reason = validation.text(data, "reason", "查阅事由", required=True, max_len=500)
