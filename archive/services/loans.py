@@ -444,7 +444,15 @@ def report_loss(session, actor: User, loan_id, data: dict) -> LossReport:
     what = str(data.get("what") or "").strip()
     if what not in ("lost", "damaged"):
         raise Invalid("请选择遗失（lost）或损毁（damaged）", details={"field": "what"})
+    if (what == "lost" and loan.status == LoanStatus.RETURNED.value
+            and (loan.items_back or 0) >= (loan.items_out or 0)):
+        # Damage may show after the return; a loss cannot once everything came back.
+        raise Conflict("该借阅已全部归还，不能报告遗失（损毁仍可报告）", code="all_returned")
     count = _counted(data, "count", "件数或页数")
+    most = max(loan.items_out or 0, loan.pages_out or 0)  # what went out, if counted
+    if count < 1 or (most and count > most):
+        raise Invalid(f"件数或页数须在 1 到 {most} 之间（出借时清点）" if most
+                      else "件数或页数至少为 1", details={"field": "count"})
     description = validation.text(data, "description", "情况说明", required=True, max_len=2000)
     return _open_report(session, actor, loan, what, count, description)
 

@@ -378,3 +378,25 @@ def test_a_loan_asks_only_for_what_the_asker_sees_and_names_nothing_hidden(
     assert whole.status_code == 201, whole.json
     assert [i["document_id"] for i in whole.json["items"]] == [seen.id]
     assert "判决书" not in whole.get_data(as_text=True)
+
+
+def test_a_loss_report_counts_what_went_out_and_no_loss_after_a_full_return(call, paper):
+    """A loss was reported on a loan returned in full, and counts of 0 or more than went
+    out were taken (found by a black-box probe); damage found after a return still is."""
+    loan = _ask(call, "staff", paper, kind="read").json
+    call("head", "POST", f"/api/v1/approvals/{_approval(loan)}/approve")
+    url = f"/api/v1/loans/{loan['id']}"
+    call("officer", "POST", f"{url}/checkout", {"items": 2, "pages": 7})
+    for count in (0, 8):
+        refused = call("staff", "POST", f"{url}/report-loss",
+                       {"what": "damaged", "count": count, "description": "水渍"})
+        assert refused.status_code == 422 and refused.json["error"]["details"]["field"] == "count"
+    assert call("officer", "POST", f"{url}/return", {"items": 2, "pages": 7}).status_code == 200
+    snapshot = _snapshot(loan["id"])
+    lost = call("officer", "POST", f"{url}/report-loss",
+                {"what": "lost", "count": 1, "description": "找不到"})
+    assert lost.status_code == 409 and lost.json["error"]["code"] == "all_returned"
+    assert _snapshot(loan["id"]) == snapshot
+    damaged = call("officer", "POST", f"{url}/report-loss",
+                   {"what": "damaged", "count": 2, "description": "归还后发现两页破损"})
+    assert damaged.status_code == 201, damaged.json
