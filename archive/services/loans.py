@@ -281,6 +281,8 @@ def _ended(session, actor: User, request: ApprovalRequest) -> None:
 def _stale(session, request: ApprovalRequest) -> str | None:
     loan = request.loan
     documents = [item.document for item in loan.items]
+    if any(d.status == DocumentStatus.WITHDRAWN.value for d in documents):
+        return "所借文件已撤销归档"
     if any(d.status != DocumentStatus.ACTIVE.value for d in documents):
         return "所借文件已销毁"
     if max(d.access_level for d in documents) != request.subject_level:

@@ -144,3 +144,18 @@ def test_the_withdraw_form_without_a_reason_changes_nothing(app, login_as, filed
     assert login_as("staff").post(f"/documents/{twice.id}/withdraw",
                                   data={"reason": "重复"}).status_code == 403
     assert _row(twice.id) == before
+
+
+def test_a_loan_of_a_withdrawn_document_is_refused_as_withdrawn_not_destroyed(call, filed):
+    """Approving a loan whose document was withdrawn meanwhile said it was destroyed."""
+    dossier, _keep, twice = filed
+    asked = call("staff", "POST", "/api/v1/loans", {
+        "dossier_id": dossier.id, "kind": "read", "purpose": "核对", "days": 3,
+        "document_ids": [twice.id]})
+    assert asked.status_code == 201, asked.json
+    assert call("officer", "POST", f"/api/v1/documents/{twice.id}/withdraw",
+                json={"reason": "重复归档"}).status_code == 200
+    refused = call("head", "POST", f"/api/v1/approvals/{asked.json['approvals'][-1]['id']}/approve")
+    assert refused.status_code == 409
+    assert "撤销归档" in refused.json["error"]["message"]
+    assert "销毁" not in refused.json["error"]["message"]
