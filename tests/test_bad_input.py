@@ -302,3 +302,21 @@ def test_json_true_is_not_a_level(app, call, make_customer, make_dossier, file_d
                   {"to": True, "reason": "核对"})
     assert answer.status_code == 422 and answer.json["error"]["details"]["field"] == "to"
     assert archive_state(app) == before
+
+
+def test_a_route_changes_time_limit_is_named_in_its_refusal(app, call):
+    """A time limit too large to read was refused naming the field "h"."""
+    from sqlalchemy import select
+
+    from archive.extensions import db
+    from archive.models import ApprovalRoute
+
+    route = db.session.execute(select(ApprovalRoute).filter_by(kind="level_raise")).scalar_one()
+    before = archive_state(app)
+    for hours in (10**30, "很多", 0):
+        answer = call("admin", "POST", f"/api/v1/approval-routes/{route.id}/changes",
+                      {"steps": [[1, "customer_dept_head"], [2, "legal"]], "time_limit_hours": hours,
+                       "reason": "调整"})
+        assert answer.status_code == 422, answer.json
+        assert answer.json["error"]["details"]["field"] == "time_limit_hours", hours
+    assert archive_state(app) == before

@@ -500,7 +500,7 @@ def propose_route_change(session, actor: User, data: dict) -> ApprovalRequest:
     if hours in (None, ""):
         hours = None
     else:
-        hours = validation.integer({"h": hours}, "h", "审批时限（小时）")
+        hours = validation.integer(data, "time_limit_hours", "审批时限（小时）")
         if hours is None or not 0 < hours <= 24 * 366:
             raise Invalid("审批时限须在 1 到 8784 小时之间", details={"field": "time_limit_hours"})
     reason = validation.text(data, "reason", "变更理由", required=True, max_len=2000)
