@@ -31,7 +31,8 @@ def list_loans():
     rows = loans.listing(db.session, current_user, status=request.args.get("status", ""),
                          borrower=request.args.get("borrower", ""),
                          overdue_only=request.args.get("overdue") in ("1", "true"))
-    return jsonify({"loans": [out.loan(r) for r in rows]})
+    requests = loans.requests_by_loan(db.session, rows)
+    return jsonify({"loans": [out.loan(r, requests=requests[r.id]) for r in rows]})
 
 
 @bp.get("/loans/<int:loan_id>")

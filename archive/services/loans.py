@@ -345,9 +345,19 @@ def visible(session, user: User, loan: Loan) -> bool:
 
 
 def requests_of(session, loan: Loan) -> list[ApprovalRequest]:
-    return list(session.execute(
-        select(ApprovalRequest).where(ApprovalRequest.loan_id == loan.id)
-        .order_by(ApprovalRequest.id)).scalars())
+    return requests_by_loan(session, [loan])[loan.id]
+
+
+def requests_by_loan(session, listed: list[Loan]) -> dict[int, list[ApprovalRequest]]:
+    """Each loan's approval requests (its own and its renewals'), oldest first: one query
+    for a whole list."""
+    found: dict[int, list[ApprovalRequest]] = {loan.id: [] for loan in listed}
+    if found:
+        for r in session.execute(select(ApprovalRequest)
+                                 .where(ApprovalRequest.loan_id.in_(list(found)))
+                                 .order_by(ApprovalRequest.id)).scalars():
+            found[r.loan_id].append(r)
+    return found
 
 
 def _counted(data: dict, key: str, label: str) -> int:

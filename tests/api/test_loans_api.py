@@ -400,3 +400,13 @@ def test_a_loss_report_counts_what_went_out_and_no_loss_after_a_full_return(call
     damaged = call("officer", "POST", f"{url}/report-loss",
                    {"what": "damaged", "count": 2, "description": "归还后发现两页破损"})
     assert damaged.status_code == 201, damaged.json
+
+
+def test_the_loan_list_shows_each_loans_approvals_as_the_loan_does(call, paper):
+    """GET /loans listed "approvals": [] for loans that had them (found by a black-box probe)."""
+    asked = _ask(call, "staff", paper, kind="read").json
+    call("head", "POST", f"/api/v1/approvals/{_approval(asked)}/approve")
+    one = call("staff", "GET", f"/api/v1/loans/{asked['id']}").json
+    [listed] = [x for x in call("staff", "GET", "/api/v1/loans").json["loans"]
+                if x["id"] == asked["id"]]
+    assert listed["approvals"] == one["approvals"] != []
