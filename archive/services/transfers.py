@@ -664,6 +664,10 @@ def open_handover(session, actor: User, data: dict) -> Handover:
         raise Invalid("交接人和接收人须为不同的人", details={"field": "receiver"})
     if not receiver.active:
         raise Invalid("接收人的账号已停用", details={"field": "receiver"})
+    if Role(receiver.role) in (Role.ADMIN, Role.AUDITOR):
+        raise Invalid("系统管理员和审计员不接收交接", details={"field": "receiver"})
+    _receiver_reads(receiver, outstanding(session, person)["documents"], Invalid,
+                    details={"field": "receiver"})
     kind = validation.choice(data, "kind", "交接类型", ["leave", "move"], default="leave")
     existing = session.execute(select(Handover).where(
         Handover.person_id == person.id, Handover.signed_at.is_(None))).scalar_one_or_none()
@@ -693,6 +697,16 @@ def outstanding(session, person: User) -> dict:
         Document.custody_holder_id == person.id, Document.custody == Custody.DEPARTMENT.value,
         Document.status == DocumentStatus.ACTIVE.value)).scalars().all()
     return {"loans": list(loans), "batches": list(batches), "documents": list(held)}
+
+
+def _receiver_reads(receiver: User, documents: list[Document], error, **kwargs) -> None:
+    """Refuse a receiver who may not read every document handed over: they would hold
+    what they cannot open. The documents are counted, not named (the one who asks may
+    not see them either)."""
+    hidden = [d for d in documents if not access.may_read(receiver, d)]
+    if hidden:
+        raise error(f"接收人无权查阅交接的 {len(hidden)} 份文件（超出其密级或部门范围），"
+                    "请改由有权查阅的人接收", **kwargs)
 
 
 def handover_visible(user: User, handover: Handover) -> bool:
@@ -726,6 +740,8 @@ def sign_handover(session, actor: User, handover_id) -> Handover:
     if waiting_receipt:
         raise Conflict("交接人提交的移交清单尚待接收：" + "、".join(b.number for b in waiting_receipt),
                        code="batches_pending")
+    _receiver_reads(handover.receiver, left["documents"], Conflict,
+                    code="receiver_cannot_read")
     for document in left["documents"]:
         document.custody_holder_id = handover.receiver_id
     for batch in left["batches"]:

@@ -137,23 +137,23 @@ def test_a_handover_stays_open_while_a_batch_waits_for_its_receipt(call, dossier
     batch = call("staff", "POST", "/api/v1/transfers", {"items": [held.id], "submit": True}).json
     assert batch["status"]["key"] == "submitted"
     opened = call("head", "POST", "/api/v1/handovers", {
-        "person": "staff", "receiver": "staff_public", "kind": "leave", "reason": "离职"})
+        "person": "staff", "receiver": "staff_secret", "kind": "leave", "reason": "离职"})
     assert opened.status_code == 201, opened.json
     handover = opened.json
     assert handover["outstanding"]["batches"] == [batch["number"]]
     assert sorted(handover["outstanding"]["documents"]) == sorted([held.id, other.id])
     url = f"/api/v1/handovers/{handover['id']}/sign"
     assert call("staff", "POST", url).status_code == 403  # the receiver signs
-    waiting = call("staff_public", "POST", url)
+    waiting = call("staff_secret", "POST", url)
     assert waiting.status_code == 409 and waiting.json["error"]["code"] == "batches_pending"
     assert call("officer", "GET", "/api/v1/handovers").json["handovers"][0]["open"] is True
     call("officer", "POST", f"/api/v1/transfers/{batch['id']}/receive",
          {"items": [{"document_id": held.id, "count": 1, "pages": None}]})
-    signed = call("staff_public", "POST", url)
+    signed = call("staff_secret", "POST", url)
     assert signed.status_code == 200 and signed.json["open"] is False
-    assert _doc(other.id).custody_holder_id == users["staff_public"].id
+    assert _doc(other.id).custody_holder_id == users["staff_secret"].id
     assert _doc(held.id).custody == "archive"
-    assert call("staff_public", "POST", url).status_code == 409
+    assert call("staff_secret", "POST", url).status_code == 409
     assert call("staff", "POST", "/api/v1/handovers", {
         "person": "head", "receiver": "staff"}).status_code == 403
 
@@ -264,3 +264,24 @@ def test_the_register_csv_writes_a_formula_like_title_as_text(call, client, api,
     text = client.get("/api/v1/transfers/register.csv", headers=api("officer")).get_data(
         as_text=True)
     assert '\'=HYPERLINK(""http://x"")' in text and ',=HYPERLINK' not in text
+
+
+def test_a_handover_goes_only_to_someone_who_may_read_what_is_handed_over(
+        call, make_customer, make_dossier, file_doc):
+    """Handovers were signed to the administrator, or across departments, leaving documents
+    held by someone who gets 404 on them (found by a black-box probe)."""
+    kf = make_dossier(make_customer("客服交接客户", department="KF"), room="1203")
+    file_doc(kf, "报修单", "维修", actor="service")
+    state = _state()
+    for receiver in ("admin", "auditor"):
+        refused = call("officer", "POST", "/api/v1/handovers",
+                       {"person": "service", "receiver": receiver, "kind": "leave"})
+        assert refused.status_code == 422, receiver
+        assert refused.json["error"]["details"]["field"] == "receiver"
+    elsewhere = call("officer", "POST", "/api/v1/handovers",
+                     {"person": "service", "receiver": "staff", "kind": "move"})
+    assert elsewhere.status_code == 422 and "1 份文件" in elsewhere.json["error"]["message"]
+    assert "报修单" not in elsewhere.get_data(as_text=True)
+    assert _state() == state
+    assert call("officer", "POST", "/api/v1/handovers",
+                {"person": "service", "receiver": "gmoffice", "kind": "leave"}).status_code == 201

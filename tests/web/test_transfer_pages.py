@@ -59,15 +59,15 @@ def test_a_handover_page_lists_what_is_held_and_is_signed(client, login_as, make
     dossier = make_dossier(make_customer("孔交接"))
     held = file_doc(dossier, "来函", "其他", actor="staff")
     login_as("head")
-    opened = client.post("/handovers", data={"person": "staff", "receiver": "staff_public",
+    opened = client.post("/handovers", data={"person": "staff", "receiver": "staff_secret",
                                              "kind": "leave"})
     assert opened.status_code == 302
-    login_as("staff_public")
+    login_as("staff_secret")
     listed = _page(client, "/handovers")
     handover_id = int(listed.split('data-handover="')[1].split('"')[0])
     page = _page(client, f"/handovers/{handover_id}")
     assert "来函" in page and "接收人签收" in page
     assert client.post(f"/handovers/{handover_id}/sign").status_code == 302
     db.session.expire_all()
-    assert db.session.get(Document, held.id).custody_holder.username == "staff_public"
+    assert db.session.get(Document, held.id).custody_holder.username == "staff_secret"
     assert "已签收" in _page(client, f"/handovers/{handover_id}")
