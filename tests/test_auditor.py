@@ -97,6 +97,19 @@ def test_filters_by_actor_action_object_and_time(app, login_as, api, make_custom
     assert 'data-action="dossier.viewed"' in body and 'data-action="login.succeeded"' not in body
 
 
+@pytest.mark.parametrize("bound", ["from=0001-01-01", "to=9999-12-31T23:00:00-05:00",
+                                   "to=9999-12-31T23:00:00%2B00:00", "from=1899-12-31"])
+def test_a_date_outside_the_calendar_is_refused_not_a_crash(app, login_as, api, bound):
+    """A zone shift would carry these past the years a time can hold (it was a 500)."""
+    response = app.test_client().get(f"/api/v1/audit?{bound}", headers=api("auditor"))
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "out_of_range"
+    client = login_as("auditor")
+    for path in AUDIT_ROUTES:
+        page = client.get(f"{path}?{bound}")
+        assert page.status_code == 422 and "日期超出范围" in page.get_data(as_text=True)
+
+
 def test_csv_export_follows_the_filters(app, login_as):
     login_as("staff")
     client = login_as("auditor")

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from archive.clock import now, to_utc
 from archive.models import AuditEvent, AuditHead, utc_cutover
-from archive.services import audit_anchor, work
+from archive.services import audit_anchor, validation, work
 from archive.services.errors import Invalid
 
 GENESIS = "0" * 64
@@ -224,7 +224,8 @@ def filters(params) -> dict:
     actor (a user name), person (part of a display name or a user name), action (a code
     or its prefix), outcome (ok, denied, error), object_type, object (or object_id), and
     from/to as dates (whole days) or times, in the archive's zone unless they carry an
-    offset (returned in UTC, as times are stored). A malformed date or outcome is refused (422)."""
+    offset (returned in UTC, as times are stored). A malformed date or outcome, or a date
+    outside validation's range, is refused (422)."""
 
     def day(key, end=False):
         value = (params.get(key) or "").strip()
@@ -234,6 +235,8 @@ def filters(params) -> dict:
             d = datetime.fromisoformat(value)
         except ValueError:
             raise Invalid("日期格式应为 YYYY-MM-DD") from None
+        # Far-off years are refused as every date is: a zone shift would leave the calendar.
+        validation.in_range(d.date(), key, "日期")
         return to_utc(datetime.combine(d.date(), time.max if end else time.min)
                       if len(value) == 10 else d)
 

@@ -64,6 +64,7 @@ def _until(data: dict, key: str, start: datetime) -> datetime:
     except ValueError:
         raise Invalid("截止时间格式应为 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM",
                       details={"field": key}) from None
+    validation.in_range(moment.date(), key, "截止时间")
     if len(value) == 10:
         moment = moment.replace(hour=23, minute=59, second=59)
     moment = to_utc(moment)  # typed in the archive's zone unless it carries an offset

@@ -75,6 +75,8 @@ def test_only_the_gm_grants_and_bad_grants_change_nothing(session, users, world)
             grants.grant_access(session, users["gmoffice"], good)
     for bad in ({**good, "valid_until": (clock.now() - timedelta(days=1)).isoformat()},
                 {**good, "valid_until": "明天"},
+                {**good, "valid_until": "0001-01-01T00:00"},  # before the calendar once shifted
+                {**good, "valid_until": "9999-12-31T23:00:00-05:00"},  # after it
                 {**good, "valid_until": (clock.now() + timedelta(days=400)).isoformat()},
                 {**good, "reason": ""},
                 {**good, "customer_id": world["甲客户"].dossier.customer_id},
