@@ -90,7 +90,14 @@ def _sqlite_pragmas(engine) -> None:
 class BoundedIntConverter(IntegerConverter):
     """`<int:...>` for ids the database can hold: a larger number names no object (404)
     instead of overflowing in the driver (500). Replaces the `int` converter app-wide, so
-    every route and every blueprint gets it without saying so."""
+    every route and every blueprint gets it without saying so.
+
+    Only an id as the archive writes it matches: ASCII digits without a leading zero.
+    Werkzeug's `\\d+` also takes full-width (１) and other scripts' digits and `01`, so
+    several paths acted on one object while the request's log named another; they name
+    nothing here (404)."""
+
+    regex = r"(?:0|[1-9][0-9]*)"
 
     def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):
         from archive.services.validation import MAX_INTEGER

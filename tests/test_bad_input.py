@@ -2,6 +2,8 @@
 integers, lone surrogates and JSON nested 100 000 deep, `true` and direction controls in
 text. Each gets a clear error, never a 500, and leaves the archive as it was."""
 
+from datetime import date, timedelta
+
 import pytest
 
 from archive.services import validation
@@ -90,6 +92,50 @@ def test_every_int_route_refuses_ids_past_the_largest_integer(app):
     assert len(converters) > 20
     assert validation.MAX_INTEGER == 2**31 - 1  # PostgreSQL's integer, the narrowest engine
     assert all(c.max == validation.MAX_INTEGER for c in converters)
+
+
+def _spellings(number: int) -> list[str]:
+    """`number` as no id is written: full-width, Arabic-Indic, Devanagari digits, a zero in front."""
+    digits = str(number)
+    return [digits.translate({ord("0") + d: base + d for d in range(10)})
+            for base in (0xFF10, 0x0660, 0x0966)] + [f"0{digits}", f"00{digits}"]
+
+
+def test_an_id_in_other_digits_names_nothing(app, client, api, filed):
+    """Werkzeug's `\\d+` took `１`, `١` and `01` as 1: the log named one id, the request
+    acted on another. Only the ASCII digits the archive writes name an object."""
+    document = filed[2]
+    headers = api("officer")
+    assert client.get(f"/api/v1/documents/{document.id}", headers=headers).status_code == 200
+    login(client, "officer")
+    assert client.get(f"/documents/{document.id}").status_code == 200
+    for spelling in _spellings(document.id):
+        for path in (f"/api/v1/documents/{spelling}", f"/documents/{spelling}"):
+            response = client.get(path, headers=headers if "/api/" in path else {})
+            assert response.status_code == 404, (path, response.status_code)
+
+
+def test_a_change_by_an_id_in_other_digits_changes_nothing(app, client, api, users):
+    from archive.extensions import db
+    from archive.models import AccessGrant
+
+    def ends():
+        db.session.expire_all()
+        return db.session.get(AccessGrant, grant["id"]).valid_until
+
+    headers = api("gm")
+    grant = client.post("/api/v1/grants", headers=headers, json={
+        "user": "staff", "department": "KF", "valid_until": str(date.today() + timedelta(days=5)),
+        "reason": "盘点"})
+    assert grant.status_code == 201, grant.json
+    grant = grant.json
+    before, granted_until = archive_state(app), ends()
+    for spelling in _spellings(grant["id"]):
+        response = client.post(f"/api/v1/grants/{spelling}/revoke", headers=headers)
+        assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
+    assert archive_state(app) == before and ends() == granted_until
+    assert client.post(f"/api/v1/grants/{grant['id']}/revoke", headers=headers).status_code == 200
+    assert ends() < granted_until
 
 
 def test_a_web_page_past_the_end_goes_to_the_last_page(client, filed):
