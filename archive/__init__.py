@@ -1,12 +1,13 @@
 """Juanzong (卷宗): customer document and archive management."""
 
+import io
 import os
 from datetime import timedelta
 from pathlib import Path
 
 import flask_babel
 from babel import Locale
-from flask import Flask, has_request_context, request, session
+from flask import Flask, Request, has_request_context, request, session
 from sqlalchemy import event
 from werkzeug.routing import IntegerConverter
 
@@ -106,6 +107,32 @@ class BoundedIntConverter(IntegerConverter):
                          max=MAX_INTEGER if max is None else max, signed=signed)
 
 
+class ArchiveRequest(Request):
+    """A request whose form body cannot be parsed (a multipart body cut short or with a
+    broken boundary) is refused as malformed (400), not read as an empty form: Werkzeug
+    parses silently, and an upload then answered 请填写题名 as if the client had left the
+    title out."""
+
+    def make_form_data_parser(self):
+        parser = super().make_form_data_parser()
+        parser.silent = False
+        return parser
+
+    def _load_form_data(self) -> None:
+        if "form" in self.__dict__:
+            return
+        try:
+            super()._load_form_data()
+        except ValueError:
+            from archive.services.errors import BadRequest
+
+            # Read as empty from now on, so that the refusal's own record reads no body.
+            empty = self.parameter_storage_class()
+            self.__dict__.update(stream=io.BytesIO(), form=empty, files=empty)
+            raise BadRequest("请求体格式有误，无法解析（multipart 表单不完整或分隔符不符），未作任何修改",
+                             code="malformed_body") from None
+
+
 def create_app(config=None) -> Flask:
     """Build the application: extensions, blueprints, CLI commands, error handlers."""
     cfg = _config_object(config)
@@ -115,6 +142,7 @@ def create_app(config=None) -> Flask:
         static_folder=str(BASE_DIR / "static"),
         instance_path=str(cfg.INSTANCE_DIR),
     )
+    app.request_class = ArchiveRequest
     app.config.from_object(cfg)
     clock.set_zone(app.config["ARCHIVE_TIMEZONE"])
     app.url_map.converters["int"] = BoundedIntConverter  # before any route is added

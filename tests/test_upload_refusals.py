@@ -66,6 +66,34 @@ def test_web_form_refuses_a_file_field_that_carries_no_file(app, login_as, dossi
     assert archive_state(app) == before
 
 
+# Bodies that cannot be parsed: Werkzeug read each as an empty form, and the upload was
+# refused for a missing title, as if the client had left it out.
+_TITLE_PART = b'--XyZ\r\nContent-Disposition: form-data; name="title"\r\n\r\n\xe5\x90\x88\xe5\x90\x8c'
+MALFORMED = {
+    "cut short": (_TITLE_PART, "multipart/form-data; boundary=XyZ"),
+    "no boundary": (_TITLE_PART + b"\r\n--XyZ--\r\n", "multipart/form-data"),
+    "another boundary": (_TITLE_PART.replace(b"XyZ", b"AbC") + b"\r\n--AbC--\r\n",
+                         "multipart/form-data; boundary=XyZ"),
+    "not multipart": (b"\x00\x01 not a form", "multipart/form-data; boundary=XyZ"),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+def test_a_body_that_cannot_be_parsed_is_400_malformed(app, client, api, login_as, dossier,
+                                                       case):
+    body, content_type = MALFORMED[case]
+    before = archive_state(app)
+    response = client.post(f"/api/v1/dossiers/{dossier.id}/documents", headers=api("officer"),
+                           data=body, content_type=content_type)
+    assert response.status_code == 400, response.json
+    assert response.json["error"]["code"] == "malformed_body"
+    assert "请求体格式有误" in response.json["error"]["message"]
+    page = login_as("officer").post(f"/dossiers/{dossier.id}/upload", data=body,
+                                    content_type=content_type)
+    assert page.status_code == 400 and "请求体格式有误" in page.get_data(as_text=True)
+    assert archive_state(app) == before
+
+
 def test_a_browsers_empty_file_input_still_files_a_paper_original(app, login_as, dossier):
     # A file input left empty is sent as a part with no name and no bytes.
     client = login_as("officer")
