@@ -485,7 +485,7 @@ def init_app(app: Flask) -> None:
     @app.cli.command("demo-data")
     @click.option("--if-empty", is_flag=True, help="do nothing when the archive already has users")
     def demo_data_command(if_empty):
-        """Load the demo archive: departments, one user per role, customers, documents."""
+        """Load the demo archive: departments, a user per role, customers, documents."""
         from archive import demo
 
         if if_empty and db.session.execute(select(User.id).limit(1)).first():

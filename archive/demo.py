@@ -1,8 +1,8 @@
 """The demo archive loaded by `flask --app archive demo-data` (and by `make run` once).
 
 Everything goes through the same services as the UI, so the demo is also a smoke test:
-departments, one user per role, 30 customers on 45 units of 2 projects, their dossiers
-with cross-references, a litigation case file, and 200+ real PDF/DOCX documents.
+departments, one user per role (two department heads), 30 customers on 45 units of 2
+projects, their dossiers with cross-references, a litigation case file, and 200+ real PDF/DOCX documents.
 """
 
 import random
@@ -32,6 +32,9 @@ USERS = [
     ("staff", "王销售", "staff", "XS", Level.INTERNAL),
     ("service", "赵客服", "staff", "KF", Level.INTERNAL),
     ("head", "陈经理", "dept_head", "XS", Level.SECRET),
+    # Every department whose staff ask for loans has a head to decide them (approvals
+    # refuses a request nobody could decide); 法律室 and 总经理办公室 staff borrow by other routes.
+    ("kfhead", "褚主管", "dept_head", "KF", Level.SECRET),
     ("gmoffice", "周主任", "gm_office", "ZB", Level.CONFIDENTIAL),
     ("legal", "孙法务", "legal", "FL", Level.SECRET),
     ("gm", "吴总", "gm", "ZB", Level.TOP_SECRET),
@@ -43,7 +46,8 @@ DIRECTORS = {"gmoffice"}
 # Fixed so the README can list them; `make run` prints them once as well.
 DEMO_PASSWORDS = {
     "officer": "Jz2026-dangan", "staff": "Jz2026-xiaoshou", "service": "Jz2026-kefu",
-    "head": "Jz2026-jingli", "gmoffice": "Jz2026-zongban", "legal": "Jz2026-fawu",
+    "head": "Jz2026-jingli", "kfhead": "Jz2026-kefuzhuguan", "gmoffice": "Jz2026-zongban",
+    "legal": "Jz2026-fawu",
     "gm": "Jz2026-zongjingli", "auditor": "Jz2026-shenji", "admin": "Jz2026-guanli",
 }
 

@@ -164,7 +164,67 @@ def file(session, actor: User, kind: ApprovalKind, *, reason: str, subject=None,
     session.refresh(request)
     audit.record(session, actor, "approval.requested", request, kind=kind.value,
                  route=route.id, target=ref(subject), reason=reason)
+    _consent_by_asking(session, actor, request)
+    _require_routable(session, request)
     return request
+
+
+# A department head's own request carries the head's consent: the step that asks for it
+# is decided as the request is filed, on the record (002:869: heads borrow directly).
+SELF_CONSENT = "申请人即本部门负责人，提出申请即为同意"
+HEAD_STEPS = (Approver.REQUESTER_DEPT_HEAD, Approver.CUSTOMER_DEPT_HEAD)
+
+
+def _consent_by_asking(session, actor: User, request: ApprovalRequest) -> None:
+    """Decide the steps that ask for a department head's consent when the applicant is
+    that head (and cleared for the subject): nobody decides their own request, so a
+    head's loan of another department's files, or a level change of the head's own
+    customer's document, waited for ever at that step."""
+    applicant, moment = request.applicant, now()
+    for step in request.steps:
+        if (step.approver in HEAD_STEPS and in_scope(applicant, step.approver, request)
+                and cleared_for_subject(applicant, request)):
+            step.decided_by_id, step.decision, step.note, step.decided_at = (
+                applicant.id, Decision.APPROVED.value, SELF_CONSENT, moment)
+            audit.record(session, actor, "approval.approved", ("approvalrequest", request.id),
+                         kind=request.kind, step=step.approver, stage=step.stage,
+                         note=SELF_CONSENT, decided_by=applicant.username,
+                         target=ref(request.subject))
+    session.flush()
+
+
+def _require_routable(session, request: ApprovalRequest) -> None:
+    """Refuse (409 no_approver, in the filing's transaction: nothing is kept) a request
+    with a step that no active user could approve: someone its scope names, cleared for
+    the subject, other than the requester and the applicant. Such a request waited in no
+    one's inbox for ever (a department without a head; a route naming a role nobody
+    holds). A request all of whose steps the asking decided is no approval at all."""
+    open_ = [s for s in request.steps if s.decision is None]
+    if not open_:
+        raise Conflict("审批路线中没有申请人以外的审批人，申请未提交，请联系系统管理员调整审批路线",
+                       code="no_approver")
+    asking = {request.requested_by_id, request.applicant.id}
+    people = [u for u in session.execute(select(User).where(User.active.is_(True))).scalars()
+              if u.id not in asking]
+    for step in sorted(open_, key=lambda s: s.stage):
+        if not any(in_scope(u, step.approver, request) and cleared_for_subject(u, request)
+                   for u in people):
+            raise Conflict(
+                f"审批路线中“{step.approver_enum.label}”一步无人可以审批（{_nobody(step, request)}），"
+                "申请未提交，请联系系统管理员指定人员或调整审批路线",
+                code="no_approver", details={"step": step.approver, "stage": step.stage})
+
+
+def _nobody(step: ApprovalStep, request: ApprovalRequest) -> str:
+    """Why nobody can decide `step`, in words."""
+    if step.approver == Approver.REQUESTER_DEPT_HEAD:
+        department = request.applicant.department
+        return f"{department.name if department else '申请人'}没有其他在职的部门负责人"
+    if step.approver == Approver.CUSTOMER_DEPT_HEAD:
+        customer = _customer(request)
+        if customer is not None:
+            return f"{customer.department.name}没有在职且密级足够的部门负责人"
+    return "没有申请人以外在职且密级足够的人选"
 
 
 # ---- who may decide ----------------------------------------------------------------

@@ -51,7 +51,9 @@ def test_requester_cannot_approve_by_api(call, session, doc):
                   {"to": "秘密", "reason": "x"}).json
     response = call("head", "POST", f"/api/v1/classification-changes/{change['id']}/approve")
     assert response.status_code == 403 and "本人" in response.json["error"]["message"]
-    assert [s.decision for s in session.get(ApprovalRequest, change["id"]).steps] == [None, None]
+    # The head's asking decided the head's step (approvals.SELF_CONSENT); the 403 nothing.
+    assert [(s.approver, s.decision) for s in session.get(ApprovalRequest, change["id"]).steps
+            ] == [("customer_dept_head", "approved"), ("gm_office", None)]
 
 
 def test_lowering_and_rejection_by_api(call, session, doc, file_doc):

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from archive import clock, samples
 from archive.extensions import db
-from archive.models import AuditEvent, Loan, LossReport
+from archive.models import ApprovalRequest, AuditEvent, Loan, LossReport
 from archive.services import grants, work
 
 
@@ -208,6 +208,60 @@ def test_another_departments_files_add_the_gms_stage(call, make_customer, make_d
         (1, "requester_dept_head"), (2, "gm")]
     call("head", "POST", f"/api/v1/approvals/{rid}/approve")
     assert _inbox(call, "gm") == [rid]
+
+
+def test_a_heads_loan_of_another_departments_files_goes_straight_to_the_gm(
+        call, make_customer, make_dossier, file_doc):
+    """The route asks the borrower's head first; the borrower is that head, and nobody
+    decides their own request: the asking is the consent, on the record. It waited at
+    that step for ever."""
+    kf = make_dossier(make_customer("客服户", department="KF"), room="0909")
+    file_doc(kf, "客服户 维修记录", "维修", pages="1")
+    loan = _ask(call, "officer", kf, kind="read", borrower="head")
+    assert loan.status_code == 201, loan.json
+    assert loan.json["direct"] is False
+    rid = _approval(loan.json)
+    steps = call("officer", "GET", f"/api/v1/approvals/{rid}").json["steps"]
+    assert [(s["stage"], s["approver"]["key"], s["decision"],
+             (s["decided_by"] or {}).get("username")) for s in steps] == [
+        (1, "requester_dept_head", "approved", "head"), (2, "gm", None, None)]
+    assert "提出申请即为同意" in steps[0]["note"]
+    assert _inbox(call, "gm") == [rid]
+    assert call("gm", "POST", f"/api/v1/approvals/{rid}/approve").status_code == 200
+    assert call("officer", "GET", f"/api/v1/loans/{loan.json['id']}").json["status"]["key"] == (
+        "approved")
+
+
+def test_a_loan_nobody_could_decide_is_refused_as_asked(call, session, users, make_customer,
+                                                        make_dossier, file_doc):
+    """客服中心 without a head in office: the first step names nobody. The request used
+    to be accepted and wait in no one's inbox; it is refused (409) and nothing is kept."""
+    kf = make_dossier(make_customer("客服户", department="KF"), room="0909")
+    file_doc(kf, "客服户 维修记录", "维修", pages="1")
+
+    def head_active(active):
+        with work.unit(session):
+            session.get(type(users["service_head"]), users["service_head"].id).active = active
+
+    def counts():
+        return (session.scalar(select(func.count()).select_from(Loan)),
+                session.scalar(select(func.count()).select_from(ApprovalRequest)))
+
+    head_active(False)
+    before = counts()
+    refused = _ask(call, "service", kf, kind="read")
+    assert refused.status_code == 409, refused.json
+    assert refused.json["error"]["code"] == "no_approver"
+    assert "客服中心没有其他在职的部门负责人" in refused.json["error"]["message"]
+    assert refused.json["error"]["details"] == {"step": "requester_dept_head", "stage": 1}
+    assert counts() == before
+    last = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
+    assert (last.action, last.outcome) == ("request.refused", "denied")
+
+    head_active(True)
+    asked = _ask(call, "service", kf, kind="read")
+    assert asked.status_code == 201
+    assert _inbox(call, "service_head") == [_approval(asked.json)]
 
 
 def test_heads_and_the_gm_borrow_directly_through_the_officer(call, paper):

@@ -94,18 +94,32 @@ def test_the_requester_never_decides(session, users, doc):
              change.id, "approval.reject")
 
 
-def test_a_decider_must_may_read_the_subject(session, users, make_customer, make_dossier,
-                                             file_doc):
+def test_a_decider_must_may_read_the_subject(session, users, departments, make_customer,
+                                             make_dossier, file_doc):
     """A 机密 document raised to 绝密: its department head (clearance 秘密) is named by the
-    route but may not read it, so the request does not exist for them; the GM office
-    (机密) decides its step."""
+    route but may not read it, so the request does not exist for them. With no other head
+    of the department, nobody could decide that step: the request is refused as filed
+    (409 no_approver) and nothing is kept. A second head cleared for 机密 decides it."""
     dossier = make_dossier(make_customer("高密"), room="0808")
     secret = file_doc(dossier, "高密 收入证明", classification="机密")
-    change = _ask(session, users["officer"], secret, "绝密", "涉密升级")
     assert not access.may_read(users["head"], secret)
+    before = session.scalar(select(func.count()).select_from(ApprovalRequest))
+    with pytest.raises(Conflict) as refused:
+        _ask(session, users["officer"], secret, "绝密", "涉密升级")
+    assert refused.value.code == "no_approver"
+    assert "客户所属部门负责人" in refused.value.message and "销售经营部" in refused.value.message
+    assert session.scalar(select(func.count()).select_from(ApprovalRequest)) == before
+
+    with work.unit(session):
+        accounts.create_user(session, username="head2", password="Jz2026-head-two",
+                             role="dept_head", clearance=Level.CONFIDENTIAL,
+                             display_name="机密主管", department_id=departments["XS"].id)
+    change = _ask(session, users["officer"], secret, "绝密", "涉密升级")
     _refused(session, NotFound, lambda: _approve(session, users["head"], change.id), change.id)
     assert change not in approvals.inbox(session, users["head"])
     assert [r.id for r in approvals.inbox(session, users["gmoffice"])] == [change.id]
+    head2 = session.scalar(select(User).where(User.username == "head2"))
+    assert [r.id for r in approvals.inbox(session, head2)] == [change.id]
 
 
 def test_the_steps_scope_must_name_the_decider(session, users, doc):

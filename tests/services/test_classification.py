@@ -69,7 +69,9 @@ def test_requester_cannot_approve_own_request(session, users, doc):
             classification.approve(session, users["head"], change.id)
     assert "本人" in err.value.message
     session.refresh(change)
-    assert _deciders(change) == {} and change.status == "pending"
+    # The head's asking is the head's consent (approvals.SELF_CONSENT); the 403 added nothing.
+    assert _deciders(change) == {"customer_dept_head": ("head", "approved")}
+    assert change.status == "pending"
     assert [e.outcome for e in _events(session, "approval.approve")] == ["denied"]
 
 
