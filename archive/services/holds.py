@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, or_, select
 
 from archive.clock import local, now
 from archive.models import Customer, Document, Dossier, User
+from archive.models.enums import DocumentStatus
 from archive.models.retention import LegalHold
 from archive.services import access, audit, validation, work
 from archive.services.errors import Conflict, Invalid, NotFound
@@ -35,6 +36,9 @@ def place(session, actor: User, data: dict) -> LegalHold:
     """Put a hold on a customer, dossier or document, with a reason."""
     access.require(actor, "hold.manage", hide=False)
     key, target = _target(session, actor, data)
+    if isinstance(target, Document) and target.status == DocumentStatus.DESTROYED.value:
+        # Nothing is left to keep: its files and text are gone, only the tombstone stays.
+        raise Conflict("该文件已销毁，只留有销毁记录，不能冻结", code="destroyed")
     reason = validation.text(data, "reason", "冻结原因", required=True, max_len=1000)
     hold = LegalHold(**{key: target.id}, reason=reason, placed_by_id=actor.id)
     session.add(hold)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from archive import clock, samples
 from archive.extensions import db
 from archive.models import Document, Job
+from archive.models.retention import LegalHold
 from archive.services import destruction, jobs, ocr, work
 from tests.api.test_destruction_api import _approve, _confirmations, _execute, _propose
 
@@ -132,3 +133,19 @@ def test_an_approver_not_cleared_for_an_item_is_refused(call, dossier, file_doc,
     assert db.session.execute(select(ApprovalStep.decision)).scalars().all() == [None]
     assert _approve(call, batch, user="gm",
                     supervisors=("auditor", "service_head")).status_code == 200
+
+
+def test_a_destroyed_document_cannot_be_put_on_hold(call, dossier, file_doc):
+    """Only its tombstone is left: a hold on it would protect nothing (it was accepted)."""
+    complaint = file_doc(dossier, "投诉记录", "投诉", date="2020-01-01")
+    _destroyed(call, complaint)
+    before = db.session.execute(select(LegalHold.id)).scalars().all()
+    refused = call("officer", "POST", "/api/v1/holds",
+                   {"document_id": complaint.id, "reason": "诉讼"})
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "destroyed"
+    assert "已销毁" in refused.json["error"]["message"]
+    db.session.expire_all()
+    assert db.session.execute(select(LegalHold.id)).scalars().all() == before
+    # Its dossier still may be held: what is filed there later is kept.
+    assert call("officer", "POST", "/api/v1/holds",
+                {"dossier_id": dossier.id, "reason": "诉讼"}).status_code == 201
