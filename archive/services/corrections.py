@@ -31,6 +31,7 @@ from archive.services import (
     duplicates,
     filing,
     indexing,
+    loans,
     numbering,
     personal_data,
     retention,
@@ -434,6 +435,9 @@ def _destination(session, actor: User, document: Document, given: dict,
 
 def _move(session, actor: User, document: Document, target: Dossier, group_code: str) -> dict:
     source, old_group, old_seq = document.dossier, document.group.code, document.seq
+    # The original is out of the room: its place is the loan's and the register's until
+    # it is back, and the 卷内目录 it goes back into must be the one it left.
+    loans.not_out(session, [document.id], message="原件已借出（借阅编号 {number}），归还后方可移动")
     if target.status == DossierStatus.CLOSED.value:  # renumbering inside it as well
         raise Conflict(f"档案 {target.number} 已封卷，不能移入文件或调整顺序号",
                        code="dossier_closed")

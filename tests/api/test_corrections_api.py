@@ -328,6 +328,39 @@ def test_a_move_that_would_lower_the_level_is_refused(app, call, make_customer, 
     assert _document_row(document.id) == before and archive_state(app) == state
 
 
+def test_no_move_while_the_original_is_out_on_loan(app, call, make_customer, make_dossier,
+                                                   file_doc):
+    """Its place in the 卷内目录 is where the borrower brings it back to; it was moved
+    away while out."""
+    customer = make_customer(name="张伟")
+    source = make_dossier(customer, room="1201")
+    other = make_dossier(customer, room="1202")
+    document = file_doc(source, title="认购书", pages="2")
+    loan = call("staff", "POST", "/api/v1/loans", {"dossier_id": source.id, "kind": "out",
+                                                   "purpose": "核对", "days": 3}).json
+    request_id = loan["approvals"][-1]["id"]
+    for decider in ("head", "gmoffice"):
+        assert call(decider, "POST", f"/api/v1/approvals/{request_id}/approve").status_code == 200
+    out = call("officer", "POST", f"/api/v1/loans/{loan['id']}/checkout", {"items": 1, "pages": 2})
+    assert out.status_code == 200, out.json
+    before, state = _document_row(document.id), archive_state(app)
+    for move in ({"dossier_id": other.id}, {"group": "c", "category": "其他"}):
+        response = call("officer", "PATCH", f"/api/v1/documents/{document.id}",
+                        json={**move, "reason": "归错档案"})
+        assert response.status_code == 409 and response.json["error"]["code"] == "on_loan"
+        assert loan["number"] in response.json["error"]["message"]
+        assert "归还后方可移动" in response.json["error"]["message"]
+    assert _document_row(document.id) == before and archive_state(app) == state
+    # The catalogue may still be corrected while it is out; and once back, it moves.
+    assert call("officer", "PATCH", f"/api/v1/documents/{document.id}",
+                json={"title": "商品房认购书", "reason": "题名录错"}).status_code == 200
+    call("officer", "POST", f"/api/v1/loans/{loan['id']}/return",
+         {"items": 1, "pages": 2, "condition": "完好"})
+    moved = call("officer", "PATCH", f"/api/v1/documents/{document.id}",
+                 json={"dossier_id": other.id, "reason": "归错档案"})
+    assert moved.status_code == 200 and moved.json["dossier_id"] == other.id
+
+
 def test_no_move_into_a_closed_dossier(app, call, make_customer, make_dossier, file_doc):
     customer = make_customer(name="张伟")
     source = make_dossier(customer, room="1201")
