@@ -330,8 +330,11 @@ def visible(user: User, request: ApprovalRequest) -> bool:
         return True  # the routes are the company's rules, open to everyone signed in
     if isinstance(request.subject, Loan):
         # A loan names a person (or an external reader's credentials): readers of the
-        # lent items do not learn of it; those its steps name and who are cleared do.
-        return named(user, request) and cleared_for_subject(user, request)
+        # lent items do not learn of it; those its steps name and who are cleared do, and
+        # so does who sees the loan itself at the counter and in the register (the loan's
+        # page lists its requests: loans.visible).
+        return (named(user, request) and cleared_for_subject(user, request)) or (
+            access.can(user, "loan.register") and may_read_subject(user, request))
     if isinstance(request.subject, Destruction):
         # The batch's titles are not in the request: a named approver who is not cleared
         # for an item learns that the batch exists, and is told why they may not decide.

@@ -72,6 +72,24 @@ def test_a_loan_out_goes_head_then_director_then_counter_and_back(call, paper):
         2, 7, "核对合同条款")
 
 
+def test_who_sees_a_loan_at_the_counter_sees_its_approval_too(call, paper):
+    """The loan's page lists its requests; the request's own page answered 404 to the
+    archive room that keeps the loan (found by a black-box probe)."""
+    loan = _ask(call, "staff", paper).json
+    request_id = _approval(loan)
+    for user in ("officer", "auditor"):
+        assert call(user, "GET", f"/api/v1/loans/{loan['id']}").status_code == 200
+        shown = call(user, "GET", f"/api/v1/approvals/{request_id}")
+        assert shown.status_code == 200 and shown.json["id"] == request_id
+        assert request_id not in _inbox(call, user)
+    # Readers of the lent files whom no step names still do not learn of the loan.
+    for user in ("staff_secret", "service_head"):
+        assert call(user, "GET", f"/api/v1/loans/{loan['id']}").status_code == 404
+        assert call(user, "GET", f"/api/v1/approvals/{request_id}").status_code == 404
+    refused = call("officer", "POST", f"/api/v1/approvals/{request_id}/approve")
+    assert refused.status_code == 403 and "不是该申请的审批人" in refused.json["error"]["message"]
+
+
 def test_reading_own_files_needs_the_head_only(call, paper):
     loan = _ask(call, "staff", paper, kind="read").json
     request_id = _approval(loan)
