@@ -145,7 +145,8 @@ class Appraisal(db.Model):
 
 
 class DestructionStatus(enum.StrEnum):
-    """pending → approved → executing → done; or rejected / withdrawn."""
+    """pending → approved → executing → done; or rejected / withdrawn; or, approved, every
+    item dropped before the run: emptied."""
 
     PENDING = "pending"
     APPROVED = "approved"
@@ -153,6 +154,7 @@ class DestructionStatus(enum.StrEnum):
     DONE = "done"
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
+    EMPTIED = "emptied"
 
     @property
     def label(self) -> str:
@@ -166,6 +168,7 @@ DESTRUCTION_STATUS_LABELS = {
     DestructionStatus.DONE: "已销毁",
     DestructionStatus.REJECTED: "已驳回",
     DestructionStatus.WITHDRAWN: "已撤回",
+    DestructionStatus.EMPTIED: "文件均已撤出，未销毁",
 }
 
 

@@ -54,6 +54,7 @@ ACTIONS = {
     "destruction.proposed": "提出销毁", "destruction.approved": "批准销毁",
     "destruction.started": "开始销毁", "destruction.executed": "执行销毁",
     "destruction.execute": "执行销毁（被拒）", "destruction.item_dropped": "移出销毁清册",
+    "destruction.emptied": "销毁清单文件均已撤出",
     "destruction.registered": "登记销毁清册",
     "destruction.compacted": "销毁后清除数据库残留",
 }

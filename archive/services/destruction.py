@@ -361,6 +361,9 @@ def _start(session, actor: User, batch_id, data: dict) -> Destruction:
         error = Conflict(f"销毁清单 {batch.number} 已执行完毕", code="finished")
     elif batch.status in (DestructionStatus.PENDING.value,):
         error = Conflict(f"销毁清单 {batch.number} 尚未批准", code="not_approved")
+    elif batch.status == DestructionStatus.EMPTIED.value:
+        error = Conflict(f"销毁清单 {batch.number} 中的文件均已撤出，没有可销毁的文件",
+                         code="empty")
     elif batch.status not in (DestructionStatus.APPROVED.value,
                               DestructionStatus.EXECUTING.value):
         error = Conflict(f"销毁清单 {batch.number} 状态为“{batch.status_enum.label}”，不能执行",
@@ -651,6 +654,12 @@ def drop_item(session, actor: User, batch_id, document_id, data: dict) -> Destru
     session.flush()
     audit.record(session, actor, "destruction.item_dropped", batch, number=batch.number,
                  document=item.document_id, reason=reason)
+    if batch.status == DestructionStatus.APPROVED.value and not any(
+            i.state == ItemState.LISTED.value for i in batch.items):
+        # Nothing is left to destroy: the batch ends here, not 已批准 for good. (A run
+        # killed mid-way, 销毁中, finishes with what it has: its next run closes it.)
+        batch.status, batch.finished_at = DestructionStatus.EMPTIED.value, now()
+        audit.record(session, actor, "destruction.emptied", batch, number=batch.number)
     return batch
 
 

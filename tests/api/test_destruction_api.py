@@ -344,7 +344,28 @@ def test_a_batch_whose_every_item_was_dropped_is_not_executed(app, call, complai
                    f"/api/v1/destructions/{batch['id']}/items/{complaint.id}/drop",
                    {"reason": "发现仍在诉讼中"})
     assert dropped.status_code == 200, dropped.json
+    # It ends there, not 已批准 for good (a design question from a black-box probe).
+    assert dropped.json["status"]["key"] == "emptied"
+    assert dropped.json["finished_at"] is not None
+    [event] = db.session.execute(select(AuditEvent).where(
+        AuditEvent.action == "destruction.emptied")).scalars().all()
+    assert event.object_id == str(batch["id"])
     before = _state(app)
     answer = _execute(call, batch)
     assert answer.status_code == 409 and answer.json["error"]["code"] == "empty"
+    again = call("officer", "POST", f"/api/v1/destructions/{batch['id']}/items/{complaint.id}/drop",
+                 {"reason": "再撤一次"})
+    assert again.status_code == 409 and again.json["error"]["code"] == "not_approved"
     assert _state(app) == before
+    # Its document is free for a new batch.
+    assert _propose(call, complaint.id).status_code == 201
+
+
+def test_dropping_some_items_keeps_the_batch_approved(app, call, complaint, dossier, file_doc):
+    other = file_doc(dossier, "投诉记录 2", "投诉", date="2020-01-01")
+    batch = _propose(call, complaint.id, other.id).json
+    _approve(call, batch)
+    dropped = call("officer", "POST",
+                   f"/api/v1/destructions/{batch['id']}/items/{complaint.id}/drop",
+                   {"reason": "发现仍在诉讼中"})
+    assert dropped.json["status"]["key"] == "approved"
