@@ -366,3 +366,29 @@ def test_a_route_changes_time_limit_is_named_in_its_refusal(app, call):
         assert answer.status_code == 422, answer.json
         assert answer.json["error"]["details"]["field"] == "time_limit_hours", hours
     assert archive_state(app) == before
+
+
+@pytest.mark.parametrize(("user", "path"), [
+    ("officer", "/api/v1/loans?overdue=abc"), ("staff", "/api/v1/approvals?mine=maybe"),
+    ("officer", "/api/v1/holds?all=2")])
+def test_a_yes_or_no_in_a_query_is_yes_or_no(client, api, user, path):
+    """`?overdue=abc` was read as no: a typo listed every loan as if asked for all."""
+    refused = client.get(path, headers=api(user))
+    assert refused.status_code == 422 and refused.json["error"]["details"]["field"] == (
+        path.split("?")[1].split("=")[0])
+    for value in ("1", "true", "0", "false", ""):
+        assert client.get(path.split("=")[0] + "=" + value, headers=api(user)).status_code == 200
+
+
+def test_may_download_must_be_yes_or_no(app, call, filed):
+    """"maybe" was read as no without a word; "yes" and true stay yes."""
+    from archive.extensions import db
+    from archive.models import Loan
+
+    before = archive_state(app)
+    refused = call("staff", "POST", "/api/v1/loans", {
+        "dossier_id": filed[1].id, "kind": "electronic", "purpose": "核对", "days": 3,
+        "may_download": "maybe"})
+    assert refused.status_code == 422 and refused.json["error"]["details"]["field"] == (
+        "may_download")
+    assert archive_state(app) == before and db.session.query(Loan).count() == 0

@@ -8,7 +8,7 @@ from archive.api import bp
 from archive.api import serialize as out
 from archive.api.routes import _json_body
 from archive.extensions import db
-from archive.services import approvals, grants, work
+from archive.services import approvals, grants, validation, work
 from archive.services.errors import Invalid
 from archive.services.filing import get_document
 
@@ -25,7 +25,7 @@ def approval_inbox():
     """`status=pending` (the default): every step the caller may decide now.
     `mine=1`: the caller's own requests, whatever their status."""
     user = current_user._get_current_object()
-    if request.args.get("mine") in ("1", "true"):
+    if validation.flag(request.args, "mine", "mine"):
         rows = approvals.mine(db.session, user)
         return jsonify({"approvals": [_one(r) for r in rows]})
     status = request.args.get("status", "pending")

@@ -9,7 +9,7 @@ from archive.api import bp
 from archive.api import serialize as out
 from archive.api.routes import _json_body
 from archive.extensions import db
-from archive.services import access, loan_lists, loans, work
+from archive.services import access, loan_lists, loans, validation, work
 
 
 def _one(loan):
@@ -30,7 +30,7 @@ def create_loan():
 def list_loans():
     rows = loans.listing(db.session, current_user, status=request.args.get("status", ""),
                          borrower=request.args.get("borrower", ""),
-                         overdue_only=request.args.get("overdue") in ("1", "true"))
+                         overdue_only=validation.flag(request.args, "overdue", "overdue"))
     requests = loans.requests_by_loan(db.session, rows)
     return jsonify({"loans": [out.loan(r, requests=requests[r.id]) for r in rows]})
 
@@ -193,7 +193,7 @@ def lent_document_content(loan_id: int, document_id: int):
     # due time, cleared for the document's current level; every page stamped.
     from flask import current_app
 
-    download = request.args.get("download") in ("1", "true")
+    download = validation.flag(request.args, "download", "download")
     with work.unit(db.session):
         delivery = loans.deliver(db.session, current_user, loan_id, document_id,
                                  download=download, file_id=request.args.get("file"),

@@ -98,7 +98,7 @@ def case_closed(dossier_id: int):
 @login_required
 def list_holds():
     rows = holds.listing(db.session, current_user,
-                         active_only=request.args.get("all") not in ("1", "true"))
+                         active_only=not validation.flag(request.args, "all", "all"))
     return jsonify({"holds": [out.hold(h) for h in rows]})
 
 

@@ -57,7 +57,7 @@ def request_loan(session, actor: User, data: dict) -> Loan:
     kind = _kind(data.get("kind"))
     items = _items(session, actor, dossier, data)
     purpose = validation.text(data, "purpose", "借阅用途", required=True, max_len=500)
-    download = kind is LoanKind.ELECTRONIC and _flag(data.get("may_download"))
+    download = kind is LoanKind.ELECTRONIC and validation.flag(data, "may_download", "允许下载")
     level = max(d.access_level for d in items)
     _check_items(session, borrower, kind, items, download)
     _check_borrower(session, borrower)
@@ -131,10 +131,6 @@ def _kind(value) -> LoanKind:
     except ValueError:
         raise Invalid("借阅方式只能是 read（阅览）、out（借出）、copy（复制）、electronic（电子）",
                       details={"field": "kind"}) from None
-
-
-def _flag(value) -> bool:
-    return value in (True, 1, "1", "true", "on", "yes")
 
 
 def _items(session, actor: User, dossier: Dossier, data: dict) -> list[Document]:
