@@ -133,6 +133,18 @@ class ArchiveRequest(Request):
                              code="malformed_body") from None
 
 
+def _limit_only_where_declared(app: Flask) -> None:
+    """Flask-Limiter checks every request in a before_request hook, for its default and
+    application-wide limits. The archive declares none: the login form and the password
+    confirmations are limited by decorators, which check as their view is called. The
+    hook then found nothing to check, at about 2 % of every request's CPU. It stays if
+    such limits are ever configured."""
+    manager, hooks = limiter.limit_manager, app.before_request_funcs.get(None, [])
+    if (not manager.default_limits and not manager.application_limits
+            and limiter._check_request_limit in hooks):  # not there when disabled
+        hooks.remove(limiter._check_request_limit)
+
+
 def create_app(config=None) -> Flask:
     """Build the application: extensions, blueprints, CLI commands, error handlers."""
     cfg = _config_object(config)
@@ -162,6 +174,7 @@ def create_app(config=None) -> Flask:
     import archive.limits_storage  # noqa: F401  registers the counters+… storage scheme
 
     limiter.init_app(app)
+    _limit_only_where_declared(app)
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

@@ -65,6 +65,22 @@ def test_failed_logins_per_address_are_limited_across_accounts(limited_app):
     assert _attempt(client, "auditor", PASSWORDS["auditor"], ip="10.0.2.2").status_code == 302
 
 
+def test_only_the_limited_views_consult_the_limiter(limited_app, monkeypatch):
+    """No default or application-wide limit is declared: pages and API calls do not pay
+    for Flask-Limiter's per-request hook; the limited views still check (above)."""
+    from archive.extensions import limiter
+
+    assert limiter._check_request_limit not in limited_app.before_request_funcs.get(None, [])
+    checks = []
+    real = limiter._check_request_limit
+    monkeypatch.setattr(limiter, "_check_request_limit",
+                        lambda *a, **k: checks.append(a or k) or real(*a, **k))
+    client = limited_app.test_client()
+    assert client.get("/api/v1/search?q=x").status_code == 401
+    assert client.get("/static/app.css").status_code in (200, 304) and checks == []
+    assert _attempt(client, "staff").status_code == 401 and len(checks) >= 1
+
+
 def test_successful_logins_do_not_count(limited_app):
     client = limited_app.test_client()
     for _ in range(6):
