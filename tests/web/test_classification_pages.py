@@ -66,7 +66,9 @@ def test_requester_approving_own_request_is_refused_and_audited(session, login_a
     response = client.post(f"/classification/{change.id}/approve", follow_redirects=True)
     assert "不能审批本人提出的申请" in response.get_data(as_text=True)
     session.refresh(change)
-    assert [s.decision for s in change.steps] == [None, None]
+    # The head's asking decided the head's step (approvals.SELF_CONSENT); the refusal nothing.
+    assert [(s.approver, s.decision) for s in change.steps] == [
+        ("customer_dept_head", "approved"), ("gm_office", None)]
     denied = session.execute(select(AuditEvent).where(
         AuditEvent.action == "approval.approve")).scalar_one()
     assert denied.outcome == "denied"
