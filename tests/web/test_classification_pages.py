@@ -172,3 +172,29 @@ def test_request_messages_name_the_right_approvers_and_are_translated(
     page = gmoffice.post(f"/classification/{change.id}/approve",
                          follow_redirects=True).get_data(as_text=True)
     assert "The level change has taken effect" in page and "密级变更已生效" not in page
+
+
+def test_a_reader_designated_for_one_document_sees_its_dossier_number_without_a_link(
+        session, users, login_as, make_customer, make_dossier, file_doc):
+    """002:43: the GM designates readers for a 绝密 dossier or for one document in it. One
+    designated for the document opens that document only; the dossier (its other 绝密
+    papers) stays closed to them, so its number is shown as text, not as a link that
+    answers 404 (a design question from a black-box probe)."""
+    from archive.services import grants, work
+
+    dossier = make_dossier(make_customer("绝密客户"), room="0606", actor="gm",
+                           classification="绝密")
+    top = file_doc(dossier, "绝密 协议", "其他", classification="绝密", actor="gm")
+    with work.unit(session):
+        grants.designate(session, users["gm"], {"user": "head", "document_id": top.id})
+    client = login_as("head")
+    page = client.get(f"/documents/{top.id}")
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    assert dossier.number in body and f'href="/dossiers/{dossier.id}"' not in body
+    assert client.get(f"/dossiers/{dossier.id}").status_code == 404
+    with work.unit(session):
+        grants.designate(session, users["gm"], {"user": "head", "dossier_id": dossier.id})
+    assert f'href="/dossiers/{dossier.id}"' in client.get(f"/documents/{top.id}").get_data(
+        as_text=True)
+    assert client.get(f"/dossiers/{dossier.id}").status_code == 200
