@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from jinja2 import pass_context
 from markupsafe import Markup
+from werkzeug.urls import _urlencode
 
 from archive import clock
 from archive.clock import now
@@ -60,6 +61,7 @@ def register(app: Flask) -> None:
     # a wrapper, then the callable above, three template calls a string).
     app.jinja_env.globals.update(_=_template_gettext, gettext=_template_gettext)
     app.jinja_env.globals["url_for"] = _links(app)
+    app.jinja_env.globals["query_url"] = query_url
     app.jinja_env.filters["local"] = local_time
 
     @app.context_processor
@@ -83,6 +85,16 @@ def register(app: Flask) -> None:
             "clock_now": now,
             CATALOGUE: catalogue,
         }
+
+
+def query_url(endpoint: str, params) -> str:
+    """A link to `endpoint` (a route without values) with `params` (a dict or the request's
+    args) as its query string, whatever their names: url_for(**params) takes `endpoint`
+    (a TypeError: 500), `_anchor`, `_external`, `_method` and `_scheme` as its own. The
+    query is encoded as Werkzeug encodes it (tests/web/test_search_page.py compares)."""
+    base = flask.url_for(endpoint)
+    query = _urlencode(params)
+    return f"{base}?{query}" if query else base
 
 
 def local_time(value, fmt: str = "%Y-%m-%d %H:%M") -> str:

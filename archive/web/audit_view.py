@@ -4,7 +4,7 @@ chain, export it as CSV (with the codes)."""
 import csv
 import io
 
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request
 from flask_login import current_user, login_required
 
 from archive.clock import local
@@ -19,6 +19,7 @@ from archive.services import (
     validation,
     work,
 )
+from archive.web import query_url
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -37,7 +38,7 @@ def index():
     pages = max(1, -(-listing.total // PAGE_SIZE))
 
     def page_url(number: int) -> str:
-        return url_for("audit.index", **{**request.args.to_dict(), "page": number})
+        return query_url("audit.index", {**request.args.to_dict(), "page": number})
 
     return render_template("audit/index.html", params=request.args,
                            rows=audit_labels.rows(db.session, current_user, listing.events,

@@ -1,11 +1,12 @@
 """The search page."""
 
-from flask import Blueprint, flash, render_template, request, url_for
+from flask import Blueprint, flash, render_template, request
 from flask_login import current_user, login_required
 
 from archive.extensions import db
 from archive.services import finder, index_batches, ocr_hits, work
 from archive.services.errors import DomainError
+from archive.web import query_url
 
 bp = Blueprint("search", __name__, url_prefix="/search")
 
@@ -18,7 +19,7 @@ def facet_url(params: dict, name: str, key: str) -> str:
         narrowed.update({"from": f"{key}-01-01", "to": f"{key}-12-31"})
     else:
         narrowed[name] = key
-    return url_for("search.index", **narrowed)
+    return query_url("search.index", narrowed)
 
 
 @bp.get("")
@@ -42,7 +43,7 @@ def index():
     pages = max(1, -(-result.total // query.per_page))
 
     def page_url(number: int) -> str:
-        return url_for("search.index", **{**params, "page": number})
+        return query_url("search.index", {**params, "page": number})
 
     return render_template("search/index.html", params=params, result=result, query=query,
                            pages=pages, page_url=page_url, documents=documents,

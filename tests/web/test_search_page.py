@@ -96,3 +96,37 @@ def test_undated_documents_come_last_in_either_date_order(login_as, archive):
     desc = _ids(client.get("/search?q=维修&sort=date_desc").get_data(as_text=True))
     assert asc == [dated_old, dated_new, undated]
     assert desc == [dated_new, dated_old, undated]
+
+
+@pytest.mark.parametrize("params", [
+    {"q": "维修 AND \"入伙 通知\"", "department": "2", "page": "3"},
+    {"q": "a&b=c#d?e/f+g h%", "from": "2024-01-01", "to": "2024-12-31"},
+    {"q": "x", "sort": "date_desc", "customer": "KH-0001", "empty": ""}])
+def test_search_links_are_what_url_for_builds(app, params):
+    from flask import url_for
+
+    from archive.web import query_url
+
+    with app.test_request_context("/search"):
+        assert query_url("search.index", params) == url_for("search.index", **params)
+        assert query_url("search.index", {}) == url_for("search.index")
+
+
+@pytest.mark.parametrize("name", ["endpoint", "_anchor", "_external", "_method"])
+def test_a_query_parameter_named_like_url_fors_own_is_kept_as_a_parameter(
+        login_as, make_customer, make_dossier, file_doc, name):
+    """The facet and page links were built by url_for(**the query): `?endpoint=` was a
+    TypeError (500), `?_anchor=` became a fragment."""
+    file_doc(make_dossier(make_customer("张伟")), "认购书")
+    page = login_as("officer").get(f"/search?q=认购书&{name}=x")
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    assert f"{name}=x" in body and "#x" not in body
+
+
+@pytest.mark.parametrize(("user", "path"), [
+    ("auditor", "/audit?page=2&endpoint=x"), ("auditor", "/audit?_method=x"),
+    ("officer", "/loans/register?endpoint=x")])
+def test_other_pages_linking_their_query_keep_such_parameters(login_as, user, path):
+    page = login_as(user).get(path)
+    assert page.status_code == 200, page.status_code
