@@ -224,7 +224,7 @@ def _nobody(step: ApprovalStep, request: ApprovalRequest) -> str:
         customer = _customer(request)
         if customer is not None:
             return f"{customer.department.name}没有在职且密级足够的部门负责人"
-    return "没有申请人以外在职且密级足够的人选"
+    return "没有申请人以外在职、密级足够的人选；绝密档案须先由总经理指定阅读人"
 
 
 # ---- who may decide ----------------------------------------------------------------

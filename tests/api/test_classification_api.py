@@ -125,3 +125,21 @@ def test_grant_by_api_opens_search_until_it_ends(call, session, doc):
     events = session.execute(select(AuditEvent.action).where(
         AuditEvent.action == "grant.created")).scalars().all()
     assert events == ["grant.created"]
+
+
+def test_a_top_secret_change_nobody_is_designated_to_decide_is_refused(call, session,
+                                                                       file_doc, doc):
+    """Lowering a 绝密 document is the GM office's decision; none of it may read the
+    document until the GM designates one (002:43), so the request would wait for ever."""
+    top = file_doc(doc.dossier, "绝密 协议", "其他", classification="绝密", actor="gm")
+    before = session.query(ApprovalRequest).count()
+    refused = call("gm", "POST", f"/api/v1/documents/{top.id}/classification",
+                   {"to": "秘密", "reason": "解密"})
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "no_approver"
+    assert "总经理指定" in refused.json["error"]["message"]
+    assert session.query(ApprovalRequest).count() == before
+    assert call("gm", "POST", "/api/v1/designations",
+                {"user": "gmoffice", "document_id": top.id}).status_code == 201
+    asked = call("gm", "POST", f"/api/v1/documents/{top.id}/classification",
+                 {"to": "秘密", "reason": "解密"})
+    assert asked.status_code == 201, asked.json
