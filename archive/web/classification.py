@@ -60,9 +60,10 @@ def _request(target):
             change = classification.request_change(db.session, current_user, target,
                                                    request.form.get("to", ""),
                                                    request.form.get("reason", ""))
-        # Whom it waits for is the route's data: say what the route says.
-        flash(_("密级变更申请已提交，待%(who)s审批", who=approvals.steps_text(change.steps)),
-              "info")
+        # Whom it waits for is the route's data: say what the route says, less the steps
+        # the asking decided (a head's own request: approvals.SELF_CONSENT).
+        waiting = [s for s in change.steps if s.decision is None]
+        flash(_("密级变更申请已提交，待%(who)s审批", who=approvals.steps_text(waiting)), "info")
     except (access.NotFound, access.Forbidden):
         raise  # a refusal answers 403/404 like every route; only form errors are flashed
     except DomainError as exc:

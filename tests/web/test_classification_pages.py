@@ -61,7 +61,10 @@ def test_dossier_page_offers_a_whole_dossier_change_and_the_cover_shows_the_new_
 
 def test_requester_approving_own_request_is_refused_and_audited(session, login_as, doc):
     client = login_as("head")
-    client.post(f"/documents/{doc.id}/classification", data={"to": "秘密", "reason": "x"})
+    asked = client.post(f"/documents/{doc.id}/classification", data={"to": "秘密", "reason": "x"},
+                        follow_redirects=True).get_data(as_text=True)
+    # The head's asking decided the head's step: it waits for the GM office only.
+    assert "密级变更申请已提交，待总经理办公室审批" in asked
     change = session.execute(select(ApprovalRequest)).scalar_one()
     response = client.post(f"/classification/{change.id}/approve", follow_redirects=True)
     assert "不能审批本人提出的申请" in response.get_data(as_text=True)
