@@ -118,6 +118,12 @@ def worker(job_file: str) -> None:
     from archive.extensions import db
 
     app = create_app()
+    # As a gunicorn worker of the checkout would, once it has loaded the app.
+    hooks = Path(job["checkout"]) / "gunicorn.conf.py"
+    if hooks.exists():
+        import runpy
+
+        runpy.run_path(str(hooks)).get("post_worker_init", lambda _worker: None)(None)
     statements, shown = [0], []
 
     def _count(_conn, _cursor, sql, *_args):
