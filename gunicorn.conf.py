@@ -5,6 +5,11 @@ checkout the same way, and `bench/request_cpu.py` calls the hook below as a work
 """
 
 import gc
+import os
+
+# One sync worker per core, as `make run` starts them (WORKERS ?= nproc): a worker per core
+# served the most (docs/benchmarks.md, "Web load"). The command line's --workers wins.
+workers = len(os.sched_getaffinity(0))
 
 
 def post_worker_init(worker) -> None:

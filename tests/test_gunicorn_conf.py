@@ -1,6 +1,7 @@
 """The worker hook in gunicorn.conf.py, which `make run` and bench/web_load.py pick up."""
 
 import gc
+import os
 import runpy
 import subprocess
 import sys
@@ -27,3 +28,6 @@ def test_gunicorn_reads_the_file_from_the_checkout():
     settings = dict(line.split("=", 1) for line in checked.stdout.splitlines() if "=" in line)
     settings = {k.strip(): v.strip() for k, v in settings.items()}
     assert settings["config"] == "./gunicorn.conf.py"
+    # As many workers as `make run` starts (WORKERS ?= nproc), not gunicorn's single one:
+    # bench/web_load.py serves a checkout with what this file says.
+    assert int(settings["workers"]) == len(os.sched_getaffinity(0))
