@@ -392,3 +392,15 @@ def test_may_download_must_be_yes_or_no(app, call, filed):
     assert refused.status_code == 422 and refused.json["error"]["details"]["field"] == (
         "may_download")
     assert archive_state(app) == before and db.session.query(Loan).count() == 0
+
+
+@pytest.mark.parametrize("digits", ["３", "١", "1_0", "१"])
+def test_an_id_in_a_body_in_other_digits_is_refused_as_in_a_path(app, call, filed, digits):
+    """A path's id in other digits names nothing (404); in a body it was read as the id
+    ("３" moved a document to dossier 3)."""
+    before = archive_state(app)
+    answer = call("officer", "POST", "/api/v1/holds", {"document_id": digits, "reason": "诉讼"})
+    assert answer.status_code in (404, 422), answer.json
+    assert validation.row_id(digits) is None and validation._whole_number(digits) is None
+    assert archive_state(app) == before
+    assert validation.row_id(" 12 ") == 12 and validation.row_id("+7") == 7

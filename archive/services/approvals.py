@@ -154,12 +154,18 @@ def file(session, actor: User, kind: ApprovalKind, *, reason: str, subject=None,
                                              if more else {})}
     session.add(request)
     session.flush()
-    offset = 0
+    offset, asked = 0, set()
     for each in (route, *more):
-        for step in each.steps:
+        # A further route's step whose approver the request already asks adds nothing:
+        # one person may decide one step of a request, so the GM of a 绝密 loan of
+        # another department's files (loan_top_secret, then loan_other_department) was
+        # asked twice and the second stage could never be decided.
+        steps = [s for s in each.steps if each is route or s.approver not in asked]
+        for step in steps:
             session.add(ApprovalStep(request_id=request.id, stage=offset + step.stage,
                                      approver=step.approver))
-        offset += max((s.stage for s in each.steps), default=0)
+        asked.update(s.approver for s in each.steps)
+        offset += max((s.stage for s in steps), default=0)
     session.flush()
     session.refresh(request)
     audit.record(session, actor, "approval.requested", request, kind=kind.value,
@@ -205,26 +211,58 @@ def _require_routable(session, request: ApprovalRequest) -> None:
                        code="no_approver")
     asking = {request.requested_by_id, request.applicant.id}
     people = [u for u in session.execute(select(User).where(User.active.is_(True))).scalars()
-              if u.id not in asking]
-    for step in sorted(open_, key=lambda s: s.stage):
-        if not any(in_scope(u, step.approver, request) and cleared_for_subject(u, request)
-                   for u in people):
+              if u.id not in asking and cleared_for_subject(u, request)]
+    open_.sort(key=lambda s: s.stage)
+    candidates = [{u.id for u in people if in_scope(u, step.approver, request)}
+                  for step in open_]
+    for step, who in zip(open_, candidates, strict=True):
+        if not who:
             raise Conflict(
                 f"审批路线中“{step.approver_enum.label}”一步无人可以审批（{_nobody(step, request)}），"
                 "申请未提交，请联系系统管理员指定人员或调整审批路线",
                 code="no_approver", details={"step": step.approver, "stage": step.stage})
+    # Each step needs a person of its own (nobody decides two steps of one request).
+    left = _without_own_decider(candidates)
+    if left is not None:
+        step = open_[left]
+        raise Conflict(
+            f"审批路线中“{step.approver_enum.label}”一步只能由已审批前面步骤的同一人审批"
+            "（同一人不能审批同一申请的两步），申请未提交，请联系系统管理员调整审批路线",
+            code="no_approver", details={"step": step.approver, "stage": step.stage})
+
+
+def _without_own_decider(candidates: list[set[int]]) -> int | None:
+    """The index of a step left without a person of its own when each step needs a
+    different one from its candidates (a bipartite matching), or None if all have one."""
+    taken: dict[int, int] = {}
+
+    def place(index: int, seen: set[int]) -> bool:
+        for person in candidates[index]:
+            if person not in seen:
+                seen.add(person)
+                if person not in taken or place(taken[person], seen):
+                    taken[person] = index
+                    return True
+        return False
+
+    return next((i for i in range(len(candidates)) if not place(i, set())), None)
 
 
 def _nobody(step: ApprovalStep, request: ApprovalRequest) -> str:
     """Why nobody can decide `step`, in words."""
+    top_secret = any(getattr(item, "access_level", getattr(item, "classification", 0))
+                     >= access.BY_DESIGNATION for item in _items(request.subject))
+    cleared = "经总经理指定阅读" if top_secret else "密级足够"
     if step.approver == Approver.REQUESTER_DEPT_HEAD:
-        department = request.applicant.department
-        return f"{department.name if department else '申请人'}没有其他在职的部门负责人"
+        applicant = request.applicant
+        department = applicant.department.name if applicant.department else "申请人所在部门"
+        other = "其他" if Role(applicant.role) is Role.DEPT_HEAD else ""
+        return f"{department}没有{other}在职、{cleared}的部门负责人"
     if step.approver == Approver.CUSTOMER_DEPT_HEAD:
         customer = _customer(request)
         if customer is not None:
-            return f"{customer.department.name}没有在职且密级足够的部门负责人"
-    return "没有申请人以外在职、密级足够的人选；绝密档案须先由总经理指定阅读人"
+            return f"{customer.department.name}没有在职、{cleared}的部门负责人"
+    return f"没有申请人以外在职、{cleared}的{step.approver_enum.label}人员"
 
 
 # ---- who may decide ----------------------------------------------------------------

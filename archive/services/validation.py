@@ -49,11 +49,16 @@ def text(data: dict, key: str, label: str, *, required: bool = False, max_len: i
     return value
 
 
+_ASCII_WHOLE = re.compile(r"\s*[+-]?[0-9]+\s*")
+
+
 def _whole_number(value) -> int | None:
     """`value` as an int if it is one (a number or its digits), else None. JSON's true is
     not 1, and infinity is not a number here."""
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         return None  # 1.5 is not 1
+    if isinstance(value, str) and not _ASCII_WHOLE.fullmatch(value):
+        return None  # int() also reads "３", "١" and "1_000": an id is written in ASCII digits
     try:
         return int(value)
     except (TypeError, ValueError, OverflowError):

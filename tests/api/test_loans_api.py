@@ -270,7 +270,7 @@ def test_a_loan_nobody_could_decide_is_refused_as_asked(call, session, users, ma
     refused = _ask(call, "service", kf, kind="read")
     assert refused.status_code == 409, refused.json
     assert refused.json["error"]["code"] == "no_approver"
-    assert "客服中心没有其他在职的部门负责人" in refused.json["error"]["message"]
+    assert "客服中心没有在职、密级足够的部门负责人" in refused.json["error"]["message"]
     assert refused.json["error"]["details"] == {"step": "requester_dept_head", "stage": 1}
     assert counts() == before
     last = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()

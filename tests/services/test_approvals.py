@@ -374,3 +374,42 @@ def test_two_people_deciding_one_step_at_once_one_wins(app, users, doc):
     decided = [s for s in steps if s.decision is not None]
     assert [(s.approver, s.decision) for s in decided] == [(Approver.GM_OFFICE, "approved")]
     assert _denials(db.session, "approval.approve") == 1
+
+
+# ---- every step has a person of its own (found by a black-box probe) ----------------------
+
+
+def test_a_further_route_asking_an_approver_already_asked_adds_no_stage(session, users):
+    """A 绝密 loan of another department's files: loan_top_secret asks the GM, and
+    loan_other_department would ask the GM again; one person decides one step of a
+    request, so that second stage could never be decided. The GM is asked once."""
+    with work.unit(session):
+        request = approvals.file(session, users["staff"], ApprovalKind.CROSS_DEPARTMENT,
+                                 reason="x", then=[ApprovalKind.ROUTE_CHANGE])
+    assert [(s.stage, s.approver) for s in request.steps] == [(1, "gm")]
+
+
+def test_a_route_whose_steps_only_one_person_could_decide_is_refused(session, users, doc):
+    """Two stages of the GM office with one person in it: the first decides, the second
+    can never be decided by anyone (nobody decides two steps of one request)."""
+    route = approvals.route_for(session, ApprovalKind.LEVEL_RAISE)
+    with work.unit(session):
+        proposal = approvals.propose_route_change(session, users["admin"], {
+            "route": route.id, "reason": "x", "steps": "gm_office\ngm_office"})
+    _approve(session, users["gm"], proposal.id)
+    before = session.scalar(select(func.count()).select_from(ApprovalRequest))
+    with pytest.raises(Conflict) as refused:
+        _ask(session, users["staff"], doc)
+    assert refused.value.code == "no_approver"
+    assert "同一人不能审批同一申请的两步" in refused.value.message
+    assert refused.value.details == {"step": "gm_office", "stage": 2}
+    assert session.scalar(select(func.count()).select_from(ApprovalRequest)) == before
+
+
+def test_the_refusal_says_whether_the_department_has_no_head_at_all(session, users):
+    """“没有其他在职的部门负责人” only when the asker is a head; 绝密 named only for 绝密."""
+    with pytest.raises(Conflict) as refused:
+        with work.unit(session):
+            approvals.file(session, users["legal"], ApprovalKind.LOAN_READ, reason="x")
+    assert "法律室没有在职、密级足够的部门负责人" in refused.value.message
+    assert "绝密" not in refused.value.message
