@@ -33,7 +33,7 @@ def create_external_loan():
             db.session, current_user, data, scans,
             store=current_app.extensions["blob_store"],
             limits=filing.Limits.from_config(current_app.config))
-    return jsonify(out.loan(loan, requests=loans.requests_of(db.session, loan))), 201
+    return jsonify(out.loan(loan, current_user, requests=loans.requests_of(db.session, loan))), 201
 
 
 @bp.get("/loans/<int:loan_id>/scans/<int:scan_id>")

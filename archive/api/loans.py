@@ -13,7 +13,7 @@ from archive.services import access, loan_lists, loans, validation, work
 
 
 def _one(loan):
-    return out.loan(loan, requests=loans.requests_of(db.session, loan))
+    return out.loan(loan, current_user, requests=loans.requests_of(db.session, loan))
 
 
 @bp.post("/loans")
@@ -32,7 +32,7 @@ def list_loans():
                          borrower=request.args.get("borrower", ""),
                          overdue_only=validation.flag(request.args, "overdue", "overdue"))
     requests = loans.requests_by_loan(db.session, rows)
-    return jsonify({"loans": [out.loan(r, requests=requests[r.id]) for r in rows]})
+    return jsonify({"loans": [out.loan(r, current_user, requests=requests[r.id]) for r in rows]})
 
 
 @bp.get("/loans/<int:loan_id>")

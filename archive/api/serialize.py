@@ -213,8 +213,11 @@ def copy_approval(a: CopyApproval) -> dict:
             "created_at": timestamp(a.created_at), "expires_at": timestamp(a.expires_at)}
 
 
-def loan(item, *, requests=()) -> dict:
-    """A loan for its borrower, the counter and the register (`item`: a Loan)."""
+def loan(item, viewer, *, requests=()) -> dict:
+    """A loan for its borrower, the counter and the register (`item`: a Loan), as
+    `viewer` may see it (an item raised beyond their clearance since: loans.shown_title)."""
+    from archive.services.loans import shown_title
+
     moment = now()
     return {
         "id": item.id, "number": item.number,
@@ -229,7 +232,7 @@ def loan(item, *, requests=()) -> dict:
         "out_at": timestamp(item.out_at), "items_out": item.items_out, "pages_out": item.pages_out,
         "returned_at": timestamp(item.returned_at), "items_back": item.items_back,
         "pages_back": item.pages_back, "condition": item.condition, "effect": item.effect,
-        "items": [{"document_id": i.document_id, "title": i.document.title}
+        "items": [{"document_id": i.document_id, "title": shown_title(viewer, i.document)}
                   for i in item.items],
         "loss_reports": [{"id": r.id, "what": r.what, "count": r.count,
                           "description": r.description, "created_at": timestamp(r.created_at),

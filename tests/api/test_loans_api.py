@@ -482,3 +482,29 @@ def test_the_loan_list_shows_each_loans_approvals_as_the_loan_does(call, paper):
     [listed] = [x for x in call("staff", "GET", "/api/v1/loans").json["loans"]
                 if x["id"] == asked["id"]]
     assert listed["approvals"] == one["approvals"] != []
+
+
+def test_a_lent_document_raised_beyond_the_borrower_since_is_listed_untitled(
+        call, login_as, paper):
+    """The borrower is 404 on a document raised to 秘密 after the loan; the loan's API
+    answer, its page and its printed form named it all the same (a black-box probe)."""
+    loan = _ask(call, "staff", paper, kind="read").json
+    call("head", "POST", f"/api/v1/approvals/{_approval(loan)}/approve")
+    secret = paper.documents[0]
+    raised = call("head", "POST", f"/api/v1/documents/{secret.id}/classification",
+                  {"to": "秘密", "reason": "涉及诉讼"})
+    assert raised.status_code == 201, raised.json
+    assert call("gmoffice", "POST", f"/api/v1/classification-changes/{raised.json['id']}/approve"
+                ).status_code == 200
+    assert call("staff", "GET", f"/api/v1/documents/{secret.id}").status_code == 404
+    items = {i["document_id"]: i["title"]
+             for i in call("staff", "GET", f"/api/v1/loans/{loan['id']}").json["items"]}
+    assert items[secret.id] == "（密级已调整，题名不予显示）"
+    assert secret.title not in str(call("staff", "GET", "/api/v1/loans").json)
+    client = login_as("staff")
+    for page in (f"/loans/{loan['id']}", f"/loans/{loan['id']}/form"):
+        body = client.get(page).get_data(as_text=True)
+        assert secret.title not in body and "题名不予显示" in body
+    # The counter (机密) still reads it.
+    counter = call("officer", "GET", f"/api/v1/loans/{loan['id']}").json["items"]
+    assert secret.title in {i["title"] for i in counter}
