@@ -856,6 +856,16 @@ def _payload(world, kind, user: User | None, values: dict) -> dict:
     return {}
 
 
+def _error_message(response) -> str:
+    """What a 5xx said: the JSON error, or the error page's message (its head tells
+    nothing), so that a rare failure names its cause."""
+    if response.is_json:
+        return str(response.get_json())
+    body = response.get_data(as_text=True)
+    found = re.search(r'<p class="error-message">(.*?)</p>', body, re.S)
+    return found.group(1).strip() if found else body[-600:]
+
+
 def _call(world: World, username, method: str, rule: str, spec: Rule, values: dict):
     client = world.app.test_client()
     api = rule.startswith("/api/")
@@ -938,7 +948,7 @@ def test_route_access(world, endpoint, rule, method, username):
         response = _call(world, username, method, rule, spec, values)
         status = response.status_code
         where = f"{name}: {status}"
-        assert status < 500, f"{where} {response.data[:300]!r}"
+        assert status < 500, f"{where} {_error_message(response)}"
         if spec.public:
             if not 200 <= status < 400:
                 failures.append(where)
