@@ -141,6 +141,10 @@ def _items(session, actor: User, dossier: Dossier, data: dict) -> list[Document]
     active = [d for d in access.visible_documents(actor, dossier.documents)
               if d.status == DocumentStatus.ACTIVE.value]
     ids, group = data.get("document_ids"), str(data.get("group") or "").strip()
+    if isinstance(ids, list) and not ids:
+        # An empty choice is no choice: it lent the whole dossier (the page refuses no ticks).
+        raise Invalid("请勾选要借阅的文件：document_ids 为空（借阅整卷时不传 document_ids）",
+                      details={"field": "document_ids"})
     if ids:
         if isinstance(ids, str):
             ids = [part for part in ids.replace("，", ",").split(",") if part.strip()]

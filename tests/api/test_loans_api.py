@@ -508,3 +508,14 @@ def test_a_lent_document_raised_beyond_the_borrower_since_is_listed_untitled(
     # The counter (机密) still reads it.
     counter = call("officer", "GET", f"/api/v1/loans/{loan['id']}").json["items"]
     assert secret.title in {i["title"] for i in counter}
+
+
+def test_an_empty_choice_of_documents_is_refused_not_the_whole_dossier(call, paper):
+    """`document_ids: []` lent every document of the dossier (a black-box probe); the
+    page refuses a form with no ticks, and so does the API now."""
+    refused = _ask(call, "staff", paper, document_ids=[])
+    assert refused.status_code == 422, refused.json
+    assert refused.json["error"]["details"]["field"] == "document_ids"
+    assert db.session.query(Loan).count() == 0
+    whole = _ask(call, "staff", paper)
+    assert whole.status_code == 201 and len(whole.json["items"]) == 2
