@@ -119,8 +119,6 @@ class ArchiveRequest(Request):
         return parser
 
     def _load_form_data(self) -> None:
-        if "form" in self.__dict__:
-            return
         try:
             super()._load_form_data()
         except ValueError:

@@ -190,13 +190,20 @@ def _consent_by_asking(session, actor: User, request: ApprovalRequest) -> None:
     for step in request.steps:
         if (step.approver in HEAD_STEPS and in_scope(applicant, step.approver, request)
                 and cleared_for_subject(applicant, request)):
-            step.decided_by_id, step.decision, step.note, step.decided_at = (
-                applicant.id, Decision.APPROVED.value, SELF_CONSENT, moment)
-            audit.record(session, actor, "approval.approved", ("approvalrequest", request.id),
-                         kind=request.kind, step=step.approver, stage=step.stage,
-                         note=SELF_CONSENT, decided_by=applicant.username,
-                         target=ref(request.subject))
+            _approve_step(session, actor, request, step, applicant, SELF_CONSENT, moment,
+                          decided_by=applicant.username)
     session.flush()
+
+
+def _approve_step(session, actor: User, request: ApprovalRequest, step: ApprovalStep,
+                  decider: User, note: str, moment, **details) -> None:
+    """Record `decider`'s approval of `step`, and audit it as `actor`'s doing: one place
+    for a decision given in the inbox and for a head's consent given by asking."""
+    step.decided_by_id, step.decision, step.note, step.decided_at = (
+        decider.id, Decision.APPROVED.value, note, moment)
+    audit.record(session, actor, "approval.approved", ("approvalrequest", request.id),
+                 kind=request.kind, step=step.approver, stage=step.stage, note=note,
+                 **details, target=ref(request.subject))
 
 
 def _require_routable(session, request: ApprovalRequest) -> None:
@@ -473,11 +480,7 @@ def approve(session, actor: User, request_id, note: str = "",
     final = all(s is step or s.decision == Decision.APPROVED.value for s in request.steps)
     prepared = kind_handler.prepare(session, actor, request, data or {}) if final else {}
     moment = now()
-    step.decided_by_id, step.decision, step.note, step.decided_at = (
-        actor.id, Decision.APPROVED.value, note, moment)
-    audit.record(session, actor, "approval.approved", ("approvalrequest", request.id),
-                 kind=request.kind, step=step.approver, stage=step.stage, note=note,
-                 target=ref(request.subject))
+    _approve_step(session, actor, request, step, actor, note, moment)
     if final:
         request.status = RequestStatus.APPROVED.value
         request.decided_at = moment
