@@ -16,7 +16,7 @@ from archive.models import (
 )
 from archive.models.approval import Approver, Decision
 from archive.models.enums import Level
-from archive.services import holds
+from archive.services import access, holds
 
 
 def level(value: int) -> dict:
@@ -215,9 +215,7 @@ def copy_approval(a: CopyApproval) -> dict:
 
 def loan(item, viewer, *, requests=()) -> dict:
     """A loan for its borrower, the counter and the register (`item`: a Loan), as
-    `viewer` may see it (an item raised beyond their clearance since: loans.shown_title)."""
-    from archive.services.loans import shown_title
-
+    `viewer` may see it (an item raised beyond their clearance since: access.shown_title)."""
     moment = now()
     return {
         "id": item.id, "number": item.number,
@@ -232,7 +230,7 @@ def loan(item, viewer, *, requests=()) -> dict:
         "out_at": timestamp(item.out_at), "items_out": item.items_out, "pages_out": item.pages_out,
         "returned_at": timestamp(item.returned_at), "items_back": item.items_back,
         "pages_back": item.pages_back, "condition": item.condition, "effect": item.effect,
-        "items": [{"document_id": i.document_id, "title": shown_title(viewer, i.document)}
+        "items": [{"document_id": i.document_id, "title": access.shown_title(viewer, i.document)}
                   for i in item.items],
         "loss_reports": [{"id": r.id, "what": r.what, "count": r.count,
                           "description": r.description, "created_at": timestamp(r.created_at),

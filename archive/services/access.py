@@ -241,6 +241,29 @@ def cleared(user, obj: Dossier | Document) -> bool:
     return _reads(user, replace(_reach(user, role), departments=None), obj)
 
 
+def clears_level(user, level: int) -> bool:
+    """Whether `user`'s clearance reaches `level` below 绝密, whatever the object (绝密
+    opens per object, by designation: False)."""
+    user = _unproxied(user)
+    role = _role(user)
+    if role is None or level >= BY_DESIGNATION:
+        return False
+    scope = _reach(user, role)
+    return scope.unrestricted or level <= scope.max_level
+
+
+WITHHELD_TITLE = "（密级已调整，题名不予显示）"
+
+
+def shown_title(viewer, document: Document) -> str:
+    """A document's title where `viewer` meets it through a loan or a request rather than
+    through reading it: shown when the viewer is cleared for the document now (cleared),
+    withheld when its level was raised beyond them since. A loan gives its borrower the
+    departmental reach, never the clearance: a borrower who is 404 on a lent document
+    raised after the loan meets it untitled, and so does an approver asked before."""
+    return document.title if cleared(viewer, document) else WITHHELD_TITLE
+
+
 def _reads(user: User, scope: Reach, obj) -> bool:
     if isinstance(obj, Document):
         return scope.opens(obj.access_level, lambda: obj.dossier.customer,

@@ -47,6 +47,7 @@ from archive.services import access, audit, validation, work
 from archive.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 NOT_FOUND = "审批申请不存在"
+UNCLEARED = "您的密级不足以审阅该申请的对象"
 MAX_NOTE = 2000
 
 
@@ -352,6 +353,18 @@ def cleared_for_subject(user: User, request: ApprovalRequest) -> bool:
     return all(access.cleared(user, item) for item in _items(request.subject))
 
 
+def cleared_as_asked(user: User, request: ApprovalRequest) -> bool:
+    """Cleared for the subject now, or for the level it was asked about (subject_level)
+    when it has been raised since. A decider named and cleared when the request was filed
+    still sees it and may refuse it: a request whose subject was raised beyond every
+    decider left all inboxes, and nobody but its requester could end it. Approving still
+    needs clearance now (approve; the kinds' stale checks refuse a changed level first)."""
+    if cleared_for_subject(user, request):
+        return True
+    level = request.subject_level
+    return level is not None and access.clears_level(user, level)
+
+
 def _deciders(request: ApprovalRequest) -> set[int]:
     return {s.decided_by_id for s in request.steps if s.decided_by_id is not None}
 
@@ -378,7 +391,7 @@ def visible(user: User, request: ApprovalRequest) -> bool:
         # lent items do not learn of it; those its steps name and who are cleared do, and
         # so does who sees the loan itself at the counter and in the register (the loan's
         # page lists its requests: loans.visible).
-        return (named(user, request) and cleared_for_subject(user, request)) or (
+        return (named(user, request) and cleared_as_asked(user, request)) or (
             access.can(user, "loan.register") and may_read_subject(user, request))
     if isinstance(request.subject, Destruction):
         # The batch's titles are not in the request: a named approver who is not cleared
@@ -386,7 +399,7 @@ def visible(user: User, request: ApprovalRequest) -> bool:
         return named(user, request) or may_read_subject(user, request)
     if request.subject is not None:
         return may_read_subject(user, request) or (
-            named(user, request) and cleared_for_subject(user, request))
+            named(user, request) and cleared_as_asked(user, request))
     if Role(user.role) in (Role.AUDITOR, Role.GM):
         return True
     return any(in_scope(user, s.approver, request) for s in request.steps)
@@ -431,8 +444,8 @@ def _refusal(user: User, request: ApprovalRequest):
             return Conflict(f"{taken[0].approver_enum.label}已审批，需由另一方审批",
                             code="already_approved")
         return Conflict("尚未轮到您审批：上一阶段的审批尚未完成", code="not_your_turn")
-    if not cleared_for_subject(user, request):
-        return Forbidden("您的密级不足以审阅该申请的对象")
+    if not cleared_as_asked(user, request):
+        return Forbidden(UNCLEARED)
     return None
 
 
@@ -473,6 +486,8 @@ def approve(session, actor: User, request_id, note: str = "",
         if reason:
             error = Conflict(f"申请对象在申请后已变更（{reason}），请重新申请",
                              code="subject_changed")
+        elif not cleared_for_subject(actor, request):
+            error = Forbidden(UNCLEARED)
     if error is not None:
         _refuse(session, actor, request, "approval.approve", error)
     note = _note(note)

@@ -153,7 +153,7 @@ def _apply(session, actor: User, change: ApprovalRequest, _data) -> None:
 def _describe(change: ApprovalRequest, viewer) -> str:
     target = change.subject
     name = (f"档案 {target.number}" if isinstance(target, Dossier)
-            else f"文件《{target.title}》")
+            else f"文件《{access.shown_title(viewer, target)}》")
     return (f"{name}：{Level(change.from_level).label} → {Level(change.to_level).label}")
 
 

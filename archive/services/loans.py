@@ -336,17 +336,6 @@ def get(session, user: User, loan_id) -> Loan:
     return loan
 
 
-# A lent document raised since beyond the viewer's clearance: the loan lists it, untitled.
-WITHHELD_TITLE = "（密级已调整，题名不予显示）"
-
-
-def shown_title(viewer: User, document: Document) -> str:
-    """A lent document's title as `viewer` may read it now: the loan gave the borrower
-    the departmental reach, never the clearance (access.cleared), and a level raised
-    after the loan (a borrower who is now 404 on the document) withholds the title."""
-    return document.title if access.cleared(viewer, document) else WITHHELD_TITLE
-
-
 def visible(session, user: User, loan: Loan) -> bool:
     if user.id in (loan.borrower_id, loan.requested_by_id):
         return True

@@ -13,7 +13,6 @@ from archive import clock
 from archive.clock import now
 from archive.models.enums import CARRIERS, CATEGORIES, GROUPS, LEVEL_LABELS, Level
 from archive.services import access
-from archive.services import loans as lending
 from archive.web import vocabulary
 
 
@@ -82,7 +81,7 @@ def register(app: Flask) -> None:
             "shown_level": lambda dossier: access.shown_level(user, dossier),
             "can": lambda action, obj=None: access.can(user, action, obj),
             # A lent document's title, withheld if raised beyond the reader since.
-            "lent_title": lambda document: lending.shown_title(user, document),
+            "lent_title": lambda document: access.shown_title(user, document),
             "company_name": current_app.config["COMPANY_NAME"],
             "numbered": access.can(user, "numbering.view"),
             "clock_now": now,

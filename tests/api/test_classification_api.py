@@ -71,6 +71,21 @@ def test_lowering_and_rejection_by_api(call, session, doc, file_doc):
     assert applied.json["status"] == "applied"
 
 
+def test_a_level_change_names_its_document_only_to_who_is_cleared_for_it(
+        call, session, users, doc, file_doc):
+    """A decider asked before the document was raised beyond them still sees the request
+    (approvals.cleared_as_asked): its description withholds the title, as a loan does."""
+    from archive.services import approvals
+
+    secret = file_doc(doc.dossier, "收入证明", classification="秘密")
+    change = call("head", "POST", f"/api/v1/documents/{secret.id}/classification",
+                  {"to": "internal", "reason": "解密"}).json
+    request = session.get(ApprovalRequest, change["id"])
+    assert "收入证明" in approvals.describe(request, users["gmoffice"])
+    described = approvals.describe(request, users["staff"])
+    assert "收入证明" not in described and "题名不予显示" in described
+
+
 def test_bad_requests_change_nothing(call, session, doc):
     for body, status in (({"to": "顶级", "reason": "x"}, 422), ({"to": "秘密"}, 422),
                          ({"to": "内部", "reason": "x"}, 422)):

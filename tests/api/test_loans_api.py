@@ -519,3 +519,38 @@ def test_an_empty_choice_of_documents_is_refused_not_the_whole_dossier(call, pap
     assert db.session.query(Loan).count() == 0
     whole = _ask(call, "staff", paper)
     assert whole.status_code == 201 and len(whole.json["items"]) == 2
+
+
+def test_a_loan_raised_beyond_its_approver_stays_in_the_inbox_to_be_refused(
+        call, login_as, paper):
+    """A document raised to 机密 while its loan waited for the head (秘密) took the request
+    out of every inbox: the head got 404 and could not even reject it (a black-box
+    probe). The head still sees it, untitled, may refuse it and may not approve it."""
+    loan = _ask(call, "staff", paper, kind="read").json
+    request_id = _approval(loan)
+    raised_doc = paper.documents[0]
+    raised = call("officer", "POST", f"/api/v1/documents/{raised_doc.id}/classification",
+                  {"to": "confidential", "reason": "涉及重大诉讼"})
+    assert raised.status_code == 201, raised.json
+    for approver in ("head", "gmoffice"):
+        decided = call(approver, "POST",
+                       f"/api/v1/classification-changes/{raised.json['id']}/approve")
+        assert decided.status_code == 200, decided.json
+    db.session.expire_all()
+    assert raised_doc.access_level == 3
+    assert call("head", "GET", f"/api/v1/documents/{raised_doc.id}").status_code == 404
+    assert request_id in _inbox(call, "head")
+    shown = call("head", "GET", f"/api/v1/approvals/{request_id}")
+    assert shown.status_code == 200 and raised_doc.title not in str(shown.json)
+    page = login_as("head").get(f"/approvals/{request_id}").get_data(as_text=True)
+    assert raised_doc.title not in page and "借阅" in page
+    # Nobody it did not name learns of it.
+    assert call("staff_public", "GET", f"/api/v1/approvals/{request_id}").status_code == 404
+    before = _snapshot(loan["id"])
+    approved = call("head", "POST", f"/api/v1/approvals/{request_id}/approve")
+    assert approved.status_code == 409 and approved.json["error"]["code"] == "subject_changed"
+    assert _snapshot(loan["id"]) == before
+    rejected = call("head", "POST", f"/api/v1/approvals/{request_id}/reject",
+                    {"note": "文件密级已调整"})
+    assert rejected.status_code == 200 and rejected.json["status"]["key"] == "rejected"
+    assert call("staff", "GET", f"/api/v1/loans/{loan['id']}").json["status"]["key"] == "rejected"
