@@ -32,9 +32,10 @@ USERS = [
     ("staff", "王销售", "staff", "XS", Level.INTERNAL),
     ("service", "赵客服", "staff", "KF", Level.INTERNAL),
     ("head", "陈经理", "dept_head", "XS", Level.SECRET),
-    # Every department whose staff ask for loans has a head to decide them (approvals
-    # refuses a request nobody could decide); 法律室 and 总经理办公室 staff borrow by other routes.
+    # Every department has a head to decide its staff's loans (approvals refuses a
+    # request nobody could decide); the GM-office director heads 总经理办公室.
     ("kfhead", "褚主管", "dept_head", "KF", Level.SECRET),
+    ("flhead", "卫主任", "dept_head", "FL", Level.SECRET),
     ("gmoffice", "周主任", "gm_office", "ZB", Level.CONFIDENTIAL),
     ("legal", "孙法务", "legal", "FL", Level.SECRET),
     ("gm", "吴总", "gm", "ZB", Level.TOP_SECRET),
@@ -47,7 +48,7 @@ DIRECTORS = {"gmoffice"}
 DEMO_PASSWORDS = {
     "officer": "Jz2026-dangan", "staff": "Jz2026-xiaoshou", "service": "Jz2026-kefu",
     "head": "Jz2026-jingli", "kfhead": "Jz2026-kefuzhuguan", "gmoffice": "Jz2026-zongban",
-    "legal": "Jz2026-fawu",
+    "flhead": "Jz2026-falvzhuren", "legal": "Jz2026-fawu",
     "gm": "Jz2026-zongjingli", "auditor": "Jz2026-shenji", "admin": "Jz2026-guanli",
 }
 

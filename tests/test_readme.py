@@ -53,3 +53,33 @@ def test_the_demo_has_work_for_the_retention_and_transfer_tour(app, client):
     board = client.get("/api/v1/transfers/dashboard", headers=headers).json["departments"]
     assert [r["department"] for r in board] == ["销售经营部"]
     assert board[0]["overdue"] and board[0]["no_deadline"]
+
+
+def test_every_demo_user_who_borrows_can_ask_for_a_loan(app, client):
+    """Every department has someone to decide its loans: 法律室 and 总经理办公室 members
+    were refused (no head to decide), so the demo's legal office and archive room could
+    not borrow. Each asks to read a dossier it may read, of its own department first."""
+    from sqlalchemy import select
+
+    from archive.models import Dossier
+    from archive.services import access, accounts, work
+
+    db.session.execute(delete(User))
+    db.session.execute(delete(Department))
+    db.session.commit()
+    demo.load(db.session, echo=lambda *args, **kwargs: None)
+    dossiers = db.session.scalars(select(Dossier).order_by(Dossier.id)).all()
+    borrowers = [u for u in db.session.scalars(select(User).order_by(User.id))
+                 if access.can(u, "loan.request")]
+    assert {u.username for u in borrowers} >= {"staff", "service", "legal", "officer", "gmoffice"}
+    for user in borrowers:
+        readable = [d for d in dossiers if access.may_read(user, d)
+                    and all(access.may_read(user, doc) for doc in d.documents)]
+        own = [d for d in readable if d.customer.department_id == user.department_id]
+        dossier = (own or readable)[0]
+        with work.unit(db.session):
+            token = accounts.create_token(db.session, db.session.get(User, user.id))
+        asked = client.post("/api/v1/loans", headers={"Authorization": f"Bearer {token}"},
+                            json={"dossier_id": dossier.id, "kind": "read",
+                                  "purpose": "核对资料", "days": 3})
+        assert asked.status_code == 201, (user.username, asked.json)

@@ -155,18 +155,18 @@ def file(session, actor: User, kind: ApprovalKind, *, reason: str, subject=None,
                                              if more else {})}
     session.add(request)
     session.flush()
-    offset, asked = 0, set()
+    offset, asked, steps = 0, set(), []
     for each in (route, *more):
         # A further route's step whose approver the request already asks adds nothing:
         # one person may decide one step of a request, so the GM of a 绝密 loan of
         # another department's files (loan_top_secret, then loan_other_department) was
         # asked twice and the second stage could never be decided.
-        steps = [s for s in each.steps if each is route or s.approver not in asked]
-        for step in steps:
-            session.add(ApprovalStep(request_id=request.id, stage=offset + step.stage,
-                                     approver=step.approver))
+        taken = [s for s in each.steps if each is route or s.approver not in asked]
+        steps += [ApprovalStep(request_id=request.id, stage=offset + s.stage, approver=s.approver)
+                  for s in taken]
         asked.update(s.approver for s in each.steps)
-        offset += max((s.stage for s in steps), default=0)
+        offset += max((s.stage for s in taken), default=0)
+    session.add_all(_director_signs_once(session, request, steps))
     session.flush()
     session.refresh(request)
     audit.record(session, actor, "approval.requested", request, kind=kind.value,
@@ -174,6 +174,26 @@ def file(session, actor: User, kind: ApprovalKind, *, reason: str, subject=None,
     _consent_by_asking(session, actor, request)
     _require_routable(session, request)
     return request
+
+
+def _director_signs_once(session, request: ApprovalRequest,
+                         steps: list[ApprovalStep]) -> list[ApprovalStep]:
+    """`steps` without a department head's step that only the GM-office director could
+    decide when the director decides a later step too. The director heads the GM office
+    (in_scope), and its 部门经理, who 办理 the 借阅档案申请表, and the 主任, who 核批 it
+    (002:942), are one person there: asked twice, nobody could decide the second step,
+    and a loan out of a GM-office clerk was refused."""
+    if not any(s.approver == Approver.GM_OFFICE_DIRECTOR for s in steps):
+        return steps
+    asking = {request.requested_by_id, request.applicant.id}
+    people = [u for u in session.execute(select(User).where(User.active.is_(True))).scalars()
+              if u.id not in asking]
+
+    def directors_only(step: ApprovalStep) -> bool:
+        heads = [u for u in people if in_scope(u, step.approver, request)]
+        return bool(heads) and all(u.gm_office_director for u in heads)
+
+    return [s for s in steps if s.approver not in HEAD_STEPS or not directors_only(s)]
 
 
 # A department head's own request carries the head's consent: the step that asks for it
@@ -295,12 +315,12 @@ def in_scope(user: User, approver: str, request: ApprovalRequest) -> bool:
     match Approver(approver):
         case Approver.CUSTOMER_DEPT_HEAD:
             # The role first: finding the customer loads the subject.
-            if role is not Role.DEPT_HEAD:
+            if not _heads_a_department(user, role):
                 return False
             customer = _customer(request)
             return customer is not None and user.department_id == customer.department_id
         case Approver.REQUESTER_DEPT_HEAD:
-            return (role is Role.DEPT_HEAD and user.department_id is not None
+            return (_heads_a_department(user, role) and user.department_id is not None
                     and user.department_id == request.applicant.department_id)
         case Approver.GM_OFFICE:
             return role is Role.GM_OFFICE
@@ -321,6 +341,12 @@ def in_scope(user: User, approver: str, request: ApprovalRequest) -> bool:
             return (role in (Role.STAFF, Role.DEPT_HEAD)
                     and user.department_id == batch.to_department_id)
     return False
+
+
+def _heads_a_department(user: User, role: Role) -> bool:
+    """A department head of the user's department: a dept_head, or the GM-office director,
+    who heads the GM office (002:942 总经理办公室主任; 002:869 各部门总监)."""
+    return role is Role.DEPT_HEAD or (role is Role.GM_OFFICE and bool(user.gm_office_director))
 
 
 def _items(subject) -> list:

@@ -38,8 +38,6 @@ from archive.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 NOT_FOUND = "借阅记录不存在"
 PAPER = "纸质"
-# Who borrows directly through the officer (002:869: 总经理、副总经理、各部门总监).
-DIRECT = (Role.GM, Role.DEPT_HEAD)
 # Loans that hold paper originals out of the room.
 HOLDING = (LoanStatus.OUT.value,)
 
@@ -70,7 +68,7 @@ def request_loan(session, actor: User, data: dict) -> Loan:
     session.add(loan)
     session.flush()
     loan.number = f"JY{local(loan.created_at):%Y}-{loan.id:05d}"
-    direct = Role(borrower.role) in DIRECT and all(access.may_read(borrower, d) for d in items)
+    direct = _borrows_directly(borrower) and all(access.may_read(borrower, d) for d in items)
     audit.record(session, actor, "loan.requested", loan, number=loan.number, kind=kind.value,
                  dossier=dossier.id, items=len(items), borrower=borrower.username,
                  due=due.isoformat(), direct=direct)
@@ -84,6 +82,16 @@ def request_loan(session, actor: User, data: dict) -> Loan:
                        payload={"loan": loan.number, "due": due.isoformat()})
     session.flush()
     return loan
+
+
+def _borrows_directly(borrower: User) -> bool:
+    """Who borrows directly through the officer (002:869: 总经理、副总经理、各部门总监):
+    the GM and deputy GMs, department heads, and the GM-office director, who heads the
+    GM office (a director's loan was routed to the director's own head step, which
+    nobody else could decide)."""
+    role = Role(borrower.role)
+    return role in (Role.GM, Role.DEPT_HEAD) or (
+        role is Role.GM_OFFICE and bool(borrower.gm_office_director))
 
 
 def route_kinds(borrower: User, dossier: Dossier, kind: LoanKind, level: int,

@@ -282,6 +282,59 @@ def test_a_loan_nobody_could_decide_is_refused_as_asked(call, session, users, ma
     assert _inbox(call, "service_head") == [_approval(asked.json)]
 
 
+def _steps(call, request_id):
+    return [(s["stage"], s["approver"]["key"], s["decision"])
+            for s in call("officer", "GET", f"/api/v1/approvals/{request_id}").json["steps"]]
+
+
+@pytest.fixture
+def gm_office_files(make_customer, make_dossier, file_doc):
+    """A 总经理办公室 customer's dossier with two paper originals."""
+    dossier = make_dossier(make_customer("总办户", department="ZB"), room="0910")
+    file_doc(dossier, "总办户 会议纪要", pages="2")
+    file_doc(dossier, "总办户 合同", "签约", pages="3")
+    return dossier
+
+
+def test_the_gm_office_director_heads_the_gm_office(call, gm_office_files):
+    """总经理办公室 has no dept_head: its director heads it (002:942, 002:869). The
+    officer's loans were refused (nobody heads the GM office) and the director's own
+    loans were routed to a head step nobody could decide."""
+    # 阅览: the head's step, decided by the director.
+    read = _ask(call, "officer", gm_office_files, kind="read")
+    assert read.status_code == 201, read.json
+    rid = _approval(read.json)
+    assert _steps(call, rid) == [(1, "requester_dept_head", None)]
+    assert _inbox(call, "gmoffice") == [rid]
+    assert call("gmoffice", "POST", f"/api/v1/approvals/{rid}/approve").status_code == 200
+    # 借出: the head, then the director, who are one person there: asked once, as director.
+    out = _ask(call, "officer", gm_office_files, kind="out")
+    assert out.status_code == 201, out.json
+    rid = _approval(out.json)
+    assert _steps(call, rid) == [(2, "gm_office_director", None)]
+    assert call("gmoffice", "POST", f"/api/v1/approvals/{rid}/approve").json[
+        "status"]["key"] == "approved"
+    # The director borrows directly through the officer, as every department's head does.
+    direct = _ask(call, "officer", gm_office_files, kind="read", borrower="gmoffice")
+    assert direct.status_code == 201, direct.json
+    assert (direct.json["direct"], direct.json["status"]["key"]) == (True, "approved")
+
+
+def test_only_the_director_heads_the_gm_office(call, session, users, paper, gm_office_files):
+    """A GM-office member who is not its director decides nothing as its head, and a
+    department with a head of its own keeps both steps (the head, then the director)."""
+    from archive.services import approvals
+
+    request = session.get(ApprovalRequest, _approval(
+        _ask(call, "officer", gm_office_files, kind="read").json))
+    assert approvals.in_scope(users["gmoffice"], "requester_dept_head", request)
+    users["gmoffice"].gm_office_director = False
+    assert not approvals.in_scope(users["gmoffice"], "requester_dept_head", request)
+    session.rollback()
+    sales = session.get(ApprovalRequest, _approval(_ask(call, "staff", paper).json))
+    assert [s.approver for s in sales.steps] == ["requester_dept_head", "gm_office_director"]
+
+
 def test_heads_and_the_gm_borrow_directly_through_the_officer(call, paper):
     loan = _ask(call, "officer", paper, kind="read", borrower="head")
     assert loan.status_code == 201
