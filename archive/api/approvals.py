@@ -153,7 +153,9 @@ def _describe() -> None:
                       "description": "[[stage, approver], ...]; approver one of "
                                      "customer_dept_head, requester_dept_head, gm_office, "
                                      "gm_office_director, legal, gm."},
-            "time_limit_hours": oa._nullable("integer"), "reason": {"type": "string"}}},
+            "time_limit_hours": oa._nullable(
+                "integer", description="Absent: the route's own limit stays; null: none."),
+            "reason": {"type": "string"}}},
         "Route": {"type": "object", "required": ["id", "kind", "steps"], "properties": {
             "id": {"type": "integer"}, "kind": labelled, "name": {"type": "string"},
             "version": {"type": "integer"}, "seed_ref": {"type": "string"},

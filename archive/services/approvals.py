@@ -633,7 +633,8 @@ def describe(request: ApprovalRequest, viewer: User) -> str:
 
 def propose_route_change(session, actor: User, data: dict) -> ApprovalRequest:
     """The administrator proposes new steps (and time limit) for a route; the GM decides.
-    `data`: route (id), steps (a list of [stage, approver]), time_limit_hours, reason."""
+    `data`: route (id), steps (a list of [stage, approver]), time_limit_hours (absent:
+    the route's own; empty or null: none), reason."""
     access.require(actor, "route.propose")
     route = session.get(ApprovalRoute, validation.row_id(data.get("route")) or -1)
     if route is None:
@@ -641,8 +642,10 @@ def propose_route_change(session, actor: User, data: dict) -> ApprovalRequest:
     if not route.active:
         raise Conflict("该路线已被新版本取代，请对现行路线提出变更", code="route_retired")
     steps = _steps(data.get("steps"))
-    hours = data.get("time_limit_hours")
-    if hours in (None, ""):
+    hours = data.get("time_limit_hours", route.time_limit_hours)
+    if "time_limit_hours" not in data:
+        pass  # a change of the steps alone keeps the limit (it dropped it)
+    elif hours in (None, ""):
         hours = None
     else:
         hours = validation.integer(data, "time_limit_hours", "审批时限（小时）")

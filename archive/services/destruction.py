@@ -352,22 +352,29 @@ def _paper(batch: Destruction, data: dict) -> tuple[str, str]:
     return method or batch.paper_method, place or batch.paper_place
 
 
+def _not_running(batch: Destruction) -> Conflict | None:
+    """Why the batch's run cannot start or go on (None: approved, or executing): one
+    answer for executing it and for dropping an item from it."""
+    if batch.status == DestructionStatus.DONE.value:
+        return Conflict(f"销毁清单 {batch.number} 已执行完毕", code="finished")
+    if batch.status == DestructionStatus.PENDING.value:
+        return Conflict(f"销毁清单 {batch.number} 尚未批准", code="not_approved")
+    if batch.status == DestructionStatus.EMPTIED.value:
+        return Conflict(f"销毁清单 {batch.number} 中的文件均已撤出，没有可销毁的文件",
+                        code="empty")
+    if batch.status not in (DestructionStatus.APPROVED.value, DestructionStatus.EXECUTING.value):
+        return Conflict(f"销毁清单 {batch.number} 状态为“{batch.status_enum.label}”，"
+                        "不能执行或撤出文件", code="not_approved")
+    return None
+
+
 def _start(session, actor: User, batch_id, data: dict) -> Destruction:
     batch = get(session, actor, batch_id, lock=True)
     error = None
     if not access.can(actor, "destruction.execute", batch):
         error = Forbidden("只有档案室可以执行销毁")
-    elif batch.status == DestructionStatus.DONE.value:
-        error = Conflict(f"销毁清单 {batch.number} 已执行完毕", code="finished")
-    elif batch.status in (DestructionStatus.PENDING.value,):
-        error = Conflict(f"销毁清单 {batch.number} 尚未批准", code="not_approved")
-    elif batch.status == DestructionStatus.EMPTIED.value:
-        error = Conflict(f"销毁清单 {batch.number} 中的文件均已撤出，没有可销毁的文件",
-                         code="empty")
-    elif batch.status not in (DestructionStatus.APPROVED.value,
-                              DestructionStatus.EXECUTING.value):
-        error = Conflict(f"销毁清单 {batch.number} 状态为“{batch.status_enum.label}”，不能执行",
-                         code="not_approved")
+    else:
+        error = _not_running(batch)
     if error is None and actor.id == batch.approved_by_id:
         error = Forbidden("批准销毁的人不能执行销毁", code="executor_is_approver")
     if error is None:
@@ -642,8 +649,9 @@ def drop_item(session, actor: User, batch_id, document_id, data: dict) -> Destru
     approval), with a reason: the rest may then be executed. Nothing is added."""
     batch = get(session, actor, batch_id, lock=True)
     access.require(actor, "destruction.execute", batch, hide=False)
-    if batch.status not in (DestructionStatus.APPROVED.value, DestructionStatus.EXECUTING.value):
-        raise Conflict("只能从已批准、未执行完的销毁清单中撤出文件", code="not_approved")
+    error = _not_running(batch)
+    if error is not None:
+        raise error
     item = next((i for i in batch.items if i.document_id == validation.row_id(document_id)), None)
     if item is None:
         raise NotFound("清单中没有该文件")

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from archive.clock import end_of_day, local, now
@@ -59,6 +59,7 @@ def request_loan(session, actor: User, data: dict) -> Loan:
     level = max(d.access_level for d in items)
     _check_items(session, borrower, kind, items, download)
     _check_borrower(session, borrower)
+    _not_asked_already(session, borrower, kind, items)
     due = _due(session, data, level, now())
     loan = Loan(kind=kind.value, dossier_id=dossier.id, borrower_id=borrower.id,
                 requested_by_id=actor.id, purpose=purpose, level=level, due_at=due,
@@ -214,6 +215,24 @@ def _check_borrower(session, borrower: User) -> None:
     if late is not None:
         raise Conflict(f"借阅人有逾期未还的借阅（{late.number}），须先归还或续借",
                        code="overdue")
+
+
+def _not_asked_already(session, borrower: User, kind: LoanKind, items: list[Document]) -> None:
+    """Refuse (409 `already_requested`) a loan of a document the borrower has already
+    asked for in the same way and whose request still waits: the same loan asked twice
+    (a retried form, a double click) was filed twice, for the deciders to decide twice."""
+    row = session.execute(
+        select(Loan.number).join(LoanItem, LoanItem.loan_id == Loan.id)
+        .join(ApprovalRequest, ApprovalRequest.loan_id == Loan.id)
+        .where(Loan.borrower_id == borrower.id, Loan.kind == kind.value,
+               Loan.status == LoanStatus.REQUESTED.value,
+               LoanItem.document_id.in_([d.id for d in items]),
+               ApprovalRequest.status == RequestStatus.PENDING.value,
+               or_(ApprovalRequest.expires_at.is_(None), ApprovalRequest.expires_at >= now()))
+        .limit(1)).first()
+    if row is not None:
+        raise Conflict(f"已申请过同样借阅其中的文件（借阅编号 {row.number}，待审批），"
+                       "请等待审批结果，或撤回后重新申请", code="already_requested")
 
 
 def limit(session, level: int, start: datetime) -> tuple[datetime, str]:

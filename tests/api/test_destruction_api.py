@@ -159,6 +159,11 @@ def test_executing_a_finished_batch_is_refused(app, call, complaint):
     before = _state(app)
     again = _execute(call, batch)
     assert again.status_code == 409 and again.json["error"]["code"] == "finished"
+    # Dropping an item of it is refused as finished too (it said 未批准: a black-box probe).
+    drop = call("officer", "POST", f"/api/v1/destructions/{batch['id']}/items/{complaint.id}/drop",
+                {"reason": "补撤"})
+    assert drop.status_code == 409 and drop.json["error"]["code"] == "finished"
+    assert "已执行完毕" in drop.json["error"]["message"]
     assert _state(app) == before
 
 
@@ -355,7 +360,7 @@ def test_a_batch_whose_every_item_was_dropped_is_not_executed(app, call, complai
     assert answer.status_code == 409 and answer.json["error"]["code"] == "empty"
     again = call("officer", "POST", f"/api/v1/destructions/{batch['id']}/items/{complaint.id}/drop",
                  {"reason": "再撤一次"})
-    assert again.status_code == 409 and again.json["error"]["code"] == "not_approved"
+    assert again.status_code == 409 and again.json["error"]["code"] == "empty"
     assert _state(app) == before
     # Its document is free for a new batch.
     assert _propose(call, complaint.id).status_code == 201

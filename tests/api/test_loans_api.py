@@ -607,3 +607,21 @@ def test_a_loan_raised_beyond_its_approver_stays_in_the_inbox_to_be_refused(
                     {"note": "文件密级已调整"})
     assert rejected.status_code == 200 and rejected.json["status"]["key"] == "rejected"
     assert call("staff", "GET", f"/api/v1/loans/{loan['id']}").json["status"]["key"] == "rejected"
+
+
+def test_the_same_loan_asked_again_while_it_waits_is_refused(call, paper):
+    """Two identical pending loans were both filed (a black-box probe): a document asked
+    for in the same way while that request waits is refused; another kind of loan, a
+    loan for someone else, and a new request once the first has ended are not."""
+    first = _ask(call, "staff", paper, kind="read").json
+    before = db.session.query(Loan).count()
+    again = _ask(call, "staff", paper, kind="read",
+                 document_ids=[paper.documents[1].id])
+    assert again.status_code == 409 and again.json["error"]["code"] == "already_requested"
+    assert first["number"] in again.json["error"]["message"]
+    assert db.session.query(Loan).count() == before
+    assert _ask(call, "staff", paper, kind="out").status_code == 201
+    assert _ask(call, "officer", paper, kind="read", borrower="staff_secret").status_code == 201
+    withdrawn = call("staff", "POST", f"/api/v1/approvals/{_approval(first)}/withdraw")
+    assert withdrawn.status_code == 200, withdrawn.json
+    assert _ask(call, "staff", paper, kind="read").status_code == 201

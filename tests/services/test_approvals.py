@@ -266,6 +266,24 @@ def test_route_change_proposals_are_checked(session, users):
     assert session.query(ApprovalRequest).count() == before
 
 
+def test_a_route_change_that_names_no_time_limit_keeps_the_routes(session, users):
+    """A proposal of new steps alone dropped the route's time limit (a black-box probe):
+    absent, the limit stays; null or empty, the route has none."""
+    def change(**data):
+        route = approvals.route_for(session, ApprovalKind.LEVEL_LOWER)
+        with work.unit(session):
+            proposal = approvals.propose_route_change(session, users["admin"], {
+                "route": route.id, "reason": "调整", **data})
+        _approve(session, users["gm"], proposal.id)
+        return approvals.route_for(session, ApprovalKind.LEVEL_LOWER)
+
+    assert change(steps="gm_office", time_limit_hours=48).time_limit_hours == 48
+    kept = change(steps="gm_office\ngm")
+    assert (kept.time_limit_hours, approvals.steps_text(kept.steps)) == (
+        48, "总经理办公室 → 总经理或副总经理")
+    assert change(steps="gm_office", time_limit_hours="").time_limit_hours is None
+
+
 # ---- the effects -------------------------------------------------------------------
 
 
