@@ -159,6 +159,9 @@ def init_app(app: Flask) -> None:
         except DomainError as exc:
             _fail(exc.message)
         click.echo(f"已停用用户 {name}，其全部会话和 API 令牌已失效")
+        from archive.cli_admin import warn_stranded
+
+        warn_stranded(_user_named(name))
 
     @app.cli.command("reindex")
     @click.option("--pending-only", is_flag=True, help="only documents flagged needs_index")

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from archive.clock import local
 from archive.extensions import db
 from archive.models import Level, User
-from archive.services import accounts, organisation, sessions, work
+from archive.services import accounts, approvals, organisation, sessions, work
 from archive.services.customers import find_department
 from archive.services.errors import DomainError
 
@@ -35,6 +35,16 @@ def _run(action):
             return action()
     except DomainError as exc:
         _fail(exc.message)
+
+
+def warn_stranded(user: User) -> None:
+    """Name the pending requests a change of `user` left without anyone to decide a step
+    (approvals.stranded), on standard error."""
+    waiting = approvals.stranded(db.session, user)
+    db.session.commit()  # the reads' transaction
+    if waiting:
+        click.echo("以下待审批申请目前无人可以审批：" + "、".join(f"#{r.id}" for r in waiting)
+                   + "。请指定审批人或调整审批路线，或通知申请人撤回。", err=True)
 
 
 def _describe(user: User) -> str:
@@ -101,6 +111,7 @@ def init_app(app: Flask) -> None:
             click.echo("没有修改")
         for key, (old, new) in changes.items():
             click.echo(f"{key}: {old} → {new}")
+        warn_stranded(user)
 
     @user_group.command("deactivate")
     @click.argument("name")
@@ -109,6 +120,7 @@ def init_app(app: Flask) -> None:
         user = _user(name)
         _run(lambda: accounts.deactivate_user(db.session, user))
         click.echo(f"已停用用户 {name}，其全部会话和 API 令牌已失效")
+        warn_stranded(user)
 
     @user_group.command("reactivate")
     @click.argument("name")

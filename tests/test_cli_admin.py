@@ -79,6 +79,28 @@ def test_user_edit_deactivate_reactivate_and_reset(app, cli, client, departments
     assert login(client, "staff", reset.output.strip().splitlines()[-1]).status_code == 302
 
 
+def test_a_change_that_leaves_a_request_without_a_decider_is_named(
+        app, cli, make_customer, make_dossier, file_doc):
+    """Lowering the only head's clearance below a waiting loan's level, or deactivating
+    them, names the request that now waits for nobody (on standard error)."""
+    from archive.services import loans
+
+    dossier = make_dossier(make_customer("命令行户"))
+    secret = file_doc(dossier, "命令行户 收入证明", classification="秘密")
+    with work.unit(db.session):
+        loan = loans.request_loan(db.session, _user("staff_secret"), {
+            "dossier_id": dossier.id, "document_ids": [secret.id], "kind": "read",
+            "purpose": "核对", "days": 3})
+        [request] = loans.requests_of(db.session, loan)
+        request_id = request.id
+    lowered = cli("user", "edit", "head", "--clearance", "internal")
+    assert lowered.exit_code == 0 and f"目前无人可以审批：#{request_id}。" in lowered.output
+    raised = cli("user", "edit", "head", "--clearance", "secret")
+    assert raised.exit_code == 0 and "目前无人可以审批" not in raised.output
+    gone = cli("user", "deactivate", "head")
+    assert gone.exit_code == 0 and "目前无人可以审批" in gone.output
+
+
 def test_revoke_tokens_one_or_all(app, cli, client):
     officer = _user("officer")
     with work.unit(db.session):

@@ -39,7 +39,8 @@ def approval_inbox():
 @bp.get("/approvals/<int:request_id>")
 @login_required
 def approval_detail(request_id: int):
-    return jsonify(_one(approvals.get(db.session, current_user, request_id)))
+    r = approvals.get(db.session, current_user, request_id)
+    return jsonify({**_one(r), "undecidable": approvals.undecidable(db.session, r)})
 
 
 @bp.post("/approvals/<int:request_id>/approve")
@@ -128,6 +129,10 @@ def _describe() -> None:
                 "reason": {"type": "string"}, "requested_by": {"type": "object"},
                 "created_at": stamp, "expires_at": stamp, "decided_at": stamp,
                 "open_stage": oa._nullable("integer"), "may_decide": {"type": "boolean"},
+                "undecidable": oa._nullable(
+                    "string", description="GET /approvals/{id} only: why a pending request "
+                    "cannot be decided now (its only possible decider was deactivated, moved "
+                    "or lowered in clearance since it was filed); null when it can."),
                 "route": {"type": "object"},
                 "steps": {"type": "array", "items": {"type": "object"}},
             },

@@ -233,30 +233,68 @@ def _require_routable(session, request: ApprovalRequest) -> None:
     the subject, other than the requester and the applicant. Such a request waited in no
     one's inbox for ever (a department without a head; a route naming a role nobody
     holds). A request all of whose steps the asking decided is no approval at all."""
-    open_ = [s for s in request.steps if s.decision is None]
-    if not open_:
+    if not any(s.decision is None for s in request.steps):
         raise Conflict("审批路线中没有申请人以外的审批人，申请未提交，请联系系统管理员调整审批路线",
                        code="no_approver")
+    found = _unmanned(request, _deciding_people(session))
+    if found is None:
+        return
+    step, nobody = found
+    if nobody:
+        message = (f"审批路线中“{step.approver_enum.label}”一步无人可以审批（{_nobody(step, request)}），"
+                   "申请未提交，请联系系统管理员指定人员或调整审批路线")
+    else:
+        message = (f"审批路线中“{step.approver_enum.label}”一步只能由已审批前面步骤的同一人审批"
+                   "（同一人不能审批同一申请的两步），申请未提交，请联系系统管理员调整审批路线")
+    raise Conflict(message, code="no_approver",
+                   details={"step": step.approver, "stage": step.stage})
+
+
+def _deciding_people(session) -> list[User]:
+    return list(session.execute(select(User).where(User.active.is_(True))).scalars())
+
+
+def _unmanned(request: ApprovalRequest, people: list[User]) -> tuple[ApprovalStep, bool] | None:
+    """The first open step of the request that none of `people` (the active users) could
+    decide, and whether nobody at all could (True) or only nobody of its own, since one
+    person decides one step of a request (False); None when every open step has someone."""
     asking = {request.requested_by_id, request.applicant.id}
-    people = [u for u in session.execute(select(User).where(User.active.is_(True))).scalars()
-              if u.id not in asking and cleared_for_subject(u, request)]
-    open_.sort(key=lambda s: s.stage)
-    candidates = [{u.id for u in people if in_scope(u, step.approver, request)}
+    deciders = _deciders(request)
+    cleared = [u for u in people if u.id not in asking and u.id not in deciders
+               and cleared_for_subject(u, request)]
+    open_ = sorted((s for s in request.steps if s.decision is None), key=lambda s: s.stage)
+    candidates = [{u.id for u in cleared if in_scope(u, step.approver, request)}
                   for step in open_]
     for step, who in zip(open_, candidates, strict=True):
         if not who:
-            raise Conflict(
-                f"审批路线中“{step.approver_enum.label}”一步无人可以审批（{_nobody(step, request)}），"
-                "申请未提交，请联系系统管理员指定人员或调整审批路线",
-                code="no_approver", details={"step": step.approver, "stage": step.stage})
-    # Each step needs a person of its own (nobody decides two steps of one request).
+            return step, True
     left = _without_own_decider(candidates)
-    if left is not None:
-        step = open_[left]
-        raise Conflict(
-            f"审批路线中“{step.approver_enum.label}”一步只能由已审批前面步骤的同一人审批"
-            "（同一人不能审批同一申请的两步），申请未提交，请联系系统管理员调整审批路线",
-            code="no_approver", details={"step": step.approver, "stage": step.stage})
+    return None if left is None else (open_[left], False)
+
+
+def undecidable(session, request: ApprovalRequest) -> str | None:
+    """Why a pending request cannot be decided now, in words (None: it can, or it is not
+    pending): a step whose only possible decider was deactivated, moved to another
+    department or lowered in clearance since it was filed. It waits until the
+    administrator appoints someone, or its requester withdraws it."""
+    if request.state(now()) is not RequestStatus.PENDING:
+        return None
+    found = _unmanned(request, _deciding_people(session))
+    if found is None:
+        return None
+    step, nobody = found
+    why = _nobody(step, request) if nobody else "同一人不能审批同一申请的两步"
+    return f"“{step.approver_enum.label}”一步目前无人可以审批（{why}）"
+
+
+def stranded(session, person: User) -> list[ApprovalRequest]:
+    """The pending requests with an open step `person` was in scope for that nobody can
+    decide now: asked after `person` is deactivated or changed, so that the administrator
+    learns which requests wait for nobody."""
+    people = _deciding_people(session)
+    return [r for r in _pending_rows(session)
+            if any(in_scope(person, s.approver, r) for s in open_steps(r))
+            and _unmanned(r, people) is not None]
 
 
 def _without_own_decider(candidates: list[set[int]]) -> int | None:

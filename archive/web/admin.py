@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from archive.extensions import db
 from archive.models import Level, Role
 from archive.models.enums import ROLE_LABELS
-from archive.services import access, accounts, organisation, sessions, validation, work
+from archive.services import access, accounts, approvals, organisation, sessions, validation, work
 from archive.services.errors import DomainError
 from archive.web import vocabulary
 
@@ -114,12 +114,24 @@ def update_user(user_id: int):
     except DomainError as exc:
         return _refused(exc, lambda: _user_page(person))
     flash(_("已保存") if changes else _("没有修改"), "info")
+    _warn_stranded(person)
     return redirect(url_for("admin.user", user_id=user_id))
 
 
-def _user_action(user_id: int, action, message):
-    """Run `action(person)` in one unit; on success flash `message(person)` and show the
-    user's page again."""
+def _warn_stranded(person) -> None:
+    """Name the pending requests the change left without anyone to decide a step (the
+    person was its only possible decider): they wait until someone is appointed, or
+    until their requesters withdraw them."""
+    waiting = approvals.stranded(db.session, person)
+    db.session.commit()  # the reads' transaction: nothing was written
+    if waiting:
+        flash(_("以下待审批申请目前无人可以审批：%(ids)s。请指定审批人或调整审批路线，或通知申请人撤回。",
+                ids="、".join(f"#{r.id}" for r in waiting)), "warning")
+
+
+def _user_action(user_id: int, action, message, then=None):
+    """Run `action(person)` in one unit; on success flash `message(person)` (and run
+    `then(person)`) and show the user's page again."""
     access.require(current_user, "user.manage")
     person = accounts.get_user(db.session, user_id)
     try:
@@ -128,6 +140,8 @@ def _user_action(user_id: int, action, message):
     except DomainError as exc:
         return _refused(exc, lambda: _user_page(person))
     flash(message(person), "info")
+    if then is not None:
+        then(person)
     return redirect(url_for("admin.user", user_id=user_id))
 
 
@@ -136,7 +150,8 @@ def _user_action(user_id: int, action, message):
 def deactivate(user_id: int):
     return _user_action(
         user_id, lambda p: accounts.deactivate_user(db.session, p, current_user),
-        lambda p: _("已停用 %(name)s：不能再登录，全部会话和 API 令牌已失效", name=p.username))
+        lambda p: _("已停用 %(name)s：不能再登录，全部会话和 API 令牌已失效", name=p.username),
+        then=_warn_stranded)
 
 
 @bp.post("/users/<int:user_id>/reactivate")

@@ -108,7 +108,8 @@ def show(request_id: int):
     deciding = {r.id} if approvals.may_decide(user, r) else set()
     return render_template("approvals/show.html", r=r, deciding=deciding,
                            picks=_picks(user, [r]) if deciding else {},
-                           default_until=_default_until)
+                           default_until=_default_until,
+                           undecidable=approvals.undecidable(db.session, r))
 
 
 def _run(action, message, fallback: str):

@@ -625,3 +625,28 @@ def test_the_same_loan_asked_again_while_it_waits_is_refused(call, paper):
     withdrawn = call("staff", "POST", f"/api/v1/approvals/{_approval(first)}/withdraw")
     assert withdrawn.status_code == 200, withdrawn.json
     assert _ask(call, "staff", paper, kind="read").status_code == 201
+
+
+def test_a_request_whose_only_decider_leaves_says_so(call, login_as, users, paper):
+    """A request whose only possible decider is deactivated while it waits stays pending
+    (docs/approvals.md); the administrator is told which requests wait for nobody, and
+    the request says why to whoever sees it, until someone is appointed again."""
+    loan = _ask(call, "staff", paper, kind="read").json
+    request_id = _approval(loan)
+    assert call("staff", "GET", f"/api/v1/approvals/{request_id}").json["undecidable"] is None
+    admin = login_as("admin")
+    done = admin.post(f"/admin/users/{users['head'].id}/deactivate", follow_redirects=True)
+    page = done.get_data(as_text=True)
+    assert done.status_code == 200 and "已停用" in page
+    assert "目前无人可以审批" in page and f"#{request_id}" in page
+    why = call("staff", "GET", f"/api/v1/approvals/{request_id}").json["undecidable"]
+    assert "申请人所在部门负责人" in why and "销售经营部没有在职、密级足够的部门负责人" in why
+    shown = login_as("staff").get(f"/approvals/{request_id}").get_data(as_text=True)
+    assert "目前无人可以审批" in shown
+    admin = login_as("admin")
+    back = admin.post(f"/admin/users/{users['head'].id}/reactivate", follow_redirects=True)
+    assert "目前无人可以审批" not in back.get_data(as_text=True)
+    assert call("staff", "GET", f"/api/v1/approvals/{request_id}").json["undecidable"] is None
+    # Deactivating someone else leaves no request without a decider: no warning.
+    quiet = admin.post(f"/admin/users/{users['service'].id}/deactivate", follow_redirects=True)
+    assert "目前无人可以审批" not in quiet.get_data(as_text=True)
