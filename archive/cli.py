@@ -153,15 +153,11 @@ def init_app(app: Flask) -> None:
     @click.argument("name")
     def deactivate_user_command(name):
         """Deactivate user NAME: no more logins; every session and API token ends now."""
-        try:
-            with work.unit(db.session):
-                accounts.deactivate_user(db.session, _user_named(name))
-        except DomainError as exc:
-            _fail(exc.message)
-        click.echo(f"已停用用户 {name}，其全部会话和 API 令牌已失效")
-        from archive.cli_admin import warn_stranded
+        from archive.cli_admin import changed_warning
 
-        warn_stranded(_user_named(name))
+        user = _user_named(name)
+        changed_warning(user, lambda: accounts.deactivate_user(db.session, user))
+        click.echo(f"已停用用户 {name}，其全部会话和 API 令牌已失效")
 
     @app.cli.command("reindex")
     @click.option("--pending-only", is_flag=True, help="only documents flagged needs_index")

@@ -37,14 +37,17 @@ def _run(action):
         _fail(exc.message)
 
 
-def warn_stranded(user: User) -> None:
-    """Name the pending requests a change of `user` left without anyone to decide a step
-    (approvals.stranded), on standard error."""
-    waiting = approvals.stranded(db.session, user)
+def changed_warning(user: User, action):
+    """`action()` in one unit (as _run), then name on standard error the pending requests
+    `user` could decide before it that nobody can decide after it (approvals.stranded)."""
+    waiting = approvals.waiting_on(db.session, user)
+    result = _run(action)
+    stranded = approvals.stranded(db.session, waiting)
     db.session.commit()  # the reads' transaction
-    if waiting:
-        click.echo("以下待审批申请目前无人可以审批：" + "、".join(f"#{r.id}" for r in waiting)
+    if stranded:
+        click.echo("以下待审批申请目前无人可以审批：" + "、".join(f"#{r.id}" for r in stranded)
                    + "。请指定审批人或调整审批路线，或通知申请人撤回。", err=True)
+    return result
 
 
 def _describe(user: User) -> str:
@@ -106,21 +109,19 @@ def init_app(app: Flask) -> None:
                                   ("clearance", clearance), ("display_name", display_name),
                                   ("gm_office_director", gm_office_director))
                 if v is not None}
-        changes = _run(lambda: accounts.update_user(db.session, None, user, data))
+        changes = changed_warning(user, lambda: accounts.update_user(db.session, None, user, data))
         if not changes:
             click.echo("没有修改")
         for key, (old, new) in changes.items():
             click.echo(f"{key}: {old} → {new}")
-        warn_stranded(user)
 
     @user_group.command("deactivate")
     @click.argument("name")
     def deactivate_command(name):
         """Deactivate: no more logins; every session and API token ends now."""
         user = _user(name)
-        _run(lambda: accounts.deactivate_user(db.session, user))
+        changed_warning(user, lambda: accounts.deactivate_user(db.session, user))
         click.echo(f"已停用用户 {name}，其全部会话和 API 令牌已失效")
-        warn_stranded(user)
 
     @user_group.command("reactivate")
     @click.argument("name")

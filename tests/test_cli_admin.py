@@ -97,8 +97,13 @@ def test_a_change_that_leaves_a_request_without_a_decider_is_named(
     assert lowered.exit_code == 0 and f"目前无人可以审批：#{request_id}。" in lowered.output
     raised = cli("user", "edit", "head", "--clearance", "secret")
     assert raised.exit_code == 0 and "目前无人可以审批" not in raised.output
+    # Moved away: in the new department the head is no longer in the step's scope (the
+    # warning asked the scope after the change, and missed it).
+    moved = cli("user", "edit", "head", "--department", "KF")
+    assert moved.exit_code == 0 and f"#{request_id}" in moved.output
+    assert "目前无人可以审批" not in cli("user", "edit", "head", "--department", "XS").output
     gone = cli("user", "deactivate", "head")
-    assert gone.exit_code == 0 and "目前无人可以审批" in gone.output
+    assert gone.exit_code == 0 and f"#{request_id}" in gone.output
 
 
 def test_revoke_tokens_one_or_all(app, cli, client):

@@ -287,13 +287,22 @@ def undecidable(session, request: ApprovalRequest) -> str | None:
     return f"“{step.approver_enum.label}”一步目前无人可以审批（{why}）"
 
 
-def stranded(session, person: User) -> list[ApprovalRequest]:
-    """The pending requests with an open step `person` was in scope for that nobody can
-    decide now: asked after `person` is deactivated or changed, so that the administrator
-    learns which requests wait for nobody."""
+def waiting_on(session, person: User) -> list[int]:
+    """The pending requests with an undecided step, of any stage, that `person` could
+    decide as things stand (in its scope, neither its requester nor its applicant): asked
+    before `person` is deactivated or changed, for `stranded` to ask after."""
+    return [r.id for r in _pending_rows(session)
+            if person.id not in (r.requested_by_id, r.applicant.id)
+            and any(in_scope(person, s.approver, r) for s in r.steps if s.decision is None)]
+
+
+def stranded(session, request_ids: list[int]) -> list[ApprovalRequest]:
+    """Which of those requests (waiting_on) nobody can decide now, after the change: so
+    that the administrator learns which requests wait for nobody."""
+    if not request_ids:
+        return []
     people = _deciding_people(session)
-    return [r for r in _pending_rows(session)
-            if any(in_scope(person, s.approver, r) for s in open_steps(r))
+    return [r for r in _pending_rows(session) if r.id in set(request_ids)
             and _unmanned(r, people) is not None]
 
 
@@ -680,6 +689,11 @@ def propose_route_change(session, actor: User, data: dict) -> ApprovalRequest:
     if not route.active:
         raise Conflict("该路线已被新版本取代，请对现行路线提出变更", code="route_retired")
     steps = _steps(data.get("steps"))
+    for _stage, approver in steps:
+        if not _names_someone(Approver(approver), ApprovalKind(route.kind)):
+            raise Invalid(f"“{Approver(approver).label}”不适用于{route.kind_enum.label}：这类申请中"
+                          "没有人可由其审批", code="approver_not_applicable",
+                          details={"field": "steps"})
     hours = data.get("time_limit_hours", route.time_limit_hours)
     if "time_limit_hours" not in data:
         pass  # a change of the steps alone keeps the limit (it dropped it)
@@ -702,6 +716,19 @@ def propose_route_change(session, actor: User, data: dict) -> ApprovalRequest:
     return file(session, actor, ApprovalKind.ROUTE_CHANGE, reason=reason, subject=route,
                 payload={"steps": steps, "time_limit_hours": hours,
                          "before": {"steps": current, "time_limit_hours": route.time_limit_hours}})
+
+
+def _names_someone(approver: Approver, kind: ApprovalKind) -> bool:
+    """Whether a step of `approver` can name anyone in a request of `kind` (in_scope): a
+    transfer's receiver only in a transfer; the customer's department head only where the
+    subject has a customer (a batch, a route or a customer named as typed has none). A
+    route change that put one in a route left every later request refused (no_approver)."""
+    if approver is Approver.TRANSFER_RECEIVER:
+        return kind is ApprovalKind.TRANSFER_RECEIPT
+    if approver is Approver.CUSTOMER_DEPT_HEAD:
+        return kind not in (ApprovalKind.DESTRUCTION, ApprovalKind.TRANSFER_RECEIPT,
+                            ApprovalKind.ROUTE_CHANGE, ApprovalKind.CROSS_DEPARTMENT)
+    return True
 
 
 def _steps(value) -> list[list]:

@@ -40,6 +40,8 @@ NOT_FOUND = "借阅记录不存在"
 PAPER = "纸质"
 # Loans that hold paper originals out of the room.
 HOLDING = (LoanStatus.OUT.value,)
+# Loans the counter hands a paper original to (an electronic loan hands out no paper).
+HANDED = (LoanKind.READ, LoanKind.OUT, LoanKind.COPY)
 
 
 # ---- asking ---------------------------------------------------------------------------
@@ -193,13 +195,15 @@ def _check_items(session, borrower: User, kind: LoanKind, items: list[Document],
 
 
 def not_out(session, document_ids: list[int], besides: int | None = None,
-            message: str = "原件已借出（借阅编号 {number}），归还后方可再借") -> None:
-    """Refuse (409 `on_loan`) while a paper original among the documents is out: it cannot
-    be out twice at once, nor re-classified (nor, later, destroyed) while out."""
+            message: str = "原件已借出（借阅编号 {number}），归还后方可再借",
+            kinds: tuple[LoanKind, ...] = (LoanKind.OUT,)) -> None:
+    """Refuse (409 `on_loan`) while a paper original among the documents is out on a loan
+    of `kinds`: it cannot be out twice at once, nor re-classified (nor, later, destroyed)
+    while out of the room."""
     stmt = (select(LoanItem.document_id, Loan.number)
             .join(Loan, Loan.id == LoanItem.loan_id)
-            .where(LoanItem.document_id.in_(document_ids), Loan.kind == LoanKind.OUT.value,
-                   Loan.status.in_(HOLDING)))
+            .where(LoanItem.document_id.in_(document_ids),
+                   Loan.kind.in_([k.value for k in kinds]), Loan.status.in_(HOLDING)))
     if besides is not None:
         stmt = stmt.where(Loan.id != besides)
     row = session.execute(stmt.limit(1)).first()
@@ -419,11 +423,14 @@ def checkout(session, officer: User, loan_id, data: dict) -> Loan:
     if items != len(loan.items):
         raise Invalid(f"出借件数应为 {len(loan.items)}（借阅清单所列），实点 {items}",
                       code="count_mismatch", details={"field": "items"})
-    if loan.kind == LoanKind.OUT.value:
-        try:
-            not_out(session, [i.document_id for i in loan.items], besides=loan.id)
-        except Conflict as exc:
-            _refuse(session, officer, loan, "loan.checkout", exc)
+    # One paper original is handed to one borrower at a time, whatever the loan: read in
+    # the room, copied or taken out (a 阅览 was handed the original a 借出 had taken away).
+    paper = [i.document_id for i in loan.items if i.document.carrier == PAPER]
+    try:
+        not_out(session, paper, besides=loan.id, kinds=HANDED,
+                message="原件正由借阅 {number} 借用中，归还后方可出借")
+    except Conflict as exc:
+        _refuse(session, officer, loan, "loan.checkout", exc)
     if loan.due_at < now():
         raise Conflict("借阅已过应还日期，请先续借", code="overdue")
     loan.status = LoanStatus.OUT.value

@@ -108,40 +108,41 @@ def update_user(user_id: int):
     data = {k: request.form.get(k, "") for k in ("display_name", "role", "clearance",
                                                   "department")}
     data["gm_office_director"] = request.form.get("gm_office_director", "")
+    waiting = approvals.waiting_on(db.session, person)
     try:
         with work.unit(db.session):
             changes = accounts.update_user(db.session, current_user, person, data)
     except DomainError as exc:
         return _refused(exc, lambda: _user_page(person))
     flash(_("已保存") if changes else _("没有修改"), "info")
-    _warn_stranded(person)
+    _warn_stranded(waiting)
     return redirect(url_for("admin.user", user_id=user_id))
 
 
-def _warn_stranded(person) -> None:
-    """Name the pending requests the change left without anyone to decide a step (the
-    person was its only possible decider): they wait until someone is appointed, or
-    until their requesters withdraw them."""
-    waiting = approvals.stranded(db.session, person)
+def _warn_stranded(waiting: list[int]) -> None:
+    """Name those of the requests the person could decide before the change (`waiting`)
+    that nobody can decide now (the person was the only one): they wait until someone is
+    appointed, or until their requesters withdraw them."""
+    stranded = approvals.stranded(db.session, waiting)
     db.session.commit()  # the reads' transaction: nothing was written
-    if waiting:
+    if stranded:
         flash(_("以下待审批申请目前无人可以审批：%(ids)s。请指定审批人或调整审批路线，或通知申请人撤回。",
-                ids="、".join(f"#{r.id}" for r in waiting)), "warning")
+                ids="、".join(f"#{r.id}" for r in stranded)), "warning")
 
 
-def _user_action(user_id: int, action, message, then=None):
-    """Run `action(person)` in one unit; on success flash `message(person)` (and run
-    `then(person)`) and show the user's page again."""
+def _user_action(user_id: int, action, message, *, warn: bool = False):
+    """Run `action(person)` in one unit; on success flash `message(person)` (and, with
+    `warn`, the requests it left without a decider) and show the user's page again."""
     access.require(current_user, "user.manage")
     person = accounts.get_user(db.session, user_id)
+    waiting = approvals.waiting_on(db.session, person) if warn else []
     try:
         with work.unit(db.session):
             action(person)
     except DomainError as exc:
         return _refused(exc, lambda: _user_page(person))
     flash(message(person), "info")
-    if then is not None:
-        then(person)
+    _warn_stranded(waiting)
     return redirect(url_for("admin.user", user_id=user_id))
 
 
@@ -151,7 +152,7 @@ def deactivate(user_id: int):
     return _user_action(
         user_id, lambda p: accounts.deactivate_user(db.session, p, current_user),
         lambda p: _("已停用 %(name)s：不能再登录，全部会话和 API 令牌已失效", name=p.username),
-        then=_warn_stranded)
+        warn=True)
 
 
 @bp.post("/users/<int:user_id>/reactivate")

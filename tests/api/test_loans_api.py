@@ -650,3 +650,47 @@ def test_a_request_whose_only_decider_leaves_says_so(call, login_as, users, pape
     # Deactivating someone else leaves no request without a decider: no warning.
     quiet = admin.post(f"/admin/users/{users['service'].id}/deactivate", follow_redirects=True)
     assert "目前无人可以审批" not in quiet.get_data(as_text=True)
+    # A later stage's only decider counts too: the head may still approve stage 1, and
+    # the loan would then wait at the director's step for nobody (a black-box probe).
+    out = _approval(_ask(call, "staff", paper, kind="out").json)
+    director = admin.post(f"/admin/users/{users['gmoffice'].id}/deactivate",
+                          follow_redirects=True).get_data(as_text=True)
+    assert f"#{out}" in director and f"#{request_id}" not in director
+    # Moved to another department, on the user page: in the new one the head is no longer
+    # in scope, and the warning asked after the change (a black-box probe).
+    head = users["head"]
+    moved = admin.post(f"/admin/users/{head.id}", data={
+        "display_name": head.display_name, "role": "dept_head", "clearance": "2",
+        "department": str(users["service"].department_id)}, follow_redirects=True)
+    assert "已保存" in moved.get_data(as_text=True)
+    assert f"#{request_id}" in moved.get_data(as_text=True)
+
+
+def test_one_paper_original_is_handed_to_one_borrower_at_a_time(call, paper):
+    """A 阅览 loan was checked out (handed the original in the room) while a 借出 loan had
+    the same original out of the room (a black-box probe): the counter hands a paper
+    original to one loan at a time, whatever its kind."""
+    original = paper.documents[0]
+    out = _ask(call, "officer", paper, kind="out", borrower="head",
+               document_ids=[original.id]).json
+    assert out["direct"] is True
+    url = f"/api/v1/loans/{out['id']}"
+    assert call("officer", "POST", f"{url}/checkout", {"items": 1, "pages": 3}).status_code == 200
+    read = _ask(call, "staff", paper, kind="read", document_ids=[original.id]).json
+    assert call("head", "POST", f"/api/v1/approvals/{_approval(read)}/approve").status_code == 200
+    before = _snapshot(read["id"])
+    refused = call("officer", "POST", f"/api/v1/loans/{read['id']}/checkout",
+                   {"items": 1, "pages": 3})
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "on_loan"
+    assert out["number"] in refused.json["error"]["message"]
+    assert _snapshot(read["id"]) == before
+    assert call("officer", "POST", f"{url}/return", {"items": 1, "pages": 3}).status_code == 200
+    handed = call("officer", "POST", f"/api/v1/loans/{read['id']}/checkout",
+                  {"items": 1, "pages": 3})
+    assert handed.status_code == 200, handed.json
+    # And the other way round: read in the room, not taken out meanwhile.
+    again = _ask(call, "officer", paper, kind="out", borrower="head",
+                 document_ids=[original.id]).json
+    taken = call("officer", "POST", f"/api/v1/loans/{again['id']}/checkout",
+                 {"items": 1, "pages": 3})
+    assert taken.status_code == 409 and read["number"] in taken.json["error"]["message"]

@@ -263,6 +263,15 @@ def test_route_change_proposals_are_checked(session, users):
     with pytest.raises(NotFound):
         approvals.propose_route_change(session, users["admin"], {
             "route": 9999, "steps": "gm", "reason": "x"})
+    # An approver no request of the kind has (a black-box probe put a transfer's receiver
+    # in the 阅览 route; every loan was then refused as nobody's to decide).
+    for kind, steps in ((ApprovalKind.LOAN_READ, "transfer_receiver"),
+                        (ApprovalKind.DESTRUCTION, "customer_dept_head"),
+                        (ApprovalKind.LEVEL_LOWER, "gm_office\ntransfer_receiver")):
+        with pytest.raises(Invalid) as unfit:
+            approvals.propose_route_change(session, users["admin"], {
+                "route": approvals.route_for(session, kind).id, "steps": steps, "reason": "x"})
+        assert unfit.value.code == "approver_not_applicable"
     assert session.query(ApprovalRequest).count() == before
 
 
