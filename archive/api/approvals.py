@@ -132,7 +132,8 @@ def _describe() -> None:
                 "undecidable": oa._nullable(
                     "string", description="GET /approvals/{id} only: why a pending request "
                     "cannot be decided now (its only possible decider was deactivated, moved "
-                    "or lowered in clearance since it was filed); null when it can."),
+                    "or lowered in clearance since it was filed, or its subject was raised "
+                    "beyond every decider); null when it can."),
                 "route": {"type": "object"},
                 "steps": {"type": "array", "items": {"type": "object"}},
             },

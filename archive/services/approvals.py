@@ -10,9 +10,11 @@ run on it; loans, destructions and transfer receipts will.
   the clock.
 - Every decision passes the same guards, here and nowhere else: the request is pending;
   the decider is neither the requester nor an earlier decider of it; an open step's
-  scope names the decider; the decider may read the subject (the one may-read rule of
-  access.py, every item of a batch); and, to approve, the subject has not changed since
-  the request was filed. A refused decision is audited and changes nothing.
+  scope names the decider; the decider is cleared for the subject (access.cleared, every
+  item of a batch), or for the level it was asked at when it was raised since
+  (cleared_as_asked: to reject it); and, to approve, the subject has not changed since
+  the request was filed and the decider is cleared for it now. A refused decision is
+  audited and changes nothing.
 - The effect of the final approval runs in the approval's own transaction, through the
   one handler its kind registered (`effect`); work that must follow the commit (index
   writes) is registered on the unit of work.
@@ -179,15 +181,15 @@ def file(session, actor: User, kind: ApprovalKind, *, reason: str, subject=None,
 def _director_signs_once(session, request: ApprovalRequest,
                          steps: list[ApprovalStep]) -> list[ApprovalStep]:
     """`steps` without a department head's step that only the GM-office director could
-    decide when the director decides a later step too. The director heads the GM office
-    (in_scope), and its 部门经理, who 办理 the 借阅档案申请表, and the 主任, who 核批 it
-    (002:942), are one person there: asked twice, nobody could decide the second step,
-    and a loan out of a GM-office clerk was refused."""
+    decide (of the active people cleared for the subject) when the request also asks the
+    director. The director heads the GM office (in_scope), and its 部门经理, who 办理 the
+    借阅档案申请表, and the 主任, who 核批 it (002:942), are one person there: asked twice,
+    nobody could decide the second step, and a loan out of a GM-office clerk was refused."""
     if not any(s.approver == Approver.GM_OFFICE_DIRECTOR for s in steps):
         return steps
     asking = {request.requested_by_id, request.applicant.id}
-    people = [u for u in session.execute(select(User).where(User.active.is_(True))).scalars()
-              if u.id not in asking]
+    people = [u for u in _deciding_people(session)
+              if u.id not in asking and cleared_for_subject(u, request)]
 
     def directors_only(step: ApprovalStep) -> bool:
         heads = [u for u in people if in_scope(u, step.approver, request)]
@@ -287,23 +289,25 @@ def undecidable(session, request: ApprovalRequest) -> str | None:
     return f"“{step.approver_enum.label}”一步目前无人可以审批（{why}）"
 
 
-def waiting_on(session, person: User) -> list[int]:
+def waiting_on(session, person: User) -> set[int]:
     """The pending requests with an undecided step, of any stage, that `person` could
-    decide as things stand (in its scope, neither its requester nor its applicant): asked
-    before `person` is deactivated or changed, for `stranded` to ask after."""
-    return [r.id for r in _pending_rows(session)
+    decide as things stand (in its scope, neither its requester nor its applicant) and
+    that someone can decide now: asked before `person` is deactivated or changed, for
+    `stranded` to ask after."""
+    people = _deciding_people(session)
+    return {r.id for r in _pending_rows(session)
             if person.id not in (r.requested_by_id, r.applicant.id)
-            and any(in_scope(person, s.approver, r) for s in r.steps if s.decision is None)]
+            and any(in_scope(person, s.approver, r) for s in r.steps if s.decision is None)
+            and _unmanned(r, people) is None}
 
 
-def stranded(session, request_ids: list[int]) -> list[ApprovalRequest]:
+def stranded(session, request_ids: set[int]) -> list[ApprovalRequest]:
     """Which of those requests (waiting_on) nobody can decide now, after the change: so
     that the administrator learns which requests wait for nobody."""
     if not request_ids:
         return []
     people = _deciding_people(session)
-    return [r for r in _pending_rows(session) if r.id in set(request_ids)
-            and _unmanned(r, people) is not None]
+    return [r for r in _pending_rows(session, ids=request_ids) if _unmanned(r, people) is not None]
 
 
 def _without_own_decider(candidates: list[set[int]]) -> int | None:
@@ -325,8 +329,11 @@ def _without_own_decider(candidates: list[set[int]]) -> int | None:
 
 def _nobody(step: ApprovalStep, request: ApprovalRequest) -> str:
     """Why nobody can decide `step`, in words."""
-    top_secret = any(getattr(item, "access_level", getattr(item, "classification", 0))
-                     >= access.BY_DESIGNATION for item in _items(request.subject))
+    # The level as asked, not as it is: the words reach who may not know of a raise since.
+    levels = ([request.subject_level] if request.subject_level is not None else
+              [getattr(item, "access_level", getattr(item, "classification", 0))
+               for item in _items(request.subject)])
+    top_secret = any(level >= access.BY_DESIGNATION for level in levels)
     cleared = "经总经理指定阅读" if top_secret else "密级足够"
     if step.approver == Approver.REQUESTER_DEPT_HEAD:
         applicant = request.applicant
@@ -450,7 +457,8 @@ def open_steps(request: ApprovalRequest) -> list[ApprovalStep]:
 def visible(user: User, request: ApprovalRequest) -> bool:
     """Whether `user` may see the request at all: its requester and deciders; whoever may
     read its subject (a document's page shows its level changes to its readers); anyone
-    for a route change; for a loan, only those its steps name (and are cleared for it);
+    for a route change; for a loan, only those its steps name (and are cleared for it,
+    or for the level it was asked at: cleared_as_asked);
     for a request without a subject (a customer named as typed),
     those a step names and the archive's readers (auditor, GM). Everyone else is told it
     does not exist."""
@@ -623,7 +631,7 @@ def _note(note) -> str:
 # ---- lists ------------------------------------------------------------------------
 
 
-def _pending_rows(session, kinds=None):
+def _pending_rows(session, kinds=None, ids=None):
     moment = now()
     # Deciding who may decide reads each request's subject, its customer and requester:
     # loaded with the rows, so the inbox (on every dashboard) costs the same few queries
@@ -638,6 +646,8 @@ def _pending_rows(session, kinds=None):
                    or_(ApprovalRequest.expires_at.is_(None),
                        ApprovalRequest.expires_at >= moment))
             .order_by(ApprovalRequest.created_at, ApprovalRequest.id))
+    if ids is not None:
+        stmt = stmt.where(ApprovalRequest.id.in_(sorted(ids)))
     if kinds:
         stmt = stmt.where(ApprovalRequest.kind.in_([ApprovalKind(k).value for k in kinds]))
     return session.execute(stmt).scalars().all()
@@ -694,14 +704,10 @@ def propose_route_change(session, actor: User, data: dict) -> ApprovalRequest:
             raise Invalid(f"“{Approver(approver).label}”不适用于{route.kind_enum.label}：这类申请中"
                           "没有人可由其审批", code="approver_not_applicable",
                           details={"field": "steps"})
-    hours = data.get("time_limit_hours", route.time_limit_hours)
-    if "time_limit_hours" not in data:
-        pass  # a change of the steps alone keeps the limit (it dropped it)
-    elif hours in (None, ""):
-        hours = None
-    else:
-        hours = validation.integer(data, "time_limit_hours", "审批时限（小时）")
-        if hours is None or not 0 < hours <= 24 * 366:
+    hours = route.time_limit_hours  # a change of the steps alone keeps the limit
+    if "time_limit_hours" in data:
+        hours = validation.integer(data, "time_limit_hours", "审批时限（小时）")  # "": none
+        if hours is not None and not 0 < hours <= 24 * 366:
             raise Invalid("审批时限须在 1 到 8784 小时之间", details={"field": "time_limit_hours"})
     reason = validation.text(data, "reason", "变更理由", required=True, max_len=2000)
     current = [[s.stage, s.approver] for s in route.steps]
@@ -721,13 +727,17 @@ def propose_route_change(session, actor: User, data: dict) -> ApprovalRequest:
 def _names_someone(approver: Approver, kind: ApprovalKind) -> bool:
     """Whether a step of `approver` can name anyone in a request of `kind` (in_scope): a
     transfer's receiver only in a transfer; the customer's department head only where the
-    subject has a customer (a batch, a route or a customer named as typed has none). A
+    subject has a customer (a batch, a route or a customer named as typed has none); the
+    requester's department head not in a route change. A
     route change that put one in a route left every later request refused (no_approver)."""
     if approver is Approver.TRANSFER_RECEIVER:
         return kind is ApprovalKind.TRANSFER_RECEIPT
     if approver is Approver.CUSTOMER_DEPT_HEAD:
         return kind not in (ApprovalKind.DESTRUCTION, ApprovalKind.TRANSFER_RECEIPT,
                             ApprovalKind.ROUTE_CHANGE, ApprovalKind.CROSS_DEPARTMENT)
+    if approver is Approver.REQUESTER_DEPT_HEAD:
+        # The administrator, who asks route changes, belongs to no department.
+        return kind is not ApprovalKind.ROUTE_CHANGE
     return True
 
 

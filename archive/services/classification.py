@@ -57,7 +57,10 @@ def request_change(session, actor: User, target: Document | Dossier, to_level,
                   message="原件借出中（借阅编号 {number}），归还后方可变更密级")
     kind = ApprovalKind.LEVEL_RAISE if level > target.classification else ApprovalKind.LEVEL_LOWER
     return approvals.file(session, actor, kind, reason=reason, subject=target,
-                          subject_level=int(target.classification),
+                          # What its readers are gated on: a document's own level or
+                          # its dossier's, the higher (access_level), not its own alone.
+                          subject_level=int(target.access_level if isinstance(target, Document)
+                                            else target.classification),
                           payload={"from_level": int(target.classification),
                                    "to_level": int(level)})
 

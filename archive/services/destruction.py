@@ -312,8 +312,9 @@ def listing(session, user: User) -> list[Destruction]:
 # ---- execution -----------------------------------------------------------------------
 
 
-def _refuse(session, actor: User, batch: Destruction, error):
-    work.record_refusal(session, actor, "destruction.execute", ("destruction", batch.id),
+def _refuse(session, actor: User, batch: Destruction, error,
+            action: str = "destruction.execute"):
+    work.record_refusal(session, actor, action, ("destruction", batch.id),
                         reason=error.message, number=batch.number)
     raise error
 
@@ -651,12 +652,14 @@ def drop_item(session, actor: User, batch_id, document_id, data: dict) -> Destru
     access.require(actor, "destruction.execute", batch, hide=False)
     error = _not_running(batch)
     if error is not None:
-        raise error
+        _refuse(session, actor, batch, error, "destruction.drop_item")
     item = next((i for i in batch.items if i.document_id == validation.row_id(document_id)), None)
     if item is None:
         raise NotFound("清单中没有该文件")
     if item.state != ItemState.LISTED.value:
-        raise Conflict(f"该文件状态为“{item.state_enum.label}”，不能撤出", code="not_listed")
+        _refuse(session, actor, batch, Conflict(
+            f"该文件状态为“{item.state_enum.label}”，不能撤出", code="not_listed"),
+            "destruction.drop_item")
     reason = validation.text(data, "reason", "撤出原因", required=True, max_len=500)
     item.state, item.note = ItemState.EXCLUDED.value, reason
     session.flush()

@@ -224,7 +224,10 @@ def _check_borrower(session, borrower: User) -> None:
 def _not_asked_already(session, borrower: User, kind: LoanKind, items: list[Document]) -> None:
     """Refuse (409 `already_requested`) a loan of a document the borrower has already
     asked for in the same way and whose request still waits: the same loan asked twice
-    (a retried form, a double click) was filed twice, for the deciders to decide twice."""
+    (a retried form, a double click) was filed twice, for the deciders to decide twice.
+    The borrower's row is locked first, so that two such requests at once (PostgreSQL)
+    are checked one after the other."""
+    session.execute(select(User.id).where(User.id == borrower.id).with_for_update())
     row = session.execute(
         select(Loan.number).join(LoanItem, LoanItem.loan_id == Loan.id)
         .join(ApprovalRequest, ApprovalRequest.loan_id == Loan.id)
@@ -236,7 +239,7 @@ def _not_asked_already(session, borrower: User, kind: LoanKind, items: list[Docu
         .limit(1)).first()
     if row is not None:
         raise Conflict(f"已申请过同样借阅其中的文件（借阅编号 {row.number}，待审批），"
-                       "请等待审批结果，或撤回后重新申请", code="already_requested")
+                       "请等待审批结果，或由提出该申请的人撤回后重新申请", code="already_requested")
 
 
 def limit(session, level: int, start: datetime) -> tuple[datetime, str]:

@@ -82,6 +82,8 @@ def register(app: Flask) -> None:
             "can": lambda action, obj=None: access.can(user, action, obj),
             # A lent document's title, withheld if raised beyond the reader since.
             "lent_title": lambda document: access.shown_title(user, document),
+            # Its level likewise: shown to whoever is cleared for it now.
+            "lent_cleared": lambda document: access.cleared(user, document),
             "company_name": current_app.config["COMPANY_NAME"],
             "numbered": access.can(user, "numbering.view"),
             "clock_now": now,

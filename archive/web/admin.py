@@ -119,7 +119,7 @@ def update_user(user_id: int):
     return redirect(url_for("admin.user", user_id=user_id))
 
 
-def _warn_stranded(waiting: list[int]) -> None:
+def _warn_stranded(waiting: set[int]) -> None:
     """Name those of the requests the person could decide before the change (`waiting`)
     that nobody can decide now (the person was the only one): they wait until someone is
     appointed, or until their requesters withdraw them."""
@@ -135,7 +135,7 @@ def _user_action(user_id: int, action, message, *, warn: bool = False):
     `warn`, the requests it left without a decider) and show the user's page again."""
     access.require(current_user, "user.manage")
     person = accounts.get_user(db.session, user_id)
-    waiting = approvals.waiting_on(db.session, person) if warn else []
+    waiting = approvals.waiting_on(db.session, person) if warn else set()
     try:
         with work.unit(db.session):
             action(person)

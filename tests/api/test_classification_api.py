@@ -86,6 +86,33 @@ def test_a_level_change_names_its_document_only_to_who_is_cleared_for_it(
     assert "收入证明" not in described and "题名不予显示" in described
 
 
+def test_a_decider_never_cleared_for_a_document_does_not_see_its_level_change(
+        call, session, users, departments, make_customer, make_dossier, file_doc):
+    """A 秘密 document in a 机密 dossier is read at 机密: a level change of it is asked at
+    机密, so a GM-office member cleared for 秘密 neither sees nor decides it (it was filed
+    at the document's own level, and such a member could reject it: the review of
+    cleared_as_asked)."""
+    from archive.models import User
+    from archive.services import work
+
+    with work.unit(session):
+        clerk = User(username="zb_clerk", display_name="总办文员", role="gm_office",
+                     clearance=int(Level.SECRET), department_id=departments["ZB"].id,
+                     password_hash=users["gmoffice"].password_hash)
+        session.add(clerk)
+    dossier = make_dossier(make_customer("机密户"), classification="机密")
+    secret = file_doc(dossier, "机密户 收入证明", classification="秘密")
+    change = call("officer", "POST", f"/api/v1/documents/{secret.id}/classification",
+                  {"to": "internal", "reason": "解密"})
+    assert change.status_code == 201, change.json
+    request = session.get(ApprovalRequest, change.json["id"])
+    assert request.subject_level == int(Level.CONFIDENTIAL)
+    from archive.services import approvals
+
+    assert not approvals.visible(clerk, request) and not approvals.may_decide(clerk, request)
+    assert approvals.may_decide(users["gmoffice"], request)
+
+
 def test_bad_requests_change_nothing(call, session, doc):
     for body, status in (({"to": "顶级", "reason": "x"}, 422), ({"to": "秘密"}, 422),
                          ({"to": "内部", "reason": "x"}, 422)):

@@ -164,6 +164,9 @@ def test_executing_a_finished_batch_is_refused(app, call, complaint):
                 {"reason": "补撤"})
     assert drop.status_code == 409 and drop.json["error"]["code"] == "finished"
     assert "已执行完毕" in drop.json["error"]["message"]
+    refused = db.session.execute(select(AuditEvent).where(
+        AuditEvent.action == "destruction.drop_item")).scalars().all()
+    assert [e.outcome for e in refused] == ["denied"]
     assert _state(app) == before
 
 

@@ -267,7 +267,8 @@ def test_route_change_proposals_are_checked(session, users):
     # in the 阅览 route; every loan was then refused as nobody's to decide).
     for kind, steps in ((ApprovalKind.LOAN_READ, "transfer_receiver"),
                         (ApprovalKind.DESTRUCTION, "customer_dept_head"),
-                        (ApprovalKind.LEVEL_LOWER, "gm_office\ntransfer_receiver")):
+                        (ApprovalKind.LEVEL_LOWER, "gm_office\ntransfer_receiver"),
+                        (ApprovalKind.ROUTE_CHANGE, "requester_dept_head")):
         with pytest.raises(Invalid) as unfit:
             approvals.propose_route_change(session, users["admin"], {
                 "route": approvals.route_for(session, kind).id, "steps": steps, "reason": "x"})
