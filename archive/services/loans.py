@@ -38,6 +38,7 @@ from archive.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 NOT_FOUND = "借阅记录不存在"
 PAPER = "纸质"
+ELECTRONIC = "电子"
 # Loans that hold paper originals out of the room.
 HOLDING = (LoanStatus.OUT.value,)
 # Loans the counter hands a paper original to (an electronic loan hands out no paper).
@@ -426,11 +427,12 @@ def checkout(session, officer: User, loan_id, data: dict) -> Loan:
     if items != len(loan.items):
         raise Invalid(f"出借件数应为 {len(loan.items)}（借阅清单所列），实点 {items}",
                       code="count_mismatch", details={"field": "items"})
-    # One paper original is handed to one borrower at a time, whatever the loan: read in
-    # the room, copied or taken out (a 阅览 was handed the original a 借出 had taken away).
-    paper = [i.document_id for i in loan.items if i.document.carrier == PAPER]
+    # One original (paper, a photograph, a tape) is handed to one borrower at a time,
+    # whatever the loan: read in the room, copied or taken out (a 阅览 was handed the
+    # original a 借出 had taken away). Only an electronic record has no original to hand.
+    originals = [i.document_id for i in loan.items if i.document.carrier != ELECTRONIC]
     try:
-        not_out(session, paper, besides=loan.id, kinds=HANDED,
+        not_out(session, originals, besides=loan.id, kinds=HANDED,
                 message="原件正由借阅 {number} 借用中，归还后方可出借")
     except Conflict as exc:
         _refuse(session, officer, loan, "loan.checkout", exc)

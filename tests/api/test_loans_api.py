@@ -708,3 +708,20 @@ def test_one_paper_original_is_handed_to_one_borrower_at_a_time(call, paper):
     taken = call("officer", "POST", f"/api/v1/loans/{again['id']}/checkout",
                  {"items": 1, "pages": 3})
     assert taken.status_code == 409 and read["number"] in taken.json["error"]["message"]
+
+
+def test_a_photograph_is_handed_to_one_reader_at_a_time(call, paper, file_doc):
+    """The counter's one-original rule covered paper only: a photograph (or a tape) could
+    be handed to two readers at once. An electronic record has no original to hand."""
+    photo = file_doc(paper, "宋借阅 交房照片", "入伙", carrier="照片", pages="1")
+    first = _ask(call, "officer", paper, kind="read", borrower="head",
+                 document_ids=[photo.id]).json
+    assert call("officer", "POST", f"/api/v1/loans/{first['id']}/checkout",
+                {"items": 1, "pages": 1}).status_code == 200
+    second = _ask(call, "staff", paper, kind="read", document_ids=[photo.id]).json
+    assert call("head", "POST", f"/api/v1/approvals/{_approval(second)}/approve").status_code == 200
+    before = _snapshot(second["id"])
+    refused = call("officer", "POST", f"/api/v1/loans/{second['id']}/checkout",
+                   {"items": 1, "pages": 1})
+    assert refused.status_code == 409 and first["number"] in refused.json["error"]["message"]
+    assert _snapshot(second["id"]) == before
