@@ -168,18 +168,19 @@ def file(session, actor: User, kind: ApprovalKind, *, reason: str, subject=None,
                   for s in taken]
         asked.update(s.approver for s in each.steps)
         offset += max((s.stage for s in taken), default=0)
-    session.add_all(_director_signs_once(session, request, steps))
+    people = _deciding_people(session)
+    session.add_all(_director_signs_once(request, steps, people))
     session.flush()
     session.refresh(request)
     audit.record(session, actor, "approval.requested", request, kind=kind.value,
                  route=route.id, target=ref(subject), reason=reason)
     _consent_by_asking(session, actor, request)
-    _require_routable(session, request)
+    _require_routable(request, people)
     return request
 
 
-def _director_signs_once(session, request: ApprovalRequest,
-                         steps: list[ApprovalStep]) -> list[ApprovalStep]:
+def _director_signs_once(request: ApprovalRequest, steps: list[ApprovalStep],
+                         people: list[User]) -> list[ApprovalStep]:
     """`steps` without a department head's step that only the GM-office director could
     decide (of the active people cleared for the subject) when the request also asks the
     director. The director heads the GM office (in_scope), and its 部门经理, who 办理 the
@@ -187,12 +188,10 @@ def _director_signs_once(session, request: ApprovalRequest,
     nobody could decide the second step, and a loan out of a GM-office clerk was refused."""
     if not any(s.approver == Approver.GM_OFFICE_DIRECTOR for s in steps):
         return steps
-    asking = {request.requested_by_id, request.applicant.id}
-    people = [u for u in _deciding_people(session)
-              if u.id not in asking and cleared_for_subject(u, request)]
+    cleared = _cleared_among(request, people, besides=_asking(request))
 
     def directors_only(step: ApprovalStep) -> bool:
-        heads = [u for u in people if in_scope(u, step.approver, request)]
+        heads = [u for u in cleared if in_scope(u, step.approver, request)]
         return bool(heads) and all(u.gm_office_director for u in heads)
 
     return [s for s in steps if s.approver not in HEAD_STEPS or not directors_only(s)]
@@ -229,7 +228,7 @@ def _approve_step(session, actor: User, request: ApprovalRequest, step: Approval
                  **details, target=ref(request.subject))
 
 
-def _require_routable(session, request: ApprovalRequest) -> None:
+def _require_routable(request: ApprovalRequest, people: list[User]) -> None:
     """Refuse (409 no_approver, in the filing's transaction: nothing is kept) a request
     with a step that no active user could approve: someone its scope names, cleared for
     the subject, other than the requester and the applicant. Such a request waited in no
@@ -238,7 +237,7 @@ def _require_routable(session, request: ApprovalRequest) -> None:
     if not any(s.decision is None for s in request.steps):
         raise Conflict("审批路线中没有申请人以外的审批人，申请未提交，请联系系统管理员调整审批路线",
                        code="no_approver")
-    found = _unmanned(request, _deciding_people(session))
+    found = _unmanned(request, people)
     if found is None:
         return
     step, nobody = found
@@ -256,14 +255,23 @@ def _deciding_people(session) -> list[User]:
     return list(session.execute(select(User).where(User.active.is_(True))).scalars())
 
 
+def _asking(request: ApprovalRequest) -> set[int]:
+    """Who asks the request (its requester and its applicant): nobody decides their own."""
+    return {request.requested_by_id, request.applicant.id}
+
+
+def _cleared_among(request: ApprovalRequest, people: list[User], *,
+                   besides: set[int]) -> list[User]:
+    """Those of `people` (but `besides`) cleared for the request's subject: who could
+    decide a step of it, scope aside."""
+    return [u for u in people if u.id not in besides and cleared_for_subject(u, request)]
+
+
 def _unmanned(request: ApprovalRequest, people: list[User]) -> tuple[ApprovalStep, bool] | None:
     """The first open step of the request that none of `people` (the active users) could
     decide, and whether nobody at all could (True) or only nobody of its own, since one
     person decides one step of a request (False); None when every open step has someone."""
-    asking = {request.requested_by_id, request.applicant.id}
-    deciders = _deciders(request)
-    cleared = [u for u in people if u.id not in asking and u.id not in deciders
-               and cleared_for_subject(u, request)]
+    cleared = _cleared_among(request, people, besides=_asking(request) | _deciders(request))
     open_ = sorted((s for s in request.steps if s.decision is None), key=lambda s: s.stage)
     candidates = [{u.id for u in cleared if in_scope(u, step.approver, request)}
                   for step in open_]
@@ -296,7 +304,7 @@ def waiting_on(session, person: User) -> set[int]:
     `stranded` to ask after."""
     people = _deciding_people(session)
     return {r.id for r in _pending_rows(session)
-            if person.id not in (r.requested_by_id, r.applicant.id)
+            if person.id not in _asking(r)
             and any(in_scope(person, s.approver, r) for s in r.steps if s.decision is None)
             and _unmanned(r, people) is None}
 
@@ -462,7 +470,7 @@ def visible(user: User, request: ApprovalRequest) -> bool:
     for a request without a subject (a customer named as typed),
     those a step names and the archive's readers (auditor, GM). Everyone else is told it
     does not exist."""
-    if user.id in (request.requested_by_id, request.applicant.id) \
+    if user.id in _asking(request) \
             or user.id in _deciders(request):
         return True
     if isinstance(request.subject, ApprovalRoute):
@@ -489,7 +497,7 @@ def visible(user: User, request: ApprovalRequest) -> bool:
 def named(user: User, request: ApprovalRequest) -> bool:
     """Whether a step of the request names `user` (never its requester or applicant),
     decided or not."""
-    return user.id not in (request.requested_by_id, request.applicant.id) and any(
+    return user.id not in _asking(request) and any(
         in_scope(user, s.approver, request) for s in request.steps)
 
 
@@ -505,7 +513,7 @@ def may_decide(user: User, request: ApprovalRequest) -> bool:
 
 def _refusal(user: User, request: ApprovalRequest):
     """The first guard a decision by `user` fails, as the error to raise (None: none)."""
-    if user.id in (request.requested_by_id, request.applicant.id):
+    if user.id in _asking(request):
         return Forbidden("不能审批本人提出的申请")
     if not named(user, request):
         return Forbidden("您不是该申请的审批人")
